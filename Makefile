@@ -1,0 +1,60 @@
+# ketamine-meta: `make` runs the whole pipeline, `make test` runs every test.
+# Both create .venv from requirements.lock on first use and whenever the lock changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= all
+
+# Deterministic outputs: no hash randomisation, no locale-dependent formatting.
+export PYTHONHASHSEED := 0
+export LC_ALL := C.UTF-8
+export MPLBACKEND := Agg
+
+# A checkout without data/processed has no record of how results/ were made: rebuild all
+# of it (committed results must be reproduced, not trusted). Later runs are incremental.
+FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
+
+.DEFAULT_GOAL := all
+.PHONY: all pipeline report test lint lock venv clean benchmark
+
+all: pipeline results/report.html
+
+$(STAMP): requirements.lock pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+pipeline: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) $(FORCE_IF_FRESH)
+
+# The report embeds every figure and table; rebuilt only when a result is newer.
+results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst)
+	$(BIN)/snakemake --cores 1 --report $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow/scripts tools benchmarks
+	$(BIN)/snakemake --lint
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_pooling.py
+
+# Re-resolve the dependency set (needs the package registry) and rewrite the pins.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[workflow,test]'
+	.lock-venv/bin/python tools/write_lock.py .lock-venv requirements.lock environment.yml
+	rm -rf .lock-venv
+
+clean:
+	rm -rf data/processed results/report.html .snakemake

@@ -1,0 +1,20 @@
+"""ketamine-meta: reproducible meta-analysis of ketamine, esketamine and arketamine for depression.
+
+Pure functions on DataFrames and arrays; the Snakemake workflow and the ``ketamine-meta``
+command line do the file I/O.
+"""
+
+from ketamine_meta.effect_sizes import log_risk_ratio, sd_from_ci, sd_from_se, smd
+from ketamine_meta.meta_analysis import RandomEffectsResult, pool_by_subgroup, random_effects
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RandomEffectsResult",
+    "log_risk_ratio",
+    "pool_by_subgroup",
+    "random_effects",
+    "sd_from_ci",
+    "sd_from_se",
+    "smd",
+]

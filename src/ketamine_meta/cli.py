@@ -1,0 +1,196 @@
+"""The ``ketamine-meta`` command line: the library's statistics on anyone's CSV files.
+
+Subcommands
+-----------
+validate DIR
+    Check a data package directory (``datapackage.json`` plus tables).
+escalc
+    Add ``yi`` and ``vi`` columns computed from raw per-arm columns.
+pool
+    Random-effects meta-analysis of ``yi``/``vi`` columns, optionally by subgroup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.datapackage import DataPackageError, validate_package
+from ketamine_meta.effect_sizes import log_risk_ratio, smd
+from ketamine_meta.meta_analysis import OVERALL_LABEL, pool_by_subgroup
+from ketamine_meta.tables import to_csv_text
+
+#: Raw columns each measure needs, in the order the effect-size function takes them.
+MEASURE_COLUMNS = {
+    "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "RR": ("ai", "n1i", "ci", "n2i"),
+}
+MEASURE_FUNCTIONS = {"SMD": smd, "RR": log_risk_ratio}
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit status 2."""
+
+
+def _read_csv(path: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable CSV file ({exc})") from exc
+
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], path: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}"
+        )
+
+
+def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise UsageError(
+            f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
+            "not a number"
+        )
+    return values.to_numpy(dtype=float)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a data package directory."""
+    root = Path(args.directory)
+    descriptor_path = root / "datapackage.json"
+    if not descriptor_path.exists():
+        raise UsageError(f"{root}: no datapackage.json")
+    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
+    texts = {
+        r["path"]: (root / r["path"]).read_text(encoding="utf-8-sig")
+        for r in descriptor["resources"]
+        if (root / r["path"]).exists()
+    }
+    try:
+        tables = validate_package(descriptor, texts)
+    except DataPackageError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for name, frame in tables.items():
+        print(f"{name}: {len(frame)} rows valid")
+    return 0
+
+
+def cmd_escalc(args: argparse.Namespace) -> int:
+    """Add yi and vi to a CSV of per-arm data."""
+    frame = _read_csv(args.input)
+    columns = list(MEASURE_COLUMNS[args.measure])
+    _require_columns(frame, columns, args.input)
+    values = [_numeric(frame, c, args.input) for c in columns]
+    frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values)
+    _write(to_csv_text(frame), args.output)
+    return 0
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    """Pool yi/vi columns with a random-effects model."""
+    frame = _read_csv(args.input)
+    _require_columns(frame, [args.yi, args.vi] + ([args.by] if args.by else []), args.input)
+    if frame.empty:
+        raise UsageError(f"{args.input}: no rows; at least one study is needed")
+    yi = _numeric(frame, args.yi, args.input)
+    vi = _numeric(frame, args.vi, args.input)
+    for values, column in ((yi, args.yi), (vi, args.vi)):
+        if np.isnan(values).any():
+            row = int(np.flatnonzero(np.isnan(values))[0]) + 1
+            raise UsageError(f"{args.input}: row {row}, column '{column}': value is missing")
+    if (vi <= 0).any():
+        row = int(np.flatnonzero(vi <= 0)[0]) + 1
+        raise UsageError(
+            f"{args.input}: row {row}, column '{args.vi}', value '{vi[row - 1]:g}': "
+            "sampling variances must be positive"
+        )
+    groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
+    data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})
+    table, _, _ = pool_by_subgroup(
+        data,
+        by="group",
+        analysis=args.analysis,
+        method=args.method,
+        test=args.test,
+        level=args.level,
+        n=None,
+    )
+    if not args.by:
+        table = table[table["subgroup"] == OVERALL_LABEL]
+    if args.format == "json":
+        _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
+    else:
+        _write(to_csv_text(table), args.output)
+    return 0
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ketamine-meta`` command."""
+    parser = argparse.ArgumentParser(
+        prog="ketamine-meta",
+        description="Meta-analysis tools of the ketamine-meta project (metafor-compatible).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate a data package directory")
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("escalc", help="add yi and vi computed from per-arm columns")
+    p.add_argument("--input", required=True, help="CSV file")
+    p.add_argument(
+        "--measure",
+        required=True,
+        choices=sorted(MEASURE_COLUMNS),
+        help="SMD: Hedges' g from m1i sd1i n1i m2i sd2i n2i; RR: log risk ratio from ai n1i ci n2i",
+    )
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_escalc)
+
+    p = sub.add_parser("pool", help="random-effects meta-analysis of yi and vi")
+    p.add_argument("--input", required=True, help="CSV file")
+    p.add_argument("--yi", default="yi", help="column of effect estimates (default yi)")
+    p.add_argument("--vi", default="vi", help="column of sampling variances (default vi)")
+    p.add_argument("--method", default="REML", choices=["REML", "DL"], help="tau^2 estimator")
+    p.add_argument("--test", default="knha", choices=["knha", "z"], help="inference method")
+    p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
+    p.add_argument("--by", help="column defining subgroups")
+    p.add_argument("--analysis", default="pooled", help="text of the analysis column")
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_pool)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"ketamine-meta {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""Turn arm-level outcomes into one effect size per comparison, outcome and timepoint.
+
+A *comparison* pairs an arm that received a ketamine enantiomer with a control arm of the same
+trial. Scores give Hedges' g oriented so that a positive value favours the drug (depression
+scales fall as patients improve); counts give the log risk ratio, drug over control. Multi-arm
+trials share their control: each arm's n is divided by the number of comparisons it enters,
+so no participant counts twice (Cochrane Handbook 6.4, section 23.3.4). Crossover trials are
+analysed as if parallel, which ignores the within-person correlation and so over-states the
+variance (Elbourne et al., 2002): a conservative choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.datapackage import COUNT_OUTCOMES, SCORE_OUTCOMES
+from ketamine_meta.effect_sizes import log_risk_ratio, sd_from_ci, sd_from_se, smd
+
+#: Enantiomer label of each active drug.
+ENANTIOMER = {"racemic_ketamine": "racemic", "esketamine": "esketamine", "arketamine": "arketamine"}
+
+EFFECT_SIZE_COLUMNS = [
+    "study_id",
+    "comparison_id",
+    "label",
+    "outcome",
+    "measure",
+    "timepoint_h",
+    "route",
+    "enantiomer",
+    "drug_treat",
+    "dose_treat",
+    "dose_unit_treat",
+    "drug_ctrl",
+    "design",
+    "population",
+    "scale",
+    "value_type",
+    "n_treat",
+    "n_ctrl",
+    "n_total",
+    "n_treat_analysed",
+    "n_ctrl_analysed",
+    "mean_treat",
+    "sd_treat",
+    "sd_source_treat",
+    "mean_ctrl",
+    "sd_ctrl",
+    "sd_source_ctrl",
+    "events_treat",
+    "events_ctrl",
+    "yi",
+    "vi",
+    "source_id_treat",
+    "locator_treat",
+    "source_id_ctrl",
+    "locator_ctrl",
+]
+
+EXCLUSION_COLUMNS = ["study_id", "arm_id", "outcome", "scale", "timepoint_h", "reason"]
+
+
+@dataclass(frozen=True)
+class ComparisonRules:
+    """Which arms are compared and which reported value is used, in order of preference.
+
+    Attributes
+    ----------
+    treatment_drugs, control_drugs : sequence of str
+        ``arms.drug`` values that make an arm a treatment or a control arm.
+    scale_preference : sequence of str
+        Scales in order of preference; per trial and timepoint the first one reported for
+        both a treatment and a control arm is used.
+    value_type_preference : sequence of str
+        ``endpoint`` and ``change`` in order of preference, applied after the scale.
+    """
+
+    treatment_drugs: Sequence[str] = ("racemic_ketamine", "esketamine", "arketamine")
+    control_drugs: Sequence[str] = (
+        "saline_placebo",
+        "midazolam",
+        "intranasal_placebo",
+        "oral_placebo",
+    )
+    scale_preference: Sequence[str] = field(
+        default_factory=lambda: ["MADRS", "HDRS17", "HDRS21", "HDRS24", "HDRS25", "HDRS", "HDRS6"]
+    )
+    value_type_preference: Sequence[str] = ("endpoint", "change")
+
+
+def resolve_sd(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Add ``sd_used``: the reported SD, or the SD derived from the reported SE or 95% CI.
+
+    Rows whose ``sd_source`` cannot yet be converted (t, p, figure, imputed) get NA.
+    """
+    out = outcomes.copy()
+    n = out["n"].astype(float).to_numpy()
+    sd = out["sd"].astype(float).to_numpy()
+    from_se = sd_from_se(out["se"].astype(float).to_numpy(), n)
+    from_ci = sd_from_ci(
+        out["ci_low"].astype(float).to_numpy(), out["ci_high"].astype(float).to_numpy(), n
+    )
+    source = out["sd_source"].fillna("").to_numpy()
+    out["sd_used"] = np.select(
+        [source == "reported", source == "from_se", source == "from_ci"],
+        [sd, from_se, from_ci],
+        default=np.nan,
+    )
+    return out
+
+
+def _study_label(study_id: str) -> str:
+    """``Murrough2013a`` -> ``Murrough 2013a``."""
+    for i, ch in enumerate(study_id):
+        if ch.isdigit():
+            return f"{study_id[:i]} {study_id[i:]}"
+    return study_id
+
+
+def _dose_label(dose: object, unit: object) -> str:
+    if pd.isna(dose):
+        return ""
+    text = f"{float(dose):g}"
+    return f"{text} mg/kg" if unit == "mg_per_kg" else f"{text} mg"
+
+
+def _pick_rows(
+    rows: pd.DataFrame, treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
+) -> pd.DataFrame | None:
+    """The rows of the preferred (scale, value type) reported by a treatment and a control arm."""
+    for scale in rules.scale_preference:
+        for value_type in rules.value_type_preference:
+            chosen = rows[(rows["scale"] == scale) & (rows["value_type"] == value_type)]
+            arms = set(chosen["arm_id"])
+            if arms & treat_ids and arms & ctrl_ids:
+                return chosen
+    return None
+
+
+def _pick_count_rows(
+    rows: pd.DataFrame, treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
+) -> pd.DataFrame | None:
+    for scale in [*rules.scale_preference, *sorted(set(rows["scale"]))]:
+        chosen = rows[rows["scale"] == scale]
+        arms = set(chosen["arm_id"])
+        if arms & treat_ids and arms & ctrl_ids:
+            return chosen
+    return None
+
+
+def build_effect_sizes(
+    studies: pd.DataFrame,
+    arms: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    rules: ComparisonRules | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Compute every drug-versus-control effect size the data allow.
+
+    Parameters
+    ----------
+    studies, arms, outcomes : pandas.DataFrame
+        The validated tables of the data package.
+    rules : ComparisonRules, optional
+        Arm roles and value preferences; the defaults are those of ``config/config.yaml``.
+
+    Returns
+    -------
+    effects : pandas.DataFrame
+        One row per comparison x outcome x timepoint, columns :data:`EFFECT_SIZE_COLUMNS`,
+        sorted by outcome, timepoint, route, study and comparison.
+    exclusions : pandas.DataFrame
+        Arm rows that could not be used, with the reason (columns :data:`EXCLUSION_COLUMNS`).
+    """
+    rules = rules or ComparisonRules()
+    arm_info = arms.set_index(["study_id", "arm_id"])
+    study_info = studies.set_index("study_id")
+    scored = resolve_sd(outcomes)
+    effects: list[dict] = []
+    exclusions: list[dict] = []
+    reasons = _unusable_reasons(scored)
+    unusable = reasons.notna()
+    for row, rec in scored[unusable].iterrows():
+        exclusions.append(
+            {**{c: rec[c] for c in EXCLUSION_COLUMNS if c != "reason"}, "reason": reasons[row]}
+        )
+    usable = scored[~unusable]
+    for (study_id, outcome, timepoint), rows in usable.groupby(
+        ["study_id", "outcome", "timepoint_h"], sort=True
+    ):
+        if timepoint == 0:
+            continue
+        drugs = rows["arm_id"].map(lambda a, s=study_id: arm_info.at[(s, a), "drug"])
+        treat_ids = set(rows.loc[drugs.isin(rules.treatment_drugs), "arm_id"])
+        ctrl_ids = set(rows.loc[drugs.isin(rules.control_drugs), "arm_id"])
+        picker = _pick_rows if outcome in SCORE_OUTCOMES else _pick_count_rows
+        chosen = picker(rows, treat_ids, ctrl_ids, rules) if treat_ids and ctrl_ids else None
+        if chosen is None:
+            continue
+        by_arm = chosen.set_index("arm_id")
+        pairs = [
+            (t, c)
+            for t in sorted(treat_ids & set(by_arm.index))
+            for c in sorted(ctrl_ids & set(by_arm.index))
+        ]
+        uses = pd.Series([a for pair in pairs for a in pair]).value_counts()
+        for treat, ctrl in pairs:
+            effects.append(
+                _comparison_row(
+                    study_id,
+                    outcome,
+                    timepoint,
+                    by_arm.loc[treat],
+                    by_arm.loc[ctrl],
+                    arm_info.loc[(study_id, treat)],
+                    arm_info.loc[(study_id, ctrl)],
+                    study_info.loc[study_id],
+                    treat,
+                    ctrl,
+                    uses[treat],
+                    uses[ctrl],
+                )
+            )
+    frame = pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS)
+    frame = _add_yi_vi(frame)
+    frame = frame.sort_values(
+        ["outcome", "timepoint_h", "route", "study_id", "comparison_id"], kind="stable"
+    ).reset_index(drop=True)
+    excluded = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
+    return frame, excluded.sort_values(EXCLUSION_COLUMNS[:5], kind="stable").reset_index(drop=True)
+
+
+def _unusable_reasons(scored: pd.DataFrame) -> pd.Series:
+    """Why each outcome row cannot enter an effect size (NA where it can)."""
+    is_score = scored["outcome"].isin(SCORE_OUTCOMES)
+    is_count = scored["outcome"].isin(COUNT_OUTCOMES)
+    reasons = pd.Series(pd.NA, index=scored.index, dtype="object")
+    reasons[is_score & scored["sd_used"].isna()] = "no SD, and no SE or CI to derive it from"
+    reasons[(is_score | is_count) & scored["n"].isna()] = "n analysed not reported"
+    return reasons
+
+
+def _comparison_row(
+    study_id: str,
+    outcome: str,
+    timepoint: float,
+    treat: pd.Series,
+    ctrl: pd.Series,
+    treat_arm: pd.Series,
+    ctrl_arm: pd.Series,
+    study: pd.Series,
+    treat_id: str,
+    ctrl_id: str,
+    treat_uses: int,
+    ctrl_uses: int,
+) -> dict:
+    dose = _dose_label(treat_arm["dose"], treat_arm["dose_unit"])
+    label = _study_label(study_id) + (f" ({dose})" if dose else "")
+    is_score = outcome in SCORE_OUTCOMES
+    return {
+        "study_id": study_id,
+        "comparison_id": f"{study_id}:{treat_id}-vs-{ctrl_id}",
+        "label": label,
+        "outcome": outcome,
+        "measure": "SMD" if is_score else "logRR",
+        "timepoint_h": timepoint,
+        "route": treat_arm["route"],
+        "enantiomer": ENANTIOMER[treat_arm["drug"]],
+        "drug_treat": treat_arm["drug"],
+        "dose_treat": treat_arm["dose"],
+        "dose_unit_treat": treat_arm["dose_unit"],
+        "drug_ctrl": ctrl_arm["drug"],
+        "design": study["design"],
+        "population": study["population"],
+        "scale": treat["scale"],
+        "value_type": treat["value_type"] if is_score else pd.NA,
+        # A shared arm's participants are split between the comparisons it enters.
+        "n_treat": treat["n"] / treat_uses,
+        "n_ctrl": ctrl["n"] / ctrl_uses,
+        "n_treat_analysed": treat["n"],
+        "n_ctrl_analysed": ctrl["n"],
+        "mean_treat": treat["mean"] if is_score else pd.NA,
+        "sd_treat": treat["sd_used"] if is_score else pd.NA,
+        "sd_source_treat": treat["sd_source"] if is_score else pd.NA,
+        "mean_ctrl": ctrl["mean"] if is_score else pd.NA,
+        "sd_ctrl": ctrl["sd_used"] if is_score else pd.NA,
+        "sd_source_ctrl": ctrl["sd_source"] if is_score else pd.NA,
+        "events_treat": pd.NA if is_score else treat["events"] / treat_uses,
+        "events_ctrl": pd.NA if is_score else ctrl["events"] / ctrl_uses,
+        "source_id_treat": treat["source_id"],
+        "locator_treat": treat["locator"],
+        "source_id_ctrl": ctrl["source_id"],
+        "locator_ctrl": ctrl["locator"],
+    }
+
+
+def _add_yi_vi(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["n_total"] = frame["n_treat"] + frame["n_ctrl"]
+    score = (frame["measure"] == "SMD").to_numpy()
+    yi = np.full(len(frame), np.nan)
+    vi = np.full(len(frame), np.nan)
+    if score.any():
+        s = frame[score]
+        # Group 1 is the control, so that a positive g favours the drug.
+        yi[score], vi[score] = smd(
+            s["mean_ctrl"].astype(float),
+            s["sd_ctrl"].astype(float),
+            s["n_ctrl"].astype(float),
+            s["mean_treat"].astype(float),
+            s["sd_treat"].astype(float),
+            s["n_treat"].astype(float),
+        )
+    count = ~score
+    if count.any():
+        c = frame[count]
+        yi[count], vi[count] = log_risk_ratio(
+            c["events_treat"].astype(float),
+            c["n_treat"].astype(float),
+            c["events_ctrl"].astype(float),
+            c["n_ctrl"].astype(float),
+        )
+    frame["yi"] = yi
+    frame["vi"] = vi
+    return frame
+
+
+__all__ = ["COUNT_OUTCOMES", "ComparisonRules", "build_effect_sizes", "resolve_sd"]

@@ -1,0 +1,315 @@
+"""Journal-style figures, built as matplotlib Figures (saving is the caller's job)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+from matplotlib.transforms import blended_transform_factory
+from scipy import stats
+
+from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
+
+ROUTE_NAMES = {
+    "IV": "Intravenous",
+    "IN": "Intranasal",
+    "PO": "Oral",
+    "SL": "Sublingual",
+    "IM": "Intramuscular",
+    "SC": "Subcutaneous",
+}
+
+#: rcParams that make SVG output byte-identical across runs and machines: a fixed hash salt
+#: for element ids, text kept as text, and the font matplotlib ships.
+DETERMINISTIC_RC = {
+    "svg.hashsalt": "ketamine-meta",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "path.simplify": False,
+}
+
+# Figure-fraction x positions of the text columns and of the plotting panel.
+COL_N_TREAT, COL_N_CTRL = 0.345, 0.405
+PANEL_LEFT, PANEL_WIDTH = 0.43, 0.28
+COL_CI, COL_WEIGHT = 0.875, 0.955
+
+#: Metadata that would otherwise stamp the date and software version into saved files.
+SVG_METADATA = {"Date": None, "Creator": None}
+PNG_METADATA = {"Software": None}
+
+
+def deterministic_style() -> mpl.rc_context:
+    """Context manager applying :data:`DETERMINISTIC_RC`."""
+    return mpl.rc_context(DETERMINISTIC_RC)
+
+
+@dataclass(frozen=True)
+class ForestLabels:
+    """Texts of a forest plot that depend on the analysis."""
+
+    effect: str = "Hedges' g"
+    favours_left: str = "Favours control"
+    favours_right: str = "Favours ketamine"
+    treat: str = "Drug"
+    ctrl: str = "Control"
+    model: str = "tau² by REML, Hartung-Knapp confidence intervals"
+
+
+def _fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _ci_text(est: float, low: float, high: float) -> str:
+    return f"{est:5.2f} [{low:5.2f}, {high:5.2f}]"
+
+
+def _heterogeneity_text(row: pd.Series) -> str:
+    return (
+        f"Heterogeneity: τ² = {row['tau2']:.3f}, I² = {row['i2']:.0f}%, "
+        f"Q = {row['q']:.2f} (df = {int(row['q_df'])}), {_fmt_p(row['q_p'])}"
+    )
+
+
+def _diamond(ax, y: float, low: float, est: float, high: float, color: str) -> None:
+    ax.add_patch(
+        Polygon(
+            [(low, y), (est, y + 0.32), (high, y), (est, y - 0.32)],
+            closed=True,
+            facecolor=color,
+            edgecolor="black",
+            linewidth=0.6,
+        )
+    )
+
+
+def forest_plot(
+    effects: pd.DataFrame,
+    pooled: pd.DataFrame,
+    subgroup: str = "route",
+    subgroup_names: Mapping[str, str] | None = None,
+    labels: ForestLabels | None = None,
+    level: float = 0.95,
+) -> Figure:
+    """Draw a forest plot with one block per subgroup, subgroup diamonds and an overall diamond.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        One row per comparison: ``label, n_treat, n_ctrl, yi, vi`` and the ``subgroup`` column.
+    pooled : pandas.DataFrame
+        Output of :func:`ketamine_meta.meta_analysis.pool_by_subgroup` for the same rows.
+    subgroup : str
+        Column of ``effects`` that defines the blocks.
+    subgroup_names : mapping, optional
+        Display names of subgroup levels (default: :data:`ROUTE_NAMES`).
+    labels : ForestLabels, optional
+        Axis and column texts.
+    level : float
+        Level of the per-study confidence intervals.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Weights are the overall random-effects weights ``1/(v_i + tau^2)`` in percent.
+    """
+    labels = labels or ForestLabels()
+    names = dict(ROUTE_NAMES if subgroup_names is None else subgroup_names)
+    by_name = pooled.set_index("subgroup")
+    overall = by_name.loc[OVERALL_LABEL]
+    weights = 1 / (effects["vi"] + overall["tau2"])
+    weights = 100 * weights / weights.sum()
+    z = stats.norm.ppf(0.5 + level / 2)
+    lows = effects["yi"] - z * np.sqrt(effects["vi"])
+    highs = effects["yi"] + z * np.sqrt(effects["vi"])
+
+    # Rows from the top, in data units (1 per line).
+    lines: list[tuple[str, dict]] = []
+    for name, block in effects.groupby(subgroup, sort=True):
+        lines.append(("heading", {"text": names.get(name, str(name))}))
+        for idx in block.sort_values(["yi", "label"], ascending=[False, True]).index:
+            lines.append(("study", {"idx": idx}))
+        lines.append(
+            ("pooled", {"row": by_name.loc[str(name)], "text": "Subgroup estimate", "rows": block})
+        )
+        if by_name.loc[str(name), "k"] > 1:
+            lines.append(("hetero", {"row": by_name.loc[str(name)]}))
+        lines.append(("gap", {}))
+    lines.append(("pooled", {"row": overall, "text": "Overall", "rows": effects}))
+    lines.append(("pi", {"row": overall}))
+    lines.append(("hetero", {"row": overall}))
+    test = by_name.loc[SUBGROUP_TEST_LABEL]
+    if test["q_df"] > 0:
+        lines.append(
+            (
+                "note",
+                {
+                    "text": f"Test for subgroup differences: Q = {test['q']:.2f} "
+                    f"(df = {int(test['q_df'])}), {_fmt_p(test['q_p'])}"
+                },
+            )
+        )
+    lines.append(("note", {"text": f"Random-effects model: {labels.model}.", "weight": "normal"}))
+
+    n_lines = len(lines)
+    fig = Figure(figsize=(10, 0.22 * (n_lines + 4) + 0.6))
+    ax = fig.add_axes((PANEL_LEFT, 0.1, PANEL_WIDTH, 0.8))
+    top = n_lines + 1.5
+    bottom = 0.0
+    ax.set_ylim(bottom, top)
+    # Axes height: everything above the x axis, leaving room for the header line.
+    fig_h = fig.get_figheight()
+    ax.set_position((PANEL_LEFT, 0.75 / fig_h, PANEL_WIDTH, 1 - 0.75 / fig_h - 0.05 / fig_h))
+
+    x_values = np.concatenate(
+        [lows, highs, pooled[["pi_low", "pi_high"]].dropna().to_numpy().ravel()]
+    )
+    x_min = float(np.floor(min(-0.5, np.nanmin(x_values)) * 2) / 2)
+    x_max = float(np.ceil(max(0.5, np.nanmax(x_values)) * 2) / 2)
+    ax.set_xlim(x_min, x_max)
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.axvline(overall["estimate"], color="0.45", linewidth=0.6, linestyle=(0, (3, 3)))
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(labels.effect)
+    ax.tick_params(axis="x", labelsize=8)
+
+    text_tf = blended_transform_factory(fig.transFigure, ax.transData)
+    header_y = top - 0.6
+    columns = [
+        (0.015, "Study", "left"),
+        (COL_N_TREAT, f"{labels.treat}\nn", "right"),
+        (COL_N_CTRL, f"{labels.ctrl}\nn", "right"),
+        (COL_CI, f"{labels.effect} [{level:.0%} CI]", "right"),
+        (COL_WEIGHT, "Weight", "right"),
+    ]
+    for x, text, ha in columns:
+        ax.text(x, header_y, text, transform=text_tf, ha=ha, va="center", fontweight="bold")
+    ax.plot([0.01, 0.99], [top - 1.25] * 2, transform=text_tf, color="black", lw=0.6, clip_on=False)
+
+    y = top - 1.9
+    for kind, spec in lines:
+        if kind == "heading":
+            ax.text(0.015, y, spec["text"], transform=text_tf, va="center", fontweight="bold")
+        elif kind == "study":
+            i = spec["idx"]
+            row = effects.loc[i]
+            ax.text(0.025, y, row["label"], transform=text_tf, va="center")
+            ax.text(
+                COL_N_TREAT, y, f"{row['n_treat']:g}", transform=text_tf, va="center", ha="right"
+            )
+            ax.text(COL_N_CTRL, y, f"{row['n_ctrl']:g}", transform=text_tf, va="center", ha="right")
+            ax.text(
+                COL_CI,
+                y,
+                _ci_text(row["yi"], lows[i], highs[i]),
+                transform=text_tf,
+                va="center",
+                ha="right",
+                family="DejaVu Sans Mono",
+            )
+            ax.text(COL_WEIGHT, y, f"{weights[i]:.1f}%", transform=text_tf, va="center", ha="right")
+            ax.plot([max(lows[i], x_min), min(highs[i], x_max)], [y, y], color="black", lw=0.8)
+            size = 3 + 9 * np.sqrt(weights[i] / weights.max())
+            ax.plot(
+                [row["yi"]], [y], marker="s", markersize=size, color="#1f4e79", markeredgewidth=0
+            )
+        elif kind == "pooled":
+            row = spec["row"]
+            ax.text(
+                0.025,
+                y,
+                f"{spec['text']} (k = {int(row['k'])})",
+                transform=text_tf,
+                va="center",
+                fontweight="bold",
+            )
+            for x, column in ((COL_N_TREAT, "n_treat"), (COL_N_CTRL, "n_ctrl")):
+                ax.text(
+                    x,
+                    y,
+                    f"{spec['rows'][column].sum():g}",
+                    transform=text_tf,
+                    va="center",
+                    ha="right",
+                    fontweight="bold",
+                )
+            ax.text(
+                COL_CI,
+                y,
+                _ci_text(row["estimate"], row["ci_low"], row["ci_high"]),
+                transform=text_tf,
+                va="center",
+                ha="right",
+                fontweight="bold",
+                family="DejaVu Sans Mono",
+            )
+            color = "#c0504d" if row.name == OVERALL_LABEL else "#8eb4e3"
+            _diamond(ax, y, row["ci_low"], row["estimate"], row["ci_high"], color)
+        elif kind == "pi":
+            row = spec["row"]
+            ax.text(0.025, y, "Prediction interval", transform=text_tf, va="center", style="italic")
+            ax.text(
+                COL_CI,
+                y,
+                f"[{row['pi_low']:5.2f}, {row['pi_high']:5.2f}]",
+                transform=text_tf,
+                va="center",
+                ha="right",
+                family="DejaVu Sans Mono",
+            )
+            ax.plot(
+                [max(row["pi_low"], x_min), min(row["pi_high"], x_max)],
+                [y, y],
+                color="#c0504d",
+                lw=2.2,
+                solid_capstyle="butt",
+            )
+        elif kind == "hetero":
+            ax.text(
+                0.025,
+                y,
+                _heterogeneity_text(spec["row"]),
+                transform=text_tf,
+                va="center",
+                fontsize=7.5,
+                color="0.25",
+            )
+        elif kind == "note":
+            ax.text(
+                0.015,
+                y,
+                spec["text"],
+                transform=text_tf,
+                va="center",
+                fontsize=7.5,
+                fontweight=spec.get("weight", "bold"),
+            )
+        y -= 1
+
+    arrow_y = ax.transAxes.inverted().transform(fig.transFigure.transform((0, 0.12 / fig_h)))[1]
+    ax.text(
+        0.47,
+        arrow_y,
+        f"← {labels.favours_left}",
+        transform=ax.transAxes,
+        ha="right",
+        va="center",
+        fontsize=7.5,
+    )
+    ax.text(
+        0.53,
+        arrow_y,
+        f"{labels.favours_right} →",
+        transform=ax.transAxes,
+        ha="left",
+        va="center",
+        fontsize=7.5,
+    )
+    return fig

@@ -1,0 +1,11 @@
+rule validate:
+    """Check the package against datapackage.json and the cross-field rules; write typed
+    tables only if every check passes."""
+    input:
+        PACKAGE_DIR,
+    output:
+        **get_validated_tables(),
+    log:
+        "logs/validate.log",
+    script:
+        "../scripts/validate.py"

@@ -1,0 +1,30 @@
+"""Snakemake entry: compute effect sizes for every comparison, outcome and timepoint."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.comparisons import ComparisonRules, build_effect_sizes
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+tables = {name: pd.read_csv(snakemake.input[name]) for name in ("studies", "arms", "outcomes")}
+effects, exclusions = build_effect_sizes(
+    tables["studies"],
+    tables["arms"],
+    tables["outcomes"],
+    ComparisonRules(**snakemake.params.comparisons),
+)
+Path(snakemake.output.effects).write_text(to_csv_text(effects))
+Path(snakemake.output.exclusions).write_text(to_csv_text(exclusions))
+log.info("%d effect sizes; %d arm rows excluded", len(effects), len(exclusions))
+for _, row in exclusions.iterrows():
+    log.info(
+        "excluded %s %s %s at %s h: %s",
+        row.study_id,
+        row.arm_id,
+        row.outcome,
+        row.timepoint_h,
+        row.reason,
+    )

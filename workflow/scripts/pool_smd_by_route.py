@@ -1,0 +1,18 @@
+"""Snakemake entry: pool Hedges' g at the primary timepoint by route and overall."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import pool_smd_by_route, select_smd_at
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+pooling = snakemake.params.pooling
+effects = pd.read_csv(snakemake.input.effects)
+by_study = select_smd_at(effects, pooling["timepoint_h"])
+pooled = pool_smd_by_route(by_study, pooling)
+Path(snakemake.output.by_study).write_text(to_csv_text(by_study))
+Path(snakemake.output.pooled).write_text(to_csv_text(pooled))
+log.info("pooled %d comparisons from %d trials", len(by_study), by_study["study_id"].nunique())

@@ -1,0 +1,59 @@
+"""Snakemake entry: copy the data package from data.source into data/processed/package."""
+
+import shutil
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from ketamine_meta.logs import configure
+from ketamine_meta.package_source import (
+    PackageSourceError,
+    check_sha256,
+    package_members,
+    select_package,
+    source_kind,
+    unpack_archive,
+)
+
+log = configure(snakemake.log[0])
+source, expected = snakemake.params.source, snakemake.params.sha256
+out_dir = Path(snakemake.output[0])
+
+
+def read_source() -> dict[str, bytes]:
+    kind = source_kind(source)
+    if kind == "directory":
+        if expected is not None:
+            raise PackageSourceError(f"{source}: data.sha256 applies to archives; set it to null")
+        root = Path(source)
+        descriptor = root / "datapackage.json"
+        if not descriptor.exists():
+            raise PackageSourceError(f"{source}: no datapackage.json in this directory")
+        names = package_members(descriptor.read_bytes())
+        present = [n for n in [*names, "README.md", "CHANGELOG.md"] if (root / n).exists()]
+        return select_package({n: (root / n).read_bytes() for n in present}, source)
+    if kind == "archive":
+        data = Path(source).read_bytes()
+    else:
+        log.info("downloading %s", source)
+        with urllib.request.urlopen(source, timeout=60) as response:
+            data = response.read()
+    check_sha256(data, expected, source)
+    return select_package(unpack_archive(data, source), source)
+
+
+try:
+    files = read_source()
+except (PackageSourceError, OSError) as exc:
+    log.error("pull failed: %s", exc)
+    sys.exit(1)
+
+# Write into a sibling temporary directory and rename, so a failure leaves no partial copy.
+staging = Path(tempfile.mkdtemp(prefix=".package-", dir=out_dir.parent))
+for name, content in files.items():
+    (staging / name).parent.mkdir(parents=True, exist_ok=True)
+    (staging / name).write_bytes(content)
+shutil.rmtree(out_dir, ignore_errors=True)
+staging.rename(out_dir)
+log.info("pulled %d files from %s", len(files), source)
