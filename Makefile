@@ -17,7 +17,7 @@ export MPLBACKEND := Agg
 FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
 
 .DEFAULT_GOAL := all
-.PHONY: all pipeline report test lint lock venv clean benchmark
+.PHONY: all pipeline test lint lock venv clean
 
 all: pipeline results/report.html
 
@@ -42,18 +42,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests workflow/scripts tools benchmarks
+	$(BIN)/ruff check src tests workflow/scripts tools
 	$(BIN)/snakemake --lint
-
-benchmark: $(STAMP)
-	$(BIN)/python benchmarks/bench_pooling.py
 
 # Re-resolve the dependency set (needs the package registry) and rewrite the pins.
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet -e '.[workflow,test]'
-	.lock-venv/bin/python tools/write_lock.py .lock-venv requirements.lock environment.yml
+	.lock-venv/bin/python tools/write_lock.py .lock-venv requirements.lock environment.yml \
+		workflow/envs/ketamine_meta.yaml
 	rm -rf .lock-venv
 
 clean:

@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.datapackage import COUNT_OUTCOMES, SCORE_OUTCOMES
-from ketamine_meta.effect_sizes import log_risk_ratio, sd_from_ci, sd_from_se, smd
+from ketamine_meta.effect_sizes import (
+    hedges_correction,
+    log_risk_ratio,
+    sd_from_ci,
+    sd_from_se,
+    sd_from_se_of_difference,
+    se_from_ci_of_difference,
+    smd,
+)
 
 #: Enantiomer label of each active drug.
 ENANTIOMER = {"racemic_ketamine": "racemic", "esketamine": "esketamine", "arketamine": "arketamine"}
@@ -55,6 +63,7 @@ EFFECT_SIZE_COLUMNS = [
     "events_ctrl",
     "yi",
     "vi",
+    "data_basis",
     "source_id_treat",
     "locator_treat",
     "source_id_ctrl",
@@ -62,6 +71,9 @@ EFFECT_SIZE_COLUMNS = [
 ]
 
 EXCLUSION_COLUMNS = ["study_id", "arm_id", "outcome", "scale", "timepoint_h", "reason"]
+
+#: ``data_basis`` of effect sizes computed from arm means, spreads and counts.
+ARM_LEVEL = "arm-level"
 
 
 @dataclass(frozen=True)
@@ -156,14 +168,21 @@ def build_effect_sizes(
     studies: pd.DataFrame,
     arms: pd.DataFrame,
     outcomes: pd.DataFrame,
+    contrasts: pd.DataFrame | None = None,
     rules: ComparisonRules | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compute every drug-versus-control effect size the data allow.
+
+    Arm-level numbers (``outcomes``) are used wherever they exist; a reported contrast
+    (``contrasts``) fills in a comparison, outcome and timepoint that has none (see
+    :func:`contrast_effect_sizes`).
 
     Parameters
     ----------
     studies, arms, outcomes : pandas.DataFrame
         The validated tables of the data package.
+    contrasts : pandas.DataFrame, optional
+        The validated ``contrasts`` table.
     rules : ComparisonRules, optional
         Arm roles and value preferences; the defaults are those of ``config/config.yaml``.
 
@@ -224,8 +243,13 @@ def build_effect_sizes(
                     uses[ctrl],
                 )
             )
-    frame = pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS)
-    frame = _add_yi_vi(frame)
+    frame = _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS))
+    if contrasts is not None and not contrasts.empty:
+        from_contrasts, skipped = contrast_effect_sizes(contrasts, arms, studies, frame)
+        frame = (
+            pd.concat([frame, from_contrasts], ignore_index=True) if len(from_contrasts) else frame
+        )
+        exclusions += skipped
     frame = frame.sort_values(
         ["outcome", "timepoint_h", "route", "study_id", "comparison_id"], kind="stable"
     ).reset_index(drop=True)
@@ -290,6 +314,7 @@ def _comparison_row(
         "sd_source_ctrl": ctrl["sd_source"] if is_score else pd.NA,
         "events_treat": pd.NA if is_score else treat["events"] / treat_uses,
         "events_ctrl": pd.NA if is_score else ctrl["events"] / ctrl_uses,
+        "data_basis": ARM_LEVEL,
         "source_id_treat": treat["source_id"],
         "locator_treat": treat["locator"],
         "source_id_ctrl": ctrl["source_id"],
@@ -328,4 +353,134 @@ def _add_yi_vi(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["COUNT_OUTCOMES", "ComparisonRules", "build_effect_sizes", "resolve_sd"]
+def contrast_effect_sizes(
+    contrasts: pd.DataFrame,
+    arms: pd.DataFrame,
+    studies: pd.DataFrame,
+    arm_level: pd.DataFrame,
+) -> tuple[pd.DataFrame, list[dict]]:
+    r"""Hedges' g from between-arm effects as reported, for comparisons with no arm data.
+
+    - ``MD`` / ``LSMD`` (parallel trials): the SE (given, or from the CI by
+      :func:`~ketamine_meta.effect_sizes.se_from_ci_of_difference`) implies the pooled SD,
+      :math:`SD = SE/\sqrt{1/n_1 + 1/n_2}` (Cochrane Handbook 6.5.2.3); then g and its
+      variance are those of :func:`~ketamine_meta.effect_sizes.smd` with the difference as
+      the treatment mean and 0 as the control mean. A paired (crossover) difference is
+      skipped: its SE does not give the SD of scores without the within-person correlation.
+    - ``SMD_d``: Hedges' correction is applied, :math:`g = J\,d`, :math:`v = J^2 SE^2`.
+    - ``SMD_g``: used as reported, :math:`v = SE^2`.
+
+    Signs are turned so that a positive g favours the treatment, as for arm-level rows.
+
+    Returns
+    -------
+    effects : pandas.DataFrame
+        Rows with the columns of :data:`EFFECT_SIZE_COLUMNS`; ``data_basis`` names the measure.
+    skipped : list of dict
+        Exclusion records for contrasts not used.
+    """
+    arm_info = arms.set_index(["study_id", "arm_id"])
+    study_info = studies.set_index("study_id")
+    covered = set(
+        zip(arm_level["comparison_id"], arm_level["outcome"], arm_level["timepoint_h"], strict=True)
+    )
+    rows, skipped = [], []
+    for _, rec in contrasts.iterrows():
+        treat_arm = arm_info.loc[(rec["study_id"], rec["arm_id_treat"])]
+        ctrl_arm = arm_info.loc[(rec["study_id"], rec["arm_id_ctrl"])]
+        study = study_info.loc[rec["study_id"]]
+        comparison_id = f"{rec['study_id']}:{rec['arm_id_treat']}-vs-{rec['arm_id_ctrl']}"
+        reason = _contrast_skip_reason(rec, study, covered, comparison_id)
+        if reason:
+            skipped.append(
+                {
+                    "study_id": rec["study_id"],
+                    "arm_id": rec["arm_id_treat"],
+                    "outcome": rec["outcome"],
+                    "scale": rec["scale"],
+                    "timepoint_h": rec["timepoint_h"],
+                    "reason": reason,
+                }
+            )
+            continue
+        rows.append(_contrast_row(rec, treat_arm, ctrl_arm, study, comparison_id))
+    return pd.DataFrame(rows, columns=EFFECT_SIZE_COLUMNS), skipped
+
+
+def _contrast_skip_reason(
+    rec: pd.Series, study: pd.Series, covered: set, comparison_id: str
+) -> str | None:
+    if (comparison_id, rec["outcome"], rec["timepoint_h"]) in covered:
+        return "contrast not needed: arm-level numbers exist for this comparison"
+    is_difference = rec["measure"] in ("MD", "LSMD")
+    if is_difference and study["design"] == "crossover":
+        return "paired (crossover) mean difference: SD of scores not recoverable"
+    if is_difference and (pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"])):
+        return "mean difference without per-arm n: SD not recoverable"
+    return None
+
+
+def _contrast_row(
+    rec: pd.Series,
+    treat_arm: pd.Series,
+    ctrl_arm: pd.Series,
+    study: pd.Series,
+    comparison_id: str,
+) -> dict:
+    n1, n2 = float(rec["n_treat"]), float(rec["n_ctrl"])
+    level = 0.95 if pd.isna(rec["ci_level"]) else float(rec["ci_level"])
+    se = rec["se"]
+    if pd.isna(se):
+        se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
+    mean_treat = mean_ctrl = sd = pd.NA
+    if rec["measure"] in ("MD", "LSMD"):
+        sd = float(sd_from_se_of_difference(se, n1, n2))
+        mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
+        yi, vi = smd(mean_ctrl, sd, n2, mean_treat, sd, n1)
+    elif rec["measure"] == "SMD_d":
+        j = hedges_correction(n1 + n2 - 2) if np.isfinite(n1 + n2) else 1.0
+        yi, vi = -j * float(rec["estimate"]), (j * se) ** 2
+    else:
+        yi, vi = -float(rec["estimate"]), se**2
+    dose = _dose_label(treat_arm["dose"], treat_arm["dose_unit"])
+    return {
+        "study_id": rec["study_id"],
+        "comparison_id": comparison_id,
+        "label": _study_label(rec["study_id"]) + (f" ({dose})" if dose else ""),
+        "outcome": rec["outcome"],
+        "measure": "SMD",
+        "timepoint_h": rec["timepoint_h"],
+        "route": treat_arm["route"],
+        "enantiomer": ENANTIOMER[treat_arm["drug"]],
+        "drug_treat": treat_arm["drug"],
+        "dose_treat": treat_arm["dose"],
+        "dose_unit_treat": treat_arm["dose_unit"],
+        "drug_ctrl": ctrl_arm["drug"],
+        "design": study["design"],
+        "population": study["population"],
+        "scale": rec["scale"],
+        "value_type": "change" if rec["measure"] in ("MD", "LSMD") else pd.NA,
+        "n_treat": n1,
+        "n_ctrl": n2,
+        "n_total": n1 + n2,
+        "n_treat_analysed": rec["n_treat"],
+        "n_ctrl_analysed": rec["n_ctrl"],
+        "mean_treat": mean_treat,
+        "sd_treat": sd,
+        "sd_source_treat": "from_contrast" if rec["measure"] in ("MD", "LSMD") else pd.NA,
+        "mean_ctrl": mean_ctrl,
+        "sd_ctrl": sd,
+        "sd_source_ctrl": "from_contrast" if rec["measure"] in ("MD", "LSMD") else pd.NA,
+        "events_treat": pd.NA,
+        "events_ctrl": pd.NA,
+        "yi": float(yi),
+        "vi": float(vi),
+        "data_basis": f"reported {rec['measure']}",
+        "source_id_treat": rec["source_id"],
+        "locator_treat": rec["locator"],
+        "source_id_ctrl": rec["source_id"],
+        "locator_ctrl": rec["locator"],
+    }
+
+
+__all__ = ["ComparisonRules", "build_effect_sizes", "contrast_effect_sizes", "resolve_sd"]

@@ -107,9 +107,7 @@ def parse_csv_text(text: str, file: str) -> tuple[ParsedTable, list[Problem]]:
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(
-                Problem(file, row_number + 1, start_line, None, None, f"unreadable CSV: {exc}")
-            )
+            problems.append(_unreadable_row(text, header, file, row_number + 1, start_line, exc))
             break
         row_number += 1
         if not fields or fields == [""]:
@@ -134,6 +132,24 @@ def parse_csv_text(text: str, file: str) -> tuple[ParsedTable, list[Problem]]:
     # The index is the data-row number, kept even where a ragged row was dropped.
     frame = pd.DataFrame(rows, columns=header, index=numbers, dtype="string").fillna("")
     return ParsedTable(file, frame, lines), problems
+
+
+def _unreadable_row(
+    text: str, header: list[str], file: str, row: int, line: int, exc: csv.Error
+) -> Problem:
+    """Describe a row the CSV reader gave up on, typically a file cut inside a quoted field.
+
+    Closing the open quote lets the row be split, which shows the column it stopped in.
+    """
+    rest = "\n".join(text.splitlines()[line - 1 :])
+    try:
+        fields = next(csv.reader(io.StringIO(rest + '"', newline="")))
+    except (csv.Error, StopIteration):
+        fields = []
+    column = header[len(fields) - 1] if 0 < len(fields) <= len(header) else None
+    value = fields[-1] if fields else None
+    hint = " (truncated row?)" if "end of data" in str(exc) else ""
+    return Problem(file, row, line, column, value, f"unreadable CSV: {exc}{hint}")
 
 
 def _cast(value: str, field_type: str) -> object:
@@ -343,6 +359,33 @@ def cross_field_problems(outcomes: pd.DataFrame, parsed: ParsedTable) -> list[Pr
     return problems
 
 
+def contrast_problems(contrasts: pd.DataFrame, parsed: ParsedTable) -> list[Problem]:
+    """Rules across columns of ``contrasts``: a spread must be given, and be coherent.
+
+    A contrast needs its ``se`` or both CI bounds; ``ci_low < ci_high`` and the estimate lies
+    inside its interval (a sign flipped without flipping the bounds breaks this).
+    """
+    problems: list[Problem] = []
+    for row, rec in contrasts.iterrows():
+        line = _row_line(parsed, row)
+        low, high = rec["ci_low"], rec["ci_high"]
+        if pd.isna(rec["se"]) and (pd.isna(low) or pd.isna(high)):
+            problems.append(
+                Problem(parsed.file, row, line, "se", "", "give the se or both ci_low and ci_high")
+            )
+        if pd.isna(low) or pd.isna(high):
+            continue
+        if low >= high:
+            message = f"ci_low must be below ci_high ({high})"
+            problems.append(Problem(parsed.file, row, line, "ci_low", str(low), message))
+        elif not low <= rec["estimate"] <= high:
+            message = f"estimate lies outside its interval [{low}, {high}]"
+            problems.append(
+                Problem(parsed.file, row, line, "estimate", str(rec["estimate"]), message)
+            )
+    return problems
+
+
 COUNT_OUTCOMES = frozenset({"response", "remission", "relapse", "dropout", "dropout_adverse_event"})
 SCORE_OUTCOMES = frozenset({"depression_score", "suicidal_ideation_score"})
 
@@ -386,6 +429,8 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
     problems += foreign_key_problems(typed, parsed, schemas)
     if "outcomes" in typed and not _missing_columns(typed["outcomes"], schemas["outcomes"]):
         problems += cross_field_problems(typed["outcomes"], parsed["outcomes"])
+    if "contrasts" in typed and not _missing_columns(typed["contrasts"], schemas["contrasts"]):
+        problems += contrast_problems(typed["contrasts"], parsed["contrasts"])
     if problems:
         raise DataPackageError(problems)
     return typed

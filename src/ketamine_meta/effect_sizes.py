@@ -171,3 +171,42 @@ def sd_from_ci(lower: ArrayLike, upper: ArrayLike, n: ArrayLike, level: float = 
     n = np.asarray(n, dtype=float)
     width = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
     return np.sqrt(n) * width / (2 * _normal_or_t_quantile(n, level))
+
+
+def se_from_ci_of_difference(
+    lower: ArrayLike, upper: ArrayLike, n1: ArrayLike, n2: ArrayLike, level: ArrayLike = 0.95
+) -> FloatArray:
+    r"""Standard error of a between-group difference from its confidence interval.
+
+    .. math:: SE = \frac{U - L}{2\,q}
+
+    with ``q`` the t quantile on ``n1 + n2 - 2`` degrees of freedom when either group has
+    fewer than 60 participants, and the normal quantile otherwise (or when the group sizes
+    are unknown, NaN).
+
+    References
+    ----------
+    Cochrane Handbook, version 6.4 (2023), section 6.5.2.3.
+    """
+    n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
+    upper_p = 0.5 + np.asarray(level, dtype=float) / 2
+    small = (np.minimum(n1, n2) < 60) & np.isfinite(n1 + n2)
+    q = np.where(small, stats.t.ppf(upper_p, np.maximum(n1 + n2 - 2, 1)), stats.norm.ppf(upper_p))
+    width = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
+    return width / (2 * q)
+
+
+def sd_from_se_of_difference(se: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
+    r"""Pooled within-group SD implied by the standard error of a mean difference.
+
+    .. math:: SD = \frac{SE}{\sqrt{1/n_1 + 1/n_2}}
+
+    Valid for a difference between independent groups (parallel design), not for a paired
+    (crossover) difference.
+
+    References
+    ----------
+    Cochrane Handbook, version 6.4 (2023), section 6.5.2.3.
+    """
+    n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
+    return np.asarray(se, dtype=float) / np.sqrt(1 / n1 + 1 / n2)

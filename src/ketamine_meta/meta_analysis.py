@@ -122,6 +122,22 @@ def tau2_dersimonian_laird(yi: ArrayLike, vi: ArrayLike) -> float:
     return float(max(0.0, (cochran_q(y, v) - (y.size - 1)) / denom))
 
 
+def restricted_log_likelihood(yi: ArrayLike, vi: ArrayLike, tau2: float) -> float:
+    r"""Restricted log-likelihood of the intercept-only random-effects model, up to a constant.
+
+    .. math:: \ell_R(\tau^2) = -\tfrac12\Big[\sum\log(v_i+\tau^2) + \log\sum w_i
+        + \sum w_i (y_i - \hat\mu)^2\Big], \quad w_i = 1/(v_i + \tau^2)
+
+    References
+    ----------
+    Viechtbauer, W. (2005), eq. 11.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    w = 1 / (v + tau2)
+    mu = np.sum(w * y) / np.sum(w)
+    return float(-0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2)))
+
+
 def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
     r"""Restricted maximum-likelihood estimate of tau^2 by Fisher scoring.
 
@@ -130,8 +146,12 @@ def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
     .. math:: \Delta = \frac{y^\top P P y - \operatorname{tr}(P)}{\operatorname{tr}(P P)},
         \quad P = W - \frac{w w^\top}{\sum w_i}, \quad W = \operatorname{diag}(1/(v_i+\tau^2))
 
-    halving a step that would make tau^2 negative, until the change falls below
-    :data:`REML_THRESHOLD`. The start is the DerSimonian-Laird estimate.
+    until the change falls below :data:`REML_THRESHOLD`, starting from the DerSimonian-Laird
+    estimate. A step is halved while it would make tau^2 negative (as metafor does) or lower
+    the restricted likelihood, and once when it reverses the previous step's direction. Plain
+    Fisher scoring can overshoot into a two-cycle where the expected information is far from
+    the observed one (metafor then stops with "did not converge"); damping reversals turns the
+    cycle into a bisection. Neither safeguard moves the fixed point, the root of the score.
 
     References
     ----------
@@ -143,14 +163,24 @@ def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
     if y.size == 1:
         return 0.0
     tau2 = tau2_dersimonian_laird(y, v)
+    current = restricted_log_likelihood(y, v, tau2)
+    previous_step = 0.0
     for _ in range(REML_MAX_ITER):
         w = 1 / (v + tau2)
         p = np.diag(w) - np.outer(w, w) / np.sum(w)
         py = p @ y
         step = (py @ py - np.trace(p)) / np.sum(p * p)
+        if step * previous_step < 0:
+            step /= 2
         while tau2 + step < 0:
             step /= 2
+        for _ in range(60):
+            candidate = restricted_log_likelihood(y, v, tau2 + step)
+            if candidate >= current or abs(step) <= REML_THRESHOLD:
+                break
+            step /= 2
         tau2 += step
+        current, previous_step = candidate, step
         if abs(step) <= REML_THRESHOLD:
             return float(tau2)
     raise RuntimeError(f"REML did not converge in {REML_MAX_ITER} iterations")
@@ -238,14 +268,16 @@ def random_effects(
     alpha = 1 - level
     if test == "knha" and k > 1:
         se = float(np.sqrt(np.sum(w * (y - mu) ** 2) / ((k - 1) * np.sum(w))))
-        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
-        statistic = mu / se
-        pval = float(2 * stats.t.sf(abs(statistic), k - 1))
+        reference = stats.t(k - 1)
     else:
         se = se_wald
-        crit = float(stats.norm.ppf(1 - alpha / 2))
-        statistic = mu / se
-        pval = float(2 * stats.norm.sf(abs(statistic)))
+        reference = stats.norm()
+    crit = float(reference.ppf(1 - alpha / 2))
+    # Identical estimates give a Hartung-Knapp SE of 0; metafor then reports an infinite or
+    # undefined statistic rather than failing, and so do we.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = np.float64(mu) / se
+    pval = float(2 * reference.sf(abs(statistic)))
     pi_half = crit * np.sqrt(se**2 + tau2)
     q = cochran_q(y, v)
     i2, h2 = heterogeneity_i2_h2(v, tau2)
@@ -316,7 +348,8 @@ def subgroup_difference_test(fits: dict[str, RandomEffectsResult]) -> SubgroupDi
     mean = np.sum(w * est) / np.sum(w)
     q = float(np.sum(w * (est - mean) ** 2))
     df = len(fits) - 1
-    return SubgroupDifferenceTest(q=q, df=df, pval=float(stats.chi2.sf(q, df)) if df else np.nan)
+    # As metafor does for a single estimate, one subgroup gives Q = 0 with p = 1.
+    return SubgroupDifferenceTest(q=q, df=df, pval=float(stats.chi2.sf(q, df)) if df else 1.0)
 
 
 #: Label of the between-subgroup test row in pooled tables.
@@ -402,11 +435,11 @@ POOLED_COLUMNS = [
     "tau2",
     "i2",
     "q",
-    "q_df",
     "q_p",
-    "pval",
     "method",
     "test",
+    "q_df",
+    "pval",
 ]
 
 

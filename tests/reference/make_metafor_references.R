@@ -97,6 +97,16 @@ homog <- list(yi = c(0.10, 0.12, 0.11, 0.09), vi = c(0.04, 0.05, 0.03, 0.06))
 add_rma("rma_homogeneous_REML_knha", homog$yi, homog$vi, "REML", "knha", "tau^2 at its boundary 0")
 add_rma("rma_k2_REML_knha", c(0.5, -0.2), c(0.02, 0.03), "REML", "knha", "k = 2")
 
+# Plain Fisher scoring falls into a two-cycle here and metafor stops with "did not converge";
+# its documented remedy is a smaller step (stepadj). Our safeguarded scoring must land on the
+# same REML estimate.
+cyc <- list(yi = c(0, 1, 1, 1, 1), vi = c(0.125, 1, 1, 1, 1))
+fit <- rma(cyc$yi, cyc$vi, method = "REML", test = "knha",
+           control = list(threshold = 1e-10, maxiter = 10000, stepadj = 0.5))
+add("rma_fisher_two_cycle_REML_knha",
+    "rma(yi, vi, method = \"REML\", test = \"knha\", control = list(threshold = 1e-10, maxiter = 10000, stepadj = 0.5)); predict(fit)",
+    list(yi = cyc$yi, vi = cyc$vi, method = "REML", test = "knha"), rma_values(fit))
+
 # ---- subgroups: separate tau^2, Q test on the subgroup estimates -----------------------
 
 subgroup_values <- function(yi, vi, groups, method, test) {

@@ -8,6 +8,8 @@ rule effect_sizes:
         exclusions="data/processed/effect_size_exclusions.csv",
     params:
         comparisons=config["comparisons"],
+    conda:
+        "../envs/ketamine_meta.yaml"
     log:
         "logs/effect_sizes.log",
     script:

@@ -16,6 +16,8 @@ rule forest_smd_by_route:
     params:
         level=config["pooling"]["level"],
         png_dpi=config["figures"]["png_dpi"],
+    conda:
+        "../envs/ketamine_meta.yaml"
     log:
         "logs/forest_smd_by_route.log",
     script:

@@ -16,6 +16,8 @@ rule pool_smd_by_route:
         ),
     params:
         pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
     log:
         "logs/pool_smd_by_route.log",
     script:

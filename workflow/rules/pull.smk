@@ -8,6 +8,8 @@ rule pull:
     params:
         source=config["data"]["source"],
         sha256=config["data"]["sha256"],
+    conda:
+        "../envs/ketamine_meta.yaml"
     log:
         "logs/pull.log",
     script:

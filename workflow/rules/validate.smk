@@ -5,6 +5,8 @@ rule validate:
         PACKAGE_DIR,
     output:
         **get_validated_tables(),
+    conda:
+        "../envs/ketamine_meta.yaml"
     log:
         "logs/validate.log",
     script:

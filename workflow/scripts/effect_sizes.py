@@ -9,12 +9,14 @@ from ketamine_meta.logs import configure
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-tables = {name: pd.read_csv(snakemake.input[name]) for name in ("studies", "arms", "outcomes")}
+names = ("studies", "arms", "outcomes", "contrasts")
+tables = {name: pd.read_csv(snakemake.input[name]) for name in names}
 effects, exclusions = build_effect_sizes(
     tables["studies"],
     tables["arms"],
     tables["outcomes"],
-    ComparisonRules(**snakemake.params.comparisons),
+    tables["contrasts"],
+    rules=ComparisonRules(**snakemake.params.comparisons),
 )
 Path(snakemake.output.effects).write_text(to_csv_text(effects))
 Path(snakemake.output.exclusions).write_text(to_csv_text(exclusions))

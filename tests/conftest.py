@@ -1,0 +1,84 @@
+"""Shared fixtures: the repository root, temporary copies of it, and Snakemake runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "tests" / "reference" / "metafor_reference.json"
+
+#: What a temporary copy of the repository leaves out: environments, caches, derived data.
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".snakemake",
+    "data/processed",
+    "logs",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "*.egg-info",
+    "report.html",
+    ".lock-venv",
+)
+
+
+def copy_repo(destination: Path) -> Path:
+    """Copy the working tree (minus environments and derived data) to ``destination``."""
+    shutil.copytree(REPO, destination, ignore=COPY_IGNORE)
+    shutil.rmtree(destination / "data" / "processed", ignore_errors=True)
+    shutil.rmtree(destination / "logs", ignore_errors=True)
+    return destination
+
+
+def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run Snakemake of this environment in ``workdir``; never raises on failure."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "LC_ALL": "C.UTF-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``root``, by relative path."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict[str, dict]:
+    """metafor's reference values, by scenario id."""
+    doc = json.loads(REFERENCE.read_text())
+    return {s["id"]: s for s in doc["scenarios"]}
+
+
+@pytest.fixture(scope="session")
+def descriptor() -> dict:
+    """The data package descriptor."""
+    return json.loads((REPO / "data" / "raw" / "datapackage.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory) -> Path:
+    """One clean, forced run of the whole pipeline in a temporary copy, shared by tests."""
+    work = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    result = run_snakemake(work, "--forceall")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return work

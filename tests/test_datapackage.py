@@ -1,0 +1,199 @@
+"""The validator on small in-memory packages, and the descriptor's completeness."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+
+import pytest
+from conftest import REPO
+
+from ketamine_meta.datapackage import DataPackageError, parse_csv_text, validate_package
+
+
+def table_text(header: list[str], rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+@pytest.fixture
+def small_package(descriptor):
+    """One trial, two arms, one outcome per arm, one source: valid."""
+    fields = {
+        r["name"]: [f["name"] for f in r["schema"]["fields"]] for r in descriptor["resources"]
+    }
+    src = {"source_id": "s1", "locator": "Table 2"}
+    texts = {
+        "studies.csv": table_text(
+            fields["studies"],
+            [
+                {
+                    "study_id": "Doe2020",
+                    "title": "T",
+                    "year": "2020",
+                    "design": "parallel",
+                    "population": "TRD",
+                    **src,
+                }
+            ],
+        ),
+        "arms.csv": table_text(
+            fields["arms"],
+            [
+                {
+                    "study_id": "Doe2020",
+                    "arm_id": "ket",
+                    "drug": "racemic_ketamine",
+                    "route": "IV",
+                    "dose": "0.5",
+                    "dose_unit": "mg_per_kg",
+                    **src,
+                },
+                {
+                    "study_id": "Doe2020",
+                    "arm_id": "pbo",
+                    "drug": "saline_placebo",
+                    "route": "IV",
+                    **src,
+                },
+            ],
+        ),
+        "outcomes.csv": table_text(
+            fields["outcomes"],
+            [
+                {
+                    "study_id": "Doe2020",
+                    "arm_id": arm,
+                    "outcome": "response",
+                    "scale": "MADRS",
+                    "timepoint_h": "24",
+                    "n": "20",
+                    "events": ev,
+                    **src,
+                }
+                for arm, ev in (("ket", "10"), ("pbo", "2"))
+            ],
+        ),
+        "sources.csv": table_text(
+            fields["sources"],
+            [{"source_id": "s1", "citation": "Doe 2020", "url": "https://example.org/doe"}],
+        ),
+        "contrasts.csv": table_text(fields["contrasts"], []),
+        "extraction_gaps.csv": table_text(fields["extraction_gaps"], []),
+    }
+    return texts
+
+
+def problems_of(descriptor, texts) -> list:
+    with pytest.raises(DataPackageError) as info:
+        validate_package(descriptor, texts)
+    return info.value.problems
+
+
+def test_small_package_is_valid(descriptor, small_package):
+    tables = validate_package(descriptor, small_package)
+    assert tables["outcomes"]["events"].tolist() == [10, 2]
+
+
+def test_every_problem_is_reported_not_just_the_first(descriptor, small_package):
+    texts = dict(small_package)
+    texts["arms.csv"] = texts["arms.csv"].replace(",IV,", ",XX,", 2)
+    texts["outcomes.csv"] = texts["outcomes.csv"].replace(",10,", ",99,")
+    found = problems_of(descriptor, texts)
+    assert {(p.file, p.column) for p in found} == {
+        ("arms.csv", "route"),
+        ("outcomes.csv", "events"),
+    }
+    assert len(found) == 3
+
+
+def test_unknown_column_and_missing_column(descriptor, small_package):
+    texts = dict(small_package)
+    texts["sources.csv"] = texts["sources.csv"].replace("citation", "citaton", 1)
+    columns = {p.column for p in problems_of(descriptor, texts)}
+    assert {"citaton", "citation"} <= columns
+
+
+def test_score_row_needs_the_spread_its_sd_source_names(descriptor, small_package):
+    texts = dict(small_package)
+    outcomes = next(r for r in descriptor["resources"] if r["name"] == "outcomes")
+    fields = [f["name"] for f in outcomes["schema"]["fields"]]
+    texts["outcomes.csv"] += table_text(
+        fields,
+        [
+            {
+                "study_id": "Doe2020",
+                "arm_id": "ket",
+                "outcome": "depression_score",
+                "scale": "MADRS",
+                "timepoint_h": "24",
+                "n": "20",
+                "mean": "15",
+                "sd_source": "from_se",
+                "value_type": "endpoint",
+                "source_id": "s1",
+                "locator": "Table 2",
+            }
+        ],
+    ).split("\n", 1)[1]
+    (problem,) = problems_of(descriptor, texts)
+    assert (problem.row, problem.column) == (3, "se")
+
+
+def test_quoted_newline_keeps_row_and_line_apart():
+    text = 'a,b\n"x\ny",1\nz,2,3\n'
+    table, problems = parse_csv_text(text, "t.csv")
+    assert list(table.frame.index) == [1]
+    (problem,) = problems
+    assert (problem.row, problem.line) == (2, 4)
+
+
+def test_descriptor_documents_every_field(descriptor):
+    for resource in descriptor["resources"]:
+        assert resource.get("description"), resource["name"]
+        for field in resource["schema"]["fields"]:
+            assert field.get("description"), f"{resource['name']}.{field['name']}"
+            assert field.get("type") in {"string", "integer", "number", "year"}
+    assert descriptor["version"].count(".") == 2
+    assert (REPO / "data/raw/CHANGELOG.md").read_text().count(descriptor["version"]) >= 1
+
+
+def test_contrast_needs_a_coherent_spread(descriptor, small_package):
+    contrasts = next(r for r in descriptor["resources"] if r["name"] == "contrasts")
+    fields = [f["name"] for f in contrasts["schema"]["fields"]]
+    base = {
+        "study_id": "Doe2020",
+        "arm_id_treat": "ket",
+        "arm_id_ctrl": "pbo",
+        "outcome": "depression_score",
+        "scale": "MADRS",
+        "timepoint_h": "24",
+        "measure": "LSMD",
+        "n_treat": "20",
+        "n_ctrl": "20",
+        "source_id": "s1",
+        "locator": "Abstract",
+    }
+    texts = dict(small_package)
+    texts["contrasts.csv"] = table_text(
+        fields,
+        [
+            {**base, "estimate": "-3.8"},
+            {**base, "timepoint_h": "4", "estimate": "3.8", "ci_low": "-6.5", "ci_high": "-1.1"},
+        ],
+    )
+    found = {(p.row, p.column) for p in problems_of(descriptor, texts)}
+    assert found == {(1, "se"), (2, "estimate")}
+
+
+def test_descriptor_change_is_detected(descriptor, small_package):
+    strict = copy.deepcopy(descriptor)
+    arms = next(r for r in strict["resources"] if r["name"] == "arms")
+    next(f for f in arms["schema"]["fields"] if f["name"] == "route")["constraints"]["enum"] = [
+        "IN"
+    ]
+    assert {p.column for p in problems_of(strict, small_package)} == {"route"}

@@ -1,0 +1,71 @@
+"""The environment files agree, and the configuration schema describes every key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO
+from jsonschema import Draft202012Validator
+
+
+def lock_pins() -> dict[str, str]:
+    lines = (REPO / "requirements.lock").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith("#")]
+    return dict(line.lower().split("==") for line in pins)
+
+
+def test_every_lock_line_is_an_exact_pin():
+    lines = [x for x in (REPO / "requirements.lock").read_text().splitlines() if x]
+    assert all(x.startswith("#") or x.count("==") == 1 for x in lines)
+    assert {"snakemake", "pymare", "statsmodels", "pandas", "seaborn", "jupytext"} <= set(
+        lock_pins()
+    )
+
+
+@pytest.mark.parametrize("env_file", ["environment.yml", "workflow/envs/ketamine_meta.yaml"])
+def test_conda_environments_carry_the_same_pins(env_file):
+    env = yaml.safe_load((REPO / env_file).read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    pins = dict(p.lower().split("==") for p in pip_section if "==" in p)
+    assert pins == lock_pins()
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_installed_versions_match_the_lock():
+    frozen = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = dict(line.lower().split("==") for line in frozen.splitlines() if "==" in line)
+    mismatched = {k: (v, installed.get(k)) for k, v in lock_pins().items() if installed.get(k) != v}
+    assert not mismatched
+
+
+def walk_schema(node: dict, path: str = "config"):
+    yield path, node
+    for key, child in node.get("properties", {}).items():
+        yield from walk_schema(child, f"{path}.{key}")
+
+
+def test_config_schema_describes_every_key_and_forbids_others():
+    schema = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())
+    Draft202012Validator.check_schema(schema)
+    for path, node in walk_schema(schema):
+        assert node.get("description"), f"{path} has no description"
+        if node.get("type") == "object":
+            assert node.get("additionalProperties") is False, path
+            assert set(node.get("required", [])) == set(node["properties"]), path
+
+
+def test_config_is_valid_and_unknown_keys_are_refused():
+    schema = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    Draft202012Validator(schema).validate(config)
+    config["pooling"]["typo"] = 1
+    errors = list(Draft202012Validator(schema).iter_errors(config))
+    assert any("typo" in e.message for e in errors)

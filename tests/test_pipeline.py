@@ -1,0 +1,103 @@
+"""End-to-end runs of the Snakemake workflow in temporary copies of the repository."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from conftest import REPO, copy_repo, run_snakemake, tree_digest
+
+pytestmark = pytest.mark.pipeline
+
+EXPECTED_RESULTS = {
+    "tables/pooled_smd_24h_by_route.csv",
+    "tables/smd_24h_by_study.csv",
+    "figures/forest_smd_24h_by_route.svg",
+    "figures/forest_smd_24h_by_route.png",
+}
+
+
+def test_pipeline_produces_every_result(pipeline_run):
+    produced = set(tree_digest(pipeline_run / "results"))
+    assert EXPECTED_RESULTS <= produced
+
+
+def test_committed_results_are_what_the_pipeline_produces(pipeline_run):
+    """results/ in the repository is byte for byte what a clean run writes."""
+    committed = tree_digest(REPO / "results")
+    produced = tree_digest(pipeline_run / "results")
+    committed.pop("report.html", None)
+    assert produced == committed
+
+
+def test_two_clean_runs_are_byte_identical(pipeline_run, tmp_path):
+    second = copy_repo(tmp_path / "repo")
+    result = run_snakemake(second, "--forceall")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tree_digest(second / "results") == tree_digest(pipeline_run / "results")
+
+
+def test_second_run_has_nothing_to_do(pipeline_run):
+    result = run_snakemake(pipeline_run, "--dry-run")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_svg_carries_no_timestamp(pipeline_run):
+    svg = (pipeline_run / "results/figures/forest_smd_24h_by_route.svg").read_text()
+    assert "<dc:date>" not in svg
+    assert not re.search(r"20\d\d-\d\d-\d\dT\d\d:\d\d", svg)
+
+
+def test_pooled_table_columns_and_rows(pipeline_run):
+    pooled = pd.read_csv(pipeline_run / "results/tables/pooled_smd_24h_by_route.csv")
+    required = [
+        "analysis",
+        "subgroup",
+        "k",
+        "n",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "tau2",
+        "i2",
+        "q",
+        "q_p",
+        "method",
+    ]
+    assert list(pooled.columns[: len(required)]) == required
+    by_study = pd.read_csv(pipeline_run / "results/tables/smd_24h_by_study.csv")
+    routes = sorted(by_study["route"].unique())
+    assert list(pooled["subgroup"]) == [*routes, "overall", "test for subgroup differences"]
+    overall = pooled.set_index("subgroup").loc["overall"]
+    assert overall["k"] == len(by_study)
+    assert overall["ci_low"] < overall["estimate"] < overall["ci_high"]
+    assert overall["pi_low"] <= overall["ci_low"]
+
+
+def test_every_rule_writes_its_log(pipeline_run):
+    logs = {p.name for p in (pipeline_run / "logs").glob("*.log")}
+    assert {
+        "pull.log",
+        "validate.log",
+        "effect_sizes.log",
+        "pool_smd_by_route.log",
+        "forest_smd_by_route.log",
+    } <= logs
+
+
+def test_report_is_generated(pipeline_run):
+    result = run_snakemake(pipeline_run, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (pipeline_run / "results/report.html").read_text(errors="replace")
+    assert "forest_smd_24h_by_route.svg" in html
+    assert "Hartung-Knapp" in html
+
+
+def test_snakemake_lint_reports_no_errors(pipeline_run):
+    result = run_snakemake(pipeline_run, "--lint")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
