@@ -42,7 +42,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests workflow/scripts tools
+	$(BIN)/ruff check src tests workflow/scripts tools notebooks
 	$(BIN)/snakemake --lint
 
 # Re-resolve the dependency set (needs the package registry) and rewrite the pins.

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
+
 from conftest import copy_repo, run_snakemake, tree_digest
 
 pytestmark = pytest.mark.pipeline

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from ketamine_meta.cli import main
 
 

@@ -7,8 +7,8 @@ import csv
 import io
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from ketamine_meta.datapackage import DataPackageError, parse_csv_text, validate_package
 
 

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO
 from jsonschema import Draft202012Validator
+
+from conftest import REPO
 
 
 def lock_pins() -> dict[str, str]:

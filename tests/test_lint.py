@@ -12,7 +12,7 @@ from conftest import REPO
 def test_ruff_is_clean():
     ruff = Path(sys.executable).with_name("ruff")
     result = subprocess.run(
-        [str(ruff), "check", "src", "tests", "workflow/scripts", "tools"],
+        [str(ruff), "check", "src", "tests", "workflow/scripts", "tools", "notebooks"],
         cwd=REPO,
         capture_output=True,
         text=True,

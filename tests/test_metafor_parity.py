@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from ketamine_meta.effect_sizes import log_risk_ratio, smd
 from ketamine_meta.meta_analysis import (
     OVERALL_LABEL,

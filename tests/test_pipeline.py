@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import pytest
+
 from conftest import REPO, copy_repo, run_snakemake, tree_digest
 
 pytestmark = pytest.mark.pipeline

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_repo, run_snakemake, tree_digest
 
+from conftest import REPO, copy_repo, run_snakemake, tree_digest
 from ketamine_meta.package_source import (
     PackageSourceError,
     build_archive,
