@@ -82,9 +82,10 @@ def small_package(descriptor):
             fields["sources"],
             [{"source_id": "s1", "citation": "Doe 2020", "url": "https://example.org/doe"}],
         ),
-        "contrasts.csv": table_text(fields["contrasts"], []),
-        "extraction_gaps.csv": table_text(fields["extraction_gaps"], []),
     }
+    # Every other table of the package, empty.
+    for resource in descriptor["resources"]:
+        texts.setdefault(resource["path"], table_text(fields[resource["name"]], []))
     return texts
 
 

@@ -64,6 +64,8 @@ EFFECT_SIZE_COLUMNS = [
     "yi",
     "vi",
     "data_basis",
+    "contrast_estimate",
+    "contrast_se",
     "source_id_treat",
     "locator_treat",
     "source_id_ctrl",
@@ -138,6 +140,21 @@ def _dose_label(dose: object, unit: object) -> str:
         return ""
     text = f"{float(dose):g}"
     return f"{text} mg/kg" if unit == "mg_per_kg" else f"{text} mg"
+
+
+#: How each active drug is named in comparison labels.
+DRUG_LABEL = {
+    "racemic_ketamine": "ketamine",
+    "esketamine": "esketamine",
+    "arketamine": "arketamine",
+}
+
+
+def _comparison_label(study_id: str, treat_arm: pd.Series) -> str:
+    """``Daly 2018 (esketamine 84 mg)``: study, drug and dose of the treatment arm."""
+    dose = _dose_label(treat_arm["dose"], treat_arm["dose_unit"])
+    drug = " ".join(filter(None, [DRUG_LABEL[treat_arm["drug"]], dose]))
+    return f"{_study_label(study_id)} ({drug})"
 
 
 def _pick_rows(
@@ -245,7 +262,7 @@ def build_effect_sizes(
             )
     frame = _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS))
     if contrasts is not None and not contrasts.empty:
-        from_contrasts, skipped = contrast_effect_sizes(contrasts, arms, studies, frame)
+        from_contrasts, skipped = contrast_effect_sizes(contrasts, arms, studies, frame, rules)
         frame = (
             pd.concat([frame, from_contrasts], ignore_index=True) if len(from_contrasts) else frame
         )
@@ -281,8 +298,7 @@ def _comparison_row(
     treat_uses: int,
     ctrl_uses: int,
 ) -> dict:
-    dose = _dose_label(treat_arm["dose"], treat_arm["dose_unit"])
-    label = _study_label(study_id) + (f" ({dose})" if dose else "")
+    label = _comparison_label(study_id, treat_arm)
     is_score = outcome in SCORE_OUTCOMES
     return {
         "study_id": study_id,
@@ -315,6 +331,8 @@ def _comparison_row(
         "events_treat": pd.NA if is_score else treat["events"] / treat_uses,
         "events_ctrl": pd.NA if is_score else ctrl["events"] / ctrl_uses,
         "data_basis": ARM_LEVEL,
+        "contrast_estimate": pd.NA,
+        "contrast_se": pd.NA,
         "source_id_treat": treat["source_id"],
         "locator_treat": treat["locator"],
         "source_id_ctrl": ctrl["source_id"],
@@ -358,6 +376,7 @@ def contrast_effect_sizes(
     arms: pd.DataFrame,
     studies: pd.DataFrame,
     arm_level: pd.DataFrame,
+    rules: ComparisonRules | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     r"""Hedges' g from between-arm effects as reported, for comparisons with no arm data.
 
@@ -369,28 +388,40 @@ def contrast_effect_sizes(
       skipped: its SE does not give the SD of scores without the within-person correlation.
     - ``SMD_d``: Hedges' correction is applied, :math:`g = J\,d`, :math:`v = J^2 SE^2`.
     - ``SMD_g``: used as reported, :math:`v = SE^2`.
+    - A standardized difference without SE or CI takes the large-sample variance
+      :math:`1/n_1 + 1/n_2 + g^2/(2(n_1+n_2))`, as metafor's
+      ``escalc(measure = "SMD", di = d, n1i, n2i)`` does (Hedges 1981).
 
-    Signs are turned so that a positive g favours the treatment, as for arm-level rows.
+    Where a comparison, outcome and timepoint has several contrasts, the first usable one is
+    taken in the order of ``rules.scale_preference`` (depression scores only; other scales
+    are not used) and then of :data:`CONTRAST_MEASURE_PREFERENCE`. Signs are turned so that
+    a positive g favours the treatment, as for arm-level rows.
 
     Returns
     -------
     effects : pandas.DataFrame
         Rows with the columns of :data:`EFFECT_SIZE_COLUMNS`; ``data_basis`` names the measure.
     skipped : list of dict
-        Exclusion records for contrasts not used.
+        Exclusion records for contrasts not used, with the reason.
     """
+    rules = rules or ComparisonRules()
     arm_info = arms.set_index(["study_id", "arm_id"])
     study_info = studies.set_index("study_id")
     covered = set(
         zip(arm_level["comparison_id"], arm_level["outcome"], arm_level["timepoint_h"], strict=True)
     )
-    rows, skipped = [], []
-    for _, rec in contrasts.iterrows():
-        treat_arm = arm_info.loc[(rec["study_id"], rec["arm_id_treat"])]
-        ctrl_arm = arm_info.loc[(rec["study_id"], rec["arm_id_ctrl"])]
+    ranked = contrasts.assign(
+        _scale=contrasts["scale"].map({s: i for i, s in enumerate(rules.scale_preference)}),
+        _measure=contrasts["measure"].map(
+            {m: i for i, m in enumerate(CONTRAST_MEASURE_PREFERENCE)}
+        ),
+    ).sort_values(["_scale", "_measure"], kind="stable", na_position="last")
+    rows, skipped, used = [], [], set()
+    for _, rec in ranked.iterrows():
         study = study_info.loc[rec["study_id"]]
         comparison_id = f"{rec['study_id']}:{rec['arm_id_treat']}-vs-{rec['arm_id_ctrl']}"
-        reason = _contrast_skip_reason(rec, study, covered, comparison_id)
+        key = (comparison_id, rec["outcome"], rec["timepoint_h"])
+        reason = _contrast_skip_reason(rec, study, rules, covered | used, key)
         if reason:
             skipped.append(
                 {
@@ -399,19 +430,29 @@ def contrast_effect_sizes(
                     "outcome": rec["outcome"],
                     "scale": rec["scale"],
                     "timepoint_h": rec["timepoint_h"],
-                    "reason": reason,
+                    "reason": f"{rec['measure']} contrast: {reason}",
                 }
             )
             continue
+        used.add(key)
+        treat_arm = arm_info.loc[(rec["study_id"], rec["arm_id_treat"])]
+        ctrl_arm = arm_info.loc[(rec["study_id"], rec["arm_id_ctrl"])]
         rows.append(_contrast_row(rec, treat_arm, ctrl_arm, study, comparison_id))
     return pd.DataFrame(rows, columns=EFFECT_SIZE_COLUMNS), skipped
 
 
+#: Contrast measures in order of preference: a difference whose SE gives the SD is converted
+#: exactly as arm-level data are; a reported standardized difference comes after.
+CONTRAST_MEASURE_PREFERENCE = ("MD", "LSMD", "SMD_g", "SMD_d")
+
+
 def _contrast_skip_reason(
-    rec: pd.Series, study: pd.Series, covered: set, comparison_id: str
+    rec: pd.Series, study: pd.Series, rules: ComparisonRules, taken: set, key: tuple
 ) -> str | None:
-    if (comparison_id, rec["outcome"], rec["timepoint_h"]) in covered:
-        return "contrast not needed: arm-level numbers exist for this comparison"
+    if key in taken:
+        return "another source of this comparison and timepoint was used"
+    if rec["outcome"] in ("depression_score",) and rec["scale"] not in rules.scale_preference:
+        return f"scale {rec['scale']} is not in comparisons.scale_preference"
     is_difference = rec["measure"] in ("MD", "LSMD")
     if is_difference and study["design"] == "crossover":
         return "paired (crossover) mean difference: SD of scores not recoverable"
@@ -430,23 +471,25 @@ def _contrast_row(
     n1, n2 = float(rec["n_treat"]), float(rec["n_ctrl"])
     level = 0.95 if pd.isna(rec["ci_level"]) else float(rec["ci_level"])
     se = rec["se"]
-    if pd.isna(se):
+    if pd.isna(se) and not pd.isna(rec["ci_low"]):
         se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
     mean_treat = mean_ctrl = sd = pd.NA
     if rec["measure"] in ("MD", "LSMD"):
         sd = float(sd_from_se_of_difference(se, n1, n2))
         mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
         yi, vi = smd(mean_ctrl, sd, n2, mean_treat, sd, n1)
-    elif rec["measure"] == "SMD_d":
-        j = hedges_correction(n1 + n2 - 2) if np.isfinite(n1 + n2) else 1.0
-        yi, vi = -j * float(rec["estimate"]), (j * se) ** 2
     else:
-        yi, vi = -float(rec["estimate"]), se**2
-    dose = _dose_label(treat_arm["dose"], treat_arm["dose_unit"])
+        j = 1.0
+        if rec["measure"] == "SMD_d" and np.isfinite(n1 + n2):
+            j = float(hedges_correction(n1 + n2 - 2))
+        g = j * float(rec["estimate"])
+        # Without a reported SE, the large-sample variance metafor's escalc("SMD") uses.
+        vi = (j * se) ** 2 if not pd.isna(se) else 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+        yi = -g
     return {
         "study_id": rec["study_id"],
         "comparison_id": comparison_id,
-        "label": _study_label(rec["study_id"]) + (f" ({dose})" if dose else ""),
+        "label": _comparison_label(rec["study_id"], treat_arm),
         "outcome": rec["outcome"],
         "measure": "SMD",
         "timepoint_h": rec["timepoint_h"],
@@ -476,6 +519,8 @@ def _contrast_row(
         "yi": float(yi),
         "vi": float(vi),
         "data_basis": f"reported {rec['measure']}",
+        "contrast_estimate": rec["estimate"],
+        "contrast_se": se,
         "source_id_treat": rec["source_id"],
         "locator_treat": rec["locator"],
         "source_id_ctrl": rec["source_id"],

@@ -362,17 +362,22 @@ def cross_field_problems(outcomes: pd.DataFrame, parsed: ParsedTable) -> list[Pr
 def contrast_problems(contrasts: pd.DataFrame, parsed: ParsedTable) -> list[Problem]:
     """Rules across columns of ``contrasts``: a spread must be given, and be coherent.
 
-    A contrast needs its ``se`` or both CI bounds; ``ci_low < ci_high`` and the estimate lies
-    inside its interval (a sign flipped without flipping the bounds breaks this).
+    A contrast needs its ``se`` or both CI bounds (an SMD may instead give both group sizes);
+    ``ci_low < ci_high`` and the estimate lies inside its interval (a sign flipped without
+    flipping the bounds breaks this).
     """
     problems: list[Problem] = []
     for row, rec in contrasts.iterrows():
         line = _row_line(parsed, row)
         low, high = rec["ci_low"], rec["ci_high"]
-        if pd.isna(rec["se"]) and (pd.isna(low) or pd.isna(high)):
-            problems.append(
-                Problem(parsed.file, row, line, "se", "", "give the se or both ci_low and ci_high")
-            )
+        no_spread = pd.isna(rec["se"]) and (pd.isna(low) or pd.isna(high))
+        # A standardized difference's variance follows from the group sizes alone.
+        sized_smd = rec["measure"] in ("SMD_d", "SMD_g") and not (
+            pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"])
+        )
+        if no_spread and not sized_smd:
+            message = "give the se, both ci_low and ci_high, or (for an SMD) both group sizes"
+            problems.append(Problem(parsed.file, row, line, "se", "", message))
         if pd.isna(low) or pd.isna(high):
             continue
         if low >= high:

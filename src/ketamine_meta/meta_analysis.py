@@ -22,6 +22,8 @@ TestMethod = Literal["knha", "z"]
 #: parity tolerance regardless of the starting value.
 REML_THRESHOLD = 1e-12
 REML_MAX_ITER = 1000
+#: Relative rounding noise tolerated in the restricted log-likelihood by the ascent check.
+LIKELIHOOD_NOISE = 1e-10
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,14 @@ def restricted_log_likelihood(yi: ArrayLike, vi: ArrayLike, tau2: float) -> floa
     return float(-0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2)))
 
 
+def _reml_score(y: NDArray[np.float64], v: NDArray[np.float64], tau2: float) -> float:
+    """The Fisher-scoring step: the REML score divided by the expected information."""
+    w = 1 / (v + tau2)
+    p = np.diag(w) - np.outer(w, w) / np.sum(w)
+    py = p @ y
+    return float((py @ py - np.trace(p)) / np.sum(p * p))
+
+
 def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
     r"""Restricted maximum-likelihood estimate of tau^2 by Fisher scoring.
 
@@ -146,9 +156,10 @@ def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
     .. math:: \Delta = \frac{y^\top P P y - \operatorname{tr}(P)}{\operatorname{tr}(P P)},
         \quad P = W - \frac{w w^\top}{\sum w_i}, \quad W = \operatorname{diag}(1/(v_i+\tau^2))
 
-    until the change falls below :data:`REML_THRESHOLD`, starting from the DerSimonian-Laird
-    estimate. A step is halved while it would make tau^2 negative (as metafor does) or lower
-    the restricted likelihood, and once when it reverses the previous step's direction. Plain
+    until the Fisher step falls below :data:`REML_THRESHOLD`, starting from the
+    DerSimonian-Laird estimate; when the likelihood falls from tau^2 = 0 the estimate is 0.
+    A step is halved while it would make tau^2 negative (as metafor does) or lower the
+    restricted likelihood, and once when it reverses the previous step's direction. Plain
     Fisher scoring can overshoot into a two-cycle where the expected information is far from
     the observed one (metafor then stops with "did not converge"); damping reversals turns the
     cycle into a bisection. Neither safeguard moves the fixed point, the root of the score.
@@ -160,29 +171,32 @@ def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
     eq. 12. metafor ``rma.uni(method = "REML")``.
     """
     y, v = _as_arrays(yi, vi)
-    if y.size == 1:
+    if y.size == 1 or _reml_score(y, v, 0.0) <= 0:
+        # The likelihood falls from the boundary: the maximum is tau^2 = 0 exactly, where
+        # iterating would stop at a platform-dependent residue of order the threshold.
         return 0.0
     tau2 = tau2_dersimonian_laird(y, v)
     current = restricted_log_likelihood(y, v, tau2)
     previous_step = 0.0
     for _ in range(REML_MAX_ITER):
-        w = 1 / (v + tau2)
-        p = np.diag(w) - np.outer(w, w) / np.sum(w)
-        py = p @ y
-        step = (py @ py - np.trace(p)) / np.sum(p * p)
-        if step * previous_step < 0:
-            step /= 2
+        fisher_step = _reml_score(y, v, tau2)
+        if abs(fisher_step) <= REML_THRESHOLD:
+            return float(tau2)
+        step = fisher_step / 2 if fisher_step * previous_step < 0 else fisher_step
+        if tau2 + step < 0 and _reml_score(y, v, 0.0) <= 0:
+            return 0.0
         while tau2 + step < 0:
             step /= 2
+        # Near the flat top, differences in the likelihood drown in rounding: the ascent
+        # check only has to catch real overshoots, so it tolerates that noise.
+        tolerance = LIKELIHOOD_NOISE * max(1.0, abs(current))
         for _ in range(60):
             candidate = restricted_log_likelihood(y, v, tau2 + step)
-            if candidate >= current or abs(step) <= REML_THRESHOLD:
+            if candidate >= current - tolerance:
                 break
             step /= 2
         tau2 += step
         current, previous_step = candidate, step
-        if abs(step) <= REML_THRESHOLD:
-            return float(tau2)
     raise RuntimeError(f"REML did not converge in {REML_MAX_ITER} iterations")
 
 

@@ -38,6 +38,7 @@ DETERMINISTIC_RC = {
 COL_N_TREAT, COL_N_CTRL = 0.345, 0.405
 PANEL_LEFT, PANEL_WIDTH = 0.43, 0.28
 COL_CI, COL_WEIGHT = 0.875, 0.955
+FOOTNOTE_STEP_IN = 0.2
 
 #: Metadata that would otherwise stamp the date and software version into saved files.
 SVG_METADATA = {"Date": None, "Creator": None}
@@ -58,7 +59,7 @@ class ForestLabels:
     favours_right: str = "Favours ketamine"
     treat: str = "Drug"
     ctrl: str = "Control"
-    model: str = "tau² by REML, Hartung-Knapp confidence intervals"
+    model: str = "τ² by REML, Hartung-Knapp confidence intervals"
 
 
 def _fmt_p(p: float) -> str:
@@ -154,17 +155,26 @@ def forest_plot(
                 },
             )
         )
-    lines.append(("note", {"text": f"Random-effects model: {labels.model}.", "weight": "normal"}))
+    footnotes = [f"Random-effects model: {labels.model}."]
+    if "data_basis" in effects and (effects["data_basis"] != "arm-level").any():
+        footnotes.append(
+            "† g from a between-arm difference or standardized difference as reported "
+            "(no arm-level means and SDs available)."
+        )
 
     n_lines = len(lines)
-    fig = Figure(figsize=(10, 0.22 * (n_lines + 4) + 0.6))
-    ax = fig.add_axes((PANEL_LEFT, 0.1, PANEL_WIDTH, 0.8))
+    # Vertical layout in inches: footnotes, the favours line and the x axis below the rows.
+    footer_in = FOOTNOTE_STEP_IN * len(footnotes)
+    axis_in = 0.75 + footer_in
+    fig = Figure(figsize=(10, 0.22 * (n_lines + 4) + 0.6 + footer_in))
+    fig_h = fig.get_figheight()
+    ax = fig.add_axes((PANEL_LEFT, axis_in / fig_h, PANEL_WIDTH, 1 - (axis_in + 0.05) / fig_h))
     top = n_lines + 1.5
     bottom = 0.0
     ax.set_ylim(bottom, top)
-    # Axes height: everything above the x axis, leaving room for the header line.
-    fig_h = fig.get_figheight()
-    ax.set_position((PANEL_LEFT, 0.75 / fig_h, PANEL_WIDTH, 1 - 0.75 / fig_h - 0.05 / fig_h))
+    for i, text in enumerate(footnotes):
+        y_in = footer_in - FOOTNOTE_STEP_IN * (i + 0.5)
+        fig.text(0.015, y_in / fig_h, text, fontsize=7.5, va="center")
 
     x_values = np.concatenate(
         [lows, highs, pooled[["pi_low", "pi_high"]].dropna().to_numpy().ravel()]
@@ -200,7 +210,10 @@ def forest_plot(
         elif kind == "study":
             i = spec["idx"]
             row = effects.loc[i]
-            ax.text(0.025, y, row["label"], transform=text_tf, va="center")
+            contrast = row.get("data_basis", "arm-level") != "arm-level"
+            ax.text(
+                0.025, y, row["label"] + (" †" if contrast else ""), transform=text_tf, va="center"
+            )
             ax.text(
                 COL_N_TREAT, y, f"{row['n_treat']:g}", transform=text_tf, va="center", ha="right"
             )
@@ -293,7 +306,8 @@ def forest_plot(
             )
         y -= 1
 
-    arrow_y = ax.transAxes.inverted().transform(fig.transFigure.transform((0, 0.12 / fig_h)))[1]
+    arrow_in = footer_in + 0.12
+    arrow_y = ax.transAxes.inverted().transform(fig.transFigure.transform((0, arrow_in / fig_h)))[1]
     ax.text(
         0.47,
         arrow_y,

@@ -133,13 +133,37 @@ add("subgroup_bcg_alloc_REML_knha",
 # ---- the project's own data: SMD at 24 h by route -------------------------------------
 
 proj <- read.csv(project_table, stringsAsFactors = FALSE)
-# The pipeline's orientation: group 1 is the control, so a positive g favours the drug.
+# The pipeline's orientation: group 1 is the control, so a positive g favours the drug. Rows
+# built from means (arm-level, or a reported mean difference turned into means and a pooled SD)
+# go through escalc from those means; a reported Cohen's d without SE through escalc's di.
+from_means <- !is.na(proj$mean_treat)
+# A reported mean difference enters as means (difference, 0) with the pooled SD its SE implies,
+# SD = SE / sqrt(1/n1 + 1/n2) (Cochrane Handbook 6.5.2.3): rebuilt here from the contrast.
+md_rows <- proj$data_basis %in% c("reported MD", "reported LSMD")
+sd_md <- proj$contrast_se / sqrt(1 / proj$n_treat + 1 / proj$n_ctrl)
+proj$mean_treat[md_rows] <- proj$contrast_estimate[md_rows]
+proj$mean_ctrl[md_rows] <- 0
+proj$sd_treat[md_rows] <- sd_md[md_rows]
+proj$sd_ctrl[md_rows] <- sd_md[md_rows]
 pe <- escalc(measure = "SMD", m1i = mean_ctrl, sd1i = sd_ctrl, n1i = n_ctrl,
-             m2i = mean_treat, sd2i = sd_treat, n2i = n_treat, data = proj)
+             m2i = mean_treat, sd2i = sd_treat, n2i = n_treat, data = proj[from_means, ])
+d_rows <- proj$data_basis == "reported SMD_d"
+# contrast_estimate is treatment minus control; escalc's group 1 is the control, hence the sign.
+pd_ <- escalc(measure = "SMD", di = -proj$contrast_estimate[d_rows], n1i = proj$n_ctrl[d_rows],
+              n2i = proj$n_treat[d_rows])
+# A d reported with its CI keeps that uncertainty: v = (J * SE)^2.
+j <- exp(lgamma((proj$n_treat + proj$n_ctrl - 2) / 2) -
+         log(sqrt((proj$n_treat + proj$n_ctrl - 2) / 2)) - lgamma((proj$n_treat + proj$n_ctrl - 3) / 2))
+pd_$vi <- ifelse(is.na(proj$contrast_se[d_rows]), pd_$vi, (j[d_rows] * proj$contrast_se[d_rows])^2)
+yi <- rep(NA_real_, nrow(proj)); vi <- rep(NA_real_, nrow(proj))
+yi[from_means] <- pe$yi; vi[from_means] <- pe$vi
+yi[d_rows] <- pd_$yi; vi[d_rows] <- pd_$vi
+computed <- from_means | d_rows
 add("project_escalc_smd_24h",
-    sprintf("escalc(measure = \"SMD\", m1i = mean_ctrl, sd1i = sd_ctrl, n1i = n_ctrl, m2i = mean_treat, sd2i = sd_treat, n2i = n_treat, data = read.csv(\"%s\"))", project_table),
-    list(comparison_id = proj$comparison_id),
-    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi)))
+    sprintf("escalc(measure = \"SMD\", m1i = mean_ctrl, sd1i = sd_ctrl, n1i = n_ctrl, m2i = mean_treat, sd2i = sd_treat, n2i = n_treat) on rows with means, escalc(measure = \"SMD\", di, n1i, n2i) on reported d, of read.csv(\"%s\")", project_table),
+    list(comparison_id = proj$comparison_id[computed]),
+    list(yi = yi[computed], vi = vi[computed]))
+pe <- data.frame(yi = ifelse(computed, yi, proj$yi), vi = ifelse(computed, vi, proj$vi))
 add_rma("project_rma_smd_24h_overall", as.numeric(pe$yi), as.numeric(pe$vi), "REML", "knha",
         "project SMD at 24 h, all routes")
 add("project_subgroup_smd_24h_route",
