@@ -391,7 +391,16 @@ def contrast_problems(contrasts: pd.DataFrame, parsed: ParsedTable) -> list[Prob
     return problems
 
 
-COUNT_OUTCOMES = frozenset({"response", "remission", "relapse", "dropout", "dropout_adverse_event"})
+COUNT_OUTCOMES = frozenset(
+    {
+        "response",
+        "remission",
+        "suicidal_ideation_remission",
+        "relapse",
+        "dropout",
+        "dropout_adverse_event",
+    }
+)
 SCORE_OUTCOMES = frozenset({"depression_score", "suicidal_ideation_score"})
 
 
