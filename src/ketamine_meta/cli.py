@@ -13,7 +13,6 @@ pool
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pandas as pd
 from ketamine_meta.datapackage import DataPackageError, validate_package
 from ketamine_meta.effect_sizes import log_risk_ratio, smd
 from ketamine_meta.meta_analysis import OVERALL_LABEL, pool_by_subgroup
+from ketamine_meta.package_files import read_package_dir
 from ketamine_meta.tables import to_csv_text
 
 #: Raw columns each measure needs, in the order the effect-size function takes them.
@@ -69,15 +69,9 @@ def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a data package directory."""
     root = Path(args.directory)
-    descriptor_path = root / "datapackage.json"
-    if not descriptor_path.exists():
+    if not (root / "datapackage.json").exists():
         raise UsageError(f"{root}: no datapackage.json")
-    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
-    texts = {
-        r["path"]: (root / r["path"]).read_text(encoding="utf-8-sig")
-        for r in descriptor["resources"]
-        if (root / r["path"]).exists()
-    }
+    descriptor, texts = read_package_dir(root)
     try:
         tables = validate_package(descriptor, texts)
     except DataPackageError as exc:

@@ -284,6 +284,29 @@ def _unusable_reasons(scored: pd.DataFrame) -> pd.Series:
     return reasons
 
 
+def _comparison_fields(
+    study_id: str,
+    comparison_id: str,
+    treat_arm: pd.Series,
+    ctrl_arm: pd.Series,
+    study: pd.Series,
+) -> dict:
+    """Columns describing a comparison, shared by arm-level and contrast-based rows."""
+    return {
+        "study_id": study_id,
+        "comparison_id": comparison_id,
+        "label": _comparison_label(study_id, treat_arm),
+        "route": treat_arm["route"],
+        "enantiomer": ENANTIOMER[treat_arm["drug"]],
+        "drug_treat": treat_arm["drug"],
+        "dose_treat": treat_arm["dose"],
+        "dose_unit_treat": treat_arm["dose_unit"],
+        "drug_ctrl": ctrl_arm["drug"],
+        "design": study["design"],
+        "population": study["population"],
+    }
+
+
 def _comparison_row(
     study_id: str,
     outcome: str,
@@ -298,23 +321,14 @@ def _comparison_row(
     treat_uses: int,
     ctrl_uses: int,
 ) -> dict:
-    label = _comparison_label(study_id, treat_arm)
     is_score = outcome in SCORE_OUTCOMES
     return {
-        "study_id": study_id,
-        "comparison_id": f"{study_id}:{treat_id}-vs-{ctrl_id}",
-        "label": label,
+        **_comparison_fields(
+            study_id, f"{study_id}:{treat_id}-vs-{ctrl_id}", treat_arm, ctrl_arm, study
+        ),
         "outcome": outcome,
         "measure": "SMD" if is_score else "logRR",
         "timepoint_h": timepoint,
-        "route": treat_arm["route"],
-        "enantiomer": ENANTIOMER[treat_arm["drug"]],
-        "drug_treat": treat_arm["drug"],
-        "dose_treat": treat_arm["dose"],
-        "dose_unit_treat": treat_arm["dose_unit"],
-        "drug_ctrl": ctrl_arm["drug"],
-        "design": study["design"],
-        "population": study["population"],
         "scale": treat["scale"],
         "value_type": treat["value_type"] if is_score else pd.NA,
         # A shared arm's participants are split between the comparisons it enters.
@@ -487,20 +501,10 @@ def _contrast_row(
         vi = (j * se) ** 2 if not pd.isna(se) else 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
         yi = -g
     return {
-        "study_id": rec["study_id"],
-        "comparison_id": comparison_id,
-        "label": _comparison_label(rec["study_id"], treat_arm),
+        **_comparison_fields(rec["study_id"], comparison_id, treat_arm, ctrl_arm, study),
         "outcome": rec["outcome"],
         "measure": "SMD",
         "timepoint_h": rec["timepoint_h"],
-        "route": treat_arm["route"],
-        "enantiomer": ENANTIOMER[treat_arm["drug"]],
-        "drug_treat": treat_arm["drug"],
-        "dose_treat": treat_arm["dose"],
-        "dose_unit_treat": treat_arm["dose_unit"],
-        "drug_ctrl": ctrl_arm["drug"],
-        "design": study["design"],
-        "population": study["population"],
         "scale": rec["scale"],
         "value_type": "change" if rec["measure"] in ("MD", "LSMD") else pd.NA,
         "n_treat": n1,
