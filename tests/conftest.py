@@ -11,6 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests run the same examples on every machine (a CI failure can be replayed) and
+# without a per-example deadline (the first call pays for SciPy's imports).
+settings.register_profile("ketamine-meta", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("ketamine-meta")
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "reference" / "metafor_reference.json"
