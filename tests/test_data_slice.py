@@ -67,3 +67,10 @@ def test_data_readme_coverage_is_current():
         [sys.executable, "tools/update_data_readme.py", "--check"], cwd=REPO, capture_output=True
     )
     assert result.returncode == 0, "run: python tools/update_data_readme.py"
+
+
+def test_every_trial_in_the_package_passed_screening(tables):
+    log = pd.read_csv(RAW / "screening.csv", dtype=str, keep_default_na=False)
+    included = set(log.loc[log["decision"] == "include", "candidate_id"])
+    assert set(tables["studies"]["study_id"]) <= included
+    assert (log["reason"].str.len() > 0).all()

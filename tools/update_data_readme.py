@@ -28,7 +28,25 @@ def generated_block() -> str:
         f"{len(tables['contrasts'])} reported contrasts.\n\n"
     )
     table = coverage_table(tables["arms"], tables["outcomes"], tables["contrasts"])
-    return counts + coverage_markdown(table) + "\n" + audit_summary()
+    return counts + coverage_markdown(table) + "\n" + audit_summary() + "\n" + screening_summary()
+
+
+def screening_summary() -> str:
+    """One paragraph on the screening log, screening.csv."""
+    log = pd.read_csv(RAW / "screening.csv")
+    studies = set(pd.read_csv(RAW / "studies.csv")["study_id"])
+    trials = log.drop_duplicates("candidate_id")
+    decided = log.groupby("candidate_id")["decision"].agg(
+        lambda d: "include" if (d == "include").any() else d.iloc[0]
+    )
+    include = decided[decided == "include"].index
+    return (
+        f"Screening (`screening.csv`): {len(trials)} candidate trials; "
+        f"{len(include)} included ({len(set(include) & studies)} of them in the package, "
+        f"{len(set(include) - studies)} still to extract), "
+        f"{int((decided == 'exclude').sum())} excluded, {int((decided == 'unclear').sum())} "
+        "unclear.\n"
+    )
 
 
 def audit_summary() -> str:

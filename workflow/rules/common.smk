@@ -7,7 +7,16 @@ from ketamine_meta.package_source import package_members, source_kind
 
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
-TABLES = ["studies", "arms", "outcomes", "contrasts", "sources", "extraction_gaps", "extraction_audit"]
+TABLES = [
+    "studies",
+    "arms",
+    "outcomes",
+    "contrasts",
+    "sources",
+    "extraction_gaps",
+    "extraction_audit",
+    "screening",
+]
 TIMEPOINT_LABEL = f"{config['pooling']['timepoint_h']:g}h"
 
 
