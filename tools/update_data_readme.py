@@ -51,20 +51,40 @@ def screening_summary() -> str:
 
 def audit_summary() -> str:
     """One paragraph on the double extraction recorded in extraction_audit.csv."""
-    audit = pd.read_csv(RAW / "extraction_audit.csv")
+    audit = pd.read_csv(RAW / "extraction_audit.csv", dtype=str)
     counts = audit["agreement"].value_counts()
     compared = int(counts.get("identical", 0) + counts.get("identical_after_orientation", 0))
     compared += int(counts.get("disagree", 0))
     agreed = compared - int(counts.get("disagree", 0))
     return (
         f"Double extraction (`extraction_audit.csv`): a second extractor, blind to the first "
-        f"pass, re-read {audit['item'].nunique()} rows behind the 24 h analyses. Of "
+        f"pass, re-read {audit['item'].nunique()} rows with 24 h numbers. Of "
         f"{compared} values both recorded, {agreed} agree ({agreed / compared:.0%}), "
         f"{int(counts.get('identical_after_orientation', 0))} of them after turning the source's "
         f"sign to treatment minus control; {int(counts.get('not_independently_checked', 0))} "
         "derived values (counts from percentages, n from degrees of freedom or other tables) "
-        "were not re-read independently.\n"
+        f"were not re-read independently. {unaudited_24h_rows(audit)} rows at 24 h added "
+        "since have not been double-extracted yet.\n"
     )
+
+
+def unaudited_24h_rows(audit: pd.DataFrame) -> int:
+    """Rows with 24 h numbers (outcomes and contrasts) that the audit does not cover."""
+    audited = set(
+        zip(
+            audit["study_id"],
+            audit["outcome"],
+            audit["scale"],
+            audit["timepoint_h"].astype(float),
+            strict=True,
+        )
+    )
+    columns = ["study_id", "outcome", "scale", "timepoint_h"]
+    rows = pd.concat(
+        [pd.read_csv(RAW / f"{name}.csv")[columns] for name in ("outcomes", "contrasts")]
+    )
+    at_24h = rows[rows["timepoint_h"] == 24]
+    return sum(key not in audited for key in at_24h.itertuples(index=False, name=None))
 
 
 def render(readme: str) -> str:
