@@ -19,29 +19,29 @@ START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"
 
 def generated_block() -> str:
     """The Markdown between the coverage markers, computed from the current tables."""
-    tables = {
-        n: pd.read_csv(RAW / f"{n}.csv") for n in ("studies", "arms", "outcomes", "contrasts")
-    }
+    names = ("studies", "arms", "outcomes", "contrasts", "extraction_audit", "screening")
+    tables = {n: pd.read_csv(RAW / f"{n}.csv") for n in names}
     counts = (
         f"{len(tables['studies'])} trials, {len(tables['arms'])} arms, "
         f"{len(tables['outcomes'])} arm-level outcome rows, "
         f"{len(tables['contrasts'])} reported contrasts.\n\n"
     )
     table = coverage_table(tables["arms"], tables["outcomes"], tables["contrasts"])
-    return counts + coverage_markdown(table) + "\n" + audit_summary() + "\n" + screening_summary()
+    return "\n".join(
+        [counts + coverage_markdown(table), audit_summary(tables), screening_summary(tables)]
+    )
 
 
-def screening_summary() -> str:
+def screening_summary(tables: dict[str, pd.DataFrame]) -> str:
     """One paragraph on the screening log, screening.csv."""
-    log = pd.read_csv(RAW / "screening.csv")
-    studies = set(pd.read_csv(RAW / "studies.csv")["study_id"])
-    trials = log.drop_duplicates("candidate_id")
+    log = tables["screening"]
+    studies = set(tables["studies"]["study_id"])
     decided = log.groupby("candidate_id")["decision"].agg(
         lambda d: "include" if (d == "include").any() else d.iloc[0]
     )
     include = decided[decided == "include"].index
     return (
-        f"Screening (`screening.csv`): {len(trials)} candidate trials; "
+        f"Screening (`screening.csv`): {len(decided)} candidate trials; "
         f"{len(include)} included ({len(set(include) & studies)} of them in the package, "
         f"{len(set(include) - studies)} still to extract), "
         f"{int((decided == 'exclude').sum())} excluded, {int((decided == 'unclear').sum())} "
@@ -49,9 +49,9 @@ def screening_summary() -> str:
     )
 
 
-def audit_summary() -> str:
+def audit_summary(tables: dict[str, pd.DataFrame]) -> str:
     """One paragraph on the double extraction recorded in extraction_audit.csv."""
-    audit = pd.read_csv(RAW / "extraction_audit.csv", dtype=str)
+    audit = tables["extraction_audit"]
     counts = audit["agreement"].value_counts()
     compared = int(counts.get("identical", 0) + counts.get("identical_after_orientation", 0))
     compared += int(counts.get("disagree", 0))
@@ -63,13 +63,14 @@ def audit_summary() -> str:
         f"{int(counts.get('identical_after_orientation', 0))} of them after turning the source's "
         f"sign to treatment minus control; {int(counts.get('not_independently_checked', 0))} "
         "derived values (counts from percentages, n from degrees of freedom or other tables) "
-        f"were not re-read independently. {unaudited_24h_rows(audit)} rows at 24 h added "
+        f"were not re-read independently. {unaudited_24h_rows(tables)} rows at 24 h added "
         "since have not been double-extracted yet.\n"
     )
 
 
-def unaudited_24h_rows(audit: pd.DataFrame) -> int:
+def unaudited_24h_rows(tables: dict[str, pd.DataFrame]) -> int:
     """Rows with 24 h numbers (outcomes and contrasts) that the audit does not cover."""
+    audit = tables["extraction_audit"]
     audited = set(
         zip(
             audit["study_id"],
@@ -80,9 +81,7 @@ def unaudited_24h_rows(audit: pd.DataFrame) -> int:
         )
     )
     columns = ["study_id", "outcome", "scale", "timepoint_h"]
-    rows = pd.concat(
-        [pd.read_csv(RAW / f"{name}.csv")[columns] for name in ("outcomes", "contrasts")]
-    )
+    rows = pd.concat([tables[name][columns] for name in ("outcomes", "contrasts")])
     at_24h = rows[rows["timepoint_h"] == 24]
     return sum(key not in audited for key in at_24h.itertuples(index=False, name=None))
 

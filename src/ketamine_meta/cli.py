@@ -54,11 +54,16 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], path: str) -> None
         )
 
 
+def _first_row(mask: np.ndarray) -> int:
+    """1-based number of the first data row where ``mask`` holds."""
+    return int(np.flatnonzero(mask)[0]) + 1
+
+
 def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = values.isna() & frame[column].notna()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        row = _first_row(bad.to_numpy())
         raise UsageError(
             f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
             "not a number"
@@ -103,10 +108,10 @@ def cmd_pool(args: argparse.Namespace) -> int:
     vi = _numeric(frame, args.vi, args.input)
     for values, column in ((yi, args.yi), (vi, args.vi)):
         if np.isnan(values).any():
-            row = int(np.flatnonzero(np.isnan(values))[0]) + 1
+            row = _first_row(np.isnan(values))
             raise UsageError(f"{args.input}: row {row}, column '{column}': value is missing")
     if (vi <= 0).any():
-        row = int(np.flatnonzero(vi <= 0)[0]) + 1
+        row = _first_row(vi <= 0)
         raise UsageError(
             f"{args.input}: row {row}, column '{args.vi}', value '{vi[row - 1]:g}': "
             "sampling variances must be positive"

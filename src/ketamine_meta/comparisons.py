@@ -26,6 +26,7 @@ from ketamine_meta.effect_sizes import (
     sd_from_se_of_difference,
     se_from_ci_of_difference,
     smd,
+    smd_variance,
 )
 
 #: Enantiomer label of each active drug.
@@ -458,6 +459,8 @@ def contrast_effect_sizes(
 #: Contrast measures in order of preference: a difference whose SE gives the SD is converted
 #: exactly as arm-level data are; a reported standardized difference comes after.
 CONTRAST_MEASURE_PREFERENCE = ("MD", "LSMD", "SMD_g", "SMD_d")
+#: Contrast measures on the scale's own units, whose SE implies the pooled SD.
+DIFFERENCE_MEASURES = frozenset({"MD", "LSMD"})
 
 
 def _contrast_skip_reason(
@@ -465,9 +468,9 @@ def _contrast_skip_reason(
 ) -> str | None:
     if key in taken:
         return "another source of this comparison and timepoint was used"
-    if rec["outcome"] in ("depression_score",) and rec["scale"] not in rules.scale_preference:
+    if rec["outcome"] == "depression_score" and rec["scale"] not in rules.scale_preference:
         return f"scale {rec['scale']} is not in comparisons.scale_preference"
-    is_difference = rec["measure"] in ("MD", "LSMD")
+    is_difference = rec["measure"] in DIFFERENCE_MEASURES
     if is_difference and study["design"] == "crossover":
         return "paired (crossover) mean difference: SD of scores not recoverable"
     if is_difference and (pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"])):
@@ -487,8 +490,9 @@ def _contrast_row(
     se = rec["se"]
     if pd.isna(se) and not pd.isna(rec["ci_low"]):
         se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
+    is_difference = rec["measure"] in DIFFERENCE_MEASURES
     mean_treat = mean_ctrl = sd = pd.NA
-    if rec["measure"] in ("MD", "LSMD"):
+    if is_difference:
         sd = float(sd_from_se_of_difference(se, n1, n2))
         mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
         yi, vi = smd(mean_ctrl, sd, n2, mean_treat, sd, n1)
@@ -497,8 +501,7 @@ def _contrast_row(
         if rec["measure"] == "SMD_d" and np.isfinite(n1 + n2):
             j = float(hedges_correction(n1 + n2 - 2))
         g = j * float(rec["estimate"])
-        # Without a reported SE, the large-sample variance metafor's escalc("SMD") uses.
-        vi = (j * se) ** 2 if not pd.isna(se) else 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+        vi = (j * se) ** 2 if not pd.isna(se) else float(smd_variance(g, n1, n2))
         yi = -g
     return {
         **_comparison_fields(rec["study_id"], comparison_id, treat_arm, ctrl_arm, study),
@@ -506,7 +509,7 @@ def _contrast_row(
         "measure": "SMD",
         "timepoint_h": rec["timepoint_h"],
         "scale": rec["scale"],
-        "value_type": "change" if rec["measure"] in ("MD", "LSMD") else pd.NA,
+        "value_type": "change" if is_difference else pd.NA,
         "n_treat": n1,
         "n_ctrl": n2,
         "n_total": n1 + n2,
@@ -514,10 +517,10 @@ def _contrast_row(
         "n_ctrl_analysed": rec["n_ctrl"],
         "mean_treat": mean_treat,
         "sd_treat": sd,
-        "sd_source_treat": "from_contrast" if rec["measure"] in ("MD", "LSMD") else pd.NA,
+        "sd_source_treat": "from_contrast" if is_difference else pd.NA,
         "mean_ctrl": mean_ctrl,
         "sd_ctrl": sd,
-        "sd_source_ctrl": "from_contrast" if rec["measure"] in ("MD", "LSMD") else pd.NA,
+        "sd_source_ctrl": "from_contrast" if is_difference else pd.NA,
         "events_treat": pd.NA,
         "events_ctrl": pd.NA,
         "yi": float(yi),

@@ -80,8 +80,23 @@ def smd(
     df = n1 + n2 - 2
     sd_pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
     yi = hedges_correction(df) * (m1 - m2) / sd_pooled
-    vi = 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
-    return yi, vi
+    return yi, smd_variance(yi, n1, n2)
+
+
+def smd_variance(g: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
+    r"""Large-sample variance of a standardized mean difference.
+
+    .. math:: v = \frac{1}{n_1} + \frac{1}{n_2} + \frac{g^2}{2(n_1+n_2)}
+
+    metafor's ``escalc(measure = "SMD", vtype = "LS")``, also used for a reported d or g
+    (``escalc(di = ...)``).
+
+    References
+    ----------
+    Hedges, L. V. (1981), eq. 6e; Borenstein, M., et al. (2009), eq. 4.20.
+    """
+    g, n1, n2 = (np.asarray(a, dtype=float) for a in (g, n1, n2))
+    return 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
 
 
 def log_risk_ratio(
@@ -134,14 +149,17 @@ def log_risk_ratio(
     return yi, vi
 
 
-def _normal_or_t_quantile(n: FloatArray, level: float) -> FloatArray:
-    """Two-sided quantile the Cochrane Handbook uses to recover an SD from an interval.
+def _normal_or_t_quantile(small: ArrayLike, df: ArrayLike, level: ArrayLike) -> FloatArray:
+    """Two-sided quantile the Cochrane Handbook uses to recover a spread from an interval.
 
-    The Handbook (6.5.2.2) divides by 3.92 (the normal quantile) for large samples and by
-    twice the t quantile with ``n - 1`` degrees of freedom when ``n < 60``.
+    The Handbook (6.5.2.2-3) divides the width by 3.92 (twice the normal quantile) for large
+    samples and by twice the t quantile with ``df`` degrees of freedom where ``small``.
     """
-    upper = 0.5 + level / 2
-    return np.where(n < 60, stats.t.ppf(upper, np.maximum(n - 1, 1)), stats.norm.ppf(upper))
+    upper = 0.5 + np.asarray(level, dtype=float) / 2
+    df = np.asarray(df, dtype=float)
+    # NaN df (unknown group sizes) never reaches the t branch, but must not warn either.
+    t = stats.t.ppf(upper, np.where(np.isfinite(df), np.maximum(df, 1), 1))
+    return np.where(small, t, stats.norm.ppf(upper))
 
 
 def sd_from_se(se: ArrayLike, n: ArrayLike) -> FloatArray:
@@ -170,7 +188,7 @@ def sd_from_ci(lower: ArrayLike, upper: ArrayLike, n: ArrayLike, level: float = 
     """
     n = np.asarray(n, dtype=float)
     width = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
-    return np.sqrt(n) * width / (2 * _normal_or_t_quantile(n, level))
+    return np.sqrt(n) * width / (2 * _normal_or_t_quantile(n < 60, n - 1, level))
 
 
 def se_from_ci_of_difference(
@@ -189,11 +207,9 @@ def se_from_ci_of_difference(
     Cochrane Handbook, version 6.4 (2023), section 6.5.2.3.
     """
     n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
-    upper_p = 0.5 + np.asarray(level, dtype=float) / 2
     small = (np.minimum(n1, n2) < 60) & np.isfinite(n1 + n2)
-    q = np.where(small, stats.t.ppf(upper_p, np.maximum(n1 + n2 - 2, 1)), stats.norm.ppf(upper_p))
     width = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
-    return width / (2 * q)
+    return width / (2 * _normal_or_t_quantile(small, n1 + n2 - 2, level))
 
 
 def sd_from_se_of_difference(se: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:

@@ -183,8 +183,6 @@ def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
         if abs(fisher_step) <= REML_THRESHOLD:
             return float(tau2)
         step = fisher_step / 2 if fisher_step * previous_step < 0 else fisher_step
-        if tau2 + step < 0 and _reml_score(y, v, 0.0) <= 0:
-            return 0.0
         while tau2 + step < 0:
             step /= 2
         # Near the flat top, differences in the likelihood drown in rounding: the ascent
@@ -358,9 +356,7 @@ def subgroup_difference_test(fits: dict[str, RandomEffectsResult]) -> SubgroupDi
     """
     est = np.array([f.estimate for f in fits.values()])
     se = np.array([f.se_wald for f in fits.values()])
-    w = 1 / se**2
-    mean = np.sum(w * est) / np.sum(w)
-    q = float(np.sum(w * (est - mean) ** 2))
+    q = cochran_q(est, se**2)
     df = len(fits) - 1
     # As metafor does for a single estimate, one subgroup gives Q = 0 with p = 1.
     return SubgroupDifferenceTest(q=q, df=df, pval=float(stats.chi2.sf(q, df)) if df else 1.0)

@@ -13,6 +13,7 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
+from ketamine_meta.comparisons import ARM_LEVEL
 from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 
 ROUTE_NAMES = {
@@ -156,7 +157,7 @@ def forest_plot(
             )
         )
     footnotes = [f"Random-effects model: {labels.model}."]
-    if "data_basis" in effects and (effects["data_basis"] != "arm-level").any():
+    if "data_basis" in effects and (effects["data_basis"] != ARM_LEVEL).any():
         footnotes.append(
             "† g from a between-arm difference or standardized difference as reported "
             "(no arm-level means and SDs available)."
@@ -170,8 +171,7 @@ def forest_plot(
     fig_h = fig.get_figheight()
     ax = fig.add_axes((PANEL_LEFT, axis_in / fig_h, PANEL_WIDTH, 1 - (axis_in + 0.05) / fig_h))
     top = n_lines + 1.5
-    bottom = 0.0
-    ax.set_ylim(bottom, top)
+    ax.set_ylim(0.0, top)
     for i, text in enumerate(footnotes):
         y_in = footer_in - FOOTNOTE_STEP_IN * (i + 0.5)
         fig.text(0.015, y_in / fig_h, text, fontsize=7.5, va="center")
@@ -210,7 +210,7 @@ def forest_plot(
         elif kind == "study":
             i = spec["idx"]
             row = effects.loc[i]
-            contrast = row.get("data_basis", "arm-level") != "arm-level"
+            contrast = row.get("data_basis", ARM_LEVEL) != ARM_LEVEL
             ax.text(
                 0.025, y, row["label"] + (" †" if contrast else ""), transform=text_tf, va="center"
             )
@@ -302,7 +302,7 @@ def forest_plot(
                 transform=text_tf,
                 va="center",
                 fontsize=7.5,
-                fontweight=spec.get("weight", "bold"),
+                fontweight="bold",
             )
         y -= 1
 

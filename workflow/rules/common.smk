@@ -1,22 +1,10 @@
 # Shared settings and input functions of the workflow.
 
-import json
-from pathlib import Path
-
-from ketamine_meta.package_source import package_members, source_kind
+from ketamine_meta.package_files import local_package_files
+from ketamine_meta.package_source import source_kind
 
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
-TABLES = [
-    "studies",
-    "arms",
-    "outcomes",
-    "contrasts",
-    "sources",
-    "extraction_gaps",
-    "extraction_audit",
-    "screening",
-]
 TIMEPOINT_LABEL = f"{config['pooling']['timepoint_h']:g}h"
 
 
@@ -31,15 +19,7 @@ def get_source_files(wildcards):
         return []
     if kind == "archive":
         return [source]
-    root = Path(source)
-    descriptor = root / "datapackage.json"
-    members = package_members(descriptor.read_bytes()) if descriptor.exists() else []
-    docs = [d for d in ("README.md", "CHANGELOG.md") if (root / d).exists()]
-    return [str(root / m) for m in [*members, *docs]]
-
-
-def get_validated_tables(wildcards=None):
-    return {name: f"{VALIDATED_DIR}/{name}.csv" for name in TABLES}
+    return [str(p) for p in local_package_files(source)]
 
 
 def get_figure_paths(stem):

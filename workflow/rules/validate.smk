@@ -4,7 +4,7 @@ rule validate:
     input:
         PACKAGE_DIR,
     output:
-        **get_validated_tables(),
+        directory(VALIDATED_DIR),
     conda:
         "../envs/ketamine_meta.yaml"
     log:

@@ -10,7 +10,7 @@ from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 names = ("studies", "arms", "outcomes", "contrasts")
-tables = {name: pd.read_csv(snakemake.input[name]) for name in names}
+tables = {name: pd.read_csv(Path(snakemake.input.validated) / f"{name}.csv") for name in names}
 effects, exclusions = build_effect_sizes(
     tables["studies"],
     tables["arms"],

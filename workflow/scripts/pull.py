@@ -7,10 +7,10 @@ import urllib.request
 from pathlib import Path
 
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import local_package_files
 from ketamine_meta.package_source import (
     PackageSourceError,
     check_sha256,
-    package_members,
     select_package,
     source_kind,
     unpack_archive,
@@ -27,12 +27,9 @@ def read_source() -> dict[str, bytes]:
         if expected is not None:
             raise PackageSourceError(f"{source}: data.sha256 applies to archives; set it to null")
         root = Path(source)
-        descriptor = root / "datapackage.json"
-        if not descriptor.exists():
-            raise PackageSourceError(f"{source}: no datapackage.json in this directory")
-        names = package_members(descriptor.read_bytes())
-        present = [n for n in [*names, "README.md", "CHANGELOG.md"] if (root / n).exists()]
-        return select_package({n: (root / n).read_bytes() for n in present}, source)
+        present = [p for p in local_package_files(root) if p.exists()]
+        files = {str(p.relative_to(root)): p.read_bytes() for p in present}
+        return select_package(files, source)
     if kind == "archive":
         data = Path(source).read_bytes()
     else:

@@ -17,6 +17,8 @@ except DataPackageError as exc:
     log.error("%s", exc)
     sys.exit(1)
 
+out_dir = Path(snakemake.output[0])
+out_dir.mkdir(parents=True)
 for name, frame in tables.items():
-    Path(snakemake.output[name]).write_text(to_csv_text(frame))
+    (out_dir / f"{name}.csv").write_text(to_csv_text(frame))
     log.info("%s: %d rows valid", name, len(frame))
