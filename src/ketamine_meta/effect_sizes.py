@@ -7,6 +7,8 @@ outputs are NumPy arrays of the broadcast shape.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
@@ -99,25 +101,67 @@ def smd_variance(g: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
     return 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
 
 
+ContinuityTarget = Literal["only0", "all", "if0all", "none"]
+
+
+def continuity_corrected_cells(
+    events1: ArrayLike,
+    n1: ArrayLike,
+    events2: ArrayLike,
+    n2: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The four cells of each 2x2 table after metafor's continuity correction.
+
+    ``to`` says where ``add`` goes, as in ``escalc``: ``"only0"`` to the cells of studies
+    with a zero cell, ``"all"`` to every study, ``"if0all"`` to every study if any has a zero
+    cell, ``"none"`` nowhere.
+
+    Returns
+    -------
+    a, b, c, d : numpy.ndarray
+        Events and non-events of group 1, events and non-events of group 2.
+    """
+    a, n1, c, n2 = (np.asarray(x, dtype=float) for x in (events1, n1, events2, n2))
+    return _corrected(np.stack(np.broadcast_arrays(a, n1 - a, c, n2 - c)), add, to)
+
+
+def _corrected(cells: FloatArray, add: float, to: ContinuityTarget) -> tuple[FloatArray, ...]:
+    """Add ``add`` to the cells (first axis) of the studies ``to`` selects."""
+    has_zero = (cells == 0).any(axis=0)
+    if to == "only0":
+        correction = np.where(has_zero, add, 0.0)
+    elif to == "all":
+        correction = np.full(has_zero.shape, add)
+    elif to == "if0all":
+        correction = np.full(has_zero.shape, add if has_zero.any() else 0.0)
+    elif to == "none":
+        correction = np.zeros(has_zero.shape)
+    else:
+        raise ValueError(f"unknown continuity target {to!r}")
+    return tuple(cell + correction for cell in cells)
+
+
 def log_risk_ratio(
     events1: ArrayLike,
     n1: ArrayLike,
     events2: ArrayLike,
     n2: ArrayLike,
     add: float = 0.5,
+    to: ContinuityTarget = "only0",
 ) -> tuple[FloatArray, FloatArray]:
-    r"""Log risk ratio and its variance, with a continuity correction only where a cell is 0.
+    r"""Log risk ratio and its variance (metafor ``escalc(measure = "RR")``).
 
     .. math::
 
         \log RR = \log\frac{a/n_1}{c/n_2}, \qquad
         v = \frac{1}{a} - \frac{1}{n_1} + \frac{1}{c} - \frac{1}{n_2}
 
-    When any of the four cells (``a``, ``n1 - a``, ``c``, ``n2 - c``) of a study is zero,
-    ``add`` is added to all four of that study's cells, as metafor's
-    ``escalc(measure = "RR", add = 1/2, to = "only0")`` does. A study with no events in either
-    arm (or all events in both) gives a finite estimate of 0 this way; exclude such studies
-    upstream if that is not wanted.
+    By default ``add`` is added to the four cells of a study only where one of them is zero
+    (``to = "only0"``, metafor's default; see :func:`continuity_corrected_cells`). A study with
+    no events in either arm (or all events in both) then gives a finite estimate of 0; exclude
+    such studies upstream if that is not wanted.
 
     Parameters
     ----------
@@ -127,6 +171,8 @@ def log_risk_ratio(
         Events and total in group 2 (the control).
     add : float, default 0.5
         Continuity correction.
+    to : {"only0", "all", "if0all", "none"}
+        Which studies receive it.
 
     Returns
     -------
@@ -139,14 +185,261 @@ def log_risk_ratio(
     Cochrane Handbook for Systematic Reviews of Interventions, version 6.4 (2023), section
     10.4.4.2.
     """
-    a, n1, c, n2 = (np.asarray(x, dtype=float) for x in (events1, n1, events2, n2))
-    cells = np.stack(np.broadcast_arrays(a, n1 - a, c, n2 - c))
-    correction = np.where((cells == 0).any(axis=0), add, 0.0)
-    a, c = a + correction, c + correction
-    n1, n2 = n1 + 2 * correction, n2 + 2 * correction
-    yi = np.log((a / n1) / (c / n2))
-    vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
+    a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
+    n1, n2 = a + b, c + d
+    with np.errstate(divide="ignore"):
+        yi = np.log((a / n1) / (c / n2))
+        vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
     return yi, vi
+
+
+def log_odds_ratio(
+    events1: ArrayLike,
+    n1: ArrayLike,
+    events2: ArrayLike,
+    n2: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log odds ratio and its variance (metafor ``escalc(measure = "OR")``).
+
+    .. math::
+
+        \log OR = \log\frac{a d}{b c}, \qquad v = \frac1a + \frac1b + \frac1c + \frac1d
+
+    with the continuity correction of :func:`continuity_corrected_cells`.
+
+    References
+    ----------
+    Woolf, B. (1955). On estimating the relation between blood group and disease. *Annals of
+    Human Genetics*, 19(4), 251-253. Borenstein, M., et al. (2009), eqs. 5.8-5.10.
+    """
+    a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
+    with np.errstate(divide="ignore"):
+        yi = np.log(a * d / (b * c))
+        vi = 1 / a + 1 / b + 1 / c + 1 / d
+    return yi, vi
+
+
+def risk_difference(
+    events1: ArrayLike,
+    n1: ArrayLike,
+    events2: ArrayLike,
+    n2: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+) -> tuple[FloatArray, FloatArray]:
+    r"""Risk difference and its large-sample variance (metafor ``escalc(measure = "RD")``).
+
+    .. math::
+
+        RD = p_1 - p_2, \qquad v = \frac{p_1(1-p_1)}{n_1} + \frac{p_2(1-p_2)}{n_2}
+
+    computed, like metafor (``addyi = addvi = TRUE``), from the corrected cells, so the
+    default ``to = "only0"`` shifts a zero-cell study slightly towards 1/2.
+
+    References
+    ----------
+    Borenstein, M., et al. (2009), eqs. 5.11-5.13; metafor ``escalc``, ``vtype = "LS"``.
+    """
+    a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
+    p1, p2 = a / (a + b), c / (c + d)
+    return p1 - p2, p1 * (1 - p1) / (a + b) + p2 * (1 - p2) / (c + d)
+
+
+def proportion_logit(
+    events: ArrayLike, n: ArrayLike, add: float = 0.5, to: ContinuityTarget = "only0"
+) -> tuple[FloatArray, FloatArray]:
+    r"""Logit of a single-group proportion and its variance (metafor ``escalc("PLO")``).
+
+    .. math:: y = \log\frac{x}{n - x}, \qquad v = \frac1x + \frac1{n-x}
+
+    ``add`` goes to ``x`` and ``n - x`` where one of them is zero (``to = "only0"``).
+    Back-transform pooled values with :func:`scipy.special.expit`.
+
+    References
+    ----------
+    Lipsey, M. W., & Wilson, D. B. (2001). *Practical meta-analysis*, Table 3.2;
+    metafor ``escalc`` (Viechtbauer, 2010).
+    """
+    x, n = np.asarray(events, dtype=float), np.asarray(n, dtype=float)
+    x, m = _corrected(np.stack(np.broadcast_arrays(x, n - x)), add, to)
+    return np.log(x / m), 1 / x + 1 / m
+
+
+def proportion_freeman_tukey(events: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    r"""Freeman-Tukey double-arcsine transformed proportion (metafor ``escalc("PFT")``).
+
+    .. math::
+
+        y = \tfrac12\left[\arcsin\sqrt{\frac{x}{n+1}} + \arcsin\sqrt{\frac{x+1}{n+1}}\right],
+        \qquad v = \frac{1}{4n + 2}
+
+    Needs no continuity correction. Back-transform with
+    :func:`inverse_freeman_tukey`.
+
+    References
+    ----------
+    Freeman, M. F., & Tukey, J. W. (1950). Transformations related to the angular and the
+    square root. *Annals of Mathematical Statistics*, 21(4), 607-611.
+    """
+    x, n = np.asarray(events, dtype=float), np.asarray(n, dtype=float)
+    yi = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+    return yi, 1 / (4 * n + 2)
+
+
+def inverse_freeman_tukey(z: ArrayLike, n: ArrayLike) -> FloatArray:
+    r"""Back-transform a (pooled) Freeman-Tukey value to a proportion.
+
+    Miller's inversion with the harmonic mean :math:`\bar n` of the study sizes:
+
+    .. math::
+
+        p = \tfrac12\left[1 - \operatorname{sgn}(\cos 2z)\sqrt{1 - \left(\sin 2z +
+        \frac{\sin 2z - 1/\sin 2z}{\bar n}\right)^2}\right]
+
+    clipped to 0 and 1 beyond the transforms of 0 and 1 (metafor ``transf.ipft.hm``).
+
+    Parameters
+    ----------
+    z : array_like
+        Values on the double-arcsine scale (estimate, CI bounds).
+    n : array_like
+        Sample sizes of the studies pooled; only their harmonic mean is used.
+
+    References
+    ----------
+    Miller, J. J. (1978). The inverse of the Freeman-Tukey double arcsine transformation.
+    *The American Statistician*, 32(4), 138.
+    """
+    z = np.asarray(z, dtype=float)
+    n_harmonic = 1 / np.mean(1 / np.asarray(n, dtype=float))
+    s = np.sin(2 * z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 0.5 * (1 - np.sign(np.cos(2 * z)) * np.sqrt(1 - (s + (s - 1 / s) / n_harmonic) ** 2))
+    zero, one = proportion_freeman_tukey(np.array([0.0, n_harmonic]), n_harmonic)[0]
+    p = np.where(z > one, 1.0, np.where(z < zero, 0.0, p))
+    return p
+
+
+def log_hazard_ratio(
+    hr: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike, level: float = 0.95
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log hazard ratio and its variance from a reported HR and its confidence interval.
+
+    .. math:: y = \log HR, \qquad SE = \frac{\log U - \log L}{2\,z_{1-\alpha/2}}
+
+    References
+    ----------
+    Parmar, M. K. B., Torri, V., & Stewart, L. (1998). Extracting summary statistics to
+    perform meta-analyses of the published literature for survival endpoints. *Statistics in
+    Medicine*, 17(24), 2815-2834, eq. 5; Tierney, J. F., et al. (2007). *Trials*, 8, 16.
+    """
+    se = (np.log(np.asarray(ci_high, dtype=float)) - np.log(np.asarray(ci_low, dtype=float))) / (
+        2 * stats.norm.ppf(0.5 + level / 2)
+    )
+    return np.log(np.asarray(hr, dtype=float)), se**2
+
+
+def smd_from_t(t: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    r"""Hedges' g from an independent-samples t statistic (metafor ``escalc("SMD", ti=)``).
+
+    .. math:: d = t\sqrt{1/n_1 + 1/n_2}, \qquad g = J(n_1+n_2-2)\,d
+
+    with the variance of :func:`smd_variance`.
+
+    References
+    ----------
+    Borenstein, M., et al. (2009), eq. 7.3 (d from t); Hedges (1981) for J.
+    """
+    n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
+    g = hedges_correction(n1 + n2 - 2) * np.asarray(t, dtype=float) * np.sqrt(1 / n1 + 1 / n2)
+    return g, smd_variance(g, n1, n2)
+
+
+def smd_from_p(
+    p: ArrayLike, sign: ArrayLike, n1: ArrayLike, n2: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    r"""Hedges' g from a two-sided p-value of an independent-samples t test.
+
+    .. math:: t = \operatorname{sgn}\cdot t^{-1}_{n_1+n_2-2}(1 - p/2)
+
+    then :func:`smd_from_t`. ``sign`` (+1 or -1) gives the direction the p-value cannot.
+
+    References
+    ----------
+    Cochrane Handbook, version 6.4 (2023), section 6.5.2.3 (t from p).
+    """
+    n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
+    p = np.asarray(p, dtype=float)
+    t = np.sign(np.asarray(sign, dtype=float)) * stats.t.isf(p / 2, n1 + n2 - 2)
+    return smd_from_t(t, n1, n2)
+
+
+def smd_paired(
+    m1: ArrayLike, m2: ArrayLike, sd: ArrayLike, n: ArrayLike, r: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    r"""Standardized mean difference of a paired (crossover) comparison.
+
+    The difference is standardized by the between-person SD of the scores, so it is on the
+    scale of a parallel-group g; the within-person correlation ``r`` enters its variance:
+
+    .. math::
+
+        g = J(n-1)\,\frac{\bar x_1 - \bar x_2}{s}, \qquad
+        v = \frac{2(1-r)}{n} + \frac{g^2}{2n}
+
+    This is metafor's ``escalc(measure = "SMCR", m1i, m2i, sd1i = s, ni = n, ri = r)``.
+    For a crossover trial ``s`` is the SD pooled over the two treatment periods,
+    :math:`\sqrt{(s_1^2 + s_2^2)/2}`.
+
+    References
+    ----------
+    Becker, B. J. (1988). Synthesizing standardized mean-change measures. *British Journal of
+    Mathematical and Statistical Psychology*, 41(2), 257-278. Elbourne, D. R., et al. (2002).
+    Meta-analyses involving cross-over trials. *Int J Epidemiol*, 31(1), 140-149. Cochrane
+    Handbook, version 6.4 (2023), section 23.2.7.
+    """
+    m1, m2, sd, n, r = (np.asarray(a, dtype=float) for a in (m1, m2, sd, n, r))
+    g = hedges_correction(n - 1) * (m1 - m2) / sd
+    return g, 2 * (1 - r) / n + g**2 / (2 * n)
+
+
+def sd_between_from_paired_se(se_difference: ArrayLike, n: ArrayLike, r: ArrayLike) -> FloatArray:
+    r"""Between-person SD implied by the SE of a paired (crossover) mean difference.
+
+    .. math:: SD_{diff} = SE\sqrt n, \qquad SD = \frac{SD_{diff}}{\sqrt{2(1-r)}}
+
+    assuming equal SDs in the two periods.
+
+    References
+    ----------
+    Cochrane Handbook, version 6.4 (2023), section 23.2.7.3 (eq. for the correlation
+    coefficient, solved for the SD).
+    """
+    n, r = np.asarray(n, dtype=float), np.asarray(r, dtype=float)
+    return np.asarray(se_difference, dtype=float) * np.sqrt(n) / np.sqrt(2 * (1 - r))
+
+
+def combine_groups(
+    n1: ArrayLike, m1: ArrayLike, sd1: ArrayLike, n2: ArrayLike, m2: ArrayLike, sd2: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r"""Size, mean and SD of two groups combined into one (e.g. two doses of one drug).
+
+    .. math::
+
+        N = n_1 + n_2, \quad M = \frac{n_1 m_1 + n_2 m_2}{N}, \quad
+        SD = \sqrt{\frac{(n_1-1)s_1^2 + (n_2-1)s_2^2 + \frac{n_1 n_2}{N}(m_1-m_2)^2}{N-1}}
+
+    References
+    ----------
+    Cochrane Handbook, version 6.4 (2023), section 6.5.2.10, Table 6.5.a.
+    """
+    n1, m1, sd1, n2, m2, sd2 = (np.asarray(a, dtype=float) for a in (n1, m1, sd1, n2, m2, sd2))
+    n = n1 + n2
+    mean = (n1 * m1 + n2 * m2) / n
+    var = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2 + n1 * n2 / n * (m1 - m2) ** 2) / (n - 1)
+    return n, mean, np.sqrt(var)
 
 
 def _normal_or_t_quantile(small: ArrayLike, df: ArrayLike, level: ArrayLike) -> FloatArray:

@@ -1,7 +1,8 @@
-"""Random-effects meta-analysis: tau^2 estimators, Hartung-Knapp inference, subgroups.
+"""Random-effects meta-analysis: pooled estimates, Hartung-Knapp inference, subgroups.
 
-The estimators follow R's metafor ``rma.uni`` (Viechtbauer, 2010) step for step, and every
-statistic returned here is compared with metafor in ``tests/test_metafor_parity.py``.
+The model follows R's metafor ``rma.uni`` (Viechtbauer, 2010) step for step; the tau^2
+estimators live in :mod:`ketamine_meta.tau2`. Every statistic returned here is compared with
+metafor in ``tests/test_metafor_parity.py``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,13 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-Tau2Method = Literal["REML", "DL"]
-TestMethod = Literal["knha", "z"]
+from ketamine_meta.tau2 import Batch, Tau2Method, estimate_tau2, q_profile_interval
 
-#: Convergence threshold on the change in tau^2 between Fisher-scoring steps. metafor's
-#: default is 1e-5; a tighter one makes the estimate reproducible to well below the 1e-6
-#: parity tolerance regardless of the starting value.
-REML_THRESHOLD = 1e-12
-REML_MAX_ITER = 1000
-#: Relative rounding noise tolerated in the restricted log-likelihood by the ascent check.
-LIKELIHOOD_NOISE = 1e-10
+TestMethod = Literal["knha", "adhoc", "z"]
+TESTS = ("knha", "adhoc", "z")
+#: Residual sums of squares at or below this are treated as 0 by the Hartung-Knapp scale
+#: factor (metafor: ``.Machine$double.eps``).
+MACHINE_EPS = float(np.finfo(float).eps)
 
 
 @dataclass(frozen=True)
@@ -76,18 +74,205 @@ class RandomEffectsResult:
     level: float
 
 
-def _as_arrays(yi: ArrayLike, vi: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
-    if y.shape != v.shape:
-        raise ValueError(f"yi and vi differ in length: {y.size} and {v.size}")
-    if y.size == 0:
-        raise ValueError("at least one estimate is needed")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v))):
-        raise ValueError("yi and vi must be finite")
-    if np.any(v <= 0):
-        raise ValueError("every sampling variance vi must be positive")
-    return y, v
+@dataclass(frozen=True)
+class BatchFit:
+    """Random-effects fits of ``m`` meta-analyses; every attribute has length ``m``.
+
+    Attributes are those of :class:`RandomEffectsResult`; ``weights`` has shape ``(m, k)``
+    with 0 in absent cells, and ``test`` is per meta-analysis (``"z"`` where ``k == 1``).
+    """
+
+    k: NDArray[np.int64]
+    estimate: NDArray[np.float64]
+    se: NDArray[np.float64]
+    se_wald: NDArray[np.float64]
+    ci_low: NDArray[np.float64]
+    ci_high: NDArray[np.float64]
+    pi_low: NDArray[np.float64]
+    pi_high: NDArray[np.float64]
+    statistic: NDArray[np.float64]
+    pval: NDArray[np.float64]
+    tau2: NDArray[np.float64]
+    i2: NDArray[np.float64]
+    h2: NDArray[np.float64]
+    q: NDArray[np.float64]
+    q_df: NDArray[np.int64]
+    q_p: NDArray[np.float64]
+    weights: NDArray[np.float64]
+    test: NDArray[np.str_]
+    method: str
+    level: float
+
+    def row(self, i: int) -> RandomEffectsResult:
+        """The ``i``-th fit as a :class:`RandomEffectsResult`."""
+        k = int(self.k[i])
+        return RandomEffectsResult(
+            k=k,
+            estimate=float(self.estimate[i]),
+            se=float(self.se[i]),
+            se_wald=float(self.se_wald[i]),
+            ci_low=float(self.ci_low[i]),
+            ci_high=float(self.ci_high[i]),
+            pi_low=float(self.pi_low[i]),
+            pi_high=float(self.pi_high[i]),
+            statistic=float(self.statistic[i]),
+            pval=float(self.pval[i]),
+            tau2=float(self.tau2[i]),
+            i2=float(self.i2[i]),
+            h2=float(self.h2[i]),
+            q=float(self.q[i]),
+            q_df=int(self.q_df[i]),
+            q_p=float(self.q_p[i]),
+            weights=self.weights[i],
+            method=self.method,
+            test=str(self.test[i]),
+            level=self.level,
+        )
+
+
+def fit_batch(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    level: float = 0.95,
+    mask: ArrayLike | None = None,
+) -> BatchFit:
+    r"""Fit the intercept-only random-effects model to many meta-analyses at once.
+
+    ``yi`` and ``vi`` have shape ``(m, k)`` (a 1-D input is one meta-analysis); cells that are
+    NaN, or False in ``mask``, are absent, so meta-analyses of different sizes share one
+    array. Every step is vectorized over the ``m`` meta-analyses: this is the path that
+    leave-one-out, cumulative and permutation analyses and the benchmark use.
+
+    .. math::
+
+        \hat\mu = \frac{\sum w_i y_i}{\sum w_i}, \quad w_i = \frac{1}{v_i + \hat\tau^2},
+        \quad SE_{Wald} = \Big(\sum w_i\Big)^{-1/2}
+
+    With ``test="knha"`` the variance is scaled by
+    :math:`s^2 = \sum w_i (y_i - \hat\mu)^2 / (k-1)` and intervals use the t distribution with
+    ``k - 1`` df; ``"adhoc"`` truncates that factor at 1 (Knapp & Hartung's ad hoc
+    improvement, never narrower than the Wald interval). The prediction interval is
+    :math:`\hat\mu \pm c \sqrt{SE^2 + \hat\tau^2}` with the same critical value ``c``
+    (metafor ``predict.rma``). With a single estimate there is nothing to pool: as in metafor,
+    tau^2 is 0, the test falls back to z, and both intervals are the estimate's Wald interval.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Estimates and sampling variances, shape ``(m, k)`` or ``(k,)``.
+    method : {"REML", "DL", "PM", "ML", "SJ", "EB"}
+        Estimator of tau^2 (see :mod:`ketamine_meta.tau2`).
+    test : {"knha", "adhoc", "z"}
+        Inference for the pooled estimate.
+    level : float
+        Confidence level of the intervals.
+    mask : array_like of bool, optional
+        Which cells hold a study (default: where ``yi`` and ``vi`` are finite).
+
+    Returns
+    -------
+    BatchFit
+
+    References
+    ----------
+    Hartung, J., & Knapp, G. (2001). A refined method for the meta-analysis of controlled
+    clinical trials with binary outcome. *Statistics in Medicine*, 20(24), 3875-3889.
+    Knapp, G., & Hartung, J. (2003). Improved tests for a random effects meta-regression with
+    a single covariate. *Statistics in Medicine*, 22(17), 2693-2710 (ad hoc truncation).
+    Higgins, J. P. T., Thompson, S. G., & Spiegelhalter, D. J. (2009). A re-evaluation of
+    random-effects meta-analysis. *JRSS A*, 172(1), 137-159, eq. 12 (prediction interval).
+    Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package. *Journal
+    of Statistical Software*, 36(3).
+    """
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
+    batch = Batch.from_arrays(yi, vi, mask)
+    tau2 = estimate_tau2(batch, method)
+    k = batch.k
+    w = batch.weights(tau2)
+    mu = batch.weighted_mean(w)
+    sw = np.sum(w, axis=1)
+    se_wald = np.sqrt(1 / sw)
+    pooled = k > 1
+    scaled = pooled & (test != "z")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rss = np.sum(w * batch.residuals(w) ** 2, axis=1)
+        s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / (k - 1))
+    if test == "adhoc":
+        s2w = np.maximum(1.0, s2w)
+    se = np.where(scaled, np.sqrt(np.where(scaled, s2w, 1.0)) * se_wald, se_wald)
+    df = np.where(scaled, k - 1, np.inf)
+    upper = 1 - (1 - level) / 2
+    crit = np.where(scaled, stats.t.ppf(upper, np.maximum(df, 1)), stats.norm.ppf(upper))
+    # Identical estimates give a Hartung-Knapp SE of 0; metafor then reports an infinite or
+    # undefined statistic rather than failing, and so do we.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = mu / se
+    pval = np.where(
+        scaled,
+        2 * stats.t.sf(np.abs(statistic), np.maximum(df, 1)),
+        2 * stats.norm.sf(np.abs(statistic)),
+    )
+    pi_half = crit * np.sqrt(se**2 + tau2)
+    q = batch.generalized_q(np.zeros_like(tau2))
+    i2, h2 = _i2_h2(batch, tau2)
+    return BatchFit(
+        k=k.astype(np.int64),
+        estimate=mu,
+        se=se,
+        se_wald=se_wald,
+        ci_low=mu - crit * se,
+        ci_high=mu + crit * se,
+        pi_low=mu - pi_half,
+        pi_high=mu + pi_half,
+        statistic=statistic,
+        pval=pval,
+        tau2=tau2,
+        i2=i2,
+        h2=h2,
+        q=q,
+        q_df=(k - 1).astype(np.int64),
+        # metafor reports Q = 0 with p = 1 for a single estimate.
+        q_p=np.where(pooled, stats.chi2.sf(q, np.maximum(k - 1, 1)), 1.0),
+        weights=w,
+        test=np.where(scaled, test, "z"),
+        method=method,
+        level=level,
+    )
+
+
+def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+    r"""I^2 (percent) and H^2 from tau^2 and the typical within-study variance.
+
+    .. math::
+
+        \tilde v = \frac{(k-1)\sum w_i}{(\sum w_i)^2 - \sum w_i^2}, \quad
+        I^2 = 100\,\frac{\tau^2}{\tau^2 + \tilde v}, \quad
+        H^2 = \frac{\tau^2 + \tilde v}{\tilde v}
+
+    with :math:`w_i = 1/v_i`; I^2 = 0 and H^2 = 1 for a single study (metafor).
+
+    References
+    ----------
+    Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
+    *Statistics in Medicine*, 21(11), 1539-1558, eq. 9; metafor ``rma.uni``.
+    """
+    w = batch.weights(np.zeros_like(tau2))
+    sw, sw2 = np.sum(w, axis=1), np.sum(w**2, axis=1)
+    k = batch.k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        typical_v = (k - 1) * sw / (sw**2 - sw2)
+        i2 = np.where(k > 1, 100 * tau2 / (tau2 + typical_v), 0.0)
+        h2 = np.where(k > 1, (tau2 + typical_v) / typical_v, 1.0)
+    return i2, h2
+
+
+def typical_within_variance(vi: ArrayLike) -> float:
+    r"""Typical within-study variance :math:`\tilde v` of Higgins & Thompson (2002), eq. 9."""
+    w = 1 / np.asarray(vi, dtype=float)
+    return float((w.size - 1) * np.sum(w) / (np.sum(w) ** 2 - np.sum(w**2)))
 
 
 def cochran_q(yi: ArrayLike, vi: ArrayLike) -> float:
@@ -100,126 +285,39 @@ def cochran_q(yi: ArrayLike, vi: ArrayLike) -> float:
     Cochran, W. G. (1954). The combination of estimates from different experiments.
     *Biometrics*, 10(1), 101-129.
     """
-    y, v = _as_arrays(yi, vi)
-    w = 1 / v
-    mu = np.sum(w * y) / np.sum(w)
-    return float(np.sum(w * (y - mu) ** 2))
+    return float(Batch.from_arrays(yi, vi).generalized_q(np.zeros(1))[0])
 
 
-def tau2_dersimonian_laird(yi: ArrayLike, vi: ArrayLike) -> float:
-    r"""DerSimonian-Laird method-of-moments estimate of tau^2.
-
-    .. math:: \hat\tau^2 = \max\left(0, \frac{Q - (k-1)}{\sum w_i - \sum w_i^2/\sum w_i}\right)
-
-    References
-    ----------
-    DerSimonian, R., & Laird, N. (1986). Meta-analysis in clinical trials. *Controlled Clinical
-    Trials*, 7(3), 177-188, eq. 8.
-    """
-    y, v = _as_arrays(yi, vi)
-    if y.size == 1:
-        return 0.0
-    w = 1 / v
-    denom = np.sum(w) - np.sum(w**2) / np.sum(w)
-    return float(max(0.0, (cochran_q(y, v) - (y.size - 1)) / denom))
+def tau2_estimate(yi: ArrayLike, vi: ArrayLike, method: Tau2Method = "REML") -> float:
+    """tau^2 of one meta-analysis by ``method`` (see :mod:`ketamine_meta.tau2`)."""
+    return float(estimate_tau2(Batch.from_arrays(yi, vi), method)[0])
 
 
-def restricted_log_likelihood(yi: ArrayLike, vi: ArrayLike, tau2: float) -> float:
-    r"""Restricted log-likelihood of the intercept-only random-effects model, up to a constant.
+def tau2_confidence_interval(
+    yi: ArrayLike, vi: ArrayLike, method: Tau2Method = "REML", level: float = 0.95
+) -> dict[str, float]:
+    """Q-profile confidence interval for tau^2, with the implied intervals for tau, I^2, H^2.
 
-    .. math:: \ell_R(\tau^2) = -\tfrac12\Big[\sum\log(v_i+\tau^2) + \log\sum w_i
-        + \sum w_i (y_i - \hat\mu)^2\Big], \quad w_i = 1/(v_i + \tau^2)
+    Returns a dict with ``tau2``, ``tau2_low``, ``tau2_high``, ``tau``, ``tau_low``,
+    ``tau_high``, ``i2``, ``i2_low``, ``i2_high``, ``h2``, ``h2_low``, ``h2_high``; the I^2
+    and H^2 bounds map the tau^2 bounds through the typical within-study variance, as
+    metafor ``confint.rma.uni`` does.
 
     References
     ----------
-    Viechtbauer, W. (2005), eq. 11.
+    Viechtbauer, W. (2007). *Statistics in Medicine*, 26(1), 37-52.
     """
-    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
-    w = 1 / (v + tau2)
-    mu = np.sum(w * y) / np.sum(w)
-    return float(-0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2)))
-
-
-def _reml_score(y: NDArray[np.float64], v: NDArray[np.float64], tau2: float) -> float:
-    """The Fisher-scoring step: the REML score divided by the expected information."""
-    w = 1 / (v + tau2)
-    p = np.diag(w) - np.outer(w, w) / np.sum(w)
-    py = p @ y
-    return float((py @ py - np.trace(p)) / np.sum(p * p))
-
-
-def tau2_reml(yi: ArrayLike, vi: ArrayLike) -> float:
-    r"""Restricted maximum-likelihood estimate of tau^2 by Fisher scoring.
-
-    Each step adds
-
-    .. math:: \Delta = \frac{y^\top P P y - \operatorname{tr}(P)}{\operatorname{tr}(P P)},
-        \quad P = W - \frac{w w^\top}{\sum w_i}, \quad W = \operatorname{diag}(1/(v_i+\tau^2))
-
-    until the Fisher step falls below :data:`REML_THRESHOLD`, starting from the
-    DerSimonian-Laird estimate; when the likelihood falls from tau^2 = 0 the estimate is 0.
-    A step is halved while it would make tau^2 negative (as metafor does) or lower the
-    restricted likelihood, and once when it reverses the previous step's direction. Plain
-    Fisher scoring can overshoot into a two-cycle where the expected information is far from
-    the observed one (metafor then stops with "did not converge"); damping reversals turns the
-    cycle into a bisection. Neither safeguard moves the fixed point, the root of the score.
-
-    References
-    ----------
-    Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators in the
-    random-effects model. *Journal of Educational and Behavioral Statistics*, 30(3), 261-293,
-    eq. 12. metafor ``rma.uni(method = "REML")``.
-    """
-    y, v = _as_arrays(yi, vi)
-    if y.size == 1 or _reml_score(y, v, 0.0) <= 0:
-        # The likelihood falls from the boundary: the maximum is tau^2 = 0 exactly, where
-        # iterating would stop at a platform-dependent residue of order the threshold.
-        return 0.0
-    tau2 = tau2_dersimonian_laird(y, v)
-    current = restricted_log_likelihood(y, v, tau2)
-    previous_step = 0.0
-    for _ in range(REML_MAX_ITER):
-        fisher_step = _reml_score(y, v, tau2)
-        if abs(fisher_step) <= REML_THRESHOLD:
-            return float(tau2)
-        step = fisher_step / 2 if fisher_step * previous_step < 0 else fisher_step
-        while tau2 + step < 0:
-            step /= 2
-        # Near the flat top, differences in the likelihood drown in rounding: the ascent
-        # check only has to catch real overshoots, so it tolerates that noise.
-        tolerance = LIKELIHOOD_NOISE * max(1.0, abs(current))
-        for _ in range(60):
-            candidate = restricted_log_likelihood(y, v, tau2 + step)
-            if candidate >= current - tolerance:
-                break
-            step /= 2
-        tau2 += step
-        current, previous_step = candidate, step
-    raise RuntimeError(f"REML did not converge in {REML_MAX_ITER} iterations")
-
-
-TAU2_ESTIMATORS = {"REML": tau2_reml, "DL": tau2_dersimonian_laird}
-
-
-def heterogeneity_i2_h2(vi: ArrayLike, tau2: float) -> tuple[float, float]:
-    r"""I^2 (percent) and H^2 from tau^2 and the typical within-study variance.
-
-    .. math::
-
-        \tilde v = \frac{(k-1)\sum w_i}{(\sum w_i)^2 - \sum w_i^2}, \quad
-        I^2 = 100\,\frac{\tau^2}{\tau^2 + \tilde v}, \quad H^2 = \frac{\tau^2 + \tilde v}{\tilde v}
-
-    References
-    ----------
-    Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
-    *Statistics in Medicine*, 21(11), 1539-1558, eq. 9; metafor ``rma.uni``.
-    """
-    w = 1 / np.asarray(vi, dtype=float)
-    k = w.size
-    if k == 1:
-        return 0.0, 1.0
-    typical_v = (k - 1) * np.sum(w) / (np.sum(w) ** 2 - np.sum(w**2))
-    return float(100 * tau2 / (tau2 + typical_v)), float((tau2 + typical_v) / typical_v)
+    batch = Batch.from_arrays(yi, vi)
+    low, high = (float(b[0]) for b in q_profile_interval(batch, level))
+    tau2 = float(estimate_tau2(batch, method)[0])
+    vt = typical_within_variance(np.asarray(vi, dtype=float).ravel())
+    out = {}
+    for name, value in (("", tau2), ("_low", low), ("_high", high)):
+        out[f"tau2{name}"] = value
+        out[f"tau{name}"] = float(np.sqrt(value))
+        out[f"i2{name}"] = 100 * value / (vt + value)
+        out[f"h2{name}"] = value / vt + 1
+    return out
 
 
 def random_effects(
@@ -229,93 +327,36 @@ def random_effects(
     test: TestMethod = "knha",
     level: float = 0.95,
 ) -> RandomEffectsResult:
-    r"""Fit the intercept-only random-effects model.
+    """Fit the intercept-only random-effects model to one meta-analysis.
 
-    .. math::
-
-        \hat\mu = \frac{\sum w_i y_i}{\sum w_i}, \quad w_i = \frac{1}{v_i + \hat\tau^2}
-
-    With ``test="knha"`` the standard error is the Hartung-Knapp one,
-
-    .. math:: SE_{HK} = \sqrt{\frac{\sum w_i (y_i - \hat\mu)^2}{(k-1)\sum w_i}}
-
-    and intervals and the test use the t distribution with ``k - 1`` df (metafor
-    ``test = "knha"``, not truncated at the Wald SE). The prediction interval is
-    :math:`\hat\mu \pm c \sqrt{SE^2 + \hat\tau^2}` with the same critical value ``c``
-    (metafor ``predict.rma``). With a single estimate there is nothing to pool: as in metafor,
-    tau^2 is 0, the test falls back to z, and both intervals are the estimate's Wald interval.
+    The one-row case of :func:`fit_batch`, whose docstring gives the formulas.
 
     Parameters
     ----------
     yi, vi : array_like
-        Effect estimates and their sampling variances (``vi > 0``).
-    method : {"REML", "DL"}
+        Effect estimates and their sampling variances (``vi > 0``; a study with
+        ``vi = inf`` carries no information and is left out).
+    method : {"REML", "DL", "PM", "ML", "SJ", "EB"}
         Estimator of tau^2.
-    test : {"knha", "z"}
-        Hartung-Knapp-Sidik-Jonkman t-based inference, or Wald z.
+    test : {"knha", "adhoc", "z"}
+        Hartung-Knapp(-Sidik-Jonkman) t-based inference, its ad hoc truncated version, or
+        Wald z.
     level : float
         Confidence level of the intervals.
 
     Returns
     -------
     RandomEffectsResult
-
-    References
-    ----------
-    Hartung, J., & Knapp, G. (2001). A refined method for the meta-analysis of controlled
-    clinical trials with binary outcome. *Statistics in Medicine*, 20(24), 3875-3889.
-    Higgins, J. P. T., Thompson, S. G., & Spiegelhalter, D. J. (2009). A re-evaluation of
-    random-effects meta-analysis. *JRSS A*, 172(1), 137-159, eq. 12 (prediction interval).
     """
-    y, v = _as_arrays(yi, vi)
-    if method not in TAU2_ESTIMATORS:
-        raise ValueError(f"unknown tau^2 method {method!r}; choose from {sorted(TAU2_ESTIMATORS)}")
-    if test not in ("knha", "z"):
-        raise ValueError(f"unknown test {test!r}; choose 'knha' or 'z'")
-    k = y.size
-    tau2 = TAU2_ESTIMATORS[method](y, v)
-    w = 1 / (v + tau2)
-    mu = float(np.sum(w * y) / np.sum(w))
-    se_wald = float(np.sqrt(1 / np.sum(w)))
-    alpha = 1 - level
-    if test == "knha" and k > 1:
-        se = float(np.sqrt(np.sum(w * (y - mu) ** 2) / ((k - 1) * np.sum(w))))
-        reference = stats.t(k - 1)
-    else:
-        se = se_wald
-        reference = stats.norm()
-    crit = float(reference.ppf(1 - alpha / 2))
-    # Identical estimates give a Hartung-Knapp SE of 0; metafor then reports an infinite or
-    # undefined statistic rather than failing, and so do we.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = np.float64(mu) / se
-    pval = float(2 * reference.sf(abs(statistic)))
-    pi_half = crit * np.sqrt(se**2 + tau2)
-    q = cochran_q(y, v)
-    i2, h2 = heterogeneity_i2_h2(v, tau2)
-    return RandomEffectsResult(
-        k=k,
-        estimate=mu,
-        se=se,
-        se_wald=se_wald,
-        ci_low=mu - crit * se,
-        ci_high=mu + crit * se,
-        pi_low=mu - pi_half,
-        pi_high=mu + pi_half,
-        statistic=float(statistic),
-        pval=pval,
-        tau2=tau2,
-        i2=i2,
-        h2=h2,
-        q=q,
-        q_df=k - 1,
-        # metafor reports Q = 0 with p = 1 for a single estimate.
-        q_p=float(stats.chi2.sf(q, k - 1)) if k > 1 else 1.0,
-        weights=w,
-        method=method,
-        test=test if k > 1 else "z",
-        level=level,
-    )
+    y = np.asarray(yi, dtype=float).ravel()
+    v = np.asarray(vi, dtype=float).ravel()
+    if y.shape != v.shape:
+        raise ValueError(f"yi and vi differ in length: {y.size} and {v.size}")
+    if y.size == 0:
+        raise ValueError("at least one estimate is needed")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v) | np.isposinf(v))):
+        raise ValueError("yi must be finite, and vi finite or +inf")
+    return fit_batch(y, v, method, test, level, mask=np.ones(y.size, dtype=bool)).row(0)
 
 
 @dataclass(frozen=True)

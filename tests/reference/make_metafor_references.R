@@ -171,6 +171,250 @@ add("project_subgroup_smd_24h_route",
     list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), groups = proj$route),
     subgroup_values(as.numeric(pe$yi), as.numeric(pe$vi), proj$route, "REML", "knha"))
 
+# ==== the statistics engine grid (issue 4) ===========================================
+# Root-finding estimators (PM, Q-profile) use uniroot, whose default tol is
+# .Machine$double.eps^0.25 ~ 1e-4: the references are run with tol = 1e-12 so they are exact
+# to far below the tests' 1e-6.
+ctrl_root <- list(threshold = 1e-10, maxiter = 10000, tol = 1e-12)
+
+# ---- effect sizes: binary, proportions, t and p, crossover, hazard ratios -------------
+
+bcg_or <- escalc(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+add("escalc_or_bcg",
+    "escalc(measure = \"OR\", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)",
+    list(events1 = dat.bcg$tpos, n1 = dat.bcg$tpos + dat.bcg$tneg,
+         events2 = dat.bcg$cpos, n2 = dat.bcg$cpos + dat.bcg$cneg, add = 0.5, to = "only0"),
+    list(yi = as.numeric(bcg_or$yi), vi = as.numeric(bcg_or$vi)))
+bcg_rd <- escalc(measure = "RD", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+add("escalc_rd_bcg",
+    "escalc(measure = \"RD\", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)",
+    list(events1 = dat.bcg$tpos, n1 = dat.bcg$tpos + dat.bcg$tneg,
+         events2 = dat.bcg$cpos, n2 = dat.bcg$cpos + dat.bcg$cneg, add = 0.5, to = "only0"),
+    list(yi = as.numeric(bcg_rd$yi), vi = as.numeric(bcg_rd$vi)))
+
+# Zero cells, including a study with no events in either arm (an all-zero event column) and
+# one with only events in one arm; each continuity-correction choice.
+sparse <- data.frame(ai = c(0, 12, 5, 0, 20), n1i = c(15, 30, 25, 18, 20),
+                     ci = c(3, 0, 5, 0, 10), n2i = c(14, 31, 25, 17, 22))
+for (measure in c("RR", "OR", "RD")) {
+  for (to in c("only0", "all", "if0all")) {
+    r <- escalc(measure = measure, ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = sparse,
+                add = 1/2, to = to)
+    add(sprintf("escalc_%s_sparse_%s", tolower(measure), to),
+        sprintf("escalc(measure = \"%s\", ai, n1i, ci, n2i, data = sparse, add = 1/2, to = \"%s\")  # zero cells, a double-zero study",
+                measure, to),
+        list(events1 = sparse$ai, n1 = sparse$n1i, events2 = sparse$ci, n2 = sparse$n2i,
+             add = 0.5, to = to),
+        list(yi = as.numeric(r$yi), vi = as.numeric(r$vi)))
+  }
+}
+
+# Single-group proportions (dat.pritz1997) plus 0 of 10 and 10 of 10.
+prop <- data.frame(xi = c(dat.pritz1997$xi, 0, 10), ni = c(dat.pritz1997$ni, 10, 10))
+plo <- escalc(measure = "PLO", xi = xi, ni = ni, data = prop)
+add("escalc_plo_pritz1997",
+    "escalc(measure = \"PLO\", xi, ni, data = prop)  # dat.pritz1997 plus 0/10 and 10/10",
+    list(events = prop$xi, n = prop$ni), list(yi = as.numeric(plo$yi), vi = as.numeric(plo$vi)))
+pft <- escalc(measure = "PFT", xi = xi, ni = ni, data = prop)
+add("escalc_pft_pritz1997",
+    "escalc(measure = \"PFT\", xi, ni, data = prop)",
+    list(events = prop$xi, n = prop$ni), list(yi = as.numeric(pft$yi), vi = as.numeric(pft$vi)))
+pft_fit <- rma(yi, vi, data = pft, method = "REML", control = ctrl)
+pft_pred <- predict(pft_fit, transf = transf.ipft.hm, targs = list(ni = prop$ni))
+add("pooled_proportion_pft_pritz1997",
+    "predict(rma(yi, vi, data = pft, method = \"REML\"), transf = transf.ipft.hm, targs = list(ni = prop$ni))",
+    list(events = prop$xi, n = prop$ni, z = c(as.numeric(pft_fit$beta), pft_fit$ci.lb, pft_fit$ci.ub)),
+    list(proportion = c(pft_pred$pred, pft_pred$ci.lb, pft_pred$ci.ub)))
+
+tp <- data.frame(ti = c(2.1, -0.8, 3.4, 0.3), n1i = c(20, 35, 12, 60), n2i = c(22, 30, 11, 58))
+smd_t <- escalc(measure = "SMD", ti = ti, n1i = n1i, n2i = n2i, data = tp)
+add("escalc_smd_from_t", "escalc(measure = \"SMD\", ti, n1i, n2i, data = tp)",
+    as.list(tp), list(yi = as.numeric(smd_t$yi), vi = as.numeric(smd_t$vi)))
+pp <- data.frame(p = c(0.04, 0.30, 0.001, 0.75), sign = c(1, -1, 1, 1),
+                 n1i = c(20, 35, 12, 60), n2i = c(22, 30, 11, 58))
+smd_p <- escalc(measure = "SMD", ti = pp$sign * qt(pp$p / 2, df = pp$n1i + pp$n2i - 2, lower.tail = FALSE),
+                n1i = pp$n1i, n2i = pp$n2i)
+add("escalc_smd_from_p",
+    "escalc(measure = \"SMD\", ti = sign * qt(p / 2, df = n1i + n2i - 2, lower.tail = FALSE), n1i, n2i)",
+    as.list(pp), list(yi = as.numeric(smd_p$yi), vi = as.numeric(smd_p$vi)))
+
+# Crossover: SMCR with the SD pooled over periods and a within-person correlation.
+cx <- data.frame(m1i = c(12.1, 20.4, 15.0), m2i = c(18.3, 24.9, 15.5), sdi = c(7.2, 9.1, 5.5),
+                 ni = c(18, 15, 40), ri = c(0.5, 0.2, 0.8))
+smcr <- escalc(measure = "SMCR", m1i = m1i, m2i = m2i, sd1i = sdi, ni = ni, ri = ri, data = cx)
+add("escalc_smcr_crossover",
+    "escalc(measure = \"SMCR\", m1i, m2i, sd1i = sdi, ni, ri, data = cx)  # crossover, pooled-period SD",
+    as.list(cx), list(yi = as.numeric(smcr$yi), vi = as.numeric(smcr$vi)))
+
+hr <- data.frame(hr = c(0.49, 0.30, 1.2), lb = c(0.29, 0.16, 0.8), ub = c(0.84, 0.55, 1.8))
+add("loghr_from_ci",
+    "yi = log(hr); vi = ((log(ub) - log(lb)) / (2 * qnorm(0.975)))^2  # Parmar 1998; no metafor call",
+    as.list(hr),
+    list(yi = log(hr$hr), vi = ((log(hr$ub) - log(hr$lb)) / (2 * qnorm(0.975)))^2))
+
+# ---- tau^2 estimators x tests ----------------------------------------------------------
+
+hack <- dat.hackshaw1998
+for (method in c("REML", "DL", "PM", "ML", "SJ", "EB")) {
+  for (test in c("knha", "z", "adhoc")) {
+    fit <- rma(hack$yi, hack$vi, method = method, test = test, control = ctrl_root)
+    add(sprintf("rma_hackshaw1998_%s_%s", method, test),
+        sprintf("rma(yi, vi, data = dat.hackshaw1998, method = \"%s\", test = \"%s\", control = list(threshold = 1e-10, tol = 1e-12)); predict(fit)", method, test),
+        list(yi = hack$yi, vi = hack$vi, method = method, test = test), rma_values(fit))
+  }
+  fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = method, test = "knha", control = ctrl_root)
+  add(sprintf("rma_bcg_%s_knha_all", method),
+      sprintf("rma(yi, vi, method = \"%s\", test = \"knha\") on dat.bcg log RR", method),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = method, test = "knha"),
+      rma_values(fit))
+}
+add_rma("rma_k1_REML_knha", 0.3, 0.04, "REML", "knha", "k = 1: metafor switches to z")
+
+# Q-profile CI for tau^2 (and the I^2, H^2 and tau bounds it implies).
+qp_values <- function(fit) {
+  ci <- confint(fit, type = "QP", control = list(tol = 1e-12))$random
+  list(tau2 = ci["tau^2", ], tau = ci["tau", ], i2 = ci["I^2(%)", ], h2 = ci["H^2", ])
+}
+for (data in c("bcg", "hackshaw1998", "normand1999")) {
+  d <- switch(data, bcg = bcg, hackshaw1998 = hack, normand1999 = dat)
+  fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = "REML", control = ctrl)
+  add(sprintf("qprofile_%s", data),
+      sprintf("confint(rma(yi, vi, method = \"REML\"), type = \"QP\", control = list(tol = 1e-12))$random  # dat.%s", data),
+      list(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = "REML"), qp_values(fit))
+}
+
+# ---- meta-regression and subgroups with a common tau^2 -------------------------------
+
+mr_values <- function(fit) {
+  list(beta = as.numeric(fit$beta), se = fit$se, statistic = fit$zval, pval = fit$pval,
+       ci_low = fit$ci.lb, ci_high = fit$ci.ub, tau2 = fit$tau2, i2 = fit$I2, h2 = fit$H2,
+       r2 = if (is.null(fit$R2)) NA else fit$R2, qe = fit$QE, qe_p = fit$QEp,
+       qm = fit$QM, qm_p = fit$QMp)
+}
+for (spec in list(c("REML", "knha"), c("REML", "z"), c("ML", "z"), c("DL", "knha"),
+                  c("PM", "knha"), c("SJ", "z"), c("REML", "adhoc"), c("EB", "z"))) {
+  fit <- rma(yi, vi, mods = ~ ablat + year, data = bcg, method = spec[1], test = spec[2],
+             control = ctrl_root)
+  add(sprintf("metareg_bcg_ablat_year_%s_%s", spec[1], spec[2]),
+      sprintf("rma(yi, vi, mods = ~ ablat + year, data = dat.bcg log RR, method = \"%s\", test = \"%s\")", spec[1], spec[2]),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), ablat = dat.bcg$ablat,
+           year = dat.bcg$year, method = spec[1], test = spec[2]),
+      mr_values(fit))
+}
+for (test in c("knha", "z")) {
+  cells <- rma(yi, vi, mods = ~ alloc - 1, data = bcg, method = "REML", test = test, control = ctrl)
+  between <- rma(yi, vi, mods = ~ alloc, data = bcg, method = "REML", test = test, control = ctrl)
+  add(sprintf("subgroup_common_tau2_bcg_alloc_%s", test),
+      sprintf("rma(yi, vi, mods = ~ alloc - 1, test = \"%s\") for the estimates; QM of rma(yi, vi, mods = ~ alloc) for the difference", test),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), groups = as.character(dat.bcg$alloc),
+           test = test),
+      list(estimates = mr_values(cells), between = mr_values(between)))
+}
+
+# ---- sensitivity: leave-one-out, cumulative, influence, Baujat ------------------------
+
+# leave1out and cumul name the statistic tval under knha and zval otherwise.
+stat_of <- function(x) if (is.null(x$zval)) x$tval else x$zval
+sens_fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = "REML", test = "knha", control = ctrl)
+l1o <- leave1out(sens_fit)
+add("leave1out_bcg_REML_knha", "leave1out(rma(yi, vi, method = \"REML\", test = \"knha\"))  # dat.bcg",
+    list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = "REML", test = "knha"),
+    list(estimate = l1o$estimate, se = l1o$se, statistic = stat_of(l1o), pval = l1o$pval,
+         ci_low = l1o$ci.lb, ci_high = l1o$ci.ub, q = l1o$Q, q_p = l1o$Qp, tau2 = l1o$tau2,
+         i2 = l1o$I2, h2 = l1o$H2))
+cum <- cumul(sens_fit, order = dat.bcg$year)
+add("cumul_bcg_year_REML_knha", "cumul(rma(yi, vi, method = \"REML\", test = \"knha\"), order = year)  # dat.bcg",
+    list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), order = dat.bcg$year, method = "REML", test = "knha"),
+    list(estimate = cum$estimate, se = cum$se, statistic = stat_of(cum), pval = cum$pval,
+         ci_low = cum$ci.lb, ci_high = cum$ci.ub, q = cum$Q, q_p = cum$Qp, tau2 = cum$tau2,
+         i2 = cum$I2, h2 = cum$H2))
+for (test in c("knha", "z")) {
+  inf_fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = "REML", test = test, control = ctrl)
+  inf <- influence(inf_fit)
+  add(sprintf("influence_bcg_REML_%s", test),
+      sprintf("influence(rma(yi, vi, method = \"REML\", test = \"%s\"))  # dat.bcg", test),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = "REML", test = test),
+      list(rstudent = inf$inf$rstudent, dffits = inf$inf$dffits, cook_d = inf$inf$cook.d,
+           cov_r = inf$inf$cov.r, tau2_del = inf$inf$tau2.del, qe_del = inf$inf$QE.del,
+           hat = inf$inf$hat, weight = inf$inf$weight, dfbetas = inf$dfbs$intrcpt,
+           influential = inf$is.infl))
+}
+pdf(NULL)
+bj <- baujat(sens_fit)
+add("baujat_bcg_REML_knha", "baujat(rma(yi, vi, method = \"REML\", test = \"knha\"))  # dat.bcg; returned x and y",
+    list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = "REML", test = "knha"),
+    list(heterogeneity_contribution = bj$x, influence_on_estimate = bj$y))
+
+# ---- publication bias --------------------------------------------------------------
+
+for (spec in list(c("bcg", "REML", "knha"), c("hackshaw1998", "REML", "z"), c("hackshaw1998", "DL", "knha"))) {
+  d <- switch(spec[1], bcg = bcg, hackshaw1998 = hack)
+  fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = spec[2], test = spec[3], control = ctrl)
+  eg <- regtest(fit)
+  add(sprintf("regtest_%s_%s_%s", spec[1], spec[2], spec[3]),
+      sprintf("regtest(rma(yi, vi, method = \"%s\", test = \"%s\"))  # dat.%s, predictor sei", spec[2], spec[3], spec[1]),
+      list(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = spec[2], test = spec[3]),
+      list(statistic = eg$zval, pval = eg$pval, limit_estimate = as.numeric(eg$est),
+           limit_ci_low = eg$ci.lb, limit_ci_high = eg$ci.ub))
+  rk <- ranktest(fit)
+  add(sprintf("ranktest_%s_%s_%s", spec[1], spec[2], spec[3]),
+      sprintf("ranktest(rma(yi, vi))  # dat.%s, exact Kendall p", spec[1]),
+      list(yi = as.numeric(d$yi), vi = as.numeric(d$vi)),
+      list(tau = as.numeric(rk$tau), pval = rk$pval))
+}
+tf_values <- function(tf) {
+  pred <- predict(tf)
+  list(k0 = tf$k0, se_k0 = tf$se.k0, side = tf$side, estimate = as.numeric(tf$beta), se = tf$se,
+       ci_low = tf$ci.lb, ci_high = tf$ci.ub, tau2 = tf$tau2, k = tf$k)
+}
+for (spec in list(c("hackshaw1998", "L0"), c("hackshaw1998", "R0"), c("bcg", "L0"), c("normand1999", "L0"))) {
+  d <- switch(spec[1], bcg = bcg, hackshaw1998 = hack, normand1999 = dat)
+  fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = "REML", test = "knha", control = ctrl)
+  tf <- trimfill(fit, estimator = spec[2], control = ctrl)
+  add(sprintf("trimfill_%s_%s", spec[1], spec[2]),
+      sprintf("trimfill(rma(yi, vi, method = \"REML\", test = \"knha\"), estimator = \"%s\")  # dat.%s", spec[2], spec[1]),
+      list(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = "REML", test = "knha", estimator = spec[2]),
+      tf_values(tf))
+}
+
+# ---- sparse data: Mantel-Haenszel and Peto -----------------------------------------
+
+yus <- dat.yusuf1985[dat.yusuf1985$table == "6" & complete.cases(dat.yusuf1985), ]  # rows with NA counts dropped
+for (data in c("yusuf1985", "sparse")) {
+  d <- switch(data, yusuf1985 = data.frame(ai = yus$ai, n1i = yus$n1i, ci = yus$ci, n2i = yus$n2i),
+              sparse = sparse)
+  for (measure in c("OR", "RR", "RD")) {
+    mh <- rma.mh(ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = d, measure = measure)
+    add(sprintf("mh_%s_%s", tolower(measure), data),
+        sprintf("rma.mh(ai, n1i, ci, n2i, measure = \"%s\")  # %s", measure, data),
+        list(events1 = d$ai, n1 = d$n1i, events2 = d$ci, n2 = d$n2i, measure = measure),
+        list(estimate = as.numeric(mh$beta), se = mh$se, ci_low = mh$ci.lb, ci_high = mh$ci.ub,
+             statistic = mh$zval, pval = mh$pval, q = mh$QE, q_p = mh$QEp, i2 = mh$I2, h2 = mh$H2))
+  }
+  pt <- rma.peto(ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = d)
+  add(sprintf("peto_%s", data), sprintf("rma.peto(ai, n1i, ci, n2i)  # %s", data),
+      list(events1 = d$ai, n1 = d$n1i, events2 = d$ci, n2 = d$n2i),
+      list(estimate = as.numeric(pt$beta), se = pt$se, ci_low = pt$ci.lb, ci_high = pt$ci.ub,
+           statistic = pt$zval, pval = pt$pval, q = pt$QE, q_p = pt$QEp, i2 = pt$I2, h2 = pt$H2))
+}
+
+# ---- the project's data through the diagnostics ------------------------------------
+
+proj_fit <- rma(as.numeric(pe$yi), as.numeric(pe$vi), method = "REML", test = "knha", control = ctrl)
+pl1o <- leave1out(proj_fit)
+add("project_leave1out_smd_24h", "leave1out(rma(yi, vi, method = \"REML\", test = \"knha\"))  # project SMD at 24 h",
+    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), method = "REML", test = "knha"),
+    list(estimate = pl1o$estimate, se = pl1o$se, statistic = stat_of(pl1o), pval = pl1o$pval,
+         ci_low = pl1o$ci.lb, ci_high = pl1o$ci.ub, q = pl1o$Q, q_p = pl1o$Qp, tau2 = pl1o$tau2,
+         i2 = pl1o$I2, h2 = pl1o$H2))
+peg <- regtest(proj_fit)
+add("project_regtest_smd_24h", "regtest(rma(yi, vi, method = \"REML\", test = \"knha\"))  # project SMD at 24 h",
+    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), method = "REML", test = "knha"),
+    list(statistic = peg$zval, pval = peg$pval, limit_estimate = as.numeric(peg$est),
+         limit_ci_low = peg$ci.lb, limit_ci_high = peg$ci.ub))
+add("project_qprofile_smd_24h", "confint(rma(yi, vi, method = \"REML\"), type = \"QP\", control = list(tol = 1e-12))$random  # project",
+    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), method = "REML"), qp_values(proj_fit))
+
 doc <- list(
   generated_by = "tests/reference/make_metafor_references.R",
   r_version = R.version.string,

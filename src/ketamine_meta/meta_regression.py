@@ -1,0 +1,338 @@
+r"""Mixed-effects meta-regression and subgroup analysis with a common tau^2.
+
+The model is :math:`y_i = x_i^\top\beta + u_i + \varepsilon_i` with
+:math:`u_i \sim N(0, \tau^2)` and :math:`\varepsilon_i \sim N(0, v_i)`. For a given tau^2,
+
+.. math::
+
+    W = \operatorname{diag}\Big(\frac{1}{v_i+\tau^2}\Big), \quad
+    \hat\beta = (X^\top W X)^{-1} X^\top W y, \quad
+    P = W - W X (X^\top W X)^{-1} X^\top W
+
+and tau^2 is estimated as in metafor ``rma.uni(mods = ...)`` (Viechtbauer, 2010). Every
+statistic is compared with metafor in ``tests/test_metafor_parity.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, stats
+
+from ketamine_meta.meta_analysis import MACHINE_EPS, TESTS, TestMethod, random_effects
+from ketamine_meta.tau2 import FISHER_MAX_ITER, FISHER_THRESHOLD, Tau2Method
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MetaRegressionResult:
+    """A fitted mixed-effects meta-regression, in metafor's terms.
+
+    Attributes
+    ----------
+    coefficients : pandas.DataFrame
+        One row per column of the model matrix: ``term, estimate, se, statistic, pval,
+        ci_low, ci_high``.
+    vcov : numpy.ndarray
+        Covariance matrix of the coefficients (scaled by the Hartung-Knapp factor for knha).
+    tau2, i2, h2 : float
+        Residual heterogeneity: tau^2, I^2 (percent) and H^2.
+    r2 : float
+        Pseudo-R^2 (percent): the share of the intercept-only model's tau^2 the moderators
+        account for, truncated at 0 (metafor's default); NaN for a model without intercept.
+    qe, qe_df, qe_p : float
+        Test for residual heterogeneity.
+    qm, qm_df, qm_df2, qm_p : float
+        Omnibus test of the moderators (all coefficients but the intercept): chi^2 on
+        ``qm_df`` df, or F on (``qm_df``, ``qm_df2``) with knha/adhoc.
+    k, p : int
+        Studies and coefficients.
+    method, test : str
+    """
+
+    coefficients: pd.DataFrame
+    vcov: FloatArray
+    tau2: float
+    i2: float
+    h2: float
+    r2: float
+    qe: float
+    qe_df: int
+    qe_p: float
+    qm: float
+    qm_df: int
+    qm_df2: float
+    qm_p: float
+    k: int
+    p: int
+    method: str
+    test: str
+
+
+def _projection(v: FloatArray, x: FloatArray, tau2: float) -> tuple[FloatArray, FloatArray]:
+    w = np.diag(1 / (v + tau2))
+    xtwx_inv = np.linalg.inv(x.T @ w @ x)
+    return w - w @ x @ xtwx_inv @ x.T @ w, xtwx_inv
+
+
+def _restricted_loglik(y: FloatArray, v: FloatArray, x: FloatArray, tau2: float) -> float:
+    p_mat, xtwx_inv = _projection(v, x, tau2)
+    return float(-0.5 * (np.sum(np.log(v + tau2)) - np.linalg.slogdet(xtwx_inv)[1] + y @ p_mat @ y))
+
+
+def _ml_loglik(y: FloatArray, v: FloatArray, x: FloatArray, tau2: float) -> float:
+    p_mat, _ = _projection(v, x, tau2)
+    return float(-0.5 * (np.sum(np.log(v + tau2)) + y @ p_mat @ y))
+
+
+def _fisher_step(y, v, x, tau2: float, restricted: bool) -> float:
+    p_mat, _ = _projection(v, x, tau2)
+    pp = p_mat @ p_mat
+    ypy = y @ pp @ y
+    if restricted:
+        return float((ypy - np.trace(p_mat)) / np.trace(pp))
+    w = 1 / (v + tau2)
+    return float((ypy - w.sum()) / np.sum(w**2))
+
+
+def _scoring(y, v, x, restricted: bool) -> float:
+    """Safeguarded Fisher scoring, as :func:`ketamine_meta.tau2.restricted_maximum_likelihood`."""
+    loglik = _restricted_loglik if restricted else _ml_loglik
+    if _fisher_step(y, v, x, 0.0, restricted) <= 0:
+        return 0.0
+    tau2 = max(0.0, _tau2_dl(y, v, x))
+    current, previous = loglik(y, v, x, tau2), 0.0
+    for _ in range(FISHER_MAX_ITER):
+        step = _fisher_step(y, v, x, tau2, restricted)
+        if abs(step) <= FISHER_THRESHOLD:
+            return tau2
+        if step * previous < 0:
+            step /= 2
+        while tau2 + step < 0:
+            step /= 2
+        tolerance = 1e-10 * max(1.0, abs(current))
+        for _ in range(60):
+            candidate = loglik(y, v, x, tau2 + step)
+            if candidate >= current - tolerance:
+                break
+            step /= 2
+        tau2, current, previous = tau2 + step, candidate, step
+    raise RuntimeError(f"Fisher scoring did not converge in {FISHER_MAX_ITER} iterations")
+
+
+def _tau2_dl(y, v, x) -> float:
+    p_mat, _ = _projection(v, x, 0.0)
+    k, p = x.shape
+    return max(0.0, float((y @ p_mat @ y - (k - p)) / np.trace(p_mat)))
+
+
+def _tau2_pm(y, v, x) -> float:
+    k, p = x.shape
+
+    def excess(tau2: float) -> float:
+        p_mat, _ = _projection(v, x, tau2)
+        return float(y @ p_mat @ y - (k - p))
+
+    if excess(0.0) <= 0:
+        return 0.0
+    high = 1.0
+    while excess(high) > 0:
+        high *= 2
+    return float(optimize.brentq(excess, 0.0, high, xtol=1e-15, rtol=4 * MACHINE_EPS))
+
+
+def _tau2_sj(y, v, x) -> float:
+    k, p = x.shape
+    tau0 = float(np.var(y))
+    p_mat, _ = _projection(v, x, tau0)
+    return tau0 * float(y @ p_mat @ y) / (k - p)
+
+
+ESTIMATORS = {
+    "REML": lambda y, v, x: _scoring(y, v, x, restricted=True),
+    "ML": lambda y, v, x: _scoring(y, v, x, restricted=False),
+    "DL": _tau2_dl,
+    "PM": _tau2_pm,
+    # The EB iteration's fixed point is the PM root (see ketamine_meta.tau2.empirical_bayes).
+    "EB": _tau2_pm,
+    "SJ": _tau2_sj,
+}
+
+
+def meta_regression(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    x: ArrayLike,
+    terms: Sequence[str],
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    level: float = 0.95,
+) -> MetaRegressionResult:
+    r"""Fit a mixed-effects meta-regression.
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Estimates and sampling variances.
+    x : array_like
+        Model matrix, shape ``(k, p)``; include a column of ones (named ``"intercept"`` in
+        ``terms``) for a model with intercept.
+    terms : sequence of str
+        Names of the columns of ``x``.
+    method : {"REML", "ML", "DL", "PM", "EB", "SJ"}
+        Estimator of the residual tau^2.
+    test : {"knha", "adhoc", "z"}
+        Wald z, or Knapp-Hartung: covariance scaled by
+        :math:`s^2 = y^\top P y / (k - p)` (truncated at 1 below for ``"adhoc"``), t tests on
+        ``k - p`` df and an F test of the moderators.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    MetaRegressionResult
+
+    References
+    ----------
+    Knapp, G., & Hartung, J. (2003). Improved tests for a random effects meta-regression with
+    a single covariate. *Statistics in Medicine*, 22(17), 2693-2710. Raudenbush, S. W. (2009).
+    Analyzing effect sizes: random-effects models. In *The handbook of research synthesis and
+    meta-analysis* (2nd ed., pp. 295-315). Viechtbauer, W. (2010), section 3.
+    """
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
+    if method not in ESTIMATORS:
+        raise ValueError(f"unknown tau^2 method {method!r}; choose from {sorted(ESTIMATORS)}")
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    x = np.asarray(x, dtype=float).reshape(y.size, -1)
+    k, p = x.shape
+    if len(terms) != p:
+        raise ValueError(f"{len(terms)} term names for {p} columns")
+    if k <= p:
+        raise ValueError(f"{k} studies cannot estimate {p} coefficients and tau^2")
+    if np.linalg.matrix_rank(x) < p:
+        raise ValueError("the model matrix is not of full rank")
+    tau2 = ESTIMATORS[method](y, v, x)
+    _, vb = _projection(v, x, tau2)
+    w = 1 / (v + tau2)
+    beta = vb @ x.T @ (w * y)
+    rss = float(np.sum(w * (y - x @ beta) ** 2))
+    s2w = 1.0
+    if test != "z":
+        s2w = 0.0 if rss <= MACHINE_EPS else rss / (k - p)
+        if test == "adhoc":
+            s2w = max(1.0, s2w)
+    vb = s2w * vb
+    se = np.sqrt(np.diag(vb))
+    # Identical estimates under knha give SE 0: an infinite statistic, as in metafor.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = beta / se
+    qm, m = _omnibus(beta, vb, terms)
+    if test == "z":
+        crit = stats.norm.ppf(0.5 + level / 2)
+        pval = 2 * stats.norm.sf(np.abs(statistic))
+        qm_df2, qm_p = np.nan, float(stats.chi2.sf(qm, m)) if m else np.nan
+    else:
+        crit = stats.t.ppf(0.5 + level / 2, k - p)
+        pval = 2 * stats.t.sf(np.abs(statistic), k - p)
+        qm = qm / m if m else np.nan
+        qm_df2, qm_p = float(k - p), float(stats.f.sf(qm, m, k - p)) if m else np.nan
+    p_fe, _ = _projection(v, x, 0.0)
+    qe = max(0.0, float(y @ p_fe @ y))
+    typical_v = (k - p) / np.trace(p_fe)
+    coefficients = pd.DataFrame(
+        {
+            "term": list(terms),
+            "estimate": beta,
+            "se": se,
+            "statistic": statistic,
+            "pval": pval,
+            "ci_low": beta - crit * se,
+            "ci_high": beta + crit * se,
+        }
+    )
+    return MetaRegressionResult(
+        coefficients=coefficients,
+        vcov=vb,
+        tau2=float(tau2),
+        i2=float(100 * tau2 / (typical_v + tau2)),
+        h2=float(tau2 / typical_v + 1),
+        r2=_pseudo_r2(y, v, tau2, method, "intercept" in terms),
+        qe=qe,
+        qe_df=k - p,
+        qe_p=float(stats.chi2.sf(qe, k - p)),
+        qm=qm,
+        qm_df=m,
+        qm_df2=qm_df2,
+        qm_p=qm_p,
+        k=k,
+        p=p,
+        method=method,
+        test=test,
+    )
+
+
+def _omnibus(beta: FloatArray, vb: FloatArray, terms: Sequence[str]) -> tuple[float, int]:
+    """Wald statistic of all coefficients but the intercept, and their number."""
+    moderators = [i for i, t in enumerate(terms) if t != "intercept"]
+    if not moderators:
+        return float("nan"), 0
+    sub = vb[np.ix_(moderators, moderators)]
+    return float(beta[moderators] @ np.linalg.solve(sub, beta[moderators])), len(moderators)
+
+
+def _pseudo_r2(y, v, tau2: float, method: str, intercept: bool) -> float:
+    r"""Pseudo-R^2 as metafor's default: :math:`\max(0, (\tau^2_{RE} - \tau^2)/\tau^2_{RE})`."""
+    if not intercept:
+        return float("nan")
+    tau2_re = random_effects(y, v, method=method, test="z").tau2
+    if tau2_re == 0:
+        return 0.0
+    return float(max(0.0, 100 * (tau2_re - tau2) / tau2_re))
+
+
+def subgroups_common_tau2(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    groups: ArrayLike,
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    level: float = 0.95,
+) -> tuple[pd.DataFrame, MetaRegressionResult]:
+    """Subgroup estimates under one tau^2 shared by all subgroups, and the test between them.
+
+    Fits the meta-regression on indicator variables of the subgroups. Without an intercept
+    its coefficients are the subgroup estimates (metafor ``rma(yi, vi, mods = ~ g - 1)``);
+    with an intercept its omnibus test is the test for subgroup differences (``QM`` of
+    ``rma(yi, vi, mods = ~ g)``). Both parametrizations share tau^2.
+
+    Returns
+    -------
+    estimates : pandas.DataFrame
+        One row per subgroup (sorted): ``subgroup, k, estimate, se, statistic, pval, ci_low,
+        ci_high``.
+    test : MetaRegressionResult
+        The model with intercept; ``qm``, ``qm_df`` and ``qm_p`` test subgroup differences.
+
+    References
+    ----------
+    Borenstein, M., et al. (2009). *Introduction to meta-analysis*, ch. 19 (pooled estimate of
+    tau^2). Viechtbauer, W. (2010), section 3.3.
+    """
+    groups = np.asarray(groups).astype(str)
+    levels = sorted(set(groups))
+    if len(levels) < 2:
+        raise ValueError("subgroup analysis needs at least two subgroups")
+    indicators = np.column_stack([(groups == g).astype(float) for g in levels])
+    cell = meta_regression(yi, vi, indicators, levels, method, test, level)
+    with_intercept = np.column_stack([np.ones(groups.size), indicators[:, 1:]])
+    terms = ["intercept"] + [f"subgroup[{g}]" for g in levels[1:]]
+    between = meta_regression(yi, vi, with_intercept, terms, method, test, level)
+    estimates = cell.coefficients.rename(columns={"term": "subgroup"})
+    estimates.insert(1, "k", [int((groups == g).sum()) for g in levels])
+    return estimates, between

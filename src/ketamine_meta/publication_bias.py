@@ -1,0 +1,244 @@
+"""Small-study effects and publication bias.
+
+Funnel data, Egger's regression test, the rank correlation test and trim-and-fill.
+
+Each function follows its metafor counterpart (``funnel``, ``regtest``, ``ranktest``,
+``trimfill``) and is compared with it in ``tests/test_metafor_parity.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import stats
+
+from ketamine_meta.meta_analysis import RandomEffectsResult, TestMethod, random_effects
+from ketamine_meta.meta_regression import meta_regression
+from ketamine_meta.tau2 import Tau2Method
+
+
+def funnel_data(yi: ArrayLike, vi: ArrayLike, estimate: float, level: float = 0.95) -> pd.DataFrame:
+    """Points of a funnel plot and its pseudo-confidence region around ``estimate``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``yi, sei`` per study and ``funnel_low, funnel_high``: ``estimate -/+ z sei``.
+
+    References
+    ----------
+    Sterne, J. A. C., & Egger, M. (2001). Funnel plots for detecting bias in meta-analysis.
+    *Journal of Clinical Epidemiology*, 54(10), 1046-1055.
+    """
+    y = np.asarray(yi, dtype=float)
+    sei = np.sqrt(np.asarray(vi, dtype=float))
+    z = stats.norm.ppf(0.5 + level / 2)
+    return pd.DataFrame(
+        {"yi": y, "sei": sei, "funnel_low": estimate - z * sei, "funnel_high": estimate + z * sei}
+    )
+
+
+@dataclass(frozen=True)
+class EggerTest:
+    """Egger's regression test: the slope on the standard error and the limit estimate.
+
+    Attributes
+    ----------
+    statistic, pval : float
+        Test of the coefficient of ``sei`` (t on ``df`` degrees of freedom for knha, else z).
+    df : float
+        Degrees of freedom (NaN for z).
+    limit_estimate, limit_ci_low, limit_ci_high : float
+        The intercept: the estimate as the standard error goes to 0.
+    """
+
+    statistic: float
+    pval: float
+    df: float
+    limit_estimate: float
+    limit_ci_low: float
+    limit_ci_high: float
+
+
+def egger_test(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    level: float = 0.95,
+) -> EggerTest:
+    r"""Egger's regression test in its mixed-effects form (metafor ``regtest``).
+
+    Fits :math:`y_i = \beta_0 + \beta_1 \sqrt{v_i} + u_i + \varepsilon_i` with the same tau^2
+    estimator and test as the meta-analysis and tests :math:`\beta_1 = 0`.
+
+    References
+    ----------
+    Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis
+    detected by a simple, graphical test. *BMJ*, 315(7109), 629-634. Sterne, J. A. C., &
+    Egger, M. (2005). Regression methods to detect publication and other bias in
+    meta-analysis. In *Publication bias in meta-analysis* (pp. 99-110).
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    x = np.column_stack([np.ones(y.size), np.sqrt(v)])
+    fit = meta_regression(y, v, x, ["intercept", "sei"], method, test, level)
+    slope = fit.coefficients.iloc[1]
+    intercept = fit.coefficients.iloc[0]
+    return EggerTest(
+        statistic=float(slope["statistic"]),
+        pval=float(slope["pval"]),
+        df=float(fit.k - fit.p) if test != "z" else float("nan"),
+        limit_estimate=float(intercept["estimate"]),
+        limit_ci_low=float(intercept["ci_low"]),
+        limit_ci_high=float(intercept["ci_high"]),
+    )
+
+
+def rank_correlation_test(yi: ArrayLike, vi: ArrayLike) -> tuple[float, float]:
+    r"""Begg and Mazumdar's rank correlation test (metafor ``ranktest``).
+
+    Kendall's tau between the standardized deviates
+    :math:`y_i^* = (y_i - \hat\mu_{FE}) / \sqrt{v_i - 1/\sum w_j}` and the variances
+    :math:`v_i`; the p-value is exact when there are no ties and fewer than 50 studies (R's
+    ``cor.test(method = "kendall")``), else from the normal approximation.
+
+    Returns
+    -------
+    tau, pval : float
+
+    References
+    ----------
+    Begg, C. B., & Mazumdar, M. (1994). Operating characteristics of a rank correlation test
+    for publication bias. *Biometrics*, 50(4), 1088-1101.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    w = 1 / v
+    theta = np.sum(w * y) / np.sum(w)
+    y_star = (y - theta) / np.sqrt(v - 1 / np.sum(w))
+    ties = len(set(y_star)) < y.size or len(set(v)) < v.size
+    exact = y.size < 50 and not ties
+    result = stats.kendalltau(y_star, v, method="exact" if exact else "asymptotic")
+    return float(result.statistic), float(result.pvalue)
+
+
+@dataclass(frozen=True)
+class TrimAndFill:
+    """Result of trim-and-fill.
+
+    Attributes
+    ----------
+    k0 : int
+        Number of studies imputed.
+    se_k0 : float
+        Standard error of the estimator of ``k0``.
+    side : str
+        Side of the funnel where studies were imputed (``"left"`` or ``"right"``).
+    estimator : str
+        ``"L0"`` or ``"R0"``.
+    filled : RandomEffectsResult
+        The model fitted to the observed and imputed studies.
+    filled_yi, filled_vi : numpy.ndarray
+        The imputed studies.
+    """
+
+    k0: int
+    se_k0: float
+    side: str
+    estimator: str
+    filled: RandomEffectsResult
+    filled_yi: np.ndarray
+    filled_vi: np.ndarray
+
+
+def trim_and_fill(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    estimator: Literal["L0", "R0"] = "L0",
+    side: Literal["left", "right"] | None = None,
+    max_iter: int = 100,
+) -> TrimAndFill:
+    r"""Duval and Tweedie's trim-and-fill (metafor ``trimfill``).
+
+    The side to fill is the one Egger's regression points away from (the sign of the slope
+    of :math:`y` on :math:`\sqrt{v}`). Iteratively, the ``k0`` most extreme studies are
+    trimmed, the model refitted to the rest, and ``k0`` re-estimated from the signed ranks
+    of the centred estimates,
+
+    .. math::
+
+        L_0 = \frac{4 S_r - k(k+1)}{2k - 1}, \qquad R_0 = k - r^* - 1
+
+    (rounded, at least 0); the trimmed studies are then mirrored about the trimmed estimate
+    and the model refitted with them. As in metafor, the filled model uses Wald-z inference;
+    when nothing is filled the result is the model of the observed studies, fitted with
+    ``test``.
+
+    References
+    ----------
+    Duval, S., & Tweedie, R. (2000). Trim and fill: a simple funnel-plot-based method of
+    testing and adjusting for publication bias in meta-analysis. *Biometrics*, 56(2),
+    455-463, eqs. 4-6.
+    """
+    y0, v0 = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    k = y0.size
+    if k < 2:
+        raise ValueError("trim-and-fill needs at least 2 studies")
+    if side is None:
+        x = np.column_stack([np.ones(k), np.sqrt(v0)])
+        slope = meta_regression(y0, v0, x, ["intercept", "sei"], method, "z").coefficients
+        side = "right" if slope["estimate"].iloc[1] < 0 else "left"
+    sign = -1.0 if side == "right" else 1.0
+    order = np.argsort(sign * y0, kind="stable")
+    y, v = sign * y0[order], v0[order]
+    k0, previous, se_k0 = 0, -1, 0.0
+    for _ in range(max_iter):
+        if k0 == previous:
+            break
+        previous = k0
+        beta = random_effects(y[: k - k0], v[: k - k0], method=method, test="z").estimate
+        centred = y - beta
+        ranks = stats.rankdata(np.abs(centred), method="ordinal")
+        signed = np.sign(centred) * ranks
+        if estimator == "R0":
+            k0_raw = (k - np.max(-signed[signed < 0])) - 1 if np.any(signed < 0) else k - 1
+            se_k0 = np.sqrt(2 * max(0, k0_raw) + 2)
+        else:
+            s_r = signed[signed > 0].sum()
+            k0_raw = (4 * s_r - k * (k + 1)) / (2 * k - 1)
+            var_sr = (
+                k * (k + 1) * (2 * k + 1)
+                + 10 * k0_raw**3
+                + 27 * k0_raw**2
+                + 17 * k0_raw
+                - 18 * k * k0_raw**2
+                - 18 * k * k0_raw
+                + 6 * k**2 * k0_raw
+            ) / 24
+            se_k0 = 4 * np.sqrt(var_sr) / (2 * k - 1)
+        # R's round() rounds half to even, as numpy's does.
+        k0 = int(max(0, np.round(k0_raw)))
+        se_k0 = max(0.0, float(se_k0))
+    else:
+        raise RuntimeError(f"trim-and-fill did not converge in {max_iter} iterations")
+    if k0 == 0:
+        return TrimAndFill(
+            0,
+            se_k0,
+            side,
+            estimator,
+            random_effects(y0, v0, method, test),
+            np.empty(0),
+            np.empty(0),
+        )
+    mirrored = sign * (2 * beta - y[k - k0 :])
+    filled_yi, filled_vi = mirrored, v[k - k0 :]
+    filled = random_effects(
+        np.concatenate([y0, filled_yi]), np.concatenate([v0, filled_vi]), method, "z"
+    )
+    return TrimAndFill(k0, se_k0, side, estimator, filled, filled_yi, filled_vi)
