@@ -48,7 +48,7 @@ OTHER_ESCALC = [
 ENGINE_RMA = (
     [f"rma_hackshaw1998_{m}_{t}" for m in METHODS for t in TESTS]
     + [f"rma_bcg_{m}_knha_all" for m in METHODS]
-    + ["rma_k1_REML_knha"]
+    + ["rma_k1_REML_knha", "rma_reml_interior_maximum_knha"]
 )
 QPROFILE = [f"qprofile_{d}" for d in ("bcg", "hackshaw1998", "normand1999")] + [
     "project_qprofile_smd_24h"

@@ -98,3 +98,52 @@ def test_console_script_is_installed():
     assert script.exists() or shutil.which("ketamine-meta")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "pool" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["escalc_or_bcg", "escalc_rd_bcg", "escalc_rr_sparse_all", "escalc_or_sparse_if0all"],
+)
+def test_escalc_binary_measures(tmp_path, capsys, reference, scenario):
+    ref = reference[scenario]
+    inp = ref["input"]
+    frame = pd.DataFrame(
+        {"ai": inp["events1"], "n1i": inp["n1"], "ci": inp["events2"], "n2i": inp["n2"]}
+    )
+    measure = scenario.split("_")[1].upper()
+    path = write(tmp_path, "b.csv", frame)
+    assert main(["escalc", "--input", path, "--measure", measure, "--to", inp["to"]]) == 0
+    out = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert out["yi"].tolist() == pytest.approx(ref["values"]["yi"], rel=1e-6)
+    assert out["vi"].tolist() == pytest.approx(ref["values"]["vi"], rel=1e-6)
+
+
+@pytest.mark.parametrize("measure", ["PLO", "PFT"])
+def test_escalc_proportions(tmp_path, capsys, reference, measure):
+    ref = reference[f"escalc_{measure.lower()}_pritz1997"]
+    frame = pd.DataFrame({"xi": ref["input"]["events"], "ni": ref["input"]["n"]})
+    path = write(tmp_path, "p.csv", frame)
+    assert main(["escalc", "--input", path, "--measure", measure]) == 0
+    out = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert out["yi"].tolist() == pytest.approx(ref["values"]["yi"], rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["REML", "DL", "PM", "ML", "SJ", "EB"])
+@pytest.mark.parametrize("test", ["knha", "z", "adhoc"])
+def test_pool_every_estimator_and_test(tmp_path, capsys, reference, method, test):
+    ref = reference[f"rma_hackshaw1998_{method}_{test}"]
+    frame = pd.DataFrame({"yi": ref["input"]["yi"], "vi": ref["input"]["vi"]})
+    path = write(tmp_path, "h.csv", frame)
+    assert main(["pool", "--input", path, "--method", method, "--test", test]) == 0
+    out = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    for column in ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "q_p"):
+        assert out.loc[0, column] == pytest.approx(ref["values"][column], rel=1e-6, abs=1e-9)
+
+
+def test_escalc_refuses_impossible_counts(tmp_path, capsys):
+    frame = pd.DataFrame({"ai": [3, 12], "n1i": [10, 10], "ci": [1, 2], "n2i": [10, 10]})
+    path = write(tmp_path, "bad.csv", frame)
+    assert main(["escalc", "--input", path, "--measure", "OR"]) == 2
+    assert "row 2, column 'ai', value '12': events must lie between 0 and n1i" in (
+        capsys.readouterr().err
+    )

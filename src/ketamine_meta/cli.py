@@ -20,17 +20,43 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.datapackage import DataPackageError, validate_package
-from ketamine_meta.effect_sizes import log_risk_ratio, smd
-from ketamine_meta.meta_analysis import OVERALL_LABEL, pool_by_subgroup
+from ketamine_meta.effect_sizes import (
+    log_odds_ratio,
+    log_risk_ratio,
+    proportion_freeman_tukey,
+    proportion_logit,
+    risk_difference,
+    smd,
+)
+from ketamine_meta.meta_analysis import OVERALL_LABEL, TESTS, pool_by_subgroup
 from ketamine_meta.package_files import read_package_dir
 from ketamine_meta.tables import to_csv_text
+from ketamine_meta.tau2 import ESTIMATORS
 
 #: Raw columns each measure needs, in the order the effect-size function takes them.
 MEASURE_COLUMNS = {
     "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "RR": ("ai", "n1i", "ci", "n2i"),
+    "OR": ("ai", "n1i", "ci", "n2i"),
+    "RD": ("ai", "n1i", "ci", "n2i"),
+    "PLO": ("xi", "ni"),
+    "PFT": ("xi", "ni"),
 }
-MEASURE_FUNCTIONS = {"SMD": smd, "RR": log_risk_ratio}
+MEASURE_FUNCTIONS = {
+    "SMD": smd,
+    "RR": log_risk_ratio,
+    "OR": log_odds_ratio,
+    "RD": risk_difference,
+    "PLO": proportion_logit,
+    "PFT": proportion_freeman_tukey,
+}
+#: Measures that take metafor's continuity-correction arguments ``add`` and ``to``.
+CORRECTED = {"RR", "OR", "RD", "PLO"}
+MEASURE_HELP = (
+    "SMD: Hedges' g from m1i sd1i n1i m2i sd2i n2i; RR, OR, RD: log risk ratio, log odds "
+    "ratio, risk difference from ai n1i ci n2i (events and totals); PLO, PFT: logit and "
+    "Freeman-Tukey transformed proportion from xi ni"
+)
 
 
 class UsageError(Exception):
@@ -93,9 +119,26 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     columns = list(MEASURE_COLUMNS[args.measure])
     _require_columns(frame, columns, args.input)
     values = [_numeric(frame, c, args.input) for c in columns]
-    frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values)
+    _check_counts(frame, args.measure, dict(zip(columns, values, strict=True)), args.input)
+    options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
+    frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
     _write(to_csv_text(frame), args.output)
     return 0
+
+
+def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) -> None:
+    """Events must lie between 0 and their total, and totals must be positive."""
+    pairs = {"SMD": [], "PLO": [("xi", "ni")], "PFT": [("xi", "ni")]}.get(
+        measure, [("ai", "n1i"), ("ci", "n2i")]
+    )
+    for events, total in pairs:
+        bad = (values[events] < 0) | (values[events] > values[total]) | (values[total] <= 0)
+        if bad.any():
+            row = _first_row(bad)
+            raise UsageError(
+                f"{path}: row {row}, column '{events}', value '{frame[events].iloc[row - 1]}': "
+                f"events must lie between 0 and {total} ({frame[total].iloc[row - 1]})"
+            )
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
@@ -157,11 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("escalc", help="add yi and vi computed from per-arm columns")
     p.add_argument("--input", required=True, help="CSV file")
+    p.add_argument("--measure", required=True, choices=sorted(MEASURE_COLUMNS), help=MEASURE_HELP)
     p.add_argument(
-        "--measure",
-        required=True,
-        choices=sorted(MEASURE_COLUMNS),
-        help="SMD: Hedges' g from m1i sd1i n1i m2i sd2i n2i; RR: log risk ratio from ai n1i ci n2i",
+        "--add", type=float, default=0.5, help="continuity correction (default 0.5, metafor's)"
+    )
+    p.add_argument(
+        "--to",
+        default="only0",
+        choices=["only0", "all", "if0all", "none"],
+        help="which studies get the correction: only those with a zero cell (default), all, "
+        "all if any has a zero cell, none",
     )
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_escalc)
@@ -170,8 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="CSV file")
     p.add_argument("--yi", default="yi", help="column of effect estimates (default yi)")
     p.add_argument("--vi", default="vi", help="column of sampling variances (default vi)")
-    p.add_argument("--method", default="REML", choices=["REML", "DL"], help="tau^2 estimator")
-    p.add_argument("--test", default="knha", choices=["knha", "z"], help="inference method")
+    p.add_argument(
+        "--method",
+        default="REML",
+        choices=list(ESTIMATORS),
+        help="tau^2 estimator (default REML)",
+    )
+    p.add_argument(
+        "--test",
+        default="knha",
+        choices=list(TESTS),
+        help="Hartung-Knapp (default), its ad hoc truncated form, or Wald z",
+    )
     p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
     p.add_argument("--by", help="column defining subgroups")
     p.add_argument("--analysis", default="pooled", help="text of the analysis column")

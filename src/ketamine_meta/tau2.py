@@ -253,22 +253,40 @@ def _fisher_ratio(w, e, sw, restricted: bool) -> FloatArray:
     return (ypp - tr_p) / tr_pp
 
 
+def hedges_olkin(batch: Batch) -> FloatArray:
+    r"""Hedges' unweighted method-of-moments estimator, the starting value of (RE)ML.
+
+    .. math:: \hat\tau^2 = \max\left(0, \frac{\sum (y_i - \bar y)^2}{k-1} - \bar v\right)
+
+    References
+    ----------
+    Hedges, L. V., & Olkin, I. (1985). *Statistical methods for meta-analysis*, ch. 9;
+    metafor ``method = "HE"``.
+    """
+    k = batch.k
+    unweighted = np.where(batch.mask, 1.0, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rss = np.sum(batch.residuals(unweighted) ** 2, axis=1)
+        mean_v = np.sum(np.where(batch.mask, batch.v, 0.0), axis=1) / k
+        tau2 = rss / (k - 1) - mean_v
+    return _single_study_zero(batch, np.maximum(0.0, tau2))
+
+
 def _maximum_likelihood(batch: Batch, restricted: bool) -> FloatArray:
     """Safeguarded Fisher scoring for (RE)ML; see :func:`restricted_maximum_likelihood`."""
     m = batch.y.shape[0]
-    single = batch.k == 1
-    # Where the likelihood falls from the boundary the maximum is tau^2 = 0 exactly; iterating
-    # would stop at a platform-dependent residue of the order of the threshold.
-    at_zero = single | (fisher_step(batch, np.zeros(m), restricted) <= 0)
-    tau2 = np.where(at_zero, 0.0, dersimonian_laird(batch))
+    tau2 = hedges_olkin(batch)
+    # Starting on the boundary with the likelihood falling from it, the estimate is 0
+    # exactly; iterating would stop at a platform-dependent residue of the threshold's order.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_zero = (batch.k == 1) | ((tau2 == 0) & (fisher_step(batch, tau2, restricted) <= 0))
     active = ~at_zero
     current = log_likelihood(batch, tau2, restricted)
     previous = np.zeros(m)
     for _ in range(FISHER_MAX_ITER):
-        step = np.where(active, fisher_step(batch, tau2, restricted), 0.0)
-        active &= np.abs(step) > FISHER_THRESHOLD
         if not active.any():
-            return np.where(at_zero, 0.0, tau2)
+            break
+        step = np.where(active, fisher_step(batch, tau2, restricted), 0.0)
         step = np.where(active & (step * previous < 0), step / 2, step)
         step = np.where(active, step, 0.0)
         for _ in range(64):
@@ -288,15 +306,30 @@ def _maximum_likelihood(batch: Batch, restricted: bool) -> FloatArray:
         tau2 = np.where(active, tau2 + step, tau2)
         current = np.where(active, candidate, current)
         previous = np.where(active, step, previous)
-    raise RuntimeError(f"Fisher scoring did not converge in {FISHER_MAX_ITER} iterations")
+        # Converged when the step actually taken is negligible (metafor: the change in
+        # tau^2); at the boundary the raw Fisher step stays large while the halved one shrinks.
+        active &= np.abs(step) > FISHER_THRESHOLD
+    else:
+        if active.any():
+            raise RuntimeError(f"Fisher scoring did not converge in {FISHER_MAX_ITER} iterations")
+    # The likelihood need not be unimodal: a local maximum below the boundary's value loses to
+    # tau^2 = 0 (metafor's ll0check); and a walk into the boundary ends on it exactly.
+    zero = np.zeros(m)
+    boundary = log_likelihood(batch, zero, restricted)
+    tolerance = LIKELIHOOD_NOISE * np.maximum(1.0, np.abs(boundary))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        falls_from_zero = fisher_step(batch, zero, restricted) <= 0
+    on_boundary = falls_from_zero & (boundary >= current - tolerance)
+    return np.where(at_zero | on_boundary | (boundary > current + tolerance), 0.0, tau2)
 
 
 def restricted_maximum_likelihood(batch: Batch) -> FloatArray:
     r"""REML estimator by safeguarded Fisher scoring.
 
-    Each step adds :math:`\Delta_{REML}` (:func:`fisher_step`), starting from the
-    DerSimonian-Laird estimate, until it falls below :data:`FISHER_THRESHOLD`; when the
-    likelihood falls from tau^2 = 0 the estimate is 0. A step is halved while it would make
+    Each step adds :math:`\Delta_{REML}` (:func:`fisher_step`), starting from metafor's
+    starting value (:func:`hedges_olkin`), until it falls below :data:`FISHER_THRESHOLD`; a
+    start at 0 from which the likelihood falls gives 0, and so does a local maximum whose
+    likelihood is below that at 0. A step is halved while it would make
     tau^2 negative (as metafor does) or lower the restricted likelihood, and once when it
     reverses the previous step's direction. Plain Fisher scoring can overshoot into a two-cycle
     where the expected information is far from the observed one (metafor then stops with "did

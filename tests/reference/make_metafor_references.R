@@ -268,6 +268,18 @@ for (method in c("REML", "DL", "PM", "ML", "SJ", "EB")) {
       list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = method, test = "knha"),
       rma_values(fit))
 }
+# The restricted likelihood need not be unimodal: here it falls from tau^2 = 0, yet an
+# interior maximum (reached from metafor's HE start) is higher. Dataset 3256 of the
+# benchmark's simulation (benchmarks/batch_vs_metafor.py, seed 20261124).
+bimodal <- list(
+  yi = c(1.3809481098846257, 0.42803700918011806, 0.52438149899924602, -0.05382860723109173,
+         0.22784587348238666, 1.1079219927255637, 1.5757623367173872, 0.48496962415787004,
+         -0.095782034324487175, 0.65122241073966824),
+  vi = c(0.20652280020999206, 0.045376645249139369, 0.032088045381331171, 0.20661882957798997,
+         0.16488564651459581, 0.20230813140008236, 0.22056235424608572, 0.066493508794035802,
+         0.12299439046092482, 0.12266245540676027))
+add_rma("rma_reml_interior_maximum_knha", bimodal$yi, bimodal$vi, "REML", "knha",
+        "REML score negative at 0, interior maximum higher")
 add_rma("rma_k1_REML_knha", 0.3, 0.04, "REML", "knha", "k = 1: metafor switches to z")
 
 # Q-profile CI for tau^2 (and the I^2, H^2 and tau bounds it implies).
