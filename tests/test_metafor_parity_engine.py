@@ -15,6 +15,7 @@ when a step falls below 1e-10 but approaches the root linearly.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from parity_grid import (
     BAUJAT,
@@ -33,6 +34,7 @@ from parity_grid import (
     TRIMFILL,
 )
 
+from conftest import REPO
 from ketamine_meta.effect_sizes import (
     inverse_freeman_tukey,
     log_hazard_ratio,
@@ -316,3 +318,33 @@ def test_mantel_haenszel_and_peto(reference, scenario):
     )
     for field, expected in ref["values"].items():
         close(getattr(result, field), expected)
+
+
+# ---- the committed results tables of the pipeline ----------------------------------------
+
+
+def test_committed_leave_one_out_table_matches_metafor(reference):
+    table = pd.read_csv(REPO / "results/tables/leave_one_out_smd_24h.csv")
+    expected = reference["project_leave1out_smd_24h"]["values"]
+    for field in SUMMARY_COLUMNS:
+        close(table[field], expected[field])
+
+
+def test_committed_heterogeneity_table_matches_metafor(reference):
+    table = pd.read_csv(REPO / "results/tables/heterogeneity_smd_24h.csv").set_index("statistic")
+    expected = reference["project_qprofile_smd_24h"]["values"]
+    for statistic in ("tau2", "tau", "i2", "h2"):
+        close(table.loc[statistic, ["estimate", "ci_low", "ci_high"]], expected[statistic])
+
+
+def test_committed_egger_row_matches_metafor(reference):
+    table = pd.read_csv(REPO / "results/tables/publication_bias_smd_24h.csv")
+    egger = table.iloc[0]
+    expected = reference["project_regtest_smd_24h"]["values"]
+    close(
+        egger[["statistic", "pval", "estimate", "ci_low", "ci_high"]],
+        [
+            expected[k]
+            for k in ("statistic", "pval", "limit_estimate", "limit_ci_low", "limit_ci_high")
+        ],
+    )

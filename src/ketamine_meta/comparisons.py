@@ -2,11 +2,18 @@
 
 A *comparison* pairs an arm that received a ketamine enantiomer with a control arm of the same
 trial. Scores give Hedges' g oriented so that a positive value favours the drug (depression
-scales fall as patients improve); counts give the log risk ratio, drug over control. Multi-arm
-trials share their control: each arm's n is divided by the number of comparisons it enters,
-so no participant counts twice (Cochrane Handbook 6.4, section 23.3.4). Crossover trials are
-analysed as if parallel, which ignores the within-person correlation and so over-states the
-variance (Elbourne et al., 2002): a conservative choice.
+scales fall as patients improve); counts give the log risk ratio, drug over control.
+
+Multi-arm trials (``ComparisonRules.multi_arm``): by default (``"split"``) each arm's n is
+divided by the number of comparisons it enters, so no participant counts twice; with
+``"combine"`` the arms of one drug and route (say, several doses) are merged into one arm
+first (Cochrane Handbook 6.4, sections 23.3.4 and 6.5.2.10).
+
+Crossover trials (``ComparisonRules.crossover_correlation``): with a within-person
+correlation ``r`` the comparison is paired, :func:`~ketamine_meta.effect_sizes.smd_paired`
+(Elbourne et al., 2002; Handbook 23.2.7); with ``None`` it is analysed as if parallel, which
+ignores the correlation and over-states the variance. Count outcomes of crossover trials are
+always analysed as if parallel.
 """
 
 from __future__ import annotations
@@ -19,13 +26,17 @@ import pandas as pd
 
 from ketamine_meta.datapackage import COUNT_OUTCOMES, SCORE_OUTCOMES
 from ketamine_meta.effect_sizes import (
+    combine_groups,
     hedges_correction,
     log_risk_ratio,
+    sd_between_from_paired_se,
     sd_from_ci,
     sd_from_se,
     sd_from_se_of_difference,
     se_from_ci_of_difference,
+    se_from_ci_of_paired_difference,
     smd,
+    smd_paired,
     smd_variance,
 )
 
@@ -47,6 +58,7 @@ EFFECT_SIZE_COLUMNS = [
     "drug_ctrl",
     "design",
     "population",
+    "year",
     "scale",
     "value_type",
     "n_treat",
@@ -62,6 +74,7 @@ EFFECT_SIZE_COLUMNS = [
     "sd_source_ctrl",
     "events_treat",
     "events_ctrl",
+    "within_correlation",
     "yi",
     "vi",
     "data_basis",
@@ -92,6 +105,14 @@ class ComparisonRules:
         both a treatment and a control arm is used.
     value_type_preference : sequence of str
         ``endpoint`` and ``change`` in order of preference, applied after the scale.
+    multi_arm : {"split", "combine"}
+        Split a shared arm's n between the comparisons it enters, or merge the arms of one
+        drug and route of a trial into one before comparing.
+    crossover_correlation : float or None
+        Within-person correlation of crossover trials' scores (paired analysis); ``None``
+        analyses them as if parallel. The default 0.5 is a common imputation when trials do
+        not report it (Cochrane Handbook 23.2.7.3); the pipeline reruns the primary analysis
+        over a range (``sensitivity.crossover_correlations``).
     """
 
     treatment_drugs: Sequence[str] = ("racemic_ketamine", "esketamine", "arketamine")
@@ -105,6 +126,15 @@ class ComparisonRules:
         default_factory=lambda: ["MADRS", "HDRS17", "HDRS21", "HDRS24", "HDRS25", "HDRS", "HDRS6"]
     )
     value_type_preference: Sequence[str] = ("endpoint", "change")
+    multi_arm: str = "split"
+    crossover_correlation: float | None = 0.5
+
+    def __post_init__(self) -> None:
+        if self.multi_arm not in ("split", "combine"):
+            raise ValueError(f"multi_arm must be 'split' or 'combine', not {self.multi_arm!r}")
+        r = self.crossover_correlation
+        if r is not None and not -1 < r < 1:
+            raise ValueError(f"crossover_correlation must lie in (-1, 1), not {r}")
 
 
 def resolve_sd(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -237,6 +267,11 @@ def build_effect_sizes(
         chosen = picker(rows, treat_ids, ctrl_ids, rules) if treat_ids and ctrl_ids else None
         if chosen is None:
             continue
+        arms_here = arm_info
+        if rules.multi_arm == "combine":
+            chosen, treat_ids, ctrl_ids, arms_here = _combine_arms(
+                chosen, treat_ids, ctrl_ids, arm_info, study_id, outcome in SCORE_OUTCOMES
+            )
         by_arm = chosen.set_index("arm_id")
         pairs = [
             (t, c)
@@ -252,8 +287,8 @@ def build_effect_sizes(
                     timepoint,
                     by_arm.loc[treat],
                     by_arm.loc[ctrl],
-                    arm_info.loc[(study_id, treat)],
-                    arm_info.loc[(study_id, ctrl)],
+                    arms_here.loc[(study_id, treat)],
+                    arms_here.loc[(study_id, ctrl)],
                     study_info.loc[study_id],
                     treat,
                     ctrl,
@@ -261,7 +296,7 @@ def build_effect_sizes(
                     uses[ctrl],
                 )
             )
-    frame = _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS))
+    frame = _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules)
     if contrasts is not None and not contrasts.empty:
         from_contrasts, skipped = contrast_effect_sizes(contrasts, arms, studies, frame, rules)
         frame = (
@@ -305,6 +340,7 @@ def _comparison_fields(
         "drug_ctrl": ctrl_arm["drug"],
         "design": study["design"],
         "population": study["population"],
+        "year": study["year"],
     }
 
 
@@ -345,6 +381,7 @@ def _comparison_row(
         "sd_source_ctrl": ctrl["sd_source"] if is_score else pd.NA,
         "events_treat": pd.NA if is_score else treat["events"] / treat_uses,
         "events_ctrl": pd.NA if is_score else ctrl["events"] / ctrl_uses,
+        "within_correlation": pd.NA,
         "data_basis": ARM_LEVEL,
         "contrast_estimate": pd.NA,
         "contrast_se": pd.NA,
@@ -355,12 +392,25 @@ def _comparison_row(
     }
 
 
-def _add_yi_vi(frame: pd.DataFrame) -> pd.DataFrame:
+def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:
     frame = frame.copy()
     frame["n_total"] = frame["n_treat"] + frame["n_ctrl"]
-    score = (frame["measure"] == "SMD").to_numpy()
+    r = rules.crossover_correlation
+    paired = ((frame["measure"] == "SMD") & (frame["design"] == "crossover")).to_numpy()
+    paired = paired & (r is not None)
+    score = (frame["measure"] == "SMD").to_numpy() & ~paired
     yi = np.full(len(frame), np.nan)
     vi = np.full(len(frame), np.nan)
+    if paired.any():
+        c = frame[paired]
+        sd = np.sqrt((c["sd_ctrl"].astype(float) ** 2 + c["sd_treat"].astype(float) ** 2) / 2)
+        # The same participants are measured under both conditions.
+        n = np.minimum(c["n_treat"].astype(float), c["n_ctrl"].astype(float))
+        yi[paired], vi[paired] = smd_paired(
+            c["mean_ctrl"].astype(float), c["mean_treat"].astype(float), sd, n, r
+        )
+        frame.loc[paired, "n_total"] = n
+        frame.loc[paired, "within_correlation"] = r
     if score.any():
         s = frame[score]
         # Group 1 is the control, so that a positive g favours the drug.
@@ -384,6 +434,53 @@ def _add_yi_vi(frame: pd.DataFrame) -> pd.DataFrame:
     frame["yi"] = yi
     frame["vi"] = vi
     return frame
+
+
+def _combine_arms(
+    chosen: pd.DataFrame,
+    treat_ids: set[str],
+    ctrl_ids: set[str],
+    arm_info: pd.DataFrame,
+    study_id: str,
+    is_score: bool,
+) -> tuple[pd.DataFrame, set[str], set[str], pd.DataFrame]:
+    """Merge the rows (and arm records) of arms that share a drug and route.
+
+    Scores combine by :func:`~ketamine_meta.effect_sizes.combine_groups`; counts add up. The
+    merged arm is named by joining the arm ids with ``+`` and keeps no single dose.
+    """
+    rows = chosen.set_index("arm_id")
+    present = [a for a in rows.index if a in treat_ids | ctrl_ids]
+    key = {a: tuple(arm_info.loc[(study_id, a), ["drug", "route"]].fillna("")) for a in present}
+    new_rows, new_info, new_treat, new_ctrl = [], [], set(), set()
+    for group in sorted({k for k in key.values()}):
+        members = sorted(a for a in present if key[a] == group)
+        merged_id = "+".join(members)
+        (new_treat if members[0] in treat_ids else new_ctrl).add(merged_id)
+        if len(members) == 1:
+            new_rows.append(rows.loc[members[0]].rename(merged_id))
+            continue
+        record = rows.loc[members[0]].copy()
+        if is_score:
+            n, mean, sd = (rows.loc[members[0], c] for c in ("n", "mean", "sd_used"))
+            for other in members[1:]:
+                n, mean, sd = combine_groups(
+                    n, mean, sd, *(rows.loc[other, c] for c in ("n", "mean", "sd_used"))
+                )
+            record["n"], record["mean"], record["sd_used"] = float(n), float(mean), float(sd)
+            record["sd_source"] = "combined"
+        else:
+            record["n"] = float(rows.loc[members, "n"].sum())
+            record["events"] = float(rows.loc[members, "events"].sum())
+        record["locator"] = "; ".join(str(rows.loc[m, "locator"]) for m in members)
+        new_rows.append(record.rename(merged_id))
+        info = arm_info.loc[(study_id, members[0])].copy()
+        info["dose"] = np.nan
+        new_info.append(info.rename((study_id, merged_id)))
+    merged = pd.DataFrame(new_rows).rename_axis("arm_id").reset_index()
+    if new_info:
+        arm_info = pd.concat([arm_info, pd.DataFrame(new_info)])
+    return merged, new_treat, new_ctrl, arm_info
 
 
 def contrast_effect_sizes(
@@ -452,7 +549,7 @@ def contrast_effect_sizes(
         used.add(key)
         treat_arm = arm_info.loc[(rec["study_id"], rec["arm_id_treat"])]
         ctrl_arm = arm_info.loc[(rec["study_id"], rec["arm_id_ctrl"])]
-        rows.append(_contrast_row(rec, treat_arm, ctrl_arm, study, comparison_id))
+        rows.append(_contrast_row(rec, treat_arm, ctrl_arm, study, comparison_id, rules))
     return pd.DataFrame(rows, columns=EFFECT_SIZE_COLUMNS), skipped
 
 
@@ -471,8 +568,9 @@ def _contrast_skip_reason(
     if rec["outcome"] == "depression_score" and rec["scale"] not in rules.scale_preference:
         return f"scale {rec['scale']} is not in comparisons.scale_preference"
     is_difference = rec["measure"] in DIFFERENCE_MEASURES
-    if is_difference and study["design"] == "crossover":
-        return "paired (crossover) mean difference: SD of scores not recoverable"
+    paired = study["design"] == "crossover"
+    if is_difference and paired and rules.crossover_correlation is None:
+        return "paired (crossover) mean difference: SD of scores not recoverable without r"
     if is_difference and (pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"])):
         return "mean difference without per-arm n: SD not recoverable"
     return None
@@ -484,15 +582,30 @@ def _contrast_row(
     ctrl_arm: pd.Series,
     study: pd.Series,
     comparison_id: str,
+    rules: ComparisonRules,
 ) -> dict:
     n1, n2 = float(rec["n_treat"]), float(rec["n_ctrl"])
     level = 0.95 if pd.isna(rec["ci_level"]) else float(rec["ci_level"])
+    is_difference = rec["measure"] in DIFFERENCE_MEASURES
+    paired = is_difference and study["design"] == "crossover"
     se = rec["se"]
     if pd.isna(se) and not pd.isna(rec["ci_low"]):
-        se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
-    is_difference = rec["measure"] in DIFFERENCE_MEASURES
-    mean_treat = mean_ctrl = sd = pd.NA
-    if is_difference:
+        if paired:
+            se = float(
+                se_from_ci_of_paired_difference(rec["ci_low"], rec["ci_high"], min(n1, n2), level)
+            )
+        else:
+            se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
+    mean_treat = mean_ctrl = sd = r = pd.NA
+    n_total = n1 + n2
+    if paired:
+        # Both conditions were given to the same participants: the SE of the paired
+        # difference and r give the between-person SD (Cochrane Handbook 23.2.7.3).
+        r, n_total = rules.crossover_correlation, min(n1, n2)
+        sd = float(sd_between_from_paired_se(se, n_total, r))
+        mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
+        yi, vi = smd_paired(mean_ctrl, mean_treat, sd, n_total, r)
+    elif is_difference:
         sd = float(sd_from_se_of_difference(se, n1, n2))
         mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
         yi, vi = smd(mean_ctrl, sd, n2, mean_treat, sd, n1)
@@ -512,7 +625,7 @@ def _contrast_row(
         "value_type": "change" if is_difference else pd.NA,
         "n_treat": n1,
         "n_ctrl": n2,
-        "n_total": n1 + n2,
+        "n_total": n_total,
         "n_treat_analysed": rec["n_treat"],
         "n_ctrl_analysed": rec["n_ctrl"],
         "mean_treat": mean_treat,
@@ -523,6 +636,7 @@ def _contrast_row(
         "sd_source_ctrl": "from_contrast" if is_difference else pd.NA,
         "events_treat": pd.NA,
         "events_ctrl": pd.NA,
+        "within_correlation": r,
         "yi": float(yi),
         "vi": float(vi),
         "data_basis": f"reported {rec['measure']}",

@@ -187,7 +187,7 @@ def log_risk_ratio(
     """
     a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
     n1, n2 = a + b, c + d
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         yi = np.log((a / n1) / (c / n2))
         vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
     return yi, vi
@@ -215,7 +215,7 @@ def log_odds_ratio(
     Human Genetics*, 19(4), 251-253. Borenstein, M., et al. (2009), eqs. 5.8-5.10.
     """
     a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         yi = np.log(a * d / (b * c))
         vi = 1 / a + 1 / b + 1 / c + 1 / d
     return yi, vi
@@ -503,6 +503,25 @@ def se_from_ci_of_difference(
     small = (np.minimum(n1, n2) < 60) & np.isfinite(n1 + n2)
     width = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
     return width / (2 * _normal_or_t_quantile(small, n1 + n2 - 2, level))
+
+
+def se_from_ci_of_paired_difference(
+    lower: ArrayLike, upper: ArrayLike, n: ArrayLike, level: ArrayLike = 0.95
+) -> FloatArray:
+    r"""Standard error of a paired (within-person) mean difference from its confidence interval.
+
+    .. math:: SE = \frac{U - L}{2\,q}
+
+    with ``q`` the t quantile on ``n - 1`` degrees of freedom when ``n < 60`` and the normal
+    quantile otherwise.
+
+    References
+    ----------
+    Cochrane Handbook, version 6.4 (2023), sections 6.5.2.3 and 23.2.7.3.
+    """
+    n = np.asarray(n, dtype=float)
+    width = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
+    return width / (2 * _normal_or_t_quantile(n < 60, n - 1, level))
 
 
 def sd_from_se_of_difference(se: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:

@@ -162,6 +162,13 @@ def forest_plot(
             "† g from a between-arm difference or standardized difference as reported "
             "(no arm-level means and SDs available)."
         )
+    paired = effects["within_correlation"].notna() if "within_correlation" in effects else None
+    if paired is not None and paired.any():
+        r = ", ".join(f"{v:g}" for v in sorted(set(effects.loc[paired, "within_correlation"])))
+        footnotes.append(
+            f"‡ crossover trial: the same participants under both conditions, a paired analysis "
+            f"with within-person correlation r = {r}; their n appears in both columns."
+        )
 
     n_lines = len(lines)
     # Vertical layout in inches: footnotes, the favours line and the x axis below the rows.
@@ -210,10 +217,10 @@ def forest_plot(
         elif kind == "study":
             i = spec["idx"]
             row = effects.loc[i]
-            contrast = row.get("data_basis", ARM_LEVEL) != ARM_LEVEL
-            ax.text(
-                0.025, y, row["label"] + (" †" if contrast else ""), transform=text_tf, va="center"
-            )
+            marks = " †" if row.get("data_basis", ARM_LEVEL) != ARM_LEVEL else ""
+            if paired is not None and paired.loc[i]:
+                marks += " ‡"
+            ax.text(0.025, y, row["label"] + marks, transform=text_tf, va="center")
             ax.text(
                 COL_N_TREAT, y, f"{row['n_treat']:g}", transform=text_tf, va="center", ha="right"
             )

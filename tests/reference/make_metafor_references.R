@@ -158,9 +158,22 @@ pd_$vi <- ifelse(is.na(proj$contrast_se[d_rows]), pd_$vi, (j[d_rows] * proj$cont
 yi <- rep(NA_real_, nrow(proj)); vi <- rep(NA_real_, nrow(proj))
 yi[from_means] <- pe$yi; vi[from_means] <- pe$vi
 yi[d_rows] <- pd_$yi; vi[d_rows] <- pd_$vi
+# Crossover comparisons are paired: escalc("SMCR") with the between-person SD (pooled over the
+# two conditions; for a reported paired difference SE * sqrt(n) / sqrt(2 (1 - r)), Cochrane
+# Handbook 23.2.7.3), n participants and the configured within-person correlation r.
+paired <- !is.na(proj$within_correlation)
+n_pair <- pmin(proj$n_treat, proj$n_ctrl)
+sd_pair <- ifelse(md_rows,
+                  proj$contrast_se * sqrt(n_pair) / sqrt(2 * (1 - proj$within_correlation)),
+                  sqrt((proj$sd_ctrl^2 + proj$sd_treat^2) / 2))
+if (any(paired)) {
+  pc <- escalc(measure = "SMCR", m1i = proj$mean_ctrl[paired], m2i = proj$mean_treat[paired],
+               sd1i = sd_pair[paired], ni = n_pair[paired], ri = proj$within_correlation[paired])
+  yi[paired] <- pc$yi; vi[paired] <- pc$vi
+}
 computed <- from_means | d_rows
 add("project_escalc_smd_24h",
-    sprintf("escalc(measure = \"SMD\", m1i = mean_ctrl, sd1i = sd_ctrl, n1i = n_ctrl, m2i = mean_treat, sd2i = sd_treat, n2i = n_treat) on rows with means, escalc(measure = \"SMD\", di, n1i, n2i) on reported d, of read.csv(\"%s\")", project_table),
+    sprintf("escalc(measure = \"SMD\", m1i = mean_ctrl, sd1i = sd_ctrl, n1i = n_ctrl, m2i = mean_treat, sd2i = sd_treat, n2i = n_treat) on rows with means, escalc(measure = \"SMD\", di, n1i, n2i) on reported d, escalc(measure = \"SMCR\", m1i, m2i, sd1i, ni, ri) on crossover rows, of read.csv(\"%s\")", project_table),
     list(comparison_id = proj$comparison_id[computed]),
     list(yi = yi[computed], vi = vi[computed]))
 pe <- data.frame(yi = ifelse(computed, yi, proj$yi), vi = ifelse(computed, vi, proj$vi))

@@ -29,6 +29,15 @@ def get_figure_paths(stem):
 def get_final_outputs():
     return [
         f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
+        f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
         f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+        f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
+        f"results/tables/leave_one_out_smd_{TIMEPOINT_LABEL}.csv",
+        f"results/tables/influence_smd_{TIMEPOINT_LABEL}.csv",
+        f"results/tables/cumulative_smd_{TIMEPOINT_LABEL}_by_year.csv",
+        f"results/tables/heterogeneity_smd_{TIMEPOINT_LABEL}.csv",
+        f"results/tables/publication_bias_smd_{TIMEPOINT_LABEL}.csv",
+        f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation.csv",
+        f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
         *get_figure_paths(f"forest_smd_{TIMEPOINT_LABEL}_by_route"),
     ]

@@ -22,3 +22,143 @@ rule pool_smd_by_route:
         "logs/pool_smd_by_route.log",
     script:
         "../scripts/pool_smd_by_route.py"
+
+
+rule pool_smd_by_enantiomer:
+    """Random-effects pooling of Hedges' g at the primary timepoint, per enantiomer."""
+    input:
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        pooled=report(
+            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+            caption="../report/pooled_smd_by_enantiomer.rst",
+            category="Tables",
+        ),
+    params:
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/pool_smd_by_enantiomer.log",
+    script:
+        "../scripts/pool_smd_by_enantiomer.py"
+
+
+rule subgroup_tests_smd:
+    """Tests for subgroup differences (separate and common tau^2) per moderator."""
+    input:
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        tests=report(
+            f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
+            caption="../report/subgroup_tests_smd.rst",
+            category="Sensitivity",
+        ),
+    params:
+        pooling=config["pooling"],
+        moderators=config["sensitivity"]["moderators"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/subgroup_tests_smd.log",
+    script:
+        "../scripts/subgroup_tests_smd.py"
+
+
+rule sensitivity_smd:
+    """Leave-one-out, influence diagnostics, cumulative pooling by year and the Q-profile
+    intervals for the heterogeneity of the primary analysis."""
+    input:
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        leave_one_out=report(
+            f"results/tables/leave_one_out_smd_{TIMEPOINT_LABEL}.csv",
+            caption="../report/leave_one_out_smd.rst",
+            category="Sensitivity",
+        ),
+        influence=report(
+            f"results/tables/influence_smd_{TIMEPOINT_LABEL}.csv",
+            caption="../report/influence_smd.rst",
+            category="Sensitivity",
+        ),
+        cumulative=report(
+            f"results/tables/cumulative_smd_{TIMEPOINT_LABEL}_by_year.csv",
+            caption="../report/cumulative_smd.rst",
+            category="Sensitivity",
+        ),
+        heterogeneity=report(
+            f"results/tables/heterogeneity_smd_{TIMEPOINT_LABEL}.csv",
+            caption="../report/heterogeneity_smd.rst",
+            category="Sensitivity",
+        ),
+    params:
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/sensitivity_smd.log",
+    script:
+        "../scripts/sensitivity_smd.py"
+
+
+rule publication_bias_smd:
+    """Egger's regression test, the rank correlation test and trim-and-fill."""
+    input:
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        tests=report(
+            f"results/tables/publication_bias_smd_{TIMEPOINT_LABEL}.csv",
+            caption="../report/publication_bias_smd.rst",
+            category="Sensitivity",
+        ),
+    params:
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/publication_bias_smd.log",
+    script:
+        "../scripts/publication_bias_smd.py"
+
+
+rule crossover_correlation_sensitivity:
+    """The primary pooled SMD rerun over a range of within-person correlations."""
+    input:
+        validated=VALIDATED_DIR,
+    output:
+        table=report(
+            f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation.csv",
+            caption="../report/crossover_correlation_sensitivity.rst",
+            category="Sensitivity",
+        ),
+    params:
+        comparisons=config["comparisons"],
+        pooling=config["pooling"],
+        correlations=config["sensitivity"]["crossover_correlations"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/crossover_correlation_sensitivity.log",
+    script:
+        "../scripts/crossover_correlation_sensitivity.py"
+
+
+rule pool_response_rates:
+    """Pooled proportion of responders per arm type at the primary timepoint."""
+    input:
+        validated=VALIDATED_DIR,
+    output:
+        table=report(
+            f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
+            caption="../report/pooled_response_rate.rst",
+            category="Tables",
+        ),
+    params:
+        pooling=config["pooling"],
+        measure=config["response_rates"]["measure"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/pool_response_rates.log",
+    script:
+        "../scripts/pool_response_rates.py"

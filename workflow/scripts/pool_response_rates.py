@@ -1,0 +1,22 @@
+"""Snakemake entry: pooled proportion of responders per arm type."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import pooled_response_rates
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+pooling = snakemake.params.pooling
+validated = Path(snakemake.input.validated)
+table = pooled_response_rates(
+    pd.read_csv(validated / "outcomes.csv"),
+    pd.read_csv(validated / "arms.csv"),
+    pooling["timepoint_h"],
+    pooling,
+    measure=snakemake.params.measure,
+)
+Path(snakemake.output.table).write_text(to_csv_text(table))
+log.info("pooled response rates for %d arm types", len(table))

@@ -1,0 +1,15 @@
+"""Snakemake entry: pool Hedges' g at the primary timepoint by enantiomer and overall."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import pool_smd_by
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+by_study = pd.read_csv(snakemake.input.by_study)
+pooled = pool_smd_by(by_study, "enantiomer", snakemake.params.pooling)
+Path(snakemake.output.pooled).write_text(to_csv_text(pooled))
+log.info("pooled %d comparisons by enantiomer", len(by_study))

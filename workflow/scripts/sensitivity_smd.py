@@ -1,0 +1,28 @@
+"""Snakemake entry: leave-one-out, influence, cumulative and heterogeneity tables."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import (
+    cumulative_table,
+    heterogeneity_table,
+    influence_table,
+    leave_one_out_table,
+)
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+pooling = snakemake.params.pooling
+by_study = pd.read_csv(snakemake.input.by_study)
+tables = {
+    "leave_one_out": leave_one_out_table(by_study, pooling),
+    "influence": influence_table(by_study, pooling),
+    "cumulative": cumulative_table(by_study, pooling),
+    "heterogeneity": heterogeneity_table(by_study, pooling),
+}
+for name, table in tables.items():
+    Path(snakemake.output[name]).write_text(to_csv_text(table))
+flagged = tables["influence"].loc[tables["influence"]["influential"], "study"]
+log.info("influential comparisons: %s", ", ".join(flagged) or "none")

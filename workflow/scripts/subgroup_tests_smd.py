@@ -1,0 +1,15 @@
+"""Snakemake entry: tests for subgroup differences with separate and common tau^2."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import subgroup_tests
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+by_study = pd.read_csv(snakemake.input.by_study)
+tests = subgroup_tests(by_study, snakemake.params.moderators, snakemake.params.pooling)
+Path(snakemake.output.tests).write_text(to_csv_text(tests))
+log.info("%d subgroup tests over %s", len(tests), ", ".join(snakemake.params.moderators))
