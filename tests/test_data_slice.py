@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
 
@@ -12,11 +14,23 @@ RAW = REPO / "data" / "raw"
 
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pd.DataFrame]:
-    names = ("studies", "arms", "outcomes", "sources")
+    names = (
+        "studies",
+        "arms",
+        "outcomes",
+        "sources",
+        "adverse_events",
+        "relapse",
+        "trial_traits",
+        "risk_of_bias",
+    )
     return {n: pd.read_csv(RAW / f"{n}.csv", dtype=str, keep_default_na=False) for n in names}
 
 
-@pytest.mark.parametrize("name", ["studies", "arms", "outcomes"])
+@pytest.mark.parametrize(
+    "name",
+    ["studies", "arms", "outcomes", "adverse_events", "relapse", "trial_traits", "risk_of_bias"],
+)
 def test_every_row_names_its_source_and_locator(tables, name):
     frame = tables[name]
     assert (frame["source_id"] != "").all()
@@ -74,3 +88,23 @@ def test_every_trial_in_the_package_passed_screening(tables):
     included = set(log.loc[log["decision"] == "include", "candidate_id"])
     assert set(tables["studies"]["study_id"]) <= included
     assert (log["reason"].str.len() > 0).all()
+
+
+def test_the_seeded_sample_was_double_extracted():
+    """Every row tools/sample_audit_rows.py draws has its second pass in the audit table."""
+    sys.path.insert(0, str(REPO / "tools"))
+    from sample_audit_rows import PREFIX, sample
+
+    audited = set(pd.read_csv(REPO / "data/raw/extraction_audit.csv")["item"])
+    drawn = {f"{PREFIX[table]}{row}" for table, row, _ in sample()}
+    assert len(drawn) >= 20
+    assert drawn <= audited, sorted(drawn - audited)
+
+
+def test_audit_covers_a_fifth_of_the_rows():
+    audit = pd.read_csv(REPO / "data/raw/extraction_audit.csv").drop_duplicates("item")
+    rows = sum(
+        len(pd.read_csv(REPO / f"data/raw/{name}.csv"))
+        for name in ("outcomes", "contrasts", "adverse_events", "relapse")
+    )
+    assert len(audit) >= 0.2 * rows

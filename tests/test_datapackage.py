@@ -198,3 +198,63 @@ def test_descriptor_change_is_detected(descriptor, small_package):
         "IN"
     ]
     assert {p.column for p in problems_of(strict, small_package)} == {"route"}
+
+
+def _fields_of(descriptor, name):
+    resource = next(r for r in descriptor["resources"] if r["name"] == name)
+    return [f["name"] for f in resource["schema"]["fields"]]
+
+
+def test_relapse_rows_are_coherent(descriptor, small_package):
+    base = {"study_id": "Doe2020", "arm_id": "ket", "source_id": "s1", "locator": "Table 3"}
+    texts = dict(small_package)
+    texts["relapse.csv"] = table_text(
+        _fields_of(descriptor, "relapse"),
+        [
+            {**base, "measure": "proportion_relapsed", "time_days": "84", "value": "0.4"},
+            {**base, "measure": "proportion_relapsed", "time_days": "168", "value": "40"},
+            {**base, "measure": "relapse_count", "n": "10", "events": "12"},
+            {**base, "measure": "hazard_ratio", "value": "0.5", "ci_low": "0.6", "ci_high": "0.9"},
+            {**base, "measure": "hazard_ratio", "arm_id_ctrl": "pbo", "value": "0.5"},
+            {**base, "measure": "hazard_ratio", "arm_id_ctrl": "xyz", "value": "0.5"},
+        ],
+    )
+    found = {(p.row, p.column) for p in problems_of(descriptor, texts)}
+    assert found == {
+        (2, "value"),
+        (3, "events"),
+        (4, "arm_id_ctrl"),
+        (4, "value"),
+        (6, "arm_id_ctrl"),
+    }
+
+
+def test_adverse_events_cannot_outnumber_the_arm(descriptor, small_package):
+    base = {"study_id": "Doe2020", "arm_id": "ket", "source_id": "s1", "locator": "Table 2"}
+    texts = dict(small_package)
+    texts["adverse_events.csv"] = table_text(
+        _fields_of(descriptor, "adverse_events"),
+        [
+            {**base, "event": "dissociation", "events": "5", "n": "20"},
+            {**base, "event": "nausea", "events": "25", "n": "20"},
+        ],
+    )
+    problems = problems_of(descriptor, texts)
+    assert [(p.row, p.column, p.value) for p in problems] == [(2, "events", "25")]
+    assert "events exceed n" in str(problems[0])
+
+
+def test_risk_of_bias_vocabulary(descriptor, small_package):
+    texts = dict(small_package)
+    row = {
+        "study_id": "Doe2020",
+        "tool": "RoB1",
+        "domain": "allocation_concealment",
+        "source_id": "s1",
+        "locator": "RoB table",
+    }
+    texts["risk_of_bias.csv"] = table_text(
+        _fields_of(descriptor, "risk_of_bias"),
+        [{**row, "judgement": "unclear"}, {**row, "domain": "blinding", "judgement": "low"}],
+    )
+    assert {(p.row, p.column) for p in problems_of(descriptor, texts)} == {(2, "domain")}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.coverage import coverage_markdown, coverage_table
+from ketamine_meta.coverage import EFFICACY_OUTCOMES, coverage_markdown, coverage_table
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"
@@ -19,7 +19,18 @@ START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"
 
 def generated_block() -> str:
     """The Markdown between the coverage markers, computed from the current tables."""
-    names = ("studies", "arms", "outcomes", "contrasts", "extraction_audit", "screening")
+    names = (
+        "studies",
+        "arms",
+        "outcomes",
+        "contrasts",
+        "adverse_events",
+        "relapse",
+        "trial_traits",
+        "risk_of_bias",
+        "extraction_audit",
+        "screening",
+    )
     tables = {n: pd.read_csv(RAW / f"{n}.csv") for n in names}
     counts = (
         f"{len(tables['studies'])} trials, {len(tables['arms'])} arms, "
@@ -28,7 +39,39 @@ def generated_block() -> str:
     )
     table = coverage_table(tables["arms"], tables["outcomes"], tables["contrasts"])
     return "\n".join(
-        [counts + coverage_markdown(table), audit_summary(tables), screening_summary(tables)]
+        [
+            counts + coverage_markdown(table),
+            safety_summary(tables),
+            audit_summary(tables),
+            screening_summary(tables),
+        ]
+    )
+
+
+def _trials(frame: pd.DataFrame) -> int:
+    return frame["study_id"].nunique()
+
+
+def safety_summary(tables: dict[str, pd.DataFrame]) -> str:
+    """One paragraph on safety, durability, trial characteristics and risk of bias."""
+    outcomes = tables["outcomes"]
+    dropouts = outcomes[outcomes["outcome"].isin(["dropout", "dropout_adverse_event"])]
+    relapse, traits, rob = tables["relapse"], tables["trial_traits"], tables["risk_of_bias"]
+    complete_rob = rob.groupby(["study_id", "tool"])["domain"].nunique()
+    trait_counts = traits.groupby("trait")["study_id"].nunique().sort_index()
+    return (
+        f"Safety: dropout counts for {_trials(dropouts)} trials ({len(dropouts)} rows); "
+        f"adverse-event incidences for {_trials(tables['adverse_events'])} trials "
+        f"({len(tables['adverse_events'])} rows); no trial's blood-pressure change or CADSS "
+        "score could be read. "
+        f"Durability (`relapse.csv`): {_trials(relapse)} trials ({len(relapse)} rows: "
+        + ", ".join(f"{m} {c}" for m, c in relapse["measure"].value_counts().sort_index().items())
+        + "). "
+        "Trial characteristics (`trial_traits.csv`, trials with each): "
+        + ", ".join(f"{t} {c}" for t, c in trait_counts.items())
+        + ". "
+        f"Risk of bias (`risk_of_bias.csv`, as published reviews judged it): {_trials(rob)} "
+        f"trials, {int((complete_rob >= 7).sum())} with all seven RoB 1 domains.\n"
     )
 
 
@@ -56,20 +99,30 @@ def audit_summary(tables: dict[str, pd.DataFrame]) -> str:
     compared = int(counts.get("identical", 0) + counts.get("identical_after_orientation", 0))
     compared += int(counts.get("disagree", 0))
     agreed = compared - int(counts.get("disagree", 0))
+    items = audit.drop_duplicates("item")["table"].value_counts()
+    rows = {
+        name: len(tables[name]) for name in ("outcomes", "contrasts", "adverse_events", "relapse")
+    }
+    share = items.sum() / sum(rows.values())
     return (
         f"Double extraction (`extraction_audit.csv`): a second extractor, blind to the first "
-        f"pass, re-read {audit['item'].nunique()} rows with 24 h numbers. Of "
-        f"{compared} values both recorded, {agreed} agree ({agreed / compared:.0%}), "
+        f"pass, re-read {audit['item'].nunique()} rows ("
+        + ", ".join(f"{items.get(name, 0)} of {n} {name}" for name, n in rows.items())
+        + f"; {share:.0%} of all rows): every row with 24 h numbers at the time, then a random 20% "
+        f"(seed 20261124) of the safety and durability rows. Of {compared} values both "
+        f"recorded, {agreed} agree ({agreed / compared:.0%}), "
         f"{int(counts.get('identical_after_orientation', 0))} of them after turning the source's "
         f"sign to treatment minus control; {int(counts.get('not_independently_checked', 0))} "
         "derived values (counts from percentages, n from degrees of freedom or other tables) "
-        f"were not re-read independently. {unaudited_24h_rows(tables)} rows at 24 h added "
-        "since have not been double-extracted yet.\n"
+        "were not re-read independently, and "
+        f"{int(counts.get('not_comparable', 0))} were recorded as different quantities by the "
+        f"two passes. {unaudited_24h_rows(tables)} efficacy rows at 24 h have not been "
+        "double-extracted.\n"
     )
 
 
 def unaudited_24h_rows(tables: dict[str, pd.DataFrame]) -> int:
-    """Rows with 24 h numbers (outcomes and contrasts) that the audit does not cover."""
+    """Efficacy rows with 24 h numbers (outcomes and contrasts) the audit does not cover."""
     audit = tables["extraction_audit"]
     audited = set(
         zip(
@@ -81,7 +134,9 @@ def unaudited_24h_rows(tables: dict[str, pd.DataFrame]) -> int:
         )
     )
     columns = ["study_id", "outcome", "scale", "timepoint_h"]
-    rows = pd.concat([tables[name][columns] for name in ("outcomes", "contrasts")])
+    outcomes = tables["outcomes"]
+    efficacy = outcomes[outcomes["outcome"].isin(EFFICACY_OUTCOMES)]
+    rows = pd.concat([efficacy[columns], tables["contrasts"][columns]])
     at_24h = rows[rows["timepoint_h"] == 24]
     return sum(key not in audited for key in at_24h.itertuples(index=False, name=None))
 

@@ -7,6 +7,16 @@ import pandas as pd
 
 from ketamine_meta.comparisons import ENANTIOMER
 
+#: Outcomes that measure efficacy (dropouts are counted with safety, not here).
+EFFICACY_OUTCOMES = frozenset(
+    {
+        "depression_score",
+        "response",
+        "remission",
+        "suicidal_ideation_score",
+        "suicidal_ideation_remission",
+    }
+)
 #: Timepoint windows (hours after the first dose), upper bounds inclusive.
 TIMEPOINT_BINS = [0, 4, 30, 96, 200, 400, 700, np.inf]
 TIMEPOINT_LABELS = ["≤4 h", "24 h", "48-96 h", "7 d", "14 d", "21-28 d", ">28 d"]
@@ -17,8 +27,9 @@ def coverage_table(
 ) -> pd.DataFrame:
     """Count trials with post-baseline data, by route and enantiomer of their drug arms.
 
-    A trial counts in a timepoint column when ``outcomes`` or ``contrasts`` holds any row for it
-    in that window (baseline rows excluded). A trial with drug arms of several routes or
+    A trial counts in a timepoint column when ``outcomes`` (an efficacy outcome,
+    :data:`EFFICACY_OUTCOMES`) or ``contrasts`` holds any row for it in that window (baseline
+    rows excluded). A trial with drug arms of several routes or
     enantiomers counts once in each of their rows.
 
     Returns
@@ -31,8 +42,9 @@ def coverage_table(
         enantiomer=lambda a: a["drug"].map(ENANTIOMER)
     )
     groups = active[["study_id", "route", "enantiomer"]].dropna().drop_duplicates()
+    efficacy = outcomes[outcomes["outcome"].isin(EFFICACY_OUTCOMES)]
     times = pd.concat(
-        [outcomes[["study_id", "timepoint_h"]], contrasts[["study_id", "timepoint_h"]]]
+        [efficacy[["study_id", "timepoint_h"]], contrasts[["study_id", "timepoint_h"]]]
     )
     times = times[times["timepoint_h"].astype(float) > 0].copy()
     times["window"] = pd.cut(

@@ -391,6 +391,70 @@ def contrast_problems(contrasts: pd.DataFrame, parsed: ParsedTable) -> list[Prob
     return problems
 
 
+#: Relapse measures whose value is a proportion.
+PROPORTION_MEASURES = frozenset({"proportion_relapsed", "km_survival"})
+
+
+def relapse_problems(
+    relapse: pd.DataFrame, parsed: ParsedTable, arms: pd.DataFrame
+) -> list[Problem]:
+    """Rules across columns of ``relapse``.
+
+    Proportions lie in [0, 1]; events do not exceed n; a relapse count has its events; a
+    hazard ratio names its comparator arm (an arm of the same trial) and its interval holds
+    the estimate; any interval is ordered.
+    """
+    problems: list[Problem] = []
+    known_arms = set(zip(arms["study_id"], arms["arm_id"], strict=True))
+
+    def add(row: int, column: str, value: object, message: str) -> None:
+        shown = "" if pd.isna(value) else str(value)
+        problems.append(Problem(parsed.file, row, _row_line(parsed, row), column, shown, message))
+
+    for row, rec in relapse.iterrows():
+        measure, value = rec["measure"], rec["value"]
+        if measure in PROPORTION_MEASURES and not pd.isna(value) and value > 1:
+            add(row, "value", value, f"a {measure} is a proportion between 0 and 1")
+        if measure == "relapse_count" and pd.isna(rec["events"]):
+            add(row, "events", rec["events"], "a relapse_count row needs events")
+        if not pd.isna(rec["events"]) and not pd.isna(rec["n"]) and rec["events"] > rec["n"]:
+            add(row, "events", rec["events"], f"events exceed n ({rec['n']})")
+        if measure == "hazard_ratio":
+            ctrl = rec["arm_id_ctrl"]
+            if pd.isna(ctrl) or (rec["study_id"], ctrl) not in known_arms:
+                add(
+                    row,
+                    "arm_id_ctrl",
+                    ctrl,
+                    "a hazard ratio needs the comparator arm of the same trial",
+                )
+        elif not pd.isna(rec["arm_id_ctrl"]):
+            add(
+                row,
+                "arm_id_ctrl",
+                rec["arm_id_ctrl"],
+                "only a hazard_ratio row has a comparator arm",
+            )
+        low, high = rec["ci_low"], rec["ci_high"]
+        if not pd.isna(low) and not pd.isna(high):
+            if low >= high:
+                add(row, "ci_low", low, f"ci_low must be below ci_high ({high})")
+            elif not pd.isna(value) and not low <= value <= high:
+                add(row, "value", value, f"value lies outside its interval [{low}, {high}]")
+    return problems
+
+
+def adverse_event_problems(events: pd.DataFrame, parsed: ParsedTable) -> list[Problem]:
+    """Participants with an adverse event cannot outnumber the arm's safety population."""
+    problems = []
+    for row, rec in events.iterrows():
+        if not pd.isna(rec["n"]) and rec["events"] > rec["n"]:
+            line = _row_line(parsed, row)
+            message = f"events exceed n ({rec['n']})"
+            problems.append(Problem(parsed.file, row, line, "events", str(rec["events"]), message))
+    return problems
+
+
 COUNT_OUTCOMES = frozenset(
     {
         "response",
@@ -445,6 +509,16 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
         problems += cross_field_problems(typed["outcomes"], parsed["outcomes"])
     if "contrasts" in typed and not _missing_columns(typed["contrasts"], schemas["contrasts"]):
         problems += contrast_problems(typed["contrasts"], parsed["contrasts"])
+    if (
+        "relapse" in typed
+        and "arms" in typed
+        and not _missing_columns(typed["relapse"], schemas["relapse"])
+    ):
+        problems += relapse_problems(typed["relapse"], parsed["relapse"], typed["arms"])
+    if "adverse_events" in typed and not _missing_columns(
+        typed["adverse_events"], schemas["adverse_events"]
+    ):
+        problems += adverse_event_problems(typed["adverse_events"], parsed["adverse_events"])
     if problems:
         raise DataPackageError(problems)
     return typed
