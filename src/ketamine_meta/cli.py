@@ -8,6 +8,8 @@ escalc
     Add ``yi`` and ``vi`` columns computed from raw per-arm columns.
 pool
     Random-effects meta-analysis of ``yi``/``vi`` columns, optionally by subgroup.
+reconstruct-km
+    Individual patient data rebuilt from a digitized Kaplan-Meier curve and its at-risk table.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ketamine_meta.effect_sizes import (
     risk_difference,
     smd,
 )
+from ketamine_meta.km_reconstruction import CurveInputError, reconstruct_ipd
 from ketamine_meta.meta_analysis import OVERALL_LABEL, TESTS, pool_by_subgroup
 from ketamine_meta.package_files import read_package_dir
 from ketamine_meta.tables import to_csv_text
@@ -179,6 +182,40 @@ def cmd_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconstruct_km(args: argparse.Namespace) -> int:
+    """Rebuild individual patient data from a digitized Kaplan-Meier curve."""
+    curve = _read_csv(args.curve)
+    risk = _read_csv(args.at_risk)
+    _require_columns(curve, ["time", "survival"], args.curve)
+    _require_columns(risk, ["time", "n_at_risk"], args.at_risk)
+    values = {
+        (path, c): _numeric(frame, c, path)
+        for path, frame, columns in (
+            (args.curve, curve, ("time", "survival")),
+            (args.at_risk, risk, ("time", "n_at_risk")),
+        )
+        for c in columns
+    }
+    for (path, column), array in values.items():
+        if np.isnan(array).any():
+            row = _first_row(np.isnan(array))
+            raise UsageError(f"{path}: row {row}, column '{column}': value is missing")
+    try:
+        ipd = reconstruct_ipd(
+            values[(args.curve, "time")],
+            values[(args.curve, "survival")],
+            values[(args.at_risk, "time")],
+            values[(args.at_risk, "n_at_risk")],
+            args.total_events,
+        )
+    except CurveInputError as exc:
+        table, _, rest = str(exc).partition(": ")
+        path = {"curve": args.curve, "at-risk": args.at_risk}.get(table)
+        raise UsageError(f"{path}: {rest}" if path else str(exc)) from exc
+    _write(to_csv_text(ipd), args.out)
+    return 0
+
+
 def _write(text: str, output: str | None) -> None:
     if output:
         Path(output).write_text(text)
@@ -236,6 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_pool)
+
+    p = sub.add_parser(
+        "reconstruct-km",
+        help="rebuild patient-level data from a digitized Kaplan-Meier curve (Guyot 2012)",
+    )
+    p.add_argument("--curve", required=True, help="CSV with columns time, survival (0-1)")
+    p.add_argument("--at-risk", required=True, help="CSV with columns time, n_at_risk")
+    p.add_argument("--total-events", type=int, help="total number of events, when reported")
+    p.add_argument("--out", help="write IPD (time, event) here instead of standard output")
+    p.set_defaults(func=cmd_reconstruct_km)
     return parser
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import matplotlib as mpl
 import numpy as np
@@ -15,6 +15,7 @@ from scipy import stats
 
 from ketamine_meta.comparisons import ARM_LEVEL
 from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
+from ketamine_meta.relapse import SummaryFit
 
 ROUTE_NAMES = {
     "IV": "Intravenous",
@@ -334,3 +335,83 @@ def forest_plot(
         fontsize=7.5,
     )
     return fig
+
+
+COMPARATOR_PANEL = "Comparators (not ketamine)"
+#: Line style per regimen of relapse curves.
+REGIMEN_STYLE = {
+    "continued": {"linestyle": "-", "label": "continued"},
+    "after course": {"linestyle": "-", "label": "after a course"},
+    "stopped": {"linestyle": "--", "label": "stopped (placebo)"},
+    "comparator": {"linestyle": ":", "label": "comparator"},
+}
+RELAPSE_COLORS = ["#1f4e79", "#c0504d", "#4f7d3a", "#7f6000", "#5b3f8c", "#3a7d7d", "#8c3a5b"]
+
+
+def relapse_curves(
+    by_study: pd.DataFrame,
+    group_by: str,
+    days: float = 365.0,
+    level: float = 0.95,
+    group_names: Mapping[str, str] | None = None,
+) -> Figure:
+    """Relapse-free curves of the arms with a time-based summary fit, one panel per group.
+
+    Each curve is the arm's exponential or Weibull summary fit
+    (:mod:`ketamine_meta.relapse`), with a pointwise confidence band where the fit has an SE;
+    the line style gives the regimen. Under each panel, the number followed at day 0 (the only
+    number at risk the sources report).
+    """
+    curves = by_study[by_study["data_basis"] == "summary fit"].copy()
+    # Comparators (ECT, quetiapine) get their own panel whatever their route.
+    curves[group_by] = curves[group_by].where(curves["regimen"] != "comparator", COMPARATOR_PANEL)
+    groups = sorted(set(curves[group_by]) - {COMPARATOR_PANEL})
+    groups += [COMPARATOR_PANEL] if (curves[group_by] == COMPARATOR_PANEL).any() else []
+    crit = stats.norm.ppf(0.5 + level / 2)
+    fig = Figure(figsize=(4.2 * len(groups), 4.6))
+    t = np.linspace(0, days, 366)
+    for p, group in enumerate(groups):
+        width = 0.94 / len(groups)
+        ax = fig.add_axes((0.06 + p * width, 0.36, width - 0.07, 0.56))
+        rows = curves[curves[group_by] == group].reset_index(drop=True)
+        lines = []
+        for i, row in rows.iterrows():
+            fit = SummaryFit(row["distribution"], 0.0, row["shape"], row["log_rate_se"], "")
+            fit = _with_median(fit, row["median_days"])
+            color = RELAPSE_COLORS[i % len(RELAPSE_COLORS)]
+            style = REGIMEN_STYLE[row["regimen"]]
+            ax.plot(t, fit.survival(t), color=color, lw=1.4, linestyle=style["linestyle"])
+            if np.isfinite(row["log_rate_se"]):
+                ax.fill_between(
+                    t, fit.survival(t, -crit), fit.survival(t, crit), color=color, alpha=0.15, lw=0
+                )
+            label = f"{row['study_id']} {row['arm_id']} ({style['label']})"
+            lines.append((label, color, row["n_followed"]))
+        ax.set_xlim(0, days)
+        ax.set_ylim(0, 1.02)
+        ax.set_title((group_names or {}).get(group, group), fontsize=9, fontweight="bold")
+        ax.set_xlabel("Days since randomization or response")
+        if p == 0:
+            ax.set_ylabel("Relapse-free (summary fit)")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(labelsize=7.5)
+        for j, (label, color, n) in enumerate(lines):
+            y = -0.3 - 0.075 * j
+            ax.text(0.0, y, label, transform=ax.transAxes, fontsize=7, color=color)
+            n_text = "n/r" if pd.isna(n) else f"{n:g}"
+            ax.text(1.0, y, f"n at day 0: {n_text}", transform=ax.transAxes, fontsize=7, ha="right")
+    fig.text(
+        0.01,
+        0.015,
+        "Curves are exponential or Weibull fits to published summaries (median, share relapsed "
+        "by a day, n), not rebuilt patient data; bands where a count gives the uncertainty. "
+        "n/r: not reported.",
+        fontsize=6.8,
+    )
+    return fig
+
+
+def _with_median(fit: SummaryFit, median: float) -> SummaryFit:
+    """The fit with the scale that gives ``median`` (the table stores the median, not b)."""
+    return replace(fit, scale=median / np.log(2) ** (1 / fit.shape))

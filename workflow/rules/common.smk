@@ -40,4 +40,9 @@ def get_final_outputs():
         f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation.csv",
         f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
         *get_figure_paths(f"forest_smd_{TIMEPOINT_LABEL}_by_route"),
+        "results/tables/relapse_by_study.csv",
+        "results/tables/relapse_pooled.csv",
+        "results/tables/relapse_reproduction.csv",
+        *get_figure_paths("relapse_survival_by_route"),
+        *get_figure_paths("relapse_survival_by_enantiomer"),
     ]

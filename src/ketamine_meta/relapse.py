@@ -1,0 +1,385 @@
+r"""Relapse after response: parametric curves fitted to published summaries, and their pooling.
+
+Where a trial gives only summaries of time to relapse (a median, the share relapsed by a
+stated day, the number followed), the relapse-free curve is taken to be
+
+- exponential, :math:`S(t) = e^{-\lambda t}`, from one summary: a median ``m`` gives
+  :math:`\lambda = \ln 2 / m`; a share ``p`` relapsed by day ``t`` gives
+  :math:`\lambda = -\ln(1-p)/t`;
+- Weibull, :math:`S(t) = \exp(-(t/b)^k)`, from a median and a share together, solved exactly:
+  :math:`k = \ln\big(\ln 2 / -\ln(1-p)\big) / \ln(m/t)`, :math:`b = m / (\ln 2)^{1/k}`.
+
+Uncertainty, on :math:`\log\lambda` of the exponential: from ``d`` relapses,
+:math:`SE = 1/\sqrt d` (the exponential MLE); from a share of ``n``, by the delta method,
+:math:`SE = \sqrt{p / ((1-p) n)} / (-\ln(1-p))`. A curve without a count behind it has none.
+These fits are labelled ``summary fit`` wherever they appear, and never mixed with curves
+rebuilt from published Kaplan-Meier figures (:mod:`ketamine_meta.km_reconstruction`).
+
+References
+----------
+Collett, D. (2015). *Modelling survival data in medical research* (3rd ed.), sections 5.1-5.2
+(exponential and Weibull, SE of the exponential rate). Guyot, P., et al. (2012), Discussion
+(summary-based approaches as the fallback when no curve can be digitized).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ketamine_meta.comparisons import ENANTIOMER
+from ketamine_meta.effect_sizes import log_hazard_ratio
+from ketamine_meta.meta_analysis import random_effects
+
+#: Days at which relapse-free shares are reported.
+REPORT_DAYS = (14, 28, 56)
+LN2 = float(np.log(2))
+
+
+@dataclass(frozen=True)
+class SummaryFit:
+    r"""A relapse-free curve fitted to published summaries.
+
+    Attributes
+    ----------
+    distribution : str
+        ``"exponential"`` or ``"weibull"``.
+    scale : float
+        Exponential: :math:`1/\lambda` (days); Weibull: ``b`` (days).
+    shape : float
+        Weibull shape ``k`` (1 for the exponential).
+    log_rate_se : float
+        SE of :math:`\log\lambda` (exponential with a count behind it), else NaN.
+    basis : str
+        Which summaries the fit used.
+    """
+
+    distribution: str
+    scale: float
+    shape: float
+    log_rate_se: float
+    basis: str
+
+    def survival(self, t: np.ndarray | float, z: float = 0.0) -> np.ndarray:
+        """Relapse-free share at ``t`` days; ``z`` shifts the rate by ``z`` SEs (bands)."""
+        t = np.asarray(t, dtype=float)
+        scale = self.scale * np.exp(-z * self.log_rate_se) if z else self.scale
+        return np.exp(-((t / scale) ** self.shape))
+
+    def median(self, z: float = 0.0) -> float:
+        """Median time to relapse in days; ``z`` as in :meth:`survival`."""
+        scale = self.scale * np.exp(-z * self.log_rate_se) if z else self.scale
+        return float(scale * LN2 ** (1 / self.shape))
+
+
+def exponential_from_median(median: float, relapses: float | None = None) -> SummaryFit:
+    r"""Exponential curve with the given median; SE :math:`1/\sqrt d` when ``d`` is known."""
+    se = 1 / np.sqrt(relapses) if relapses else np.nan
+    basis = "median" + (f", {int(relapses)} relapses" if relapses else "")
+    return SummaryFit("exponential", median / LN2, 1.0, float(se), basis)
+
+
+def exponential_from_share(share: float, day: float, n: float | None = None) -> SummaryFit:
+    """Exponential curve through a share relapsed by ``day``; delta-method SE given ``n``."""
+    if not 0 < share < 1:
+        raise ValueError(f"a share relapsed must lie strictly between 0 and 1, not {share}")
+    rate = -np.log1p(-share) / day
+    se = np.sqrt(share / ((1 - share) * n)) / -np.log1p(-share) if n else np.nan
+    basis = f"share relapsed by day {day:g}" + (f" of {int(n)}" if n else "")
+    return SummaryFit("exponential", float(1 / rate), 1.0, float(se), basis)
+
+
+def weibull_from_median_and_share(median: float, share: float, day: float) -> SummaryFit:
+    """Weibull curve through a median and a share relapsed by ``day`` (solved exactly)."""
+    if day == median:
+        raise ValueError("the median and the share must refer to different days")
+    shape = np.log(LN2 / -np.log1p(-share)) / np.log(median / day)
+    if not np.isfinite(shape) or shape <= 0:
+        raise ValueError("the median and the share are not consistent with a Weibull curve")
+    scale = median / LN2 ** (1 / shape)
+    return SummaryFit(
+        "weibull", float(scale), float(shape), np.nan, f"median and share relapsed by day {day:g}"
+    )
+
+
+def fit_arm(rows: pd.DataFrame) -> SummaryFit | None:
+    """The curve one arm's relapse rows allow (Weibull from two summaries, else exponential).
+
+    ``rows`` are the arm's rows of ``relapse.csv``; None when no time-based summary exists
+    (a count of relapses over an unstated follow-up).
+    """
+    median = rows.loc[(rows["measure"] == "median_days_to_relapse") & rows["value"].notna()]
+    share = rows.loc[(rows["measure"] == "proportion_relapsed") & rows["value"].notna()]
+    counts = rows.loc[rows["measure"] == "relapse_count"]
+    relapses = counts["events"].iloc[0] if len(counts) else None
+    if len(median) and len(share):
+        return weibull_from_median_and_share(
+            median["value"].iloc[0], share["value"].iloc[0], share["time_days"].iloc[0]
+        )
+    if len(median):
+        return exponential_from_median(median["value"].iloc[0], relapses)
+    if len(share):
+        row = share.iloc[0]
+        return exponential_from_share(row["value"], row["time_days"], _or_none(row["n"]))
+    return None
+
+
+def _or_none(value: object) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+RELAPSE_BY_STUDY_COLUMNS = [
+    "study_id",
+    "arm_id",
+    "route",
+    "enantiomer",
+    "regimen",
+    "n_followed",
+    "relapses",
+    "median_days",
+    "median_ci_low",
+    "median_ci_high",
+    *[f"relapse_free_day_{d}" for d in REPORT_DAYS],
+    "distribution",
+    "shape",
+    "log_rate_se",
+    "data_basis",
+    "fit_basis",
+]
+
+
+def _prior_treatment(arms: pd.DataFrame, study_id: str, arm: pd.Series) -> pd.Series:
+    """The ketamine arm a relapse arm's participants responded to (itself if active)."""
+    if arm["drug"] in ENANTIOMER:
+        return arm
+    active = arms[(arms["study_id"] == study_id) & arms["drug"].isin(list(ENANTIOMER))]
+    return active.iloc[0] if len(active) and arm["drug"] != "other_active" else arm
+
+
+def regimen(relapse_arms: pd.DataFrame, arm: pd.Series) -> str:
+    """The regimen an arm's relapse data describe.
+
+    ``continued`` (randomized to keep taking the drug), ``stopped`` (randomized to placebo
+    after responding to it), ``after course`` (followed after a randomized course), or
+    ``comparator`` (a non-ketamine treatment).
+    """
+    if arm["drug"] == "other_active":
+        return "comparator"
+    if arm["drug"] not in ENANTIOMER:
+        return "stopped"
+    has_withdrawal = (~relapse_arms["drug"].isin([*ENANTIOMER, "other_active"])).any()
+    return "continued" if has_withdrawal else "after course"
+
+
+def relapse_by_study(
+    relapse: pd.DataFrame, arms: pd.DataFrame, level: float = 0.95
+) -> pd.DataFrame:
+    """One row per study and arm with a relapse summary (see :data:`RELAPSE_BY_STUDY_COLUMNS`)."""
+    crit = stats.norm.ppf(0.5 + level / 2)
+    arm_info = arms.set_index(["study_id", "arm_id"])
+    rows = []
+    for (study_id, arm_id), group in relapse.groupby(["study_id", "arm_id"], sort=True):
+        arm = arm_info.loc[(study_id, arm_id)]
+        prior = _prior_treatment(arms, study_id, arm)
+        study_arms = arms[
+            (arms["study_id"] == study_id)
+            & arms["arm_id"].isin(relapse.loc[relapse["study_id"] == study_id, "arm_id"])
+        ]
+        fit = fit_arm(group[group["measure"] != "hazard_ratio"])
+        counts = group[group["measure"] == "relapse_count"]
+        n_followed = group["n"].dropna()
+        record = {
+            "study_id": study_id,
+            "arm_id": arm_id,
+            "route": prior["route"],
+            "enantiomer": ENANTIOMER.get(prior["drug"], "none"),
+            "regimen": regimen(study_arms, arm),
+            "n_followed": n_followed.iloc[0] if len(n_followed) else np.nan,
+            "relapses": counts["events"].iloc[0] if len(counts) else np.nan,
+            "data_basis": "summary fit" if fit else "count only (no follow-up time)",
+        }
+        if fit:
+            record |= {
+                "median_days": fit.median(),
+                "median_ci_low": fit.median(crit) if np.isfinite(fit.log_rate_se) else np.nan,
+                "median_ci_high": fit.median(-crit) if np.isfinite(fit.log_rate_se) else np.nan,
+                **{f"relapse_free_day_{d}": float(fit.survival(d)) for d in REPORT_DAYS},
+                "distribution": fit.distribution,
+                "shape": fit.shape,
+                "log_rate_se": fit.log_rate_se,
+                "fit_basis": fit.basis,
+            }
+        rows.append(record)
+    return pd.DataFrame(rows, columns=RELAPSE_BY_STUDY_COLUMNS)
+
+
+RELAPSE_POOLED_COLUMNS = [
+    "quantity",
+    "route",
+    "enantiomer",
+    "regimen",
+    "k",
+    "studies",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "tau2",
+    "method",
+    "test",
+    "data_basis",
+]
+
+
+def relapse_pooled(
+    by_study: pd.DataFrame, relapse: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
+) -> pd.DataFrame:
+    r"""Pooled median time to relapse, and the pooled HR of continuing versus stopping.
+
+    Medians are pooled per route x enantiomer x regimen.
+
+    Medians are pooled on the log scale, :math:`\log m = \log(\ln 2) - \log\lambda`, with the
+    SE of :math:`\log\lambda` (arms whose fit has one); hazard ratios as log HR with the
+    variance from their CI (:func:`~ketamine_meta.effect_sizes.log_hazard_ratio`). Both by the
+    random-effects model of ``pooling``.
+    """
+    model = {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
+    rows = []
+    usable = by_study[by_study["log_rate_se"].notna() & (by_study["regimen"] != "comparator")]
+    for (route, enantiomer, regimen_), group in usable.groupby(["route", "enantiomer", "regimen"]):
+        fit = random_effects(np.log(group["median_days"]), group["log_rate_se"] ** 2, **model)
+        rows.append(
+            {
+                "quantity": "median days to relapse",
+                "route": route,
+                "enantiomer": enantiomer,
+                "regimen": regimen_,
+                "k": fit.k,
+                "studies": ";".join(sorted(set(group["study_id"]))),
+                "estimate": np.exp(fit.estimate),
+                "ci_low": np.exp(fit.ci_low),
+                "ci_high": np.exp(fit.ci_high),
+                "tau2": fit.tau2,
+                "method": pooling["method"],
+                "test": fit.test,
+                "data_basis": "summary fit",
+            }
+        )
+    hrs = relapse[relapse["measure"] == "hazard_ratio"].dropna(
+        subset=["value", "ci_low", "ci_high"]
+    )
+    if len(hrs):
+        yi, vi = log_hazard_ratio(hrs["value"], hrs["ci_low"], hrs["ci_high"])
+        fit = random_effects(yi, vi, **model)
+        first = arms.set_index(["study_id", "arm_id"]).loc[
+            (hrs["study_id"].iloc[0], hrs["arm_id"].iloc[0])
+        ]
+        rows.append(
+            {
+                "quantity": "hazard ratio of relapse, continued vs stopped",
+                "route": first["route"],
+                "enantiomer": ENANTIOMER.get(first["drug"], "none"),
+                "regimen": "continued vs stopped",
+                "k": fit.k,
+                "studies": ";".join(sorted(set(hrs["study_id"]))),
+                "estimate": np.exp(fit.estimate),
+                "ci_low": np.exp(fit.ci_low),
+                "ci_high": np.exp(fit.ci_high),
+                "tau2": fit.tau2,
+                "method": pooling["method"],
+                "test": fit.test,
+                "data_basis": "reported hazard ratios",
+            }
+        )
+    return pd.DataFrame(rows, columns=RELAPSE_POOLED_COLUMNS)
+
+
+REPRODUCTION_COLUMNS = [
+    "study_id",
+    "arm",
+    "figure",
+    "published",
+    "published_ci_low",
+    "published_ci_high",
+    "ours",
+    "ours_ci_low",
+    "ours_ci_high",
+    "difference",
+    "how_ours_was_obtained",
+    "source_id",
+    "locator",
+]
+
+
+def relapse_reproduction(relapse: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Each published durability figure beside what the package's data give for it.
+
+    - A hazard ratio: ours is the HR rebuilt from the log HR and the SE its interval implies,
+      so the interval tests whether the published bounds are symmetric on the log scale.
+    - A median: ours is the median of the arm's fitted curve and its interval comes from the
+      fit's uncertainty (relapse count or share and n), compared with the published interval.
+    - A share relapsed by a day: ours is the fitted curve at that day.
+
+    Where the fit is forced through the published value, the difference is 0 by construction;
+    ``how_ours_was_obtained`` says so.
+    """
+    crit = stats.norm.ppf(0.5 + level / 2)
+    rows = []
+    for (study_id, arm_id), group in relapse.groupby(["study_id", "arm_id"], sort=True):
+        fit = fit_arm(group[group["measure"] != "hazard_ratio"])
+        for _, rec in group.iterrows():
+            base = {
+                "study_id": study_id,
+                "published": rec["value"],
+                "published_ci_low": rec["ci_low"],
+                "published_ci_high": rec["ci_high"],
+                "source_id": rec["source_id"],
+                "locator": rec["locator"],
+            }
+            if rec["measure"] == "hazard_ratio" and not pd.isna(rec["ci_low"]):
+                y, v = log_hazard_ratio(rec["value"], rec["ci_low"], rec["ci_high"], level)
+                se = float(np.sqrt(v))
+                ours = (
+                    float(np.exp(y)),
+                    float(np.exp(y - crit * se)),
+                    float(np.exp(y + crit * se)),
+                )
+                how = "log HR with the SE from the published interval, back-transformed"
+                figure = "hazard ratio of relapse"
+                arm = f"{arm_id} vs {rec['arm_id_ctrl']}"
+            elif rec["measure"] == "median_days_to_relapse" and fit and not pd.isna(rec["value"]):
+                has_se = np.isfinite(fit.log_rate_se)
+                ours = (
+                    fit.median(),
+                    fit.median(crit) if has_se else np.nan,
+                    fit.median(-crit) if has_se else np.nan,
+                )
+                how = f"{fit.distribution} summary fit ({fit.basis}); the point by construction"
+                figure, arm = "median days to relapse", arm_id
+            elif rec["measure"] == "proportion_relapsed" and fit:
+                ours = (1 - float(fit.survival(rec["time_days"])), np.nan, np.nan)
+                how = f"{fit.distribution} summary fit ({fit.basis}) at day {rec['time_days']:g}"
+                figure, arm = f"share relapsed by day {rec['time_days']:g}", arm_id
+            else:
+                continue
+            rows.append(
+                base
+                | {
+                    "arm": arm,
+                    "figure": figure,
+                    "ours": ours[0],
+                    "ours_ci_low": ours[1],
+                    "ours_ci_high": ours[2],
+                    # Rounding residue of a curve forced through the value is reported as 0.
+                    "difference": _without_residue(ours[0] - rec["value"], rec["value"]),
+                    "how_ours_was_obtained": how,
+                }
+            )
+    return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
+
+
+def _without_residue(difference: float, value: float) -> float:
+    return 0.0 if abs(difference) <= 1e-12 * max(1.0, abs(value)) else float(difference)

@@ -1,0 +1,28 @@
+"""Snakemake entry: relapse summary fits per arm, pooled, and the reproduction table."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.logs import configure
+from ketamine_meta.relapse import relapse_by_study, relapse_pooled, relapse_reproduction
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+pooling = snakemake.params.pooling
+validated = Path(snakemake.input.validated)
+relapse = pd.read_csv(validated / "relapse.csv")
+arms = pd.read_csv(validated / "arms.csv")
+by_study = relapse_by_study(relapse, arms, pooling["level"])
+tables = {
+    "by_study": by_study,
+    "pooled": relapse_pooled(by_study, relapse, arms, pooling),
+    "reproduction": relapse_reproduction(relapse, pooling["level"]),
+}
+for name, table in tables.items():
+    Path(snakemake.output[name]).write_text(to_csv_text(table))
+log.info(
+    "%d arms with relapse data, %d with a time-based fit",
+    len(by_study),
+    int((by_study["data_basis"] == "summary fit").sum()),
+)
