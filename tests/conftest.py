@@ -68,6 +68,19 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
+def results_digest(root: Path) -> dict[str, str]:
+    """:func:`tree_digest` of a results directory without its HTML renderings.
+
+    The Snakemake report and the executed audit notebook are not committed (.gitignore):
+    they embed run-specific details, while every table and figure must be byte-identical.
+    """
+    return {
+        k: v
+        for k, v in tree_digest(root).items()
+        if k != "report.html" and not k.startswith("notebooks/")
+    }
+
+
 @pytest.fixture(scope="session")
 def reference() -> dict[str, dict]:
     """metafor's reference values, by scenario id."""

@@ -23,13 +23,25 @@ def tables() -> dict[str, pd.DataFrame]:
         "relapse",
         "trial_traits",
         "risk_of_bias",
+        "bioavailability",
+        "published_estimates",
     )
     return {n: pd.read_csv(RAW / f"{n}.csv", dtype=str, keep_default_na=False) for n in names}
 
 
 @pytest.mark.parametrize(
     "name",
-    ["studies", "arms", "outcomes", "adverse_events", "relapse", "trial_traits", "risk_of_bias"],
+    [
+        "studies",
+        "arms",
+        "outcomes",
+        "adverse_events",
+        "relapse",
+        "trial_traits",
+        "risk_of_bias",
+        "bioavailability",
+        "published_estimates",
+    ],
 )
 def test_every_row_names_its_source_and_locator(tables, name):
     frame = tables[name]

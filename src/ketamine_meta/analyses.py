@@ -13,27 +13,36 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from ketamine_meta.comparisons import ENANTIOMER, ComparisonRules, build_effect_sizes
 from ketamine_meta.effect_sizes import (
     inverse_freeman_tukey,
+    log_risk_ratio,
     proportion_freeman_tukey,
     proportion_logit,
 )
 from ketamine_meta.meta_analysis import (
+    OVERALL_LABEL,
     pool_by_subgroup,
     random_effects,
     subgroup_difference_test,
     tau2_confidence_interval,
 )
-from ketamine_meta.meta_regression import subgroups_common_tau2
+from ketamine_meta.meta_regression import meta_regression, subgroups_common_tau2
 from ketamine_meta.publication_bias import egger_test, rank_correlation_test, trim_and_fill
 from ketamine_meta.sensitivity import cumulative, influence, leave_one_out
 
 
 def select_smd_at(effects: pd.DataFrame, timepoint_h: float) -> pd.DataFrame:
-    """Rows of depression-score SMDs at ``timepoint_h``, sorted by route, study, comparison.
+    """Rows of depression-score SMDs at ``timepoint_h`` (see :func:`select_at`)."""
+    return select_at(effects, "depression_score", "SMD", timepoint_h)
+
+
+def select_at(
+    effects: pd.DataFrame, outcome: str, measure: str, timepoint_h: float
+) -> pd.DataFrame:
+    """Rows of one outcome and measure at ``timepoint_h``, sorted by route, study, comparison.
 
     Raises
     ------
@@ -41,12 +50,12 @@ def select_smd_at(effects: pd.DataFrame, timepoint_h: float) -> pd.DataFrame:
         If no comparison reports that timepoint.
     """
     rows = effects[
-        (effects["measure"] == "SMD")
-        & (effects["outcome"] == "depression_score")
+        (effects["measure"] == measure)
+        & (effects["outcome"] == outcome)
         & np.isclose(effects["timepoint_h"].astype(float), timepoint_h)
     ]
     if rows.empty:
-        raise ValueError(f"no depression-score comparison at {timepoint_h:g} h to pool")
+        raise ValueError(f"no {outcome} comparison ({measure}) at {timepoint_h:g} h to pool")
     return rows.sort_values(["route", "study_id", "comparison_id"], kind="stable").reset_index(
         drop=True
     )
@@ -319,6 +328,17 @@ def pooled_response_rates(
         & outcomes["events"].notna()
         & outcomes["n"].notna()
     ]
+    return _pool_proportions(rows, arms, pooling, measure, outcome, timepoint_h)
+
+
+def _pool_proportions(
+    rows: pd.DataFrame,
+    arms: pd.DataFrame,
+    pooling: Mapping,
+    measure: str,
+    outcome: str,
+    timepoint_h: float | str,
+) -> pd.DataFrame:
     rows = rows.sort_values(["study_id", "arm_id", "scale"]).drop_duplicates(["study_id", "arm_id"])
     typed = rows.merge(arms.assign(arm_type=arm_types(arms))[["study_id", "arm_id", "arm_type"]])
     typed = typed[typed["arm_type"].notna()]
@@ -352,3 +372,291 @@ def pooled_response_rates(
             }
         )
     return pd.DataFrame(results, columns=RESPONSE_RATE_COLUMNS)
+
+
+#: Windows of the response time course: label, nominal hours, lower and upper bound (hours).
+TIME_COURSE_WINDOWS = [
+    ("40 min-4 h", 2.0, 0.5, 4.0),
+    ("24 h", 24.0, 20.0, 30.0),
+    ("72 h", 72.0, 44.0, 96.0),
+    ("7 d", 168.0, 144.0, 200.0),
+    ("14 d", 336.0, 300.0, 400.0),
+    ("28 d", 672.0, 600.0, 700.0),
+]
+
+
+def response_time_course(
+    outcomes: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping, measure: str = "PLO"
+) -> pd.DataFrame:
+    """Pooled response proportion per arm type in each window of :data:`TIME_COURSE_WINDOWS`.
+
+    Within a window each arm enters once, with the visit nearest the window's nominal time
+    (ties: the earlier). Columns of :data:`RESPONSE_RATE_COLUMNS` with ``timepoint_h`` holding
+    the window label, plus ``nominal_h``.
+    """
+    responses = outcomes[
+        (outcomes["outcome"] == "response") & outcomes["events"].notna() & outcomes["n"].notna()
+    ]
+    tables = []
+    for label, nominal, low, high in TIME_COURSE_WINDOWS:
+        hours = responses["timepoint_h"].astype(float)
+        window = responses[(hours >= low) & (hours <= high)].assign(
+            _distance=lambda f, n=nominal: (f["timepoint_h"].astype(float) - n).abs()
+        )
+        if window.empty:
+            continue
+        nearest = window.sort_values(["_distance", "timepoint_h"]).drop_duplicates(
+            ["study_id", "arm_id", "scale"]
+        )
+        table = _pool_proportions(nearest, arms, pooling, measure, "response", label)
+        tables.append(table.assign(nominal_h=nominal))
+    return pd.concat(tables, ignore_index=True)
+
+
+def pool_rr_by(by_study: pd.DataFrame, by: str, pooling: Mapping, outcome: str) -> pd.DataFrame:
+    """Pool log risk ratios per level of ``by`` and overall (table on the log scale)."""
+    analysis = f"log_rr_{outcome}_{float(pooling['timepoint_h']):g}h"
+    table, _, _ = pool_by_subgroup(by_study, by=by, analysis=analysis, **_model(pooling))
+    return table
+
+
+#: Screening reasons, grouped for the flow diagram by their leading words.
+EXCLUSION_GROUPS = [
+    ("not randomized", "not randomized"),
+    ("not depression", "not a depressive episode"),
+    ("children", "children or adolescents"),
+    ("adolescents", "children or adolescents"),
+    ("duplicate", "duplicate or secondary report"),
+    ("secondary", "duplicate or secondary report"),
+    ("registry record without results", "no results published"),
+    ("protocol", "no results published"),
+]
+
+
+def prisma_counts(
+    screening: pd.DataFrame, studies: pd.DataFrame, by_study: pd.DataFrame, relapse: pd.DataFrame
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts of the flow diagram, and exclusions grouped by reason (:data:`EXCLUSION_GROUPS`).
+
+    A candidate counts as included if any of its records says include, else by its first
+    record's decision.
+    """
+    decided = screening.groupby("candidate_id").agg(
+        decision=("decision", lambda d: "include" if (d == "include").any() else d.iloc[0]),
+        reason=("reason", "first"),
+    )
+    included = decided[decided["decision"] == "include"]
+    extracted = len(studies)
+    counts = {
+        "records": len(screening),
+        "candidates": len(decided),
+        "excluded": int((decided["decision"] == "exclude").sum()),
+        "unclear": int((decided["decision"] == "unclear").sum()),
+        "included": len(included),
+        "extracted": extracted,
+        "to_extract": len(included) - len(set(included.index) & set(studies["study_id"])),
+        "in_primary": by_study["study_id"].nunique(),
+        "with_relapse": relapse["study_id"].nunique(),
+    }
+    reasons: dict[str, int] = {}
+    for reason in decided.loc[decided["decision"] == "exclude", "reason"].fillna(""):
+        group = next((g for key, g in EXCLUSION_GROUPS if key in reason.lower()), "other")
+        reasons[group] = reasons.get(group, 0) + 1
+    return counts, dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def adverse_event_risk_ratios(
+    adverse_events: pd.DataFrame, arms: pd.DataFrame, event: str
+) -> pd.DataFrame:
+    """Log risk ratio of one adverse event, each drug arm against its trial's control arm.
+
+    Events are matched by name, case-insensitively. A shared control is split between the
+    drug arms it is compared with, as for the efficacy comparisons.
+    """
+    rows = adverse_events[adverse_events["event"].str.lower() == event.lower()]
+    rows = rows.merge(arms[["study_id", "arm_id", "drug", "route", "dose", "dose_unit"]])
+    out = []
+    for study_id, group in rows.groupby("study_id", sort=True):
+        treat = group[group["drug"].isin(list(ENANTIOMER))]
+        ctrl = group[~group["drug"].isin([*ENANTIOMER, "other_active"])]
+        if treat.empty or len(ctrl) != 1:
+            continue
+        c = ctrl.iloc[0]
+        for _, t in treat.iterrows():
+            n_ctrl = c["n"] / len(treat)
+            yi, vi = log_risk_ratio(t["events"], t["n"], c["events"] / len(treat), n_ctrl)
+            dose = (
+                ""
+                if pd.isna(t["dose"])
+                else f" {t['dose']:g} {'mg/kg' if t['dose_unit'] == 'mg_per_kg' else 'mg'}"
+            )
+            out.append(
+                {
+                    "study_id": study_id,
+                    "label": f"{study_id} ({ENANTIOMER[t['drug']]} {t['route']}{dose})",
+                    "route": t["route"],
+                    "enantiomer": ENANTIOMER[t["drug"]],
+                    "event": event,
+                    "events_treat": t["events"],
+                    "n_treat": t["n"],
+                    "events_ctrl": c["events"],
+                    "n_ctrl": c["n"],
+                    "yi": float(yi),
+                    "vi": float(vi),
+                    "n_total": t["n"] + n_ctrl,
+                    "source_id": t["source_id"],
+                    "locator": t["locator"],
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def adverse_event_table(
+    adverse_events: pd.DataFrame, arms: pd.DataFrame, events: Sequence[str], pooling: Mapping
+) -> pd.DataFrame:
+    """Per-trial log RRs of each adverse event and, per event, the pooled log RR.
+
+    Rows with ``study_id`` = ``overall`` hold the pooled estimate (random effects) with its CI
+    in ``ci_low`` / ``ci_high`` (log scale) and ``k``.
+    """
+    tables = []
+    for event in events:
+        per_trial = adverse_event_risk_ratios(adverse_events, arms, event)
+        if per_trial.empty:
+            continue
+        fit = random_effects(per_trial["yi"], per_trial["vi"], **_model(pooling))
+        overall = {
+            "study_id": OVERALL_LABEL,
+            "label": f"Pooled (k = {fit.k})",
+            "event": event,
+            "yi": fit.estimate,
+            "ci_low": fit.ci_low,
+            "ci_high": fit.ci_high,
+            "k": fit.k,
+            "tau2": fit.tau2,
+        }
+        tables.append(pd.concat([per_trial, pd.DataFrame([overall])], ignore_index=True))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float) -> pd.DataFrame:
+    """The bioavailability used per route and enantiomer, and the dose equal to ``reference_mg`` IV.
+
+    The value used is the median of the sources' point estimates (the IV reference is 100% by
+    definition); ``low`` and ``high`` span every source's point estimate and reported range.
+    Routes without a point estimate get none.
+    """
+    rows = []
+    for (route, enantiomer), group in bioavailability.groupby(["route", "enantiomer"], sort=True):
+        points = group["bioavailability_pct"].dropna()
+        if points.empty:
+            continue
+        spread = pd.concat([points, group["range_low_pct"], group["range_high_pct"]]).dropna()
+        used = float(points.median()) / 100
+        rows.append(
+            {
+                "route": route,
+                "enantiomer": enantiomer,
+                "bioavailability": used,
+                "low": float(spread.min()) / 100,
+                "high": float(spread.max()) / 100,
+                "sources": group["source_id"].nunique(),
+                "equivalent_dose_mg": reference_mg / used,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def iv_equivalent_doses(
+    by_study: pd.DataFrame, routes: pd.DataFrame, body_weight_kg: float
+) -> pd.DataFrame:
+    """Each comparison's drug dose as IV-equivalent mg/kg: dose x bioavailability.
+
+    A dose in mg is divided by ``body_weight_kg``. The bioavailability is that of the route for
+    the arm's enantiomer, else for racemic ketamine by the same route; no potency conversion
+    between enantiomers is made. Comparisons whose route has no bioavailability get NaN.
+    """
+    lookup = routes.set_index(["route", "enantiomer"])["bioavailability"]
+
+    def fraction(route: str, enantiomer: str) -> float:
+        for key in ((route, enantiomer), (route, "racemic")):
+            if key in lookup.index:
+                return float(lookup.loc[key])
+        return float("nan")
+
+    f = [fraction(r, e) for r, e in zip(by_study["route"], by_study["enantiomer"], strict=True)]
+    dose = by_study["dose_treat"].astype(float)
+    per_kg = np.where(by_study["dose_unit_treat"] == "mg_per_kg", dose, dose / body_weight_kg)
+    out = by_study[["study_id", "comparison_id", "label", "route", "enantiomer", "yi", "vi"]].copy()
+    out["dose_mg_per_kg"] = per_kg
+    out["bioavailability"] = f
+    out["iv_equivalent_mg_per_kg"] = per_kg * np.asarray(f)
+    return out
+
+
+def dose_response(doses: pd.DataFrame, pooling: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Meta-regression of g on IV-equivalent mg/kg; coefficients and the fitted line with CI.
+
+    Returns the coefficient table (plus ``k``, ``tau2``, ``r2``, ``qm``, ``qm_p`` on each row)
+    and a grid of predictions over the observed dose range.
+    """
+    rows = doses.dropna(subset=["iv_equivalent_mg_per_kg"])
+    x = np.column_stack([np.ones(len(rows)), rows["iv_equivalent_mg_per_kg"]])
+    fit = meta_regression(
+        rows["yi"], rows["vi"], x, ["intercept", "iv_equivalent_mg_per_kg"], **_model(pooling)
+    )
+    table = fit.coefficients.assign(
+        k=fit.k, tau2=fit.tau2, r2=fit.r2, qm=fit.qm, qm_p=fit.qm_p, test=fit.test
+    )
+    grid = np.linspace(
+        rows["iv_equivalent_mg_per_kg"].min(), rows["iv_equivalent_mg_per_kg"].max(), 50
+    )
+    design = np.column_stack([np.ones(grid.size), grid])
+    estimate = design @ fit.coefficients["estimate"].to_numpy()
+    se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.vcov, design))
+    crit = (
+        stats.t.ppf(0.5 + pooling["level"] / 2, fit.k - fit.p)
+        if fit.test != "z"
+        else stats.norm.ppf(0.5 + pooling["level"] / 2)
+    )
+    line = pd.DataFrame(
+        {
+            "dose": grid,
+            "estimate": estimate,
+            "ci_low": estimate - crit * se,
+            "ci_high": estimate + crit * se,
+        }
+    )
+    return table, line
+
+
+def cost_per_responder(response_rates: pd.DataFrame, costs: Sequence[Mapping]) -> pd.DataFrame:
+    """Course cost divided by the pooled response proportion of the matching arm type.
+
+    The interval divides the cost by the proportion's CI bounds (upper bound of the cost from
+    the lower bound of the proportion). Access routes whose arm type has no pooled proportion
+    get NaN.
+    """
+    rates = response_rates.set_index("arm_type")
+    rows = []
+    for entry in costs:
+        rate = rates.loc[entry["arm_type"]] if entry["arm_type"] in rates.index else None
+        p = (
+            (rate["proportion"], rate["ci_low"], rate["ci_high"])
+            if rate is not None
+            else (np.nan,) * 3
+        )
+        rows.append(
+            {
+                "access_route": entry["access_route"],
+                "arm_type": entry["arm_type"],
+                "course_cost_usd": entry["course_cost_usd"],
+                "claims": ";".join(entry["claims"]),
+                "response_proportion": p[0],
+                "k": rate["k"] if rate is not None else 0,
+                "cost_per_responder": entry["course_cost_usd"] / p[0],
+                "cost_per_responder_low": entry["course_cost_usd"] / p[2],
+                "cost_per_responder_high": entry["course_cost_usd"] / p[1],
+            }
+        )
+    return pd.DataFrame(rows)

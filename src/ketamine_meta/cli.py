@@ -8,6 +8,8 @@ escalc
     Add ``yi`` and ``vi`` columns computed from raw per-arm columns.
 pool
     Random-effects meta-analysis of ``yi``/``vi`` columns, optionally by subgroup.
+explain ANALYSIS [SUBGROUP]
+    Every comparison, data row and source (URL and locator) behind a pooled number.
 reconstruct-km
     Individual patient data rebuilt from a digitized Kaplan-Meier curve and its at-risk table.
 """
@@ -30,6 +32,7 @@ from ketamine_meta.effect_sizes import (
     risk_difference,
     smd,
 )
+from ketamine_meta.explain import ANALYSES, explain
 from ketamine_meta.km_reconstruction import CurveInputError, reconstruct_ipd
 from ketamine_meta.meta_analysis import OVERALL_LABEL, TESTS, pool_by_subgroup
 from ketamine_meta.package_files import read_package_dir
@@ -182,6 +185,19 @@ def cmd_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Print every comparison, data row and source behind a pooled analysis."""
+    root = Path(args.root)
+    table = _read_csv(str(root / ANALYSES[args.analysis]))
+    sources = _read_csv(str(root / "data/raw/sources.csv"))
+    try:
+        text = explain(table, sources, args.subgroup)
+    except KeyError as exc:
+        raise UsageError(f"{args.analysis}: no subgroup {args.subgroup!r}") from exc
+    _write(text, None)
+    return 0
+
+
 def cmd_reconstruct_km(args: argparse.Namespace) -> int:
     """Rebuild individual patient data from a digitized Kaplan-Meier curve."""
     curve = _read_csv(args.curve)
@@ -273,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_pool)
+
+    p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
+    p.add_argument("analysis", choices=sorted(ANALYSES))
+    p.add_argument("subgroup", nargs="?", help="a route, enantiomer, event or study (default all)")
+    p.add_argument("--root", default=".", help="repository root (default: current directory)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(
         "reconstruct-km",

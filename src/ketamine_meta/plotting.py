@@ -62,13 +62,17 @@ class ForestLabels:
     treat: str = "Drug"
     ctrl: str = "Control"
     model: str = "τ² by REML, Hartung-Knapp confidence intervals"
+    #: Estimates are logs (log RR, log OR): show them and their axis as ratios.
+    exponentiate: bool = False
 
 
 def _fmt_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _ci_text(est: float, low: float, high: float) -> str:
+def _ci_text(est: float, low: float, high: float, exponentiate: bool = False) -> str:
+    if exponentiate:
+        est, low, high = np.exp([est, low, high])
     return f"{est:5.2f} [{low:5.2f}, {high:5.2f}]"
 
 
@@ -197,6 +201,9 @@ def forest_plot(
         ax.spines[side].set_visible(False)
     ax.set_xlabel(labels.effect)
     ax.tick_params(axis="x", labelsize=8)
+    if labels.exponentiate:
+        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if x_min <= np.log(t) <= x_max]
+        ax.set_xticks(np.log(ticks), [f"{t:g}" for t in ticks])
 
     text_tf = blended_transform_factory(fig.transFigure, ax.transData)
     header_y = top - 0.6
@@ -229,7 +236,7 @@ def forest_plot(
             ax.text(
                 COL_CI,
                 y,
-                _ci_text(row["yi"], lows[i], highs[i]),
+                _ci_text(row["yi"], lows[i], highs[i], labels.exponentiate),
                 transform=text_tf,
                 va="center",
                 ha="right",
@@ -264,7 +271,7 @@ def forest_plot(
             ax.text(
                 COL_CI,
                 y,
-                _ci_text(row["estimate"], row["ci_low"], row["ci_high"]),
+                _ci_text(row["estimate"], row["ci_low"], row["ci_high"], labels.exponentiate),
                 transform=text_tf,
                 va="center",
                 ha="right",

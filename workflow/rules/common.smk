@@ -1,5 +1,7 @@
 # Shared settings and input functions of the workflow.
 
+from pathlib import Path
+
 from ketamine_meta.package_files import local_package_files
 from ketamine_meta.package_source import source_kind
 
@@ -20,6 +22,11 @@ def get_source_files(wildcards):
     if kind == "archive":
         return [source]
     return [str(p) for p in local_package_files(source)]
+
+
+def get_reproduction_specs():
+    """Every reproduction specification, so that adding one reruns the table."""
+    return sorted(str(p) for p in Path("config/reproductions").glob("*.yaml"))
 
 
 def get_figure_paths(stem):
@@ -45,4 +52,38 @@ def get_final_outputs():
         "results/tables/relapse_reproduction.csv",
         *get_figure_paths("relapse_survival_by_route"),
         *get_figure_paths("relapse_survival_by_enantiomer"),
+        f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",
+        f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+        "results/tables/response_time_course.csv",
+        "results/tables/adverse_event_rr.csv",
+        *get_figure_paths("forest_response_by_enantiomer"),
+        *get_figure_paths("response_time_course"),
+        *get_figure_paths(f"funnel_smd_{TIMEPOINT_LABEL}"),
+        *get_figure_paths("prisma_flow"),
+        *get_figure_paths("blood_pressure_adverse_events"),
+        *get_figure_paths("dissociation_adverse_events"),
+        "results/tables/iv_equivalent_dose_by_route.csv",
+        "results/tables/iv_equivalent_dose_by_comparison.csv",
+        f"results/tables/dose_response_smd_{TIMEPOINT_LABEL}.csv",
+        "results/tables/cost_per_responder.csv",
+        "results/tables/reproductions.csv",
+        "results/tables/claims_audit.csv",
+        *get_figure_paths("effect_size_benchmark"),
+        *get_figure_paths("bioavailability_dose_equivalence"),
+        *get_figure_paths("dose_response"),
+        *get_figure_paths("cost_per_responder"),
+        "results/notebooks/audit.html",
     ]
+
+
+def figure_outputs(stem, caption, label):
+    """The figure's file in every configured format, each marked for the report."""
+    return {
+        fmt: report(
+            f"results/figures/{stem}.{fmt}",
+            caption=f"../report/{caption}.rst",
+            category="Figures",
+            labels={"figure": label, "format": fmt},
+        )
+        for fmt in config["figures"]["formats"]
+    }

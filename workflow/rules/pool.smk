@@ -162,3 +162,70 @@ rule pool_response_rates:
         "logs/pool_response_rates.log",
     script:
         "../scripts/pool_response_rates.py"
+
+
+rule pool_response_rr_by_enantiomer:
+    """Log risk ratio of response at the primary timepoint, pooled per enantiomer."""
+    input:
+        effects="data/processed/effect_sizes.csv",
+    output:
+        by_study=report(
+            f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",
+            caption="../report/rr_response_by_study.rst",
+            category="Tables",
+        ),
+        pooled=report(
+            f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+            caption="../report/pooled_rr_response_by_enantiomer.rst",
+            category="Tables",
+        ),
+    params:
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/pool_response_rr_by_enantiomer.log",
+    script:
+        "../scripts/pool_response_rr_by_enantiomer.py"
+
+
+rule response_time_course:
+    """Pooled response proportion per arm type from 40 min to 28 days."""
+    input:
+        validated=VALIDATED_DIR,
+    output:
+        table=report(
+            "results/tables/response_time_course.csv",
+            caption="../report/response_time_course_table.rst",
+            category="Tables",
+        ),
+    params:
+        pooling=config["pooling"],
+        measure=config["response_rates"]["measure"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/response_time_course.log",
+    script:
+        "../scripts/response_time_course.py"
+
+
+rule adverse_event_risk_ratios:
+    """Risk ratios of blood pressure increase and dissociation as adverse events."""
+    input:
+        validated=VALIDATED_DIR,
+    output:
+        table=report(
+            "results/tables/adverse_event_rr.csv",
+            caption="../report/adverse_event_rr.rst",
+            category="Safety",
+        ),
+    params:
+        pooling=config["pooling"],
+        events=["blood pressure increased", "dissociation"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/adverse_event_risk_ratios.log",
+    script:
+        "../scripts/adverse_event_risk_ratios.py"

@@ -1,0 +1,115 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ketamine-meta audit
+#
+# Loads the pipeline's results, redraws the main figures from the tables, and shows the claims
+# audit and the reproductions of published meta-analyses. The pipeline executes this notebook
+# to `results/notebooks/audit.html`; run it from the repository root or from `notebooks/`.
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.meta_analysis import OVERALL_LABEL
+from ketamine_meta.plotting import (
+    ROUTE_NAMES,
+    ForestLabels,
+    deterministic_style,
+    forest_plot,
+    relapse_curves,
+)
+
+ROOT = Path.cwd() if (Path.cwd() / "Snakefile").exists() else Path.cwd().parent
+TABLES = ROOT / "results/tables"
+version = json.loads((ROOT / "data/raw/datapackage.json").read_text())["version"]
+print(f"data package version {version}")
+
+# %% [markdown]
+# ## The primary analysis: Hedges' g at 24 h by route
+
+# %%
+by_study = pd.read_csv(TABLES / "smd_24h_by_study.csv")
+pooled = pd.read_csv(TABLES / "pooled_smd_24h_by_route.csv")
+with deterministic_style():
+    figure = forest_plot(by_study, pooled)
+figure
+
+# %%
+pooled.set_index("subgroup")[["k", "n", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "i2"]]
+
+# %% [markdown]
+# ## Response by enantiomer (risk ratio at 24 h)
+
+# %%
+rr_by_study = pd.read_csv(TABLES / "rr_response_24h_by_study.csv")
+rr_pooled = pd.read_csv(TABLES / "pooled_rr_response_24h_by_enantiomer.csv")
+with deterministic_style():
+    figure = forest_plot(
+        rr_by_study,
+        rr_pooled,
+        subgroup="enantiomer",
+        subgroup_names={"racemic": "Racemic ketamine", "esketamine": "Esketamine"},
+        labels=ForestLabels(effect="Risk ratio of response", exponentiate=True),
+    )
+figure
+
+# %% [markdown]
+# ## Relapse after response (summary fits)
+
+# %%
+relapse = pd.read_csv(TABLES / "relapse_by_study.csv")
+with deterministic_style():
+    figure = relapse_curves(relapse, "route", group_names=ROUTE_NAMES)
+figure
+
+# %% [markdown]
+# ## Claims audit
+
+# %%
+claims = pd.read_csv(TABLES / "claims_audit.csv")
+print(claims["verdict"].value_counts().to_string())
+tested = claims[claims["verdict"] != "not testable with these data"]
+tested[["claim_id", "quantity", "computed", "verdict", "why"]]
+
+# %% [markdown]
+# ## Published meta-analyses beside ours
+
+# %%
+reproductions = pd.read_csv(TABLES / "reproductions.csv")
+reproductions[
+    [
+        "reproduction",
+        "measure",
+        "published",
+        "published_ci_low",
+        "published_ci_high",
+        "ours",
+        "ours_ci_low",
+        "ours_ci_high",
+        "ours_k",
+        "ci_overlap",
+    ]
+]
+
+# %%
+overall = pooled.set_index("subgroup").loc[OVERALL_LABEL]
+assert claims["claim_id"].is_unique and len(claims) == len(
+    pd.read_csv(ROOT / "data/raw/claims.csv")
+)
+print(
+    f"overall g at 24 h: {overall['estimate']:.2f} [{overall['ci_low']:.2f}, {overall['ci_high']:.2f}]"
+)

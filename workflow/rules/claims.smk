@@ -1,0 +1,78 @@
+rule dose_tables:
+    """IV-equivalent doses by route (bioavailability) and per comparison, and the dose-response
+    meta-regression of the primary analysis."""
+    input:
+        validated=VALIDATED_DIR,
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        by_route=report("results/tables/iv_equivalent_dose_by_route.csv", caption="../report/iv_equivalent_dose_by_route.rst", category="Dose"),
+        by_comparison=report("results/tables/iv_equivalent_dose_by_comparison.csv", caption="../report/iv_equivalent_dose_by_comparison.rst", category="Dose"),
+        dose_response=report(f"results/tables/dose_response_smd_{TIMEPOINT_LABEL}.csv", caption="../report/dose_response_table.rst", category="Dose"),
+    params:
+        dose=config["dose"],
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/dose_tables.log",
+    script:
+        "../scripts/dose_tables.py"
+
+
+rule cost_per_responder:
+    """Cost of a course per responder by access route."""
+    input:
+        rates=f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
+    output:
+        table=report("results/tables/cost_per_responder.csv", caption="../report/cost_per_responder_table.rst", category="Claims"),
+    params:
+        costs=config["costs"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/cost_per_responder.log",
+    script:
+        "../scripts/cost_per_responder.py"
+
+
+rule reproductions:
+    """Published meta-analyses reproduced on this project's data."""
+    input:
+        specs=get_reproduction_specs(),
+        effects="data/processed/effect_sizes.csv",
+        validated=VALIDATED_DIR,
+    output:
+        table=report("results/tables/reproductions.csv", caption="../report/reproductions.rst", category="Claims"),
+    params:
+        schema="config/reproductions.schema.yaml",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/reproductions.log",
+    script:
+        "../scripts/reproductions.py"
+
+
+rule claims_audit:
+    """Each quantitative claim of the source documents beside what the pipeline computed."""
+    input:
+        mapping="config/claims.yaml",
+        schema="config/claims.schema.yaml",
+        validated=VALIDATED_DIR,
+        effects="data/processed/effect_sizes.csv",
+        pooled_route=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
+        pooled_enantiomer=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+        subgroup_tests=f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
+        relapse_by_study="results/tables/relapse_by_study.csv",
+        adverse_event_rr="results/tables/adverse_event_rr.csv",
+        bioavailability_by_route="results/tables/iv_equivalent_dose_by_route.csv",
+    output:
+        table=report("results/tables/claims_audit.csv", caption="../report/claims_audit.rst", category="Claims"),
+    params:
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/claims_audit.log",
+    script:
+        "../scripts/claims_audit.py"

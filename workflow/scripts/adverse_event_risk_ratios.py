@@ -1,0 +1,20 @@
+"""Snakemake entry: risk ratios of selected adverse events, per trial and pooled."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import adverse_event_table
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+validated = Path(snakemake.input.validated)
+table = adverse_event_table(
+    pd.read_csv(validated / "adverse_events.csv"),
+    pd.read_csv(validated / "arms.csv"),
+    snakemake.params.events,
+    snakemake.params.pooling,
+)
+Path(snakemake.output.table).write_text(to_csv_text(table))
+log.info("%d rows", len(table))

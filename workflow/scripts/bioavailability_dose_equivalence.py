@@ -1,0 +1,28 @@
+"""Snakemake entry: IV-equivalent dose by route with the trials' doses."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.comparisons import ENANTIOMER
+from ketamine_meta.evidence_plots import bioavailability_plot
+from ketamine_meta.logs import configure
+from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+
+log = configure(snakemake.log[0])
+weight = snakemake.params.dose["body_weight_kg"]
+routes = pd.read_csv(snakemake.input.by_route)
+routes = routes[routes["enantiomer"] == "racemic"]
+arms = pd.read_csv(Path(snakemake.input.validated) / "arms.csv")
+racemic = arms[(arms["drug"] == "racemic_ketamine") & arms["dose"].notna()].copy()
+racemic["dose_mg_70kg"] = np.where(
+    racemic["dose_unit"] == "mg_per_kg", racemic["dose"] * weight, racemic["dose"]
+)
+log.info("%d racemic arms of %d drug arms", len(racemic), arms["drug"].isin(list(ENANTIOMER)).sum())
+with deterministic_style():
+    figure = bioavailability_plot(routes, racemic)
+    for fmt, path in snakemake.output.items():
+        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+        log.info("wrote %s", path)

@@ -1,0 +1,33 @@
+"""Snakemake entry: the claims audit."""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from snakemake.utils import validate
+
+from ketamine_meta.claims import Evidence, audit_claims
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+mapping = yaml.safe_load(Path(snakemake.input.mapping).read_text())
+validate(mapping, snakemake.input.schema)
+validated = Path(snakemake.input.validated)
+package = ("outcomes", "arms", "relapse", "adverse_events", "published_estimates", "trial_traits")
+tables = {name: pd.read_csv(validated / f"{name}.csv") for name in package}
+results = {
+    "effects": "effects",
+    "pooled_smd_by_route": "pooled_route",
+    "pooled_smd_by_enantiomer": "pooled_enantiomer",
+    "subgroup_tests": "subgroup_tests",
+    "relapse_by_study": "relapse_by_study",
+    "adverse_event_rr": "adverse_event_rr",
+    "bioavailability_by_route": "bioavailability_by_route",
+}
+tables |= {name: pd.read_csv(snakemake.input[key]) for name, key in results.items()}
+evidence = Evidence(tables, snakemake.params.pooling, mapping["tolerance"])
+audit = audit_claims(pd.read_csv(validated / "claims.csv"), mapping["claims"], evidence)
+Path(snakemake.output.table).write_text(to_csv_text(audit))
+for verdict, count in audit["verdict"].value_counts().items():
+    log.info("%s: %d", verdict, count)

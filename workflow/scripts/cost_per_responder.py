@@ -1,0 +1,14 @@
+"""Snakemake entry: cost per responder by access route."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import cost_per_responder
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+table = cost_per_responder(pd.read_csv(snakemake.input.rates), snakemake.params.costs)
+Path(snakemake.output.table).write_text(to_csv_text(table))
+log.info("%d access routes", len(table))

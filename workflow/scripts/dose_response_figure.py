@@ -1,0 +1,23 @@
+"""Snakemake entry: the dose-response meta-regression figure."""
+
+import pandas as pd
+
+from ketamine_meta.analyses import dose_response
+from ketamine_meta.evidence_plots import dose_response_plot
+from ketamine_meta.logs import configure
+from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+
+log = configure(snakemake.log[0])
+doses = pd.read_csv(snakemake.input.by_comparison).dropna(subset=["iv_equivalent_mg_per_kg"])
+coefficients, line = dose_response(doses, snakemake.params.pooling)
+slope = coefficients.iloc[1]
+text = (
+    f"Slope {slope['estimate']:.2f} per mg/kg [{slope['ci_low']:.2f}, {slope['ci_high']:.2f}], "
+    f"p = {slope['pval']:.3f}, k = {int(slope['k'])}"
+)
+with deterministic_style():
+    figure = dose_response_plot(doses.reset_index(drop=True), line, text)
+    for fmt, path in snakemake.output.items():
+        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+        log.info("wrote %s", path)

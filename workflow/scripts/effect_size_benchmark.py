@@ -1,0 +1,27 @@
+"""Snakemake entry: ketamine's pooled SMD beside the antidepressant benchmark."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.evidence_plots import effect_size_benchmark
+from ketamine_meta.logs import configure
+from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+
+log = configure(snakemake.log[0])
+published = pd.read_csv(Path(snakemake.input.validated) / "published_estimates.csv")
+benchmark = published[
+    (published["review_id"] == "munkholm2019_cipriani2018")
+    & (published["measure"] == "SMD")
+    & (published["subgroup"] == "overall")
+].iloc[0]
+benchmark = benchmark.copy()
+benchmark["citation_short"] = "Munkholm 2019, 6-8 weeks"
+claims = pd.read_csv(Path(snakemake.input.validated) / "claims.csv").set_index("claim_id")
+claimed = (claims.loc["C39", "value_low"], claims.loc["C39", "value_high"])
+with deterministic_style():
+    figure = effect_size_benchmark(pd.read_csv(snakemake.input.pooled), benchmark, claimed)
+    for fmt, path in snakemake.output.items():
+        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+        log.info("wrote %s", path)

@@ -1,0 +1,18 @@
+"""Snakemake entry: log RR of response at the primary timepoint, pooled by enantiomer."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.analyses import pool_rr_by, select_at
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+pooling = snakemake.params.pooling
+effects = pd.read_csv(snakemake.input.effects)
+by_study = select_at(effects, "response", "logRR", pooling["timepoint_h"])
+pooled = pool_rr_by(by_study, "enantiomer", pooling, "response")
+Path(snakemake.output.by_study).write_text(to_csv_text(by_study))
+Path(snakemake.output.pooled).write_text(to_csv_text(pooled))
+log.info("pooled %d response comparisons", len(by_study))
