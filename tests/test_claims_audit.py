@@ -111,7 +111,7 @@ def test_claims_config_is_valid_and_complete():
 def test_reproductions_table(tmp_path):
     table = pd.read_csv(REPO / "results/tables/reproductions.csv")
     assert len(table) >= 5
-    assert {"cochrane2021", "kishimoto2016", "jad2020_route", "papakostas2020"} <= set(
+    assert {"cochrane2021", "kishimoto2016", "jad2020_route", "papakostas2020", "an2021"} <= set(
         table["review_id"]
     )
     assert table["ours"].notna().all() and (table["gap_reason"].str.len() > 20).all()
@@ -133,8 +133,9 @@ FIGURES = [
     "bioavailability_dose_equivalence",
     "dose_response",
     "funnel_smd_24h",
-    "blood_pressure_adverse_events",
+    "blood_pressure",
     "dissociation_adverse_events",
+    "dissociation_vs_effect",
     "prisma_flow",
     "cost_per_responder",
 ]

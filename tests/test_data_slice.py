@@ -120,3 +120,12 @@ def test_audit_covers_a_fifth_of_the_rows():
         for name in ("outcomes", "contrasts", "adverse_events", "relapse")
     )
     assert len(audit) >= 0.2 * rows
+
+
+def test_results_name_the_data_version_they_were_built_from():
+    import json
+
+    version = json.loads((RAW / "datapackage.json").read_text())["version"]
+    summary = pd.read_csv(REPO / "results/tables/data_package_summary.csv").set_index("item")
+    assert summary.loc["version", "value"] == version
+    assert int(summary.loc["rows in claims.csv", "value"]) == len(pd.read_csv(RAW / "claims.csv"))

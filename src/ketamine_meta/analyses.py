@@ -493,6 +493,7 @@ def adverse_event_risk_ratios(
             out.append(
                 {
                     "study_id": study_id,
+                    "arm_id": t["arm_id"],
                     "label": f"{study_id} ({ENANTIOMER[t['drug']]} {t['route']}{dose})",
                     "route": t["route"],
                     "enantiomer": ENANTIOMER[t["drug"]],
@@ -660,3 +661,22 @@ def cost_per_responder(response_rates: pd.DataFrame, costs: Sequence[Mapping]) -
             }
         )
     return pd.DataFrame(rows)
+
+
+def dissociation_vs_effect(by_study: pd.DataFrame, adverse_events: pd.DataFrame) -> pd.DataFrame:
+    """Each primary comparison with the share of its drug arm reporting dissociation.
+
+    ``adverse_events`` is the per-arm table of :func:`adverse_event_table`; comparisons whose
+    drug arm has no dissociation incidence are left out.
+    """
+    dissociation = adverse_events[
+        (adverse_events["event"] == "dissociation") & (adverse_events["study_id"] != OVERALL_LABEL)
+    ]
+    shares = dissociation.assign(
+        dissociation_share=dissociation["events_treat"] / dissociation["n_treat"]
+    )[["study_id", "arm_id", "dissociation_share", "events_treat", "n_treat"]]
+    treat_arm = by_study["comparison_id"].str.split(":").str[1].str.split("-vs-").str[0]
+    table = by_study[["study_id", "comparison_id", "label", "route", "yi", "vi"]].assign(
+        arm_id=treat_arm
+    )
+    return table.merge(shares, on=["study_id", "arm_id"]).reset_index(drop=True)

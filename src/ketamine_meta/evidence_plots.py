@@ -292,8 +292,9 @@ def adverse_event_plot(table: pd.DataFrame, event: str) -> Figure:
     high = pd.concat([trials["yi"] + z * np.sqrt(trials["vi"]), pooled["ci_high"]])
     est = pd.concat([trials["yi"], pooled["yi"]])
     labels = [*trials["label"], *pooled["label"]]
-    fig = Figure(figsize=(6.4, 0.9 + 0.3 * len(labels)))
-    ax = fig.add_axes((0.4, 0.9 / fig.get_figheight(), 0.55, 1 - 1.1 / fig.get_figheight()))
+    fig = Figure(figsize=(6.4, 1.1 + 0.3 * len(labels)))
+    height = fig.get_figheight()
+    ax = fig.add_axes((0.4, 0.6 / height, 0.55, 1 - 0.9 / height))
     y = np.arange(len(labels))[::-1].astype(float)
     y[len(trials) :] -= 0.5
     colors = ["#1f4e79"] * len(trials) + ["#c0504d"] * len(pooled)
@@ -304,7 +305,8 @@ def adverse_event_plot(table: pd.DataFrame, event: str) -> Figure:
     ticks = [
         t for t in (0.2, 0.5, 1, 2, 5, 10, 20, 50) if np.exp(low.min()) <= t <= np.exp(high.max())
     ]
-    ax.set_xticks([1, *ticks], [f"{t:g}" for t in [1, *ticks]])
+    ticks = sorted({1, *ticks})
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
     ax.axvline(1, color="black", lw=0.6)
     ax.set_yticks(y, labels)
@@ -334,5 +336,37 @@ def cost_per_responder_plot(table: pd.DataFrame) -> Figure:
     )
     ax.set_yticks(y, rows["access_route"])
     ax.set_xlabel("US dollars per responder (course cost / pooled response proportion)")
+    _clean_axes(ax)
+    return fig
+
+
+def dissociation_vs_effect_plot(table: pd.DataFrame, slope_text: str) -> Figure:
+    """Hedges' g at 24 h against the share of the drug arm reporting dissociation."""
+    fig = Figure(figsize=(5.4, 4.0))
+    ax = fig.add_axes((0.13, 0.15, 0.82, 0.72))
+    z = stats.norm.ppf(0.975)
+    half = z * np.sqrt(table["vi"])
+    ax.errorbar(
+        table["dissociation_share"] * 100,
+        table["yi"],
+        yerr=half,
+        fmt="s",
+        color="#1f4e79",
+        capsize=2,
+    )
+    for i, (_, row) in enumerate(table.iterrows()):
+        # Alternate above and below so neighbouring labels do not overlap.
+        ax.annotate(
+            row["label"],
+            (row["dissociation_share"] * 100, row["yi"]),
+            fontsize=7,
+            xytext=(6, 10 if i % 2 == 0 else -14),
+            textcoords="offset points",
+        )
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Drug arm reporting dissociation as an adverse event (%)")
+    ax.set_ylabel("Hedges' g at 24 h")
+    ax.set_title(slope_text, fontsize=8.5)
     _clean_axes(ax)
     return fig

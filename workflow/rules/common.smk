@@ -60,7 +60,7 @@ def get_final_outputs():
         *get_figure_paths("response_time_course"),
         *get_figure_paths(f"funnel_smd_{TIMEPOINT_LABEL}"),
         *get_figure_paths("prisma_flow"),
-        *get_figure_paths("blood_pressure_adverse_events"),
+        *get_figure_paths("blood_pressure"),
         *get_figure_paths("dissociation_adverse_events"),
         "results/tables/iv_equivalent_dose_by_route.csv",
         "results/tables/iv_equivalent_dose_by_comparison.csv",
@@ -72,7 +72,9 @@ def get_final_outputs():
         *get_figure_paths("bioavailability_dose_equivalence"),
         *get_figure_paths("dose_response"),
         *get_figure_paths("cost_per_responder"),
+        *get_figure_paths("dissociation_vs_effect"),
         "results/notebooks/audit.html",
+        "results/tables/data_package_summary.csv",
     ]
 
 

@@ -102,11 +102,11 @@ rule adverse_event_figure:
     output:
         **figure_outputs("{stem}", "adverse_event_figure", "{stem}"),
     wildcard_constraints:
-        stem="blood_pressure_adverse_events|dissociation_adverse_events",
+        stem="blood_pressure|dissociation_adverse_events",
     params:
         png_dpi=config["figures"]["png_dpi"],
         event=lambda wc: {
-            "blood_pressure_adverse_events": "blood pressure increased",
+            "blood_pressure": "blood pressure increased",
             "dissociation_adverse_events": "dissociation",
         }[wc.stem],
     conda:
@@ -183,3 +183,21 @@ rule cost_per_responder_figure:
         "logs/cost_per_responder_figure.log",
     script:
         "../scripts/cost_per_responder_figure.py"
+
+
+rule dissociation_vs_effect:
+    """The 24 h effect against the share reporting dissociation, where both are known."""
+    input:
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+        adverse_events="results/tables/adverse_event_rr.csv",
+    output:
+        **figure_outputs("dissociation_vs_effect", "dissociation_vs_effect", "dissociation vs effect"),
+    params:
+        png_dpi=config["figures"]["png_dpi"],
+        pooling=config["pooling"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/dissociation_vs_effect.log",
+    script:
+        "../scripts/dissociation_vs_effect.py"

@@ -1,0 +1,18 @@
+"""Snakemake entry: version and row counts of the data package the results were built from."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ketamine_meta.logs import configure
+from ketamine_meta.tables import to_csv_text
+
+log = configure(snakemake.log[0])
+descriptor = json.loads((Path(snakemake.input.package) / "datapackage.json").read_text())
+rows = [{"item": "version", "value": descriptor["version"]}]
+for resource in descriptor["resources"]:
+    frame = pd.read_csv(Path(snakemake.input.validated) / f"{resource['name']}.csv")
+    rows.append({"item": f"rows in {resource['path']}", "value": str(len(frame))})
+Path(snakemake.output.table).write_text(to_csv_text(pd.DataFrame(rows)))
+log.info("data package %s", descriptor["version"])

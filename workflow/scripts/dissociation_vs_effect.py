@@ -1,0 +1,32 @@
+"""Snakemake entry: effect against dissociation, with the meta-regression where estimable."""
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.analyses import dissociation_vs_effect
+from ketamine_meta.evidence_plots import dissociation_vs_effect_plot
+from ketamine_meta.logs import configure
+from ketamine_meta.meta_regression import meta_regression
+from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+
+log = configure(snakemake.log[0])
+pooling = snakemake.params.pooling
+table = dissociation_vs_effect(
+    pd.read_csv(snakemake.input.by_study), pd.read_csv(snakemake.input.adverse_events)
+)
+if len(table) > 2:
+    x = np.column_stack([np.ones(len(table)), table["dissociation_share"]])
+    fit = meta_regression(
+        table["yi"], table["vi"], x, ["intercept", "share"], pooling["method"], pooling["test"]
+    )
+    slope = fit.coefficients.iloc[1]
+    text = f"Slope {slope['estimate']:.2f} per unit share, p = {slope['pval']:.3f}, k = {fit.k}"
+else:
+    text = f"k = {len(table)}: a meta-regression is not estimable (no CADSS scores could be read)"
+log.info(text)
+with deterministic_style():
+    figure = dissociation_vs_effect_plot(table, text)
+    for fmt, path in snakemake.output.items():
+        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+        log.info("wrote %s", path)
