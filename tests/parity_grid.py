@@ -8,6 +8,25 @@ a scenario added to the R script without a test (or the reverse) fails.
 from __future__ import annotations
 
 METHODS = ("REML", "DL", "PM", "ML", "SJ", "EB")
+#: Statistics of an ``rma`` fit compared field by field.
+RMA_FIELDS = [
+    "k",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "statistic",
+    "pval",
+    "tau2",
+    "i2",
+    "h2",
+    "q",
+    "q_df",
+    "q_p",
+    "weights",
+]
 TESTS = ("knha", "z", "adhoc")
 
 # ---- the spine's grid (test_metafor_parity.py) -----------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from parity_grid import (
     ALL_SCENARIOS,
     ESCALC_SCENARIOS,
+    RMA_FIELDS,
     RMA_SCENARIOS,
     SUBGROUP_SCENARIOS,
 )
@@ -34,25 +35,6 @@ from ketamine_meta.meta_analysis import (
 
 RTOL = 1e-6
 ATOL = 1e-9
-
-RMA_FIELDS = [
-    "k",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "statistic",
-    "pval",
-    "tau2",
-    "i2",
-    "h2",
-    "q",
-    "q_df",
-    "q_p",
-    "weights",
-]
 
 
 def close(actual, expected) -> None:

@@ -29,6 +29,7 @@ from parity_grid import (
     QPROFILE,
     RANKTEST,
     REGTEST,
+    RMA_FIELDS,
     SPARSE,
     SUBGROUP_COMMON,
     TRIMFILL,
@@ -60,24 +61,6 @@ ATOL = 1e-9
 # statistics that follow from it.
 EB_RTOL = 1e-6
 
-RMA_FIELDS = [
-    "k",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "statistic",
-    "pval",
-    "tau2",
-    "i2",
-    "h2",
-    "q",
-    "q_df",
-    "q_p",
-    "weights",
-]
 BINARY = {"RR": log_risk_ratio, "OR": log_odds_ratio, "RD": risk_difference}
 
 

@@ -141,10 +141,17 @@ def response_24h_drug_vs_placebo(ev: Evidence, claim: pd.Series) -> Finding:
 
 def response_share(ev: Evidence, claim: pd.Series) -> Finding:
     """Share of drug arms' participants responding between 24 and 72 h."""
+    return _share_finding(ev, claim, *_pooled_proportion(ev, _arm_responses(ev, (20, 96), True)))
+
+
+def nonresponse_share(ev: Evidence, claim: pd.Series) -> Finding:
+    """Share of drug arms' participants not responding between 24 and 72 h."""
     est, lo, hi, k, n = _pooled_proportion(ev, _arm_responses(ev, (20, 96), True))
+    return _share_finding(ev, claim, 1 - est, 1 - hi, 1 - lo, k, n)
+
+
+def _share_finding(ev: Evidence, claim: pd.Series, est, lo, hi, k, n) -> Finding:
     low, high = claimed_range(claim, ev.tolerance)
-    if claim["claim_id"] and "non" in claim["quantity"]:
-        est, lo, hi = 1 - est, 1 - hi, 1 - lo
     verdict = range_verdict(est * 100, lo * 100, hi * 100, low, high)
     return Finding(
         verdict,
@@ -576,6 +583,7 @@ def maintenance_with_antidepressant(ev: Evidence, claim: pd.Series) -> Finding:
 TESTS: dict[str, Callable[..., Finding]] = {
     "response_24h_drug_vs_placebo": response_24h_drug_vs_placebo,
     "response_share": response_share,
+    "nonresponse_share": nonresponse_share,
     "smd_overall_range": smd_overall_range,
     "smd_ratio_to_benchmark": smd_ratio_to_benchmark,
     "peak_at_24h": peak_at_24h,

@@ -47,6 +47,18 @@ SVG_METADATA = {"Date": None, "Creator": None}
 PNG_METADATA = {"Software": None}
 
 
+def save_figure(figure: Figure, outputs: Mapping[str, str], dpi: int) -> list[str]:
+    """Write ``figure`` to every ``{format: path}`` of ``outputs``, without timestamps.
+
+    The one file-writing function of the library: every figure rule saves through it, so the
+    metadata that keeps SVG and PNG byte-reproducible is set in one place.
+    """
+    for fmt, path in outputs.items():
+        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
+        figure.savefig(path, format=fmt, dpi=dpi, metadata=metadata)
+    return list(outputs.values())
+
+
 def deterministic_style() -> mpl.rc_context:
     """Context manager applying :data:`DETERMINISTIC_RC`."""
     return mpl.rc_context(DETERMINISTIC_RC)

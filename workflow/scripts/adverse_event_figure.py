@@ -4,12 +4,10 @@ import pandas as pd
 
 from ketamine_meta.evidence_plots import adverse_event_plot
 from ketamine_meta.logs import configure
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 with deterministic_style():
     figure = adverse_event_plot(pd.read_csv(snakemake.input.table), snakemake.params.event)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

@@ -8,7 +8,7 @@ import pandas as pd
 from ketamine_meta.comparisons import ENANTIOMER
 from ketamine_meta.evidence_plots import bioavailability_plot
 from ketamine_meta.logs import configure
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 weight = snakemake.params.dose["body_weight_kg"]
@@ -22,7 +22,5 @@ racemic["dose_mg_70kg"] = np.where(
 log.info("%d racemic arms of %d drug arms", len(racemic), arms["drug"].isin(list(ENANTIOMER)).sum())
 with deterministic_style():
     figure = bioavailability_plot(routes, racemic)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

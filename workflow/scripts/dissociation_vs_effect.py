@@ -7,7 +7,7 @@ from ketamine_meta.analyses import dissociation_vs_effect
 from ketamine_meta.evidence_plots import dissociation_vs_effect_plot
 from ketamine_meta.logs import configure
 from ketamine_meta.meta_regression import meta_regression
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
@@ -26,7 +26,5 @@ else:
 log.info(text)
 with deterministic_style():
     figure = dissociation_vs_effect_plot(table, text)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

@@ -5,7 +5,7 @@ import pandas as pd
 from ketamine_meta.analyses import dose_response
 from ketamine_meta.evidence_plots import dose_response_plot
 from ketamine_meta.logs import configure
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 doses = pd.read_csv(snakemake.input.by_comparison).dropna(subset=["iv_equivalent_mg_per_kg"])
@@ -17,7 +17,5 @@ text = (
 )
 with deterministic_style():
     figure = dose_response_plot(doses.reset_index(drop=True), line, text)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

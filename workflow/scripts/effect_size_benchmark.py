@@ -6,7 +6,7 @@ import pandas as pd
 
 from ketamine_meta.evidence_plots import effect_size_benchmark
 from ketamine_meta.logs import configure
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 published = pd.read_csv(Path(snakemake.input.validated) / "published_estimates.csv")
@@ -21,7 +21,5 @@ claims = pd.read_csv(Path(snakemake.input.validated) / "claims.csv").set_index("
 claimed = (claims.loc["C39", "value_low"], claims.loc["C39", "value_high"])
 with deterministic_style():
     figure = effect_size_benchmark(pd.read_csv(snakemake.input.pooled), benchmark, claimed)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

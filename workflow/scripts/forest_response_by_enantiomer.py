@@ -4,11 +4,10 @@ import pandas as pd
 
 from ketamine_meta.logs import configure
 from ketamine_meta.plotting import (
-    PNG_METADATA,
-    SVG_METADATA,
     ForestLabels,
     deterministic_style,
     forest_plot,
+    save_figure,
 )
 
 log = configure(snakemake.log[0])
@@ -28,7 +27,5 @@ with deterministic_style():
         labels=labels,
         level=snakemake.params.level,
     )
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

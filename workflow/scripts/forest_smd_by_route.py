@@ -3,14 +3,12 @@
 import pandas as pd
 
 from ketamine_meta.logs import configure
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style, forest_plot
+from ketamine_meta.plotting import deterministic_style, forest_plot, save_figure
 
 log = configure(snakemake.log[0])
 by_study = pd.read_csv(snakemake.input.by_study)
 pooled = pd.read_csv(snakemake.input.pooled)
 with deterministic_style():
     figure = forest_plot(by_study, pooled, level=snakemake.params.level)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

@@ -5,7 +5,7 @@ import pandas as pd
 from ketamine_meta.evidence_plots import funnel_plot
 from ketamine_meta.logs import configure
 from ketamine_meta.meta_analysis import OVERALL_LABEL
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 by_study = pd.read_csv(snakemake.input.by_study)
@@ -13,7 +13,5 @@ overall = pd.read_csv(snakemake.input.pooled).set_index("subgroup").loc[OVERALL_
 egger = pd.read_csv(snakemake.input.bias).iloc[0]
 with deterministic_style():
     figure = funnel_plot(by_study, overall["estimate"], egger, "Hedges' g at 24 h")
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

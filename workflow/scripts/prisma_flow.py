@@ -7,7 +7,7 @@ import pandas as pd
 from ketamine_meta.analyses import prisma_counts
 from ketamine_meta.evidence_plots import prisma_flow
 from ketamine_meta.logs import configure
-from ketamine_meta.plotting import PNG_METADATA, SVG_METADATA, deterministic_style
+from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 validated = Path(snakemake.input.validated)
@@ -20,7 +20,5 @@ counts, reasons = prisma_counts(
 log.info("flow counts: %s", counts)
 with deterministic_style():
     figure = prisma_flow(counts, reasons)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

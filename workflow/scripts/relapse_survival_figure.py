@@ -4,11 +4,10 @@ import pandas as pd
 
 from ketamine_meta.logs import configure
 from ketamine_meta.plotting import (
-    PNG_METADATA,
     ROUTE_NAMES,
-    SVG_METADATA,
     deterministic_style,
     relapse_curves,
+    save_figure,
 )
 
 log = configure(snakemake.log[0])
@@ -17,7 +16,5 @@ by_study = pd.read_csv(snakemake.input.by_study)
 names = ROUTE_NAMES if grouping == "route" else {}
 with deterministic_style():
     figure = relapse_curves(by_study, grouping, level=snakemake.params.level, group_names=names)
-    for fmt, path in snakemake.output.items():
-        metadata = SVG_METADATA if fmt == "svg" else PNG_METADATA
-        figure.savefig(path, format=fmt, dpi=snakemake.params.png_dpi, metadata=metadata)
+    for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)
