@@ -110,6 +110,10 @@ SPARSE = [f"mh_{m}_{d}" for d in ("yusuf1985", "sparse") for m in ("or", "rr", "
     f"peto_{d}" for d in ("yusuf1985", "sparse")
 ]
 
+PERMUTATION = [
+    f"permutest_{model}_bcg8_{test}" for model in ("intercept", "ablat") for test in ("knha", "z")
+]
+
 ALL_SCENARIOS = (
     set(ESCALC_SCENARIOS)
     | set(RMA_SCENARIOS)
@@ -130,4 +134,5 @@ ALL_SCENARIOS = (
     | set(RANKTEST)
     | set(TRIMFILL)
     | set(SPARSE)
+    | set(PERMUTATION)
 )

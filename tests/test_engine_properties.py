@@ -20,7 +20,7 @@ from ketamine_meta.effect_sizes import (
     smd_paired,
 )
 from ketamine_meta.meta_analysis import fit_batch, random_effects
-from ketamine_meta.meta_regression import meta_regression
+from ketamine_meta.meta_regression import meta_regression, meta_regression_batch
 
 METHODS = ["REML", "DL", "PM", "ML", "SJ", "EB"]
 FIELDS = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "q", "i2")
@@ -143,3 +143,32 @@ def test_intercept_only_regression_is_the_random_effects_model(data, method):
     assert fit.tau2 == pytest.approx(re.tau2, rel=1e-6, abs=1e-9)
     assert fit.coefficients["estimate"][0] == pytest.approx(re.estimate, rel=1e-6, abs=1e-9)
     assert fit.coefficients["se"][0] == pytest.approx(re.se, rel=1e-6, abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-2, 2, allow_nan=False),
+            st.floats(0.01, 1.0, allow_nan=False),
+            st.floats(-3, 3, allow_nan=False),
+        ),
+        min_size=4,
+        max_size=10,
+    ).filter(lambda d: len({round(x, 3) for *_, x in d}) > 2),
+    st.sampled_from(["REML", "ML", "DL"]),
+    st.sampled_from(["knha", "z"]),
+)
+def test_batch_meta_regression_equals_one_fit_at_a_time(data, method, test):
+    yi, vi, mod = map(np.array, zip(*data, strict=True))
+    x = np.column_stack([np.ones(yi.size), mod])
+    rng = np.random.default_rng(0)
+    orders = np.array([rng.permutation(yi.size) for _ in range(5)])
+    batch = meta_regression_batch(yi[orders], vi[orders], x, ["intercept", "m"], method, test)
+    for i, order in enumerate(orders):
+        single = meta_regression(yi[order], vi[order], x, ["intercept", "m"], method, test)
+        assert batch.tau2[i] == pytest.approx(single.tau2, rel=1e-7, abs=1e-9)
+        np.testing.assert_allclose(
+            batch.beta[i], single.coefficients["estimate"], rtol=1e-7, atol=1e-9
+        )
+        assert batch.qm[i] == pytest.approx(single.qm, rel=1e-6, abs=1e-9, nan_ok=True)

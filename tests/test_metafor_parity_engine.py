@@ -25,6 +25,7 @@ from parity_grid import (
     INFLUENCE,
     LEAVE_ONE_OUT,
     METAREG,
+    PERMUTATION,
     PROPORTION_ESCALC,
     QPROFILE,
     RANKTEST,
@@ -50,6 +51,7 @@ from ketamine_meta.effect_sizes import (
 )
 from ketamine_meta.meta_analysis import random_effects, tau2_confidence_interval
 from ketamine_meta.meta_regression import meta_regression, subgroups_common_tau2
+from ketamine_meta.permutation import moderator_permutation_test, sign_flip_test
 from ketamine_meta.publication_bias import egger_test, rank_correlation_test, trim_and_fill
 from ketamine_meta.sensitivity import SUMMARY_COLUMNS, baujat, cumulative, influence, leave_one_out
 from ketamine_meta.sparse import mantel_haenszel, peto
@@ -331,3 +333,23 @@ def test_committed_egger_row_matches_metafor(reference):
             for k in ("statistic", "pval", "limit_estimate", "limit_ci_low", "limit_ci_high")
         ],
     )
+
+
+# ---- permutation tests ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", PERMUTATION)
+def test_exact_permutation_tests(reference, scenario):
+    ref = reference[scenario]
+    inp = ref["input"]
+    if "ablat" in inp:
+        x = np.column_stack([np.ones(len(inp["yi"])), inp["ablat"]])
+        result = moderator_permutation_test(
+            inp["yi"], inp["vi"], x, ["intercept", "ablat"], inp["method"], inp["test"], 50_000
+        )
+    else:
+        result = sign_flip_test(inp["yi"], inp["vi"], inp["method"], inp["test"])
+    assert result.exact
+    # p-values are shares of enumerated permutations: equal to the count.
+    close(result.pval, ref["values"]["pval"])
+    close(result.qm_pval, ref["values"]["qm_pval"])

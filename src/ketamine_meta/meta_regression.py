@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from ketamine_meta.meta_analysis import MACHINE_EPS, TESTS, TestMethod, random_effects
-from ketamine_meta.tau2 import FISHER_MAX_ITER, FISHER_THRESHOLD, Tau2Method
+from ketamine_meta.tau2 import FISHER_MAX_ITER, FISHER_THRESHOLD, Tau2Method, maximize_rows
 
 FloatArray = NDArray[np.float64]
 
@@ -80,57 +80,6 @@ def _projection(v: FloatArray, x: FloatArray, tau2: float) -> tuple[FloatArray, 
     return w - w @ x @ xtwx_inv @ x.T @ w, xtwx_inv
 
 
-def _restricted_loglik(y: FloatArray, v: FloatArray, x: FloatArray, tau2: float) -> float:
-    p_mat, xtwx_inv = _projection(v, x, tau2)
-    return float(-0.5 * (np.sum(np.log(v + tau2)) - np.linalg.slogdet(xtwx_inv)[1] + y @ p_mat @ y))
-
-
-def _ml_loglik(y: FloatArray, v: FloatArray, x: FloatArray, tau2: float) -> float:
-    p_mat, _ = _projection(v, x, tau2)
-    return float(-0.5 * (np.sum(np.log(v + tau2)) + y @ p_mat @ y))
-
-
-def _fisher_step(y, v, x, tau2: float, restricted: bool) -> float:
-    p_mat, _ = _projection(v, x, tau2)
-    pp = p_mat @ p_mat
-    ypy = y @ pp @ y
-    if restricted:
-        return float((ypy - np.trace(p_mat)) / np.trace(pp))
-    w = 1 / (v + tau2)
-    return float((ypy - w.sum()) / np.sum(w**2))
-
-
-def _scoring(y, v, x, restricted: bool) -> float:
-    """Safeguarded Fisher scoring, as :func:`ketamine_meta.tau2.restricted_maximum_likelihood`."""
-    loglik = _restricted_loglik if restricted else _ml_loglik
-    if _fisher_step(y, v, x, 0.0, restricted) <= 0:
-        return 0.0
-    tau2 = max(0.0, _tau2_dl(y, v, x))
-    current, previous = loglik(y, v, x, tau2), 0.0
-    for _ in range(FISHER_MAX_ITER):
-        step = _fisher_step(y, v, x, tau2, restricted)
-        if abs(step) <= FISHER_THRESHOLD:
-            return tau2
-        if step * previous < 0:
-            step /= 2
-        while tau2 + step < 0:
-            step /= 2
-        tolerance = 1e-10 * max(1.0, abs(current))
-        for _ in range(60):
-            candidate = loglik(y, v, x, tau2 + step)
-            if candidate >= current - tolerance:
-                break
-            step /= 2
-        tau2, current, previous = tau2 + step, candidate, step
-    raise RuntimeError(f"Fisher scoring did not converge in {FISHER_MAX_ITER} iterations")
-
-
-def _tau2_dl(y, v, x) -> float:
-    p_mat, _ = _projection(v, x, 0.0)
-    k, p = x.shape
-    return max(0.0, float((y @ p_mat @ y - (k - p)) / np.trace(p_mat)))
-
-
 def _tau2_pm(y, v, x) -> float:
     k, p = x.shape
 
@@ -153,10 +102,8 @@ def _tau2_sj(y, v, x) -> float:
     return tau0 * float(y @ p_mat @ y) / (k - p)
 
 
-ESTIMATORS = {
-    "REML": lambda y, v, x: _scoring(y, v, x, restricted=True),
-    "ML": lambda y, v, x: _scoring(y, v, x, restricted=False),
-    "DL": _tau2_dl,
+#: Estimators without a batch path (REML, ML and DL go through :func:`meta_regression_batch`).
+SINGLE_ESTIMATORS = {
     "PM": _tau2_pm,
     # The EB iteration's fixed point is the PM root (see ketamine_meta.tau2.empirical_bayes).
     "EB": _tau2_pm,
@@ -206,8 +153,9 @@ def meta_regression(
     """
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
-    if method not in ESTIMATORS:
-        raise ValueError(f"unknown tau^2 method {method!r}; choose from {sorted(ESTIMATORS)}")
+    if method not in SINGLE_ESTIMATORS and method not in BATCH_ESTIMATORS:
+        known = sorted([*SINGLE_ESTIMATORS, *BATCH_ESTIMATORS])
+        raise ValueError(f"unknown tau^2 method {method!r}; choose from {known}")
     y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
     x = np.asarray(x, dtype=float).reshape(y.size, -1)
     k, p = x.shape
@@ -217,7 +165,10 @@ def meta_regression(
         raise ValueError(f"{k} studies cannot estimate {p} coefficients and tau^2")
     if np.linalg.matrix_rank(x) < p:
         raise ValueError("the model matrix is not of full rank")
-    tau2 = ESTIMATORS[method](y, v, x)
+    if method in BATCH_ESTIMATORS:
+        tau2 = float(BATCH_ESTIMATORS[method](_Design(x, y[None, :], v[None, :]))[0])
+    else:
+        tau2 = SINGLE_ESTIMATORS[method](y, v, x)
     _, vb = _projection(v, x, tau2)
     w = 1 / (v + tau2)
     beta = vb @ x.T @ (w * y)
@@ -283,6 +234,9 @@ def _omnibus(beta: FloatArray, vb: FloatArray, terms: Sequence[str]) -> tuple[fl
     if not moderators:
         return float("nan"), 0
     sub = vb[np.ix_(moderators, moderators)]
+    if np.linalg.matrix_rank(sub) < len(moderators):
+        # A zero Knapp-Hartung factor leaves no covariance: metafor reports QM as NA.
+        return float("nan"), len(moderators)
     return float(beta[moderators] @ np.linalg.solve(sub, beta[moderators])), len(moderators)
 
 
@@ -336,3 +290,164 @@ def subgroups_common_tau2(
     estimates = cell.coefficients.rename(columns={"term": "subgroup"})
     estimates.insert(1, "k", [int((groups == g).sum()) for g in levels])
     return estimates, between
+
+
+@dataclass(frozen=True)
+class RegressionBatch:
+    """Meta-regressions of ``m`` outcome vectors on one model matrix; arrays over ``m``.
+
+    Attributes
+    ----------
+    beta, se, statistic : numpy.ndarray
+        Coefficients, their standard errors and test statistics, shape ``(m, p)``.
+    tau2, qm : numpy.ndarray
+        Residual tau^2 and the omnibus statistic of the moderators (F for knha), shape ``(m,)``.
+    """
+
+    beta: FloatArray
+    se: FloatArray
+    statistic: FloatArray
+    tau2: FloatArray
+    qm: FloatArray
+
+
+class _Design:
+    """The algebra of one model matrix ``x`` (k x p) against ``m`` rows of weights."""
+
+    def __init__(self, x: FloatArray, y: FloatArray, v: FloatArray):
+        self.x, self.y, self.v = x, y, v
+        self.k, self.p = x.shape
+
+    def solve(self, tau2: FloatArray):
+        w = 1 / (self.v + tau2[:, None])
+        xtwx = np.einsum("ki,mk,kj->mij", self.x, w, self.x)
+        inv = np.linalg.inv(xtwx)
+        beta = np.einsum("mij,mj->mi", inv, np.einsum("ki,mk->mi", self.x, w * self.y))
+        e = self.y - np.einsum("mi,ki->mk", beta, self.x)
+        return w, xtwx, inv, beta, e
+
+    def projection(self, w: FloatArray, inv: FloatArray) -> FloatArray:
+        wx = w[:, :, None] * self.x[None, :, :]
+        return w[:, :, None] * np.eye(self.k)[None] - np.einsum("mki,mij,mlj->mkl", wx, inv, wx)
+
+    def loglik(self, tau2: FloatArray, restricted: bool) -> FloatArray:
+        w, xtwx, _, _, e = self.solve(tau2)
+        ll = -0.5 * (np.sum(np.log(self.v + tau2[:, None]), axis=1) + np.sum(w * e**2, axis=1))
+        return ll - 0.5 * np.linalg.slogdet(xtwx)[1] if restricted else ll
+
+    def fisher_step(self, tau2: FloatArray, restricted: bool) -> FloatArray:
+        w, _, inv, _, e = self.solve(tau2)
+        p_mat = self.projection(w, inv)
+        ypp = np.sum((w * e) ** 2, axis=1)
+        if restricted:
+            return (ypp - np.trace(p_mat, axis1=1, axis2=2)) / np.sum(p_mat * p_mat, axis=(1, 2))
+        return (ypp - np.sum(w, axis=1)) / np.sum(w**2, axis=1)
+
+    def start(self) -> FloatArray:
+        """Metafor's starting value for (RE)ML: the HE estimator, at least 0."""
+        ols = np.eye(self.k) - self.x @ np.linalg.inv(self.x.T @ self.x) @ self.x.T
+        rss = np.einsum("mk,kl,ml->m", self.y, ols, self.y)
+        tr_pv = np.einsum("kk,mk->m", ols, self.v)
+        return np.maximum(0.0, (rss - tr_pv) / (self.k - self.p))
+
+
+def _batch_scoring(design: _Design, restricted: bool) -> FloatArray:
+    """Safeguarded Fisher scoring over the batch, as :func:`_scoring` does for one fit."""
+    m = design.y.shape[0]
+    tau2 = design.start()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_zero = (tau2 == 0) & (design.fisher_step(np.zeros(m), restricted) <= 0)
+    active = ~at_zero
+    current = design.loglik(tau2, restricted)
+    previous = np.zeros(m)
+    for _ in range(FISHER_MAX_ITER):
+        if not active.any():
+            break
+        step = np.where(active, design.fisher_step(tau2, restricted), 0.0)
+        step = np.where(active & (step * previous < 0), step / 2, step)
+        for _ in range(64):
+            negative = tau2 + step < 0
+            if not negative.any():
+                break
+            step = np.where(negative, step / 2, step)
+        tolerance = 1e-10 * np.maximum(1.0, np.abs(current))
+        for _ in range(60):
+            candidate = design.loglik(tau2 + step, restricted)
+            falls = active & (candidate < current - tolerance)
+            if not falls.any():
+                break
+            step = np.where(falls, step / 2, step)
+        tau2 = np.where(active, tau2 + step, tau2)
+        current = np.where(active, candidate, current)
+        previous = np.where(active, step, previous)
+        active &= np.abs(step) > FISHER_THRESHOLD
+    else:
+        tau2 = maximize_rows(
+            lambda t, rows: _Design(design.x, design.y[rows], design.v[rows]).loglik(t, restricted),
+            tau2,
+            active,
+        )
+        current = design.loglik(tau2, restricted)
+    boundary = design.loglik(np.zeros(m), restricted)
+    tolerance = 1e-10 * np.maximum(1.0, np.abs(boundary))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        falls_from_zero = design.fisher_step(np.zeros(m), restricted) <= 0
+    on_boundary = falls_from_zero & (boundary >= current - tolerance)
+    return np.where(at_zero | on_boundary | (boundary > current + tolerance), 0.0, tau2)
+
+
+def _batch_dl(design: _Design) -> FloatArray:
+    w, _, inv, _, e = design.solve(np.zeros(design.y.shape[0]))
+    trace = np.trace(design.projection(w, inv), axis1=1, axis2=2)
+    return np.maximum(0.0, (np.sum(w * e**2, axis=1) - (design.k - design.p)) / trace)
+
+
+BATCH_ESTIMATORS = {
+    "REML": lambda d: _batch_scoring(d, restricted=True),
+    "ML": lambda d: _batch_scoring(d, restricted=False),
+    "DL": _batch_dl,
+}
+
+
+def meta_regression_batch(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    x: ArrayLike,
+    terms: Sequence[str],
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+) -> RegressionBatch:
+    """Fit :func:`meta_regression` to ``m`` outcome vectors at once (REML, ML or DL).
+
+    ``yi`` and ``vi`` have shape ``(m, k)``; ``x`` is one ``(k, p)`` model matrix. Every step
+    is vectorized over the ``m`` fits: this is the path of the moderator permutation test.
+    """
+    if method not in BATCH_ESTIMATORS:
+        raise ValueError(
+            f"batch meta-regression supports {sorted(BATCH_ESTIMATORS)}, not {method!r}"
+        )
+    y, v = np.atleast_2d(np.asarray(yi, dtype=float)), np.atleast_2d(np.asarray(vi, dtype=float))
+    design = _Design(np.asarray(x, dtype=float).reshape(y.shape[1], -1), y, v)
+    tau2 = BATCH_ESTIMATORS[method](design)
+    w, _, inv, beta, e = design.solve(tau2)
+    s2w = np.ones(len(tau2))
+    if test != "z":
+        rss = np.sum(w * e**2, axis=1)
+        s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / (design.k - design.p))
+        if test == "adhoc":
+            s2w = np.maximum(1.0, s2w)
+    vb = s2w[:, None, None] * inv
+    se = np.sqrt(np.diagonal(vb, axis1=1, axis2=2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = beta / se
+    moderators = [i for i, t in enumerate(terms) if t != "intercept"]
+    sub = vb[:, moderators][:, :, moderators]
+    b = beta[:, moderators]
+    # A zero Knapp-Hartung factor leaves no covariance: metafor reports QM as NA.
+    singular = s2w == 0
+    sub = np.where(singular[:, None, None], np.eye(len(moderators)), sub)
+    qm = np.einsum("mi,mi->m", b, np.linalg.solve(sub, b[:, :, None])[:, :, 0])
+    qm = np.where(singular, np.nan, qm)
+    if test != "z":
+        qm = qm / len(moderators)
+    return RegressionBatch(beta, se, statistic, tau2, qm)

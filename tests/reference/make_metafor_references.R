@@ -423,6 +423,24 @@ for (data in c("yusuf1985", "sparse")) {
            statistic = pt$zval, pval = pt$pval, q = pt$QE, q_p = pt$QEp, i2 = pt$I2, h2 = pt$H2))
 }
 
+# ---- permutation tests (exact, so deterministic) --------------------------------------
+
+bcg8 <- bcg[1:8, ]
+for (test in c("knha", "z")) {
+  fit <- rma(yi, vi, data = bcg8, method = "REML", test = test, control = ctrl)
+  pt <- permutest(fit, exact = TRUE)
+  add(sprintf("permutest_intercept_bcg8_%s", test),
+      sprintf("permutest(rma(yi, vi, data = dat.bcg[1:8, ] log RR, method = \"REML\", test = \"%s\"), exact = TRUE)  # 2^8 sign flips", test),
+      list(yi = as.numeric(bcg8$yi), vi = as.numeric(bcg8$vi), method = "REML", test = test),
+      list(pval = as.numeric(pt$pval), qm_pval = pt$QMp))
+  fit <- rma(yi, vi, mods = ~ ablat, data = bcg8, method = "REML", test = test, control = ctrl)
+  pt <- permutest(fit, exact = TRUE)
+  add(sprintf("permutest_ablat_bcg8_%s", test),
+      sprintf("permutest(rma(yi, vi, mods = ~ ablat, data = dat.bcg[1:8, ], method = \"REML\", test = \"%s\"), exact = TRUE)  # 8! row permutations", test),
+      list(yi = as.numeric(bcg8$yi), vi = as.numeric(bcg8$vi), ablat = bcg8$ablat, method = "REML", test = test),
+      list(pval = as.numeric(pt$pval), qm_pval = pt$QMp))
+}
+
 # ---- the project's data through the diagnostics ------------------------------------
 
 proj_fit <- rma(as.numeric(pe$yi), as.numeric(pe$vi), method = "REML", test = "knha", control = ctrl)

@@ -1,0 +1,170 @@
+r"""Permutation tests of random-effects models (metafor ``permutest``).
+
+For the intercept-only model the permutations are sign flips of the estimates, all
+:math:`2^k` of them when that is at most ``iterations`` (an exact test), refitted in one
+vectorized batch by :func:`ketamine_meta.meta_analysis.fit_batch`. For a meta-regression the
+rows of the model matrix are permuted against the estimates, every distinct permutation when
+their number is at most ``iterations``.
+
+The p-value of a coefficient is the share of permutations whose test statistic is at least
+as extreme as the observed one, :math:`p = \#\{|z^*| \ge |z| - \epsilon\} / B`, with
+:math:`\epsilon = \sqrt{\text{machine eps}}` as metafor's ``comptol``; the omnibus test uses
+:math:`Q_M` the same way.
+
+References
+----------
+Follmann, D. A., & Proschan, M. A. (1999). Valid inference in random effects meta-analysis.
+*Biometrics*, 55(3), 732-737. Higgins, J. P. T., & Thompson, S. G. (2004). Controlling the
+risk of spurious findings from meta-regression. *Statistics in Medicine*, 23(11), 1663-1682.
+Viechtbauer, W., et al. (2015). A comparison of procedures to test for moderators in
+mixed-effects meta-regression models. *Psychological Methods*, 20(3), 360-374.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ketamine_meta.meta_analysis import TestMethod, fit_batch
+from ketamine_meta.meta_regression import BATCH_ESTIMATORS, meta_regression, meta_regression_batch
+from ketamine_meta.tau2 import Tau2Method
+
+#: Tolerance of the comparison with the observed statistic (metafor ``comptol``).
+COMPARISON_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """Permutation p-values of a fitted model.
+
+    Attributes
+    ----------
+    statistic : numpy.ndarray
+        Observed test statistic of each coefficient.
+    pval : numpy.ndarray
+        Permutation p-value of each coefficient.
+    qm, qm_pval : float
+        Observed omnibus statistic and its permutation p-value.
+    permutations : int
+        Number of permutations used (including the observed arrangement).
+    exact : bool
+        Whether every permutation was enumerated.
+    """
+
+    statistic: np.ndarray
+    pval: np.ndarray
+    qm: float
+    qm_pval: float
+    permutations: int
+    exact: bool
+
+
+def _p_values(observed: np.ndarray, permuted: np.ndarray) -> np.ndarray:
+    return np.mean(np.abs(permuted) >= np.abs(observed) - COMPARISON_TOLERANCE, axis=0)
+
+
+def sign_flip_test(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    iterations: int = 1000,
+    seed: int = 20261124,
+) -> PermutationResult:
+    r"""Permutation test of the pooled estimate by sign flips (metafor ``permutest``, no mods).
+
+    Exact (all :math:`2^k` flips) when :math:`2^k \\le` ``iterations``; otherwise
+    ``iterations`` random flips from a generator seeded with ``seed``, the first being the
+    observed data.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    k = y.size
+    exact = 2**k <= iterations
+    if exact:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=k)))
+    else:
+        rng = np.random.default_rng(seed)
+        signs = rng.choice((-1.0, 1.0), size=(iterations, k))
+        signs[0] = 1.0
+    fits = fit_batch(signs * y, np.tile(v, (len(signs), 1)), method, test)
+    observed = fit_batch(y, v, method, test)
+    stat = observed.statistic[:1]
+    return PermutationResult(
+        statistic=stat,
+        pval=_p_values(stat, fits.statistic[:, None]),
+        qm=float(stat[0] ** 2),
+        qm_pval=float(np.mean(fits.statistic**2 >= stat[0] ** 2 - COMPARISON_TOLERANCE)),
+        permutations=len(signs),
+        exact=exact,
+    )
+
+
+def _distinct_permutations(rows: np.ndarray) -> list[tuple[int, ...]]:
+    """Every ordering of the row indices that gives a different matrix, once."""
+    _, labels = np.unique(rows, axis=0, return_inverse=True)
+    seen, orders = set(), []
+    for order in itertools.permutations(range(len(rows))):
+        key = tuple(labels[list(order)])
+        if key not in seen:
+            seen.add(key)
+            orders.append(order)
+    return orders
+
+
+def moderator_permutation_test(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    x: ArrayLike,
+    terms: Sequence[str],
+    method: Tau2Method = "REML",
+    test: TestMethod = "knha",
+    iterations: int = 1000,
+    seed: int = 20261124,
+) -> PermutationResult:
+    """Permutation test of a meta-regression's coefficients and of its moderators (``QM``).
+
+    Exact (every distinct row permutation of ``x``) when ``k <= 9`` and their number is at most
+    ``iterations``; otherwise ``iterations`` random permutations seeded with ``seed``, the
+    first being the observed order.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    x = np.asarray(x, dtype=float).reshape(y.size, -1)
+    observed = meta_regression(y, v, x, terms, method, test)
+    orders = _distinct_permutations(x) if y.size <= 9 else None
+    exact = orders is not None and len(orders) <= iterations
+    if not exact:
+        rng = np.random.default_rng(seed)
+        orders = [tuple(range(y.size))] + [
+            tuple(rng.permutation(y.size)) for _ in range(iterations - 1)
+        ]
+    stats_perm, qm_perm = _permuted_fits(y, v, x, terms, method, test, np.array(orders))
+    stat = observed.coefficients["statistic"].to_numpy()
+    return PermutationResult(
+        statistic=stat,
+        pval=_p_values(stat, stats_perm),
+        qm=observed.qm,
+        qm_pval=float(np.mean(qm_perm >= observed.qm - COMPARISON_TOLERANCE)),
+        permutations=len(orders),
+        exact=exact,
+    )
+
+
+def _permuted_fits(y, v, x, terms, method, test, orders: np.ndarray):
+    """Statistics and QM of the fits with the rows of ``x`` in each order.
+
+    Permuting the model matrix against fixed estimates fits the same data as permuting the
+    estimates (with their variances) against a fixed matrix, which the batch path takes.
+    """
+    if method in BATCH_ESTIMATORS:
+        inverse = np.argsort(orders, axis=1)
+        fits = meta_regression_batch(y[inverse], v[inverse], x, terms, method, test)
+        return fits.statistic, fits.qm
+    fits = [meta_regression(y, v, x[list(order)], terms, method, test) for order in orders]
+    return (
+        np.array([f.coefficients["statistic"].to_numpy() for f in fits]),
+        np.array([f.qm for f in fits]),
+    )
