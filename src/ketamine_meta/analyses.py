@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special, stats
 
 from ketamine_meta.comparisons import ENANTIOMER, ComparisonRules, build_effect_sizes
@@ -24,6 +25,7 @@ from ketamine_meta.effect_sizes import (
 )
 from ketamine_meta.meta_analysis import (
     OVERALL_LABEL,
+    RandomEffectsResult,
     pool_by_subgroup,
     random_effects,
     subgroup_difference_test,
@@ -331,6 +333,22 @@ def pooled_response_rates(
     return _pool_proportions(rows, arms, pooling, measure, outcome, timepoint_h)
 
 
+def pool_proportions(
+    events: ArrayLike, n: ArrayLike, pooling: Mapping, measure: str = "PLO"
+) -> tuple[RandomEffectsResult, np.ndarray]:
+    """Random-effects pooled proportion, back-transformed: estimate, CI and PI bounds.
+
+    ``measure`` ``"PLO"`` pools logits (back-transformed by the logistic function), ``"PFT"``
+    Freeman-Tukey values (back-transformed by Miller's formula at the harmonic mean n).
+    """
+    n = np.asarray(n, dtype=float)
+    transform = proportion_logit if measure == "PLO" else proportion_freeman_tukey
+    fit = random_effects(*transform(events, n), **_model(pooling))
+    pooled = np.array([fit.estimate, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high])
+    back = special.expit(pooled) if measure == "PLO" else inverse_freeman_tukey(pooled, n)
+    return fit, back
+
+
 def _pool_proportions(
     rows: pd.DataFrame,
     arms: pd.DataFrame,
@@ -345,12 +363,7 @@ def _pool_proportions(
     results = []
     for arm_type, group in typed.groupby("arm_type", sort=True):
         events, n = group["events"].astype(float), group["n"].astype(float)
-        transform = proportion_logit if measure == "PLO" else proportion_freeman_tukey
-        fit = random_effects(*transform(events, n), **_model(pooling))
-        pooled = np.array([fit.estimate, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high])
-        est, low, high, pi_low, pi_high = (
-            special.expit(pooled) if measure == "PLO" else inverse_freeman_tukey(pooled, n)
-        )
+        fit, (est, low, high, pi_low, pi_high) = pool_proportions(events, n, pooling, measure)
         results.append(
             {
                 "outcome": outcome,

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from ketamine_meta.analyses import TIME_COURSE_WINDOWS, pool_proportions
 from ketamine_meta.comparisons import ENANTIOMER
-from ketamine_meta.effect_sizes import proportion_logit
 from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
 
 SUPPORTED, PARTLY, NOT_SUPPORTED, NOT_TESTABLE = (
@@ -92,9 +91,9 @@ def _fmt(estimate, low, high, digits=2, scale=1.0, unit="") -> str:
 def _pooled_proportion(
     ev: Evidence, outcomes: pd.DataFrame
 ) -> tuple[float, float, float, int, int]:
-    yi, vi = proportion_logit(outcomes["events"].astype(float), outcomes["n"].astype(float))
-    fit = random_effects(yi, vi, **ev.model())
-    est, low, high = special.expit([fit.estimate, fit.ci_low, fit.ci_high])
+    fit, (est, low, high, _, _) = pool_proportions(
+        outcomes["events"].astype(float), outcomes["n"].astype(float), ev.pooling, "PLO"
+    )
     return float(est), float(low), float(high), fit.k, int(outcomes["n"].sum())
 
 
@@ -211,14 +210,7 @@ def _smd_by_window(ev: Evidence) -> pd.DataFrame:
     if "smd_windows" not in ev.cache:
         effects = ev["effects"]
         rows = []
-        for label, low, high in (
-            ("40 min-4 h", 0.5, 4),
-            ("24 h", 20, 30),
-            ("48-72 h", 44, 96),
-            ("7 d", 144, 200),
-            ("14 d", 300, 400),
-            ("28 d", 600, 700),
-        ):
+        for label, _, low, high in TIME_COURSE_WINDOWS:
             sel = (
                 effects[
                     (effects["outcome"] == "depression_score")

@@ -16,6 +16,7 @@ from scipy import stats
 
 from ketamine_meta.meta_analysis import OVERALL_LABEL
 from ketamine_meta.plotting import RELAPSE_COLORS, ROUTE_NAMES
+from ketamine_meta.publication_bias import funnel_data
 
 PLACEBO_GREY = "0.45"
 
@@ -87,20 +88,18 @@ def _is_control(arm_type: str) -> bool:
 
 def funnel_plot(by_study: pd.DataFrame, estimate: float, egger: pd.Series, effect: str) -> Figure:
     """Funnel plot: estimates against their standard errors, with the pseudo 95% region."""
-    sei = np.sqrt(by_study["vi"].to_numpy())
+    points = funnel_data(by_study["yi"], by_study["vi"], estimate)
     fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_axes((0.13, 0.14, 0.82, 0.76))
-    top = max(sei) * 1.1
-    se_grid = np.linspace(0, top, 50)
-    z = stats.norm.ppf(0.975)
-    ax.fill_betweenx(se_grid, estimate - z * se_grid, estimate + z * se_grid, color="0.93")
-    ax.plot(estimate - z * se_grid, se_grid, color="0.6", lw=0.7)
-    ax.plot(estimate + z * se_grid, se_grid, color="0.6", lw=0.7)
+    top = points["sei"].max() * 1.1
+    # The pseudo 95% region, drawn from the apex (SE 0) to below the least precise study.
+    region = funnel_data(np.zeros(50), np.linspace(0, top, 50) ** 2, estimate)
+    ax.fill_betweenx(region["sei"], region["funnel_low"], region["funnel_high"], color="0.93")
+    ax.plot(region["funnel_low"], region["sei"], color="0.6", lw=0.7)
+    ax.plot(region["funnel_high"], region["sei"], color="0.6", lw=0.7)
     ax.axvline(estimate, color="#c0504d", lw=0.9)
-    for route, rows in by_study.groupby("route"):
-        ax.scatter(
-            rows["yi"], np.sqrt(rows["vi"]), s=22, label=ROUTE_NAMES.get(route, route), zorder=3
-        )
+    for route, rows in points.groupby(by_study["route"].to_numpy()):
+        ax.scatter(rows["yi"], rows["sei"], s=22, label=ROUTE_NAMES.get(route, route), zorder=3)
     ax.set_ylim(top, 0)
     ax.set_xlabel(effect)
     ax.set_ylabel("Standard error")

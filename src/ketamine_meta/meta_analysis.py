@@ -197,12 +197,9 @@ def fit_batch(
     se_wald = np.sqrt(1 / sw)
     pooled = k > 1
     scaled = pooled & (test != "z")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rss = np.sum(w * batch.residuals(w) ** 2, axis=1)
-        s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / (k - 1))
-    if test == "adhoc":
-        s2w = np.maximum(1.0, s2w)
-    se = np.where(scaled, np.sqrt(np.where(scaled, s2w, 1.0)) * se_wald, se_wald)
+    rss = np.sum(w * batch.residuals(w) ** 2, axis=1)
+    s2w = np.where(scaled, knapp_hartung_factor(rss, np.maximum(k - 1, 1), test), 1.0)
+    se = np.sqrt(s2w) * se_wald
     df = np.where(scaled, k - 1, np.inf)
     upper = 1 - (1 - level) / 2
     crit = np.where(scaled, stats.t.ppf(upper, np.maximum(df, 1)), stats.norm.ppf(upper))
@@ -243,6 +240,25 @@ def fit_batch(
     )
 
 
+def knapp_hartung_factor(rss: ArrayLike, df: ArrayLike, test: str) -> NDArray[np.float64]:
+    r"""Scale factor of the model-based variance: :math:`s^2 = RSS / df` for knha.
+
+    ``RSS`` is the weighted residual sum of squares :math:`\sum w_i e_i^2` at the estimated
+    tau^2 and ``df`` is ``k - p``. An RSS at rounding level gives 0 (metafor: below
+    ``.Machine$double.eps``); ``"adhoc"`` truncates the factor at 1 from below, and ``"z"``
+    uses no factor (1).
+
+    References
+    ----------
+    Knapp, G., & Hartung, J. (2003), eq. 6 (and the ad hoc improvement of section 3).
+    """
+    rss, df = np.asarray(rss, dtype=float), np.asarray(df, dtype=float)
+    if test == "z":
+        return np.ones(np.broadcast(rss, df).shape)
+    s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / df)
+    return np.maximum(1.0, s2w) if test == "adhoc" else s2w
+
+
 def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
     r"""I^2 (percent) and H^2 from tau^2 and the typical within-study variance.
 
@@ -259,20 +275,20 @@ def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
     Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
     *Statistics in Medicine*, 21(11), 1539-1558, eq. 9; metafor ``rma.uni``.
     """
-    w = batch.weights(np.zeros_like(tau2))
-    sw, sw2 = np.sum(w, axis=1), np.sum(w**2, axis=1)
     k = batch.k
+    typical_v = _typical_within_variance(batch)
     with np.errstate(invalid="ignore", divide="ignore"):
-        typical_v = (k - 1) * sw / (sw**2 - sw2)
         i2 = np.where(k > 1, 100 * tau2 / (tau2 + typical_v), 0.0)
         h2 = np.where(k > 1, (tau2 + typical_v) / typical_v, 1.0)
     return i2, h2
 
 
-def typical_within_variance(vi: ArrayLike) -> float:
+def _typical_within_variance(batch: Batch) -> NDArray[np.float64]:
     r"""Typical within-study variance :math:`\tilde v` of Higgins & Thompson (2002), eq. 9."""
-    w = 1 / np.asarray(vi, dtype=float)
-    return float((w.size - 1) * np.sum(w) / (np.sum(w) ** 2 - np.sum(w**2)))
+    w = batch.weights(np.zeros(batch.y.shape[0]))
+    sw, sw2 = np.sum(w, axis=1), np.sum(w**2, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (batch.k - 1) * sw / (sw**2 - sw2)
 
 
 def cochran_q(yi: ArrayLike, vi: ArrayLike) -> float:
@@ -308,15 +324,14 @@ def tau2_confidence_interval(
     Viechtbauer, W. (2007). *Statistics in Medicine*, 26(1), 37-52.
     """
     batch = Batch.from_arrays(yi, vi)
-    low, high = (float(b[0]) for b in q_profile_interval(batch, level))
-    tau2 = float(estimate_tau2(batch, method)[0])
-    vt = typical_within_variance(np.asarray(vi, dtype=float).ravel())
+    low, high = q_profile_interval(batch, level)
     out = {}
-    for name, value in (("", tau2), ("_low", low), ("_high", high)):
-        out[f"tau2{name}"] = value
-        out[f"tau{name}"] = float(np.sqrt(value))
-        out[f"i2{name}"] = 100 * value / (vt + value)
-        out[f"h2{name}"] = value / vt + 1
+    for name, value in (("", estimate_tau2(batch, method)), ("_low", low), ("_high", high)):
+        i2, h2 = _i2_h2(batch, value)
+        out[f"tau2{name}"] = float(value[0])
+        out[f"tau{name}"] = float(np.sqrt(value[0]))
+        out[f"i2{name}"] = float(i2[0])
+        out[f"h2{name}"] = float(h2[0])
     return out
 
 

@@ -23,8 +23,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
-from ketamine_meta.meta_analysis import MACHINE_EPS, TESTS, TestMethod, random_effects
-from ketamine_meta.tau2 import FISHER_MAX_ITER, FISHER_THRESHOLD, Tau2Method, maximize_rows
+from ketamine_meta.meta_analysis import (
+    MACHINE_EPS,
+    TESTS,
+    TestMethod,
+    knapp_hartung_factor,
+    random_effects,
+)
+from ketamine_meta.tau2 import Tau2Method, safeguarded_fisher_scoring
 
 FloatArray = NDArray[np.float64]
 
@@ -74,18 +80,17 @@ class MetaRegressionResult:
     test: str
 
 
-def _projection(v: FloatArray, x: FloatArray, tau2: float) -> tuple[FloatArray, FloatArray]:
-    w = np.diag(1 / (v + tau2))
-    xtwx_inv = np.linalg.inv(x.T @ w @ x)
-    return w - w @ x @ xtwx_inv @ x.T @ w, xtwx_inv
+def _rss(design: _Design, tau2: float) -> float:
+    r"""Weighted residual sum of squares :math:`y^\top P y` of a single-fit design at tau^2."""
+    w, _, _, _, e = design.solve(np.array([tau2]))
+    return float(np.sum(w * e**2))
 
 
-def _tau2_pm(y, v, x) -> float:
-    k, p = x.shape
+def _tau2_pm(design: _Design) -> float:
+    df = design.k - design.p
 
     def excess(tau2: float) -> float:
-        p_mat, _ = _projection(v, x, tau2)
-        return float(y @ p_mat @ y - (k - p))
+        return _rss(design, tau2) - df
 
     if excess(0.0) <= 0:
         return 0.0
@@ -95,11 +100,9 @@ def _tau2_pm(y, v, x) -> float:
     return float(optimize.brentq(excess, 0.0, high, xtol=1e-15, rtol=4 * MACHINE_EPS))
 
 
-def _tau2_sj(y, v, x) -> float:
-    k, p = x.shape
-    tau0 = float(np.var(y))
-    p_mat, _ = _projection(v, x, tau0)
-    return tau0 * float(y @ p_mat @ y) / (k - p)
+def _tau2_sj(design: _Design) -> float:
+    tau0 = float(np.var(design.y[0]))
+    return tau0 * _rss(design, tau0) / (design.k - design.p)
 
 
 #: Estimators without a batch path (REML, ML and DL go through :func:`meta_regression_batch`).
@@ -165,25 +168,12 @@ def meta_regression(
         raise ValueError(f"{k} studies cannot estimate {p} coefficients and tau^2")
     if np.linalg.matrix_rank(x) < p:
         raise ValueError("the model matrix is not of full rank")
-    if method in BATCH_ESTIMATORS:
-        tau2 = float(BATCH_ESTIMATORS[method](_Design(x, y[None, :], v[None, :]))[0])
-    else:
-        tau2 = SINGLE_ESTIMATORS[method](y, v, x)
-    _, vb = _projection(v, x, tau2)
-    w = 1 / (v + tau2)
-    beta = vb @ x.T @ (w * y)
-    rss = float(np.sum(w * (y - x @ beta) ** 2))
-    s2w = 1.0
-    if test != "z":
-        s2w = 0.0 if rss <= MACHINE_EPS else rss / (k - p)
-        if test == "adhoc":
-            s2w = max(1.0, s2w)
-    vb = s2w * vb
-    se = np.sqrt(np.diag(vb))
-    # Identical estimates under knha give SE 0: an infinite statistic, as in metafor.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = beta / se
-    qm, m = _omnibus(beta, vb, terms)
+    design = _Design(x, y[None, :], v[None, :])
+    estimator = BATCH_ESTIMATORS.get(method) or SINGLE_ESTIMATORS[method]
+    tau2 = float(np.atleast_1d(estimator(design))[0])
+    fit = _fit_given_tau2(design, np.array([tau2]), terms, test)
+    beta, vb, se, statistic = fit.beta[0], fit.vcov[0], fit.se[0], fit.statistic[0]
+    qm, m = float(fit.qm[0]), len(_moderators(terms))
     if test == "z":
         crit = stats.norm.ppf(0.5 + level / 2)
         pval = 2 * stats.norm.sf(np.abs(statistic))
@@ -191,11 +181,10 @@ def meta_regression(
     else:
         crit = stats.t.ppf(0.5 + level / 2, k - p)
         pval = 2 * stats.t.sf(np.abs(statistic), k - p)
-        qm = qm / m if m else np.nan
         qm_df2, qm_p = float(k - p), float(stats.f.sf(qm, m, k - p)) if m else np.nan
-    p_fe, _ = _projection(v, x, 0.0)
-    qe = max(0.0, float(y @ p_fe @ y))
-    typical_v = (k - p) / np.trace(p_fe)
+    w0, _, inv0, _, _ = design.solve(np.zeros(1))
+    qe = max(0.0, _rss(design, 0.0))
+    typical_v = (k - p) / float(np.trace(design.projection(w0, inv0)[0]))
     coefficients = pd.DataFrame(
         {
             "term": list(terms),
@@ -228,16 +217,9 @@ def meta_regression(
     )
 
 
-def _omnibus(beta: FloatArray, vb: FloatArray, terms: Sequence[str]) -> tuple[float, int]:
-    """Wald statistic of all coefficients but the intercept, and their number."""
-    moderators = [i for i, t in enumerate(terms) if t != "intercept"]
-    if not moderators:
-        return float("nan"), 0
-    sub = vb[np.ix_(moderators, moderators)]
-    if np.linalg.matrix_rank(sub) < len(moderators):
-        # A zero Knapp-Hartung factor leaves no covariance: metafor reports QM as NA.
-        return float("nan"), len(moderators)
-    return float(beta[moderators] @ np.linalg.solve(sub, beta[moderators])), len(moderators)
+def _moderators(terms: Sequence[str]) -> list[int]:
+    """Columns tested by the omnibus test: every coefficient but the intercept."""
+    return [i for i, t in enumerate(terms) if t != "intercept"]
 
 
 def _pseudo_r2(y, v, tau2: float, method: str, intercept: bool) -> float:
@@ -300,6 +282,8 @@ class RegressionBatch:
     ----------
     beta, se, statistic : numpy.ndarray
         Coefficients, their standard errors and test statistics, shape ``(m, p)``.
+    vcov : numpy.ndarray
+        Covariance matrices of the coefficients (Knapp-Hartung scaled), ``(m, p, p)``.
     tau2, qm : numpy.ndarray
         Residual tau^2 and the omnibus statistic of the moderators (F for knha), shape ``(m,)``.
     """
@@ -307,6 +291,7 @@ class RegressionBatch:
     beta: FloatArray
     se: FloatArray
     statistic: FloatArray
+    vcov: FloatArray
     tau2: FloatArray
     qm: FloatArray
 
@@ -317,6 +302,10 @@ class _Design:
     def __init__(self, x: FloatArray, y: FloatArray, v: FloatArray):
         self.x, self.y, self.v = x, y, v
         self.k, self.p = x.shape
+
+    def rows(self, rows: np.ndarray) -> _Design:
+        """The same design for a subset of the outcome vectors."""
+        return _Design(self.x, self.y[rows], self.v[rows])
 
     def solve(self, tau2: FloatArray):
         w = 1 / (self.v + tau2[:, None])
@@ -352,48 +341,13 @@ class _Design:
 
 
 def _batch_scoring(design: _Design, restricted: bool) -> FloatArray:
-    """Safeguarded Fisher scoring over the batch, as :func:`_scoring` does for one fit."""
-    m = design.y.shape[0]
-    tau2 = design.start()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        at_zero = (tau2 == 0) & (design.fisher_step(np.zeros(m), restricted) <= 0)
-    active = ~at_zero
-    current = design.loglik(tau2, restricted)
-    previous = np.zeros(m)
-    for _ in range(FISHER_MAX_ITER):
-        if not active.any():
-            break
-        step = np.where(active, design.fisher_step(tau2, restricted), 0.0)
-        step = np.where(active & (step * previous < 0), step / 2, step)
-        for _ in range(64):
-            negative = tau2 + step < 0
-            if not negative.any():
-                break
-            step = np.where(negative, step / 2, step)
-        tolerance = 1e-10 * np.maximum(1.0, np.abs(current))
-        for _ in range(60):
-            candidate = design.loglik(tau2 + step, restricted)
-            falls = active & (candidate < current - tolerance)
-            if not falls.any():
-                break
-            step = np.where(falls, step / 2, step)
-        tau2 = np.where(active, tau2 + step, tau2)
-        current = np.where(active, candidate, current)
-        previous = np.where(active, step, previous)
-        active &= np.abs(step) > FISHER_THRESHOLD
-    else:
-        tau2 = maximize_rows(
-            lambda t, rows: _Design(design.x, design.y[rows], design.v[rows]).loglik(t, restricted),
-            tau2,
-            active,
-        )
-        current = design.loglik(tau2, restricted)
-    boundary = design.loglik(np.zeros(m), restricted)
-    tolerance = 1e-10 * np.maximum(1.0, np.abs(boundary))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        falls_from_zero = design.fisher_step(np.zeros(m), restricted) <= 0
-    on_boundary = falls_from_zero & (boundary >= current - tolerance)
-    return np.where(at_zero | on_boundary | (boundary > current + tolerance), 0.0, tau2)
+    """(RE)ML of the meta-regression by the shared safeguarded Fisher scoring."""
+    return safeguarded_fisher_scoring(
+        start=design.start(),
+        fisher_step=lambda t: design.fisher_step(t, restricted),
+        loglik=lambda t: design.loglik(t, restricted),
+        loglik_rows=lambda t, rows: design.rows(rows).loglik(t, restricted),
+    )
 
 
 def _batch_dl(design: _Design) -> FloatArray:
@@ -428,19 +382,23 @@ def meta_regression_batch(
         )
     y, v = np.atleast_2d(np.asarray(yi, dtype=float)), np.atleast_2d(np.asarray(vi, dtype=float))
     design = _Design(np.asarray(x, dtype=float).reshape(y.shape[1], -1), y, v)
-    tau2 = BATCH_ESTIMATORS[method](design)
+    return _fit_given_tau2(design, BATCH_ESTIMATORS[method](design), terms, test)
+
+
+def _fit_given_tau2(
+    design: _Design, tau2: FloatArray, terms: Sequence[str], test: TestMethod
+) -> RegressionBatch:
+    """Coefficients, their (Knapp-Hartung scaled) covariance and the omnibus test at tau^2."""
     w, _, inv, beta, e = design.solve(tau2)
-    s2w = np.ones(len(tau2))
-    if test != "z":
-        rss = np.sum(w * e**2, axis=1)
-        s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / (design.k - design.p))
-        if test == "adhoc":
-            s2w = np.maximum(1.0, s2w)
+    s2w = knapp_hartung_factor(np.sum(w * e**2, axis=1), design.k - design.p, test)
     vb = s2w[:, None, None] * inv
     se = np.sqrt(np.diagonal(vb, axis1=1, axis2=2))
+    # Identical estimates under knha give SE 0: an infinite statistic, as in metafor.
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = beta / se
-    moderators = [i for i, t in enumerate(terms) if t != "intercept"]
+    moderators = _moderators(terms)
+    if not moderators:
+        return RegressionBatch(beta, se, statistic, vb, tau2, np.full(len(tau2), np.nan))
     sub = vb[:, moderators][:, :, moderators]
     b = beta[:, moderators]
     # A zero Knapp-Hartung factor leaves no covariance: metafor reports QM as NA.
@@ -450,4 +408,4 @@ def meta_regression_batch(
     qm = np.where(singular, np.nan, qm)
     if test != "z":
         qm = qm / len(moderators)
-    return RegressionBatch(beta, se, statistic, tau2, qm)
+    return RegressionBatch(beta, se, statistic, vb, tau2, qm)

@@ -252,19 +252,12 @@ def relapse_pooled(
     for (route, enantiomer, regimen_), group in usable.groupby(["route", "enantiomer", "regimen"]):
         fit = random_effects(np.log(group["median_days"]), group["log_rate_se"] ** 2, **model)
         rows.append(
-            {
+            _pooled_row(fit, group, pooling)
+            | {
                 "quantity": "median days to relapse",
                 "route": route,
                 "enantiomer": enantiomer,
                 "regimen": regimen_,
-                "k": fit.k,
-                "studies": ";".join(sorted(set(group["study_id"]))),
-                "estimate": np.exp(fit.estimate),
-                "ci_low": np.exp(fit.ci_low),
-                "ci_high": np.exp(fit.ci_high),
-                "tau2": fit.tau2,
-                "method": pooling["method"],
-                "test": fit.test,
                 "data_basis": "summary fit",
             }
         )
@@ -278,23 +271,30 @@ def relapse_pooled(
             (hrs["study_id"].iloc[0], hrs["arm_id"].iloc[0])
         ]
         rows.append(
-            {
+            _pooled_row(fit, hrs, pooling)
+            | {
                 "quantity": "hazard ratio of relapse, continued vs stopped",
                 "route": first["route"],
                 "enantiomer": ENANTIOMER.get(first["drug"], "none"),
                 "regimen": "continued vs stopped",
-                "k": fit.k,
-                "studies": ";".join(sorted(set(hrs["study_id"]))),
-                "estimate": np.exp(fit.estimate),
-                "ci_low": np.exp(fit.ci_low),
-                "ci_high": np.exp(fit.ci_high),
-                "tau2": fit.tau2,
-                "method": pooling["method"],
-                "test": fit.test,
                 "data_basis": "reported hazard ratios",
             }
         )
     return pd.DataFrame(rows, columns=RELAPSE_POOLED_COLUMNS)
+
+
+def _pooled_row(fit, rows: pd.DataFrame, pooling: Mapping) -> dict:
+    """Columns of a pooled row fitted on the log scale, back-transformed."""
+    return {
+        "k": fit.k,
+        "studies": ";".join(sorted(set(rows["study_id"]))),
+        "estimate": np.exp(fit.estimate),
+        "ci_low": np.exp(fit.ci_low),
+        "ci_high": np.exp(fit.ci_high),
+        "tau2": fit.tau2,
+        "method": pooling["method"],
+        "test": fit.test,
+    }
 
 
 REPRODUCTION_COLUMNS = [

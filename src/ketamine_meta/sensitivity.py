@@ -43,10 +43,14 @@ def _table(fit: BatchFit) -> pd.DataFrame:
     return pd.DataFrame({c: getattr(fit, c) for c in SUMMARY_COLUMNS})
 
 
+def _subset_fits(y, v, mask, method, test, level) -> BatchFit:
+    """One fit per row of ``mask``: the studies it marks, as one batch."""
+    rows = len(mask)
+    return fit_batch(np.tile(y, (rows, 1)), np.tile(v, (rows, 1)), method, test, level, mask=mask)
+
+
 def _leave_one_out_fit(y, v, method, test, level) -> BatchFit:
-    k = y.size
-    mask = ~np.eye(k, dtype=bool)
-    return fit_batch(np.tile(y, (k, 1)), np.tile(v, (k, 1)), method, test, level, mask=mask)
+    return _subset_fits(y, v, ~np.eye(y.size, dtype=bool), method, test, level)
 
 
 def leave_one_out(
@@ -105,7 +109,7 @@ def cumulative(
     y, v = y[ranks], v[ranks]
     k = y.size
     mask = np.tril(np.ones((k, k), dtype=bool))
-    table = _table(fit_batch(np.tile(y, (k, 1)), np.tile(v, (k, 1)), method, test, level, mask))
+    table = _table(_subset_fits(y, v, mask, method, test, level))
     names = np.asarray(list(labels) if labels is not None else range(1, k + 1), dtype=object)
     table.insert(0, "added", names[ranks])
     return table

@@ -273,22 +273,53 @@ def hedges_olkin(batch: Batch) -> FloatArray:
 
 
 def _maximum_likelihood(batch: Batch, restricted: bool) -> FloatArray:
-    """Safeguarded Fisher scoring for (RE)ML; see :func:`restricted_maximum_likelihood`."""
-    m = batch.y.shape[0]
-    tau2 = hedges_olkin(batch)
+    """(RE)ML of the intercept-only model; see :func:`restricted_maximum_likelihood`."""
+    return safeguarded_fisher_scoring(
+        start=hedges_olkin(batch),
+        fisher_step=lambda t: fisher_step(batch, t, restricted),
+        loglik=lambda t: log_likelihood(batch, t, restricted),
+        loglik_rows=lambda t, rows: log_likelihood(_rows(batch, rows), t, restricted),
+        always_zero=batch.k == 1,
+    )
+
+
+def safeguarded_fisher_scoring(
+    start: FloatArray,
+    fisher_step: Callable[[FloatArray], FloatArray],
+    loglik: Callable[[FloatArray], FloatArray],
+    loglik_rows: Callable[[FloatArray, np.ndarray], FloatArray],
+    always_zero: BoolArray | None = None,
+) -> FloatArray:
+    """Maximize a (restricted) likelihood in tau^2 >= 0 for a batch, by safeguarded scoring.
+
+    Shared by the intercept-only model and meta-regression (which supply ``fisher_step``,
+    ``loglik`` and the row-wise ``loglik_rows`` of their own model). From ``start`` each step
+    adds the Fisher step, halved while it would make tau^2 negative or lower the likelihood,
+    and once when it reverses the previous step; a row stops when the step taken falls below
+    :data:`FISHER_THRESHOLD`. Rows still moving after :data:`FISHER_MAX_ITER` steps are
+    finished by :func:`maximize_rows`. The result is 0 where the start is 0 and the likelihood
+    falls from there, where the walk ends on the boundary, or where a local maximum is below
+    the likelihood at 0 (metafor's ll0check); ``always_zero`` forces 0 (a single study).
+    """
+    m = start.shape[0]
+    tau2 = start
+    zero = np.zeros(m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        falls_from_zero = fisher_step(zero) <= 0
     # Starting on the boundary with the likelihood falling from it, the estimate is 0
     # exactly; iterating would stop at a platform-dependent residue of the threshold's order.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        at_zero = (batch.k == 1) | ((tau2 == 0) & (fisher_step(batch, tau2, restricted) <= 0))
+    at_zero = (tau2 == 0) & falls_from_zero
+    if always_zero is not None:
+        at_zero |= always_zero
     active = ~at_zero
-    current = log_likelihood(batch, tau2, restricted)
+    current = loglik(tau2)
     previous = np.zeros(m)
     for _ in range(FISHER_MAX_ITER):
         if not active.any():
             break
-        step = np.where(active, fisher_step(batch, tau2, restricted), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.where(active, fisher_step(tau2), 0.0)
         step = np.where(active & (step * previous < 0), step / 2, step)
-        step = np.where(active, step, 0.0)
         for _ in range(64):
             negative = tau2 + step < 0
             if not negative.any():
@@ -298,7 +329,7 @@ def _maximum_likelihood(batch: Batch, restricted: bool) -> FloatArray:
         # only has to catch real overshoots, so it tolerates that noise.
         tolerance = LIKELIHOOD_NOISE * np.maximum(1.0, np.abs(current))
         for _ in range(60):
-            candidate = log_likelihood(batch, tau2 + step, restricted)
+            candidate = loglik(tau2 + step)
             falls = active & (candidate < current - tolerance)
             if not falls.any():
                 break
@@ -310,17 +341,12 @@ def _maximum_likelihood(batch: Batch, restricted: bool) -> FloatArray:
         # tau^2); at the boundary the raw Fisher step stays large while the halved one shrinks.
         active &= np.abs(step) > FISHER_THRESHOLD
     else:
-        tau2 = maximize_rows(
-            lambda t, rows: log_likelihood(_rows(batch, rows), t, restricted), tau2, active
-        )
-        current = log_likelihood(batch, tau2, restricted)
+        tau2 = maximize_rows(loglik_rows, tau2, active)
+        current = loglik(tau2)
     # The likelihood need not be unimodal: a local maximum below the boundary's value loses to
     # tau^2 = 0 (metafor's ll0check); and a walk into the boundary ends on it exactly.
-    zero = np.zeros(m)
-    boundary = log_likelihood(batch, zero, restricted)
+    boundary = loglik(zero)
     tolerance = LIKELIHOOD_NOISE * np.maximum(1.0, np.abs(boundary))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        falls_from_zero = fisher_step(batch, zero, restricted) <= 0
     on_boundary = falls_from_zero & (boundary >= current - tolerance)
     return np.where(at_zero | on_boundary | (boundary > current + tolerance), 0.0, tau2)
 
