@@ -101,7 +101,10 @@ reproductions[
         "ours_ci_low",
         "ours_ci_high",
         "ours_k",
-        "ci_overlap",
+        "difference",
+        "difference_ci_low",
+        "difference_ci_high",
+        "agreement",
     ]
 ]
 

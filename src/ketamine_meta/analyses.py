@@ -16,7 +16,12 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from ketamine_meta.comparisons import ENANTIOMER, ComparisonRules, build_effect_sizes
+from ketamine_meta.comparisons import (
+    CONTROL_TYPE,
+    ENANTIOMER,
+    ComparisonRules,
+    build_effect_sizes,
+)
 from ketamine_meta.effect_sizes import (
     inverse_freeman_tukey,
     log_risk_ratio,
@@ -32,34 +37,36 @@ from ketamine_meta.meta_analysis import (
     tau2_confidence_interval,
 )
 from ketamine_meta.meta_regression import meta_regression, subgroups_common_tau2
+from ketamine_meta.protocol import (
+    AnalysisSet,
+    Protocol,
+    Window,
+    nearest_in_window,
+    select_comparisons,
+)
 from ketamine_meta.publication_bias import egger_test, rank_correlation_test, trim_and_fill
 from ketamine_meta.sensitivity import cumulative, influence, leave_one_out
 
 
-def select_smd_at(effects: pd.DataFrame, timepoint_h: float) -> pd.DataFrame:
-    """Rows of depression-score SMDs at ``timepoint_h`` (see :func:`select_at`)."""
-    return select_at(effects, "depression_score", "SMD", timepoint_h)
+def select_smd_at(effects: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Depression-score SMDs of the primary window and analysis set (see :func:`select_at`)."""
+    return select_at(effects, "depression_score", "SMD", protocol)
 
 
 def select_at(
-    effects: pd.DataFrame, outcome: str, measure: str, timepoint_h: float
+    effects: pd.DataFrame, outcome: str, measure: str, protocol: Protocol
 ) -> pd.DataFrame:
-    """Rows of one outcome and measure at ``timepoint_h``, sorted by route, study, comparison.
+    """One row per comparison of ``outcome`` and ``measure`` in the primary window and set.
+
+    See :func:`~ketamine_meta.protocol.select_comparisons` (PROTOCOL.md §6-§10).
 
     Raises
     ------
     ValueError
-        If no comparison reports that timepoint.
+        If no comparison is left to pool.
     """
-    rows = effects[
-        (effects["measure"] == measure)
-        & (effects["outcome"] == outcome)
-        & np.isclose(effects["timepoint_h"].astype(float), timepoint_h)
-    ]
-    if rows.empty:
-        raise ValueError(f"no {outcome} comparison ({measure}) at {timepoint_h:g} h to pool")
-    return rows.sort_values(["route", "study_id", "comparison_id"], kind="stable").reset_index(
-        drop=True
+    return select_comparisons(
+        effects, outcome, measure, protocol.primary_window, protocol.analysis_set
     )
 
 
@@ -79,7 +86,17 @@ def pool_smd_by(by_study: pd.DataFrame, by: str, pooling: Mapping) -> pd.DataFra
     table, _, _ = pool_by_subgroup(
         by_study, by=by, analysis=_analysis_name(pooling), **_model(pooling)
     )
-    return table
+    return table.assign(controls=_controls_per_subgroup(by_study, by, table["subgroup"]))
+
+
+def _controls_per_subgroup(by_study: pd.DataFrame, by: str, subgroups: pd.Series) -> list[str]:
+    """The control types pooled in each row of a subgroup table (PROTOCOL.md §7)."""
+
+    def named(rows: pd.DataFrame) -> str:
+        return "; ".join(sorted(rows["control_type"].dropna().unique()))
+
+    per_level = {level: named(rows) for level, rows in by_study.groupby(by)}
+    return [per_level.get(s, named(by_study) if s == OVERALL_LABEL else "") for s in subgroups]
 
 
 def pool_smd_by_route(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
@@ -234,22 +251,17 @@ def crossover_correlation_sensitivity(
     rules: ComparisonRules,
     correlations: Sequence[float | None],
     pooling: Mapping,
+    protocol: Protocol,
 ) -> pd.DataFrame:
-    """The overall pooled SMD at the primary timepoint for each within-person correlation.
+    """The overall pooled SMD of the primary window and set for each within-person correlation.
 
-    ``None`` stands for the parallel-group analysis of crossover trials. Columns:
-    ``crossover_correlation, k, crossover_comparisons, estimate, ci_low, ci_high, tau2, i2``.
+    ``None`` stands for the parallel-group analysis of crossover trials, which keeps every
+    crossover trial (PROTOCOL.md §8). Columns: ``crossover_correlation, k,
+    crossover_comparisons, estimate, ci_low, ci_high, tau2, i2``.
     """
     rows = []
     for r in correlations:
-        effects, _ = build_effect_sizes(
-            tables["studies"],
-            tables["arms"],
-            tables["outcomes"],
-            tables["contrasts"],
-            replace(rules, crossover_correlation=r),
-        )
-        by_study = select_smd_at(effects, pooling["timepoint_h"])
+        by_study = _rerun(tables, replace(rules, crossover_correlation=r), protocol)
         fit = random_effects(by_study["yi"], by_study["vi"], **_model(pooling))
         rows.append(
             {
@@ -264,6 +276,94 @@ def crossover_correlation_sensitivity(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _rerun(
+    tables: Mapping[str, pd.DataFrame], rules: ComparisonRules, protocol: Protocol
+) -> pd.DataFrame:
+    """The primary SMD comparisons recomputed from the package under other rules or set."""
+    effects, _ = build_effect_sizes(
+        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
+    )
+    return select_smd_at(effects, protocol)
+
+
+ANALYSIS_SET_COLUMNS = [
+    "analysis",
+    "k",
+    "trials",
+    "n",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "i2",
+    "method",
+    "test",
+    "studies",
+    "analysis_set",
+    "rules",
+]
+
+
+def analysis_set_sensitivity(
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
+    protocol: Protocol,
+    sets: Sequence[Mapping],
+    pooling: Mapping,
+) -> pd.DataFrame:
+    """The primary SMD analysis rerun in each pre-specified sensitivity set (PROTOCOL.md §16).
+
+    The first row is the primary analysis. Each entry of ``sets`` has a ``name``, optionally
+    ``set`` (analysis-set keys replacing the primary ones) and ``rules`` (comparison rules
+    replacing the primary ones). A set that leaves no comparison gets a row with k = 0.
+    """
+    rows = [_set_row("primary analysis", tables, rules, protocol, pooling, {})]
+    for entry in sets:
+        changed = replace(rules, **entry.get("rules", {}))
+        chosen = protocol.with_set(
+            AnalysisSet.from_config(entry.get("set", {}), protocol.analysis_set)
+        )
+        rows.append(_set_row(entry["name"], tables, changed, chosen, pooling, entry.get("rules", {})))
+    return pd.DataFrame(rows, columns=ANALYSIS_SET_COLUMNS)
+
+
+def _set_row(
+    name: str,
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
+    protocol: Protocol,
+    pooling: Mapping,
+    rule_changes: Mapping,
+) -> dict:
+    described = {
+        "analysis": name,
+        "analysis_set": protocol.analysis_set.describe(),
+        "rules": "; ".join(f"{k}: {v}" for k, v in rule_changes.items()),
+        "method": pooling["method"],
+    }
+    try:
+        by_study = _rerun(tables, rules, protocol)
+    except ValueError:
+        return described | {"k": 0, "trials": 0}
+    fit = random_effects(by_study["yi"], by_study["vi"], **_model(pooling))
+    return described | {
+        "k": fit.k,
+        "trials": by_study["study_id"].nunique(),
+        "n": float(by_study["n_total"].sum()),
+        "estimate": fit.estimate,
+        "ci_low": fit.ci_low,
+        "ci_high": fit.ci_high,
+        "pi_low": fit.pi_low,
+        "pi_high": fit.pi_high,
+        "tau2": fit.tau2,
+        "i2": fit.i2,
+        "test": fit.test,
+        "studies": ";".join(sorted(set(by_study["study_id"]))),
+    }
 
 
 #: How control arms are grouped when pooling response rates.
@@ -301,21 +401,67 @@ def arm_types(arms: pd.DataFrame) -> pd.Series:
     )
 
 
+def arm_responses(
+    outcomes: pd.DataFrame,
+    arms: pd.DataFrame,
+    studies: pd.DataFrame,
+    window: Window,
+    analysis_set: AnalysisSet,
+    scale_preference: Sequence[str],
+    outcome: str = "response",
+) -> pd.DataFrame:
+    """Each arm's responders in ``window``: one row per arm, ``drug`` and ``route`` attached.
+
+    - Only counts defined on a depression scale of ``scale_preference`` enter, the first
+      the arm reports (PROTOCOL.md §4): never a suicidal-ideation response.
+    - Within the window, the visit nearest the nominal time (PROTOCOL.md §6).
+    - Trials outside the set's populations, settings, designs and data bases are left out,
+      and so are control arms whose control type is not in the set (PROTOCOL.md §7-§10).
+    """
+    rank = {scale: i for i, scale in enumerate(scale_preference)}
+    rows = outcomes[
+        (outcomes["outcome"] == outcome)
+        & outcomes["events"].notna()
+        & outcomes["n"].notna()
+        & outcomes["scale"].isin(list(rank))
+        & outcomes["data_basis"].isin(analysis_set.source_basis)
+        & window.contains(outcomes["timepoint_h"])
+    ]
+    rows = rows.merge(studies[["study_id", "population", "setting", "design"]]).merge(
+        arms[["study_id", "arm_id", "drug", "route"]]
+    )
+    control_type = rows["drug"].map(CONTROL_TYPE)
+    keep = (
+        rows["population"].isin(analysis_set.populations)
+        & rows["setting"].isin(analysis_set.settings)
+        & rows["design"].isin(analysis_set.designs)
+        & (rows["drug"].isin(list(ENANTIOMER)) | control_type.isin(analysis_set.control_types))
+    )
+    rows = rows[keep].assign(
+        _scale=rows["scale"].map(rank),
+        _distance=(rows["timepoint_h"].astype(float) - window.nominal_h).abs(),
+    )
+    chosen = rows.sort_values(["_scale", "_distance", "timepoint_h"], kind="stable")
+    chosen = chosen.drop_duplicates(["study_id", "arm_id"]).drop(columns=["_scale", "_distance"])
+    return chosen.sort_values(["study_id", "arm_id"]).reset_index(drop=True)
+
+
 def pooled_response_rates(
     outcomes: pd.DataFrame,
     arms: pd.DataFrame,
-    timepoint_h: float,
+    studies: pd.DataFrame,
+    protocol: Protocol,
+    scale_preference: Sequence[str],
     pooling: Mapping,
     measure: str = "PLO",
     outcome: str = "response",
 ) -> pd.DataFrame:
-    r"""Random-effects pooled proportion of responders per arm type at ``timepoint_h``.
+    r"""Random-effects pooled proportion of responders per arm type in the primary window.
 
-    Each arm's proportion enters as a logit (PLO, back-transformed with the logistic
-    function) or a Freeman-Tukey double arcsine (PFT, back-transformed by Miller's formula
-    at the harmonic mean n); arms whose type is neither an enantiomer by route nor a listed
-    control are left out. Where a trial reports several scales, the first in alphabetical
-    order is used, so that each arm enters once.
+    Each arm (:func:`arm_responses`) enters once, as a logit (PLO, back-transformed with the
+    logistic function) or a Freeman-Tukey double arcsine (PFT, back-transformed by Miller's
+    formula at the harmonic mean n); arms whose type is neither an enantiomer by route nor a
+    listed control are left out.
 
     References
     ----------
@@ -324,13 +470,11 @@ def pooled_response_rates(
     misleading results using inverse of Freeman-Tukey double arcsine transformation in
     meta-analysis of single proportions. *Research Synthesis Methods*, 10(3), 476-483.
     """
-    rows = outcomes[
-        (outcomes["outcome"] == outcome)
-        & np.isclose(outcomes["timepoint_h"].astype(float), timepoint_h)
-        & outcomes["events"].notna()
-        & outcomes["n"].notna()
-    ]
-    return _pool_proportions(rows, arms, pooling, measure, outcome, timepoint_h)
+    window = protocol.primary_window
+    rows = arm_responses(
+        outcomes, arms, studies, window, protocol.analysis_set, scale_preference, outcome
+    )
+    return _pool_proportions(rows, arms, pooling, measure, outcome, window.nominal_h)
 
 
 def pool_proportions(
@@ -357,8 +501,7 @@ def _pool_proportions(
     outcome: str,
     timepoint_h: float | str,
 ) -> pd.DataFrame:
-    rows = rows.sort_values(["study_id", "arm_id", "scale"]).drop_duplicates(["study_id", "arm_id"])
-    typed = rows.merge(arms.assign(arm_type=arm_types(arms))[["study_id", "arm_id", "arm_type"]])
+    typed = rows.drop(columns=["drug", "route"], errors="ignore").merge(arms.assign(arm_type=arm_types(arms))[["study_id", "arm_id", "arm_type"]])
     typed = typed[typed["arm_type"].notna()]
     results = []
     for arm_type, group in typed.groupby("arm_type", sort=True):
@@ -387,42 +530,31 @@ def _pool_proportions(
     return pd.DataFrame(results, columns=RESPONSE_RATE_COLUMNS)
 
 
-#: Windows of the response time course: label, nominal hours, lower and upper bound (hours).
-TIME_COURSE_WINDOWS = [
-    ("40 min-4 h", 2.0, 0.5, 4.0),
-    ("24 h", 24.0, 20.0, 30.0),
-    ("72 h", 72.0, 44.0, 96.0),
-    ("7 d", 168.0, 144.0, 200.0),
-    ("14 d", 336.0, 300.0, 400.0),
-    ("28 d", 672.0, 600.0, 700.0),
-]
-
-
 def response_time_course(
-    outcomes: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping, measure: str = "PLO"
+    outcomes: pd.DataFrame,
+    arms: pd.DataFrame,
+    studies: pd.DataFrame,
+    protocol: Protocol,
+    scale_preference: Sequence[str],
+    pooling: Mapping,
+    measure: str = "PLO",
 ) -> pd.DataFrame:
-    """Pooled response proportion per arm type in each window of :data:`TIME_COURSE_WINDOWS`.
+    """Pooled response proportion per arm type in each window of ``protocol.windows``.
 
-    Within a window each arm enters once, with the visit nearest the window's nominal time
-    (ties: the earlier). Columns of :data:`RESPONSE_RATE_COLUMNS` with ``timepoint_h`` holding
-    the window label, plus ``nominal_h``.
+    Each window is a separate analysis of the arms that report it (:func:`arm_responses`):
+    different trials contribute to different windows. Columns of
+    :data:`RESPONSE_RATE_COLUMNS` with ``timepoint_h`` holding the window label, plus
+    ``nominal_h`` and ``studies`` (the trials in the cell).
     """
-    responses = outcomes[
-        (outcomes["outcome"] == "response") & outcomes["events"].notna() & outcomes["n"].notna()
-    ]
     tables = []
-    for label, nominal, low, high in TIME_COURSE_WINDOWS:
-        hours = responses["timepoint_h"].astype(float)
-        window = responses[(hours >= low) & (hours <= high)].assign(
-            _distance=lambda f, n=nominal: (f["timepoint_h"].astype(float) - n).abs()
+    for window in protocol.windows:
+        rows = arm_responses(
+            outcomes, arms, studies, window, protocol.analysis_set, scale_preference
         )
-        if window.empty:
+        if rows.empty:
             continue
-        nearest = window.sort_values(["_distance", "timepoint_h"]).drop_duplicates(
-            ["study_id", "arm_id", "scale"]
-        )
-        table = _pool_proportions(nearest, arms, pooling, measure, "response", label)
-        tables.append(table.assign(nominal_h=nominal))
+        table = _pool_proportions(rows, arms, pooling, measure, "response", window.label)
+        tables.append(table.assign(nominal_h=window.nominal_h))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -693,3 +825,105 @@ def dissociation_vs_effect(by_study: pd.DataFrame, adverse_events: pd.DataFrame)
         arm_id=treat_arm
     )
     return table.merge(shares, on=["study_id", "arm_id"]).reset_index(drop=True)
+
+
+HEAD_TO_HEAD_COLUMNS = [
+    "evidence",
+    "study_id",
+    "outcome",
+    "measure",
+    "k",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pval",
+    "n_racemic",
+    "n_esketamine",
+    "note",
+]
+
+
+def enantiomer_head_to_head(
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
+    protocol: Protocol,
+    by_study: pd.DataFrame,
+    pooling: Mapping,
+) -> pd.DataFrame:
+    """Racemic ketamine against esketamine in the primary window, within and between trials.
+
+    - **Within trial** (PROTOCOL.md §12): each trial that randomized both enantiomers gives
+      Hedges' g of racemic against esketamine (positive favours racemic) from its own arms,
+      with the Wald CI of the single trial; several such trials are pooled by ``pooling``.
+    - **Between trials**: the coefficient of racemic (against esketamine) in the mixed-effects
+      meta-regression of the primary comparisons on enantiomer (common tau^2), i.e. the
+      difference in pooled g, confounded with population, comparator and era.
+    """
+    crit = stats.norm.ppf(0.5 + pooling["level"] / 2)
+    within_rules = replace(
+        rules, treatment_drugs=("racemic_ketamine",), control_drugs=("esketamine",)
+    )
+    effects, _ = build_effect_sizes(
+        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], within_rules
+    )
+    rows = []
+    for outcome, measure in (("depression_score", "SMD"), ("response", "logRR")):
+        pairs = effects[(effects["outcome"] == outcome) & (effects["measure"] == measure)]
+        pairs = nearest_in_window(pairs, protocol.primary_window, ["comparison_id"])
+        for _, r in pairs.iterrows():
+            half = crit * np.sqrt(r["vi"])
+            rows.append(
+                {
+                    "evidence": "within trial",
+                    "study_id": r["study_id"],
+                    "outcome": outcome,
+                    "measure": "g" if measure == "SMD" else "RR",
+                    "k": 1,
+                    **_on_scale(measure, r["yi"], r["yi"] - half, r["yi"] + half),
+                    "pval": float(2 * stats.norm.sf(abs(r["yi"]) / np.sqrt(r["vi"]))),
+                    "n_racemic": r["n_treat"],
+                    "n_esketamine": r["n_ctrl"],
+                    "note": f"{r['label']} against esketamine at {r['timepoint_h']:g} h, "
+                    f"{r['scale']} {r['value_type'] if measure == 'SMD' else 'response'}",
+                }
+            )
+    rows.append(_between_trial_difference(by_study, pooling))
+    return pd.DataFrame(rows, columns=HEAD_TO_HEAD_COLUMNS)
+
+
+def _on_scale(measure: str, estimate: float, low: float, high: float) -> dict:
+    """Estimate and CI, exponentiated for a log risk ratio."""
+    values = np.exp([estimate, low, high]) if measure == "logRR" else [estimate, low, high]
+    return dict(zip(("estimate", "ci_low", "ci_high"), map(float, values), strict=True))
+
+
+def _between_trial_difference(by_study: pd.DataFrame, pooling: Mapping) -> dict:
+    two = by_study[by_study["enantiomer"].isin(["racemic", "esketamine"])]
+    base = {
+        "evidence": "between trials (subgroup difference)",
+        "study_id": "",
+        "outcome": "depression_score",
+        "measure": "difference in g",
+        "k": len(two),
+    }
+    if two["enantiomer"].nunique() < 2 or len(two) < 3:
+        return base | {"note": "fewer than two enantiomers or three comparisons"}
+    racemic = (two["enantiomer"] == "racemic").astype(float).to_numpy()
+    fit = meta_regression(
+        two["yi"],
+        two["vi"],
+        np.column_stack([np.ones(len(two)), racemic]),
+        ["esketamine", "racemic minus esketamine"],
+        **_model(pooling),
+    )
+    coef = fit.coefficients.set_index("term").loc["racemic minus esketamine"]
+    return base | {
+        "estimate": coef["estimate"],
+        "ci_low": coef["ci_low"],
+        "ci_high": coef["ci_high"],
+        "pval": coef["pval"],
+        "n_racemic": float(two.loc[racemic == 1, "n_total"].sum()),
+        "n_esketamine": float(two.loc[racemic == 0, "n_total"].sum()),
+        "note": "mixed-effects meta-regression on enantiomer (common tau^2) of the primary "
+        "comparisons; different trials, populations, routes and controls",
+    }

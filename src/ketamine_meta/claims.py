@@ -4,25 +4,31 @@
 of :data:`TESTS`) or a reason why it is not testable with these data. A test returns a
 :class:`Finding`: the number the pipeline computed (estimate, CI, k, n), a verdict and why.
 
-Verdicts
---------
+Verdicts (PROTOCOL.md §13, §14)
+-------------------------------
 ``supported``, ``partly supported``, ``not supported``, ``not testable with these data``.
 A claimed value ``v`` stated as approximate is read as the range ``v (1 +- tolerance)``; a
 claimed range is taken as stated. :func:`range_verdict` compares it with the estimate and CI:
-supported when the estimate lies in the range, partly when only the CI reaches it, not
-supported when the CI misses it.
+supported when the estimate lies in the range; partly when it does not but at least
+``partial_overlap`` of the CI's width lies inside the range (a CI that merely touches the
+range does not qualify); else not supported. A pooled estimate from fewer than
+``min_trials`` trials, or with a CI wider than ``max_ci_width`` for its kind, gives "not
+testable" (:meth:`VerdictRules.insufficient`). A claim marked ``indirect`` in
+``config/claims.yaml`` (the evidence answers a different population, timepoint or design)
+is at most partly supported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses import TIME_COURSE_WINDOWS, pool_proportions
+from ketamine_meta.analyses import arm_responses, pool_proportions
 from ketamine_meta.comparisons import ENANTIOMER
+from ketamine_meta.protocol import Protocol, Window, select_comparisons
 from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
 
 SUPPORTED, PARTLY, NOT_SUPPORTED, NOT_TESTABLE = (
@@ -46,6 +52,49 @@ class Finding:
     ci_high: float = np.nan
     k: float = np.nan
     n: float = np.nan
+    #: ``proportion``, ``smd`` or ``ratio`` for a pooled estimate that the minimum-information
+    #: rule (PROTOCOL.md §13) applies to; empty for counts, single trials and lookups.
+    kind: str = ""
+    #: Trials behind a pooled estimate (k may count arms or comparisons).
+    trials: float = np.nan
+
+
+@dataclass(frozen=True)
+class VerdictRules:
+    """The verdict rules of PROTOCOL.md §13-§14 (``config/claims.yaml``).
+
+    Attributes
+    ----------
+    tolerance : float
+        A claimed "about v" is read as ``v (1 +- tolerance)``.
+    partial_overlap : float
+        Share of the CI's width that must lie inside the claimed range for "partly".
+    min_trials : int
+        Fewest trials a pooled estimate needs to enter a verdict.
+    max_ci_width : mapping of str to float
+        Widest CI allowed per kind of estimate: ``proportion`` (on 0-1), ``smd``, and
+        ``ratio`` (upper over lower bound of a risk, odds or hazard ratio).
+    """
+
+    tolerance: float = 0.2
+    partial_overlap: float = 0.25
+    min_trials: int = 3
+    max_ci_width: Mapping[str, float] = field(
+        default_factory=lambda: {"proportion": 0.4, "smd": 1.0, "ratio": 4.0}
+    )
+
+    def insufficient(self, kind: str, k: float, ci_low: float, ci_high: float) -> str | None:
+        """Why a pooled estimate is too thin for a verdict (PROTOCOL.md §13), or None."""
+        if not k >= self.min_trials:
+            return f"k = {k:g} trials, fewer than the {self.min_trials} a verdict needs"
+        width = ci_high / ci_low if kind == "ratio" else ci_high - ci_low
+        if not width <= self.max_ci_width[kind]:
+            what = "upper/lower bound" if kind == "ratio" else "CI width"
+            return (
+                f"{what} {width:.2f} exceeds the {self.max_ci_width[kind]:g} a {kind} verdict "
+                "allows"
+            )
+        return None
 
 
 @dataclass
@@ -54,8 +103,14 @@ class Evidence:
 
     tables: Mapping[str, pd.DataFrame]
     pooling: Mapping
-    tolerance: float
+    rules: VerdictRules = field(default_factory=VerdictRules)
+    protocol: Protocol = field(default_factory=Protocol)
+    scale_preference: tuple[str, ...] = ("MADRS", "HDRS17", "HDRS21", "HDRS24", "HDRS")
     cache: dict = field(default_factory=dict)
+
+    @property
+    def tolerance(self) -> float:
+        return self.rules.tolerance
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -73,11 +128,24 @@ def claimed_range(claim: pd.Series, tolerance: float) -> tuple[float, float]:
     return low, high
 
 
-def range_verdict(estimate: float, ci_low: float, ci_high: float, low: float, high: float) -> str:
-    """Supported if the estimate is in [low, high]; partly if only the CI reaches it; else not."""
+def range_verdict(
+    estimate: float,
+    ci_low: float,
+    ci_high: float,
+    low: float,
+    high: float,
+    partial_overlap: float = 0.25,
+) -> str:
+    """Verdict of an estimate and CI against the claimed range [low, high] (PROTOCOL.md §14).
+
+    Supported if the estimate lies in the range; partly if it does not but at least
+    ``partial_overlap`` of the CI's width lies inside the range; else not supported.
+    """
     if low <= estimate <= high:
         return SUPPORTED
-    if ci_high >= low and ci_low <= high:
+    width = ci_high - ci_low
+    inside = max(0.0, min(ci_high, high) - max(ci_low, low))
+    if width > 0 and inside / width >= partial_overlap:
         return PARTLY
     return NOT_SUPPORTED
 
@@ -90,77 +158,91 @@ def _fmt(estimate, low, high, digits=2, scale=1.0, unit="") -> str:
 
 def _pooled_proportion(
     ev: Evidence, outcomes: pd.DataFrame
-) -> tuple[float, float, float, int, int]:
+) -> tuple[float, float, float, int, int, int]:
+    """Pooled share: estimate, CI, k arms, participants and trials."""
     fit, (est, low, high, _, _) = pool_proportions(
         outcomes["events"].astype(float), outcomes["n"].astype(float), ev.pooling, "PLO"
     )
-    return float(est), float(low), float(high), fit.k, int(outcomes["n"].sum())
+    trials = outcomes["study_id"].nunique()
+    return float(est), float(low), float(high), fit.k, int(outcomes["n"].sum()), trials
 
 
-def _arm_responses(ev: Evidence, hours: tuple[float, float], drug: bool) -> pd.DataFrame:
-    outcomes, arms = ev["outcomes"], ev["arms"]
-    rows = outcomes[
-        (outcomes["outcome"] == "response")
-        & outcomes["timepoint_h"].between(*hours)
-        & outcomes["events"].notna()
-        & outcomes["n"].notna()
-    ].merge(arms[["study_id", "arm_id", "drug"]])
-    active = rows["drug"].isin(list(ENANTIOMER))
-    placebo = rows["drug"].isin(["saline_placebo", "intranasal_placebo", "oral_placebo"])
-    rows = rows[active if drug else placebo]
-    return rows.sort_values(["study_id", "arm_id", "timepoint_h", "scale"]).drop_duplicates(
-        ["study_id", "arm_id"]
+#: The claims' "24-72 h" span (a claim's own wording, not a protocol window).
+WINDOW_24_TO_72H = Window("24-72 h", 24.0, 20.0, 96.0)
+
+
+def _arm_responses(ev: Evidence, window: Window, drug: bool) -> pd.DataFrame:
+    """Responders per arm in ``window`` (depression scales only), drug or inert-placebo arms."""
+    placebo_set = replace(ev.protocol.analysis_set, control_types=("inert_placebo",))
+    rows = arm_responses(
+        ev["outcomes"], ev["arms"], ev["studies"], window, placebo_set, ev.scale_preference
     )
+    active = rows["drug"].isin(list(ENANTIOMER))
+    return rows[active if drug else ~active]
 
 
 def response_24h_drug_vs_placebo(ev: Evidence, claim: pd.Series) -> Finding:
     """About half of drug arms respond at 24 h, under a tenth of placebo arms."""
-    drug = _pooled_proportion(ev, _arm_responses(ev, (20, 30), True))
-    pbo = _pooled_proportion(ev, _arm_responses(ev, (20, 30), False))
+    window = ev.protocol.primary_window
+    drug = _pooled_proportion(ev, _arm_responses(ev, window, True))
+    pbo = _pooled_proportion(ev, _arm_responses(ev, window, False))
     low, high = claimed_range(claim, ev.tolerance)
-    drug_ok = range_verdict(drug[0] * 100, drug[1] * 100, drug[2] * 100, low, high)
-    pbo_ok = SUPPORTED if pbo[0] < 0.10 else (PARTLY if pbo[1] < 0.10 else NOT_SUPPORTED)
-    verdict = (
-        SUPPORTED
-        if drug_ok == pbo_ok == SUPPORTED
-        else NOT_SUPPORTED
-        if NOT_SUPPORTED in (drug_ok, pbo_ok) and SUPPORTED not in (drug_ok, pbo_ok)
-        else PARTLY
+    rules = ev.rules
+    drug_ok = rules.insufficient("proportion", drug[5], drug[1], drug[2]) and NOT_TESTABLE
+    drug_ok = drug_ok or range_verdict(
+        drug[0] * 100, drug[1] * 100, drug[2] * 100, low, high, rules.partial_overlap
     )
+    pbo_ok = rules.insufficient("proportion", pbo[5], pbo[1], pbo[2]) and NOT_TESTABLE
+    pbo_ok = pbo_ok or range_verdict(pbo[0], pbo[1], pbo[2], 0.0, 0.10, rules.partial_overlap)
+    verdict = _two_part_verdict(drug_ok, pbo_ok)
     computed = (
         f"drug arms {_fmt(*drug[:3], 0, 100, '%')} (k = {drug[3]}); "
         f"placebo arms {_fmt(*pbo[:3], 0, 100, '%')} (k = {pbo[3]})"
     )
     reason = (
-        f"drug-arm share against the claimed {low:.0f}-{high:.0f}%: {drug_ok}; placebo share "
-        f"below 10%: {pbo_ok}"
+        f"drug-arm share against the claimed {low:.0f}-{high:.0f}%: {drug_ok} "
+        f"({drug[5]} trials); inert-placebo share below 10%: {pbo_ok} ({pbo[5]} trials)"
     )
     return Finding(verdict, reason, computed, drug[0], drug[1], drug[2], drug[3], drug[4])
 
 
+def _two_part_verdict(first: str, second: str) -> str:
+    """A claim of two parts: supported only if both are; a part not testable caps it at partly."""
+    parts = {first, second}
+    if parts == {SUPPORTED}:
+        return SUPPORTED
+    if parts == {NOT_TESTABLE}:
+        return NOT_TESTABLE
+    if NOT_SUPPORTED in parts and SUPPORTED not in parts:
+        return NOT_SUPPORTED
+    return PARTLY
+
+
 def response_share(ev: Evidence, claim: pd.Series) -> Finding:
     """Share of drug arms' participants responding between 24 and 72 h."""
-    return _share_finding(ev, claim, *_pooled_proportion(ev, _arm_responses(ev, (20, 96), True)))
+    return _share_finding(ev, claim, *_pooled_proportion(ev, _arm_responses(ev, WINDOW_24_TO_72H, True)))
 
 
 def nonresponse_share(ev: Evidence, claim: pd.Series) -> Finding:
     """Share of drug arms' participants not responding between 24 and 72 h."""
-    est, lo, hi, k, n = _pooled_proportion(ev, _arm_responses(ev, (20, 96), True))
-    return _share_finding(ev, claim, 1 - est, 1 - hi, 1 - lo, k, n)
+    est, lo, hi, k, n, trials = _pooled_proportion(ev, _arm_responses(ev, WINDOW_24_TO_72H, True))
+    return _share_finding(ev, claim, 1 - est, 1 - hi, 1 - lo, k, n, trials)
 
 
-def _share_finding(ev: Evidence, claim: pd.Series, est, lo, hi, k, n) -> Finding:
+def _share_finding(ev: Evidence, claim: pd.Series, est, lo, hi, k, n, trials) -> Finding:
     low, high = claimed_range(claim, ev.tolerance)
-    verdict = range_verdict(est * 100, lo * 100, hi * 100, low, high)
+    verdict = range_verdict(est * 100, lo * 100, hi * 100, low, high, ev.rules.partial_overlap)
     return Finding(
         verdict,
         f"pooled share at 24-72 h against the claimed {low:.0f}-{high:.0f}%",
-        f"{_fmt(est, lo, hi, 0, 100, '%')} (k = {k} arms)",
+        f"{_fmt(est, lo, hi, 0, 100, '%')} (k = {k} arms, {trials} trials)",
         est,
         lo,
         hi,
         k,
         n,
+        "proportion",
+        trials,
     )
 
 
@@ -172,7 +254,12 @@ def smd_overall_range(ev: Evidence, claim: pd.Series) -> Finding:
     """The pooled SMD at 24 h against the claimed range."""
     o = _overall(ev)
     verdict = range_verdict(
-        o["estimate"], o["ci_low"], o["ci_high"], claim["value_low"], claim["value_high"]
+        o["estimate"],
+        o["ci_low"],
+        o["ci_high"],
+        claim["value_low"],
+        claim["value_high"],
+        ev.rules.partial_overlap,
     )
     return Finding(
         verdict,
@@ -184,7 +271,14 @@ def smd_overall_range(ev: Evidence, claim: pd.Series) -> Finding:
         o["ci_high"],
         o["k"],
         o["n"],
+        "smd",
+        _trials(ev),
     )
+
+
+def _trials(ev: Evidence) -> int:
+    """Trials in the primary SMD analysis."""
+    return ev["smd_by_study"]["study_id"].nunique()
 
 
 def smd_ratio_to_benchmark(ev: Evidence, claim: pd.Series) -> Finding:
@@ -194,7 +288,10 @@ def smd_ratio_to_benchmark(ev: Evidence, claim: pd.Series) -> Finding:
     bench = bench[(bench["review_id"] == "munkholm2019_cipriani2018") & (bench["measure"] == "SMD")]
     b = bench[bench["subgroup"] == "overall"].iloc[0]
     ratio = np.array([o["estimate"], o["ci_low"], o["ci_high"]]) / b["estimate"]
-    verdict = range_verdict(*ratio, claim["value_low"], claim["value_high"])
+    verdict = ev.rules.insufficient("smd", _trials(ev), o["ci_low"], o["ci_high"]) and NOT_TESTABLE
+    verdict = verdict or range_verdict(
+        *ratio, claim["value_low"], claim["value_high"], ev.rules.partial_overlap
+    )
     return Finding(
         verdict,
         f"ratio of pooled g ({o['estimate']:.2f}) to the antidepressant SMD {b['estimate']:g} "
@@ -207,29 +304,25 @@ def smd_ratio_to_benchmark(ev: Evidence, claim: pd.Series) -> Finding:
 
 
 def _smd_by_window(ev: Evidence) -> pd.DataFrame:
+    """Pooled g in each protocol window, from the primary analysis set (PROTOCOL.md §6)."""
     if "smd_windows" not in ev.cache:
-        effects = ev["effects"]
         rows = []
-        for label, _, low, high in TIME_COURSE_WINDOWS:
-            sel = (
-                effects[
-                    (effects["outcome"] == "depression_score")
-                    & (effects["measure"] == "SMD")
-                    & effects["timepoint_h"].between(low, high)
-                ]
-                .sort_values("timepoint_h")
-                .drop_duplicates("comparison_id")
-            )
-            if sel.empty:
+        for window in ev.protocol.windows:
+            try:
+                sel = select_comparisons(
+                    ev["effects"], "depression_score", "SMD", window, ev.protocol.analysis_set
+                )
+            except ValueError:
                 continue
             fit = random_effects(sel["yi"], sel["vi"], **ev.model())
             rows.append(
                 {
-                    "window": label,
+                    "window": window.label,
                     "estimate": fit.estimate,
                     "ci_low": fit.ci_low,
                     "ci_high": fit.ci_high,
                     "k": fit.k,
+                    "trials": sel["study_id"].nunique(),
                 }
             )
         ev.cache["smd_windows"] = pd.DataFrame(rows)
@@ -269,6 +362,8 @@ def onset_within_hours(ev: Evidence, claim: pd.Series) -> Finding:
         w["ci_low"],
         w["ci_high"],
         w["k"],
+        kind="smd",
+        trials=w["trials"],
     )
 
 
@@ -288,7 +383,15 @@ def durability_two_weeks(ev: Evidence, claim: pd.Series) -> Finding:
         f"{int(late['k'])}, so the fade cannot be timed"
     )
     return Finding(
-        verdict, reason, text, late["estimate"], late["ci_low"], late["ci_high"], late["k"]
+        verdict,
+        reason,
+        text,
+        late["estimate"],
+        late["ci_low"],
+        late["ci_high"],
+        late["k"],
+        kind="smd",
+        trials=late["trials"],
     )
 
 
@@ -313,27 +416,49 @@ def subgroup_no_difference(ev: Evidence, claim: pd.Series, moderator: str) -> Fi
 
 
 def racemic_vs_esketamine(ev: Evidence, claim: pd.Series) -> Finding:
-    """Racemic against esketamine, pooled SMD at 24 h and the test between them."""
-    pooled = ev["pooled_smd_by_enantiomer"].set_index("subgroup")
-    rac, esk = pooled.loc["racemic"], pooled.loc["esketamine"]
-    p = pooled.loc[SUBGROUP_TEST_LABEL, "q_p"]
-    diff = rac["estimate"] - esk["estimate"]
+    """Racemic against esketamine: the head-to-head trials first, then between trials.
+
+    The randomized within-trial contrast (``enantiomer_head_to_head``, PROTOCOL.md §12) is
+    the direct evidence; the between-trial difference in pooled g is confounded and only
+    corroborates. "At least as good": supported when the direct estimate is >= 0 and the
+    between-trial difference agrees, partly when they disagree or only the between-trial
+    difference exists, not supported when the direct CI lies below 0. "Superior" further
+    needs a direct CI above 0.
+    """
+    table = ev["head_to_head"]
+    direct = table[(table["evidence"] == "within trial") & (table["measure"] == "g")]
+    between = table[table["evidence"].str.startswith("between")].iloc[0]
     superior = "superior" in claim["quantity"]
-    if superior:
-        verdict = SUPPORTED if p < 0.05 and diff > 0 else PARTLY if diff > 0 else NOT_SUPPORTED
-    else:
-        verdict = SUPPORTED if diff >= 0 else PARTLY
-    return Finding(
-        verdict,
-        f"racemic minus esketamine g = {diff:.2f}, test for subgroup differences p = {p:.2f}; "
-        "different trials, populations and controls, no head-to-head comparison at 24 h",
-        f"racemic g = {_fmt(rac['estimate'], rac['ci_low'], rac['ci_high'])} "
-        f"(k = {int(rac['k'])}); "
-        f"esketamine g = {_fmt(esk['estimate'], esk['ci_low'], esk['ci_high'])} "
-        f"(k = {int(esk['k'])})",
-        diff,
-        k=rac["k"] + esk["k"],
+    parts = [
+        f"{r['study_id']} (within trial): g = {_fmt(r['estimate'], r['ci_low'], r['ci_high'])}"
+        for _, r in direct.iterrows()
+    ]
+    parts.append(
+        f"between trials: difference in g = "
+        f"{_fmt(between['estimate'], between['ci_low'], between['ci_high'])} "
+        f"(k = {between['k']:g} comparisons)"
     )
+    if direct.empty:
+        verdict = PARTLY if between["estimate"] >= 0 else NOT_SUPPORTED
+        reason = "no head-to-head trial at 24 h; between-trial difference only (confounded)"
+        return Finding(verdict, reason, "; ".join(parts), between["estimate"], between["ci_low"],
+                       between["ci_high"], between["k"])
+    d = direct.iloc[0]
+    agrees = (d["estimate"] >= 0) == (between["estimate"] >= 0)
+    if d["ci_high"] < 0:
+        verdict = NOT_SUPPORTED
+    elif superior:
+        verdict = SUPPORTED if d["ci_low"] > 0 and agrees else PARTLY
+    else:
+        verdict = SUPPORTED if d["estimate"] >= 0 and agrees else PARTLY
+    reason = (
+        f"randomized head-to-head evidence from {len(direct)} trial(s) "
+        f"({', '.join(direct['study_id'])}); the between-trial difference "
+        f"{'agrees' if agrees else 'disagrees'} in direction and is confounded by population, "
+        "route and control"
+    )
+    return Finding(verdict, reason, "; ".join(parts), d["estimate"], d["ci_low"], d["ci_high"],
+                   len(direct), d["n_racemic"] + d["n_esketamine"])
 
 
 def esketamine_largest_trial(ev: Evidence, claim: pd.Series) -> Finding:
@@ -427,23 +552,38 @@ def iv_bioavailability(ev: Evidence, claim: pd.Series) -> Finding:
 
 
 def relapse_median(ev: Evidence, claim: pd.Series) -> Finding:
-    """Median time to relapse of the summary fits against the claimed week to a month."""
-    table = ev["relapse_by_study"]
-    fits = table[(table["data_basis"] == "summary fit") & (table["regimen"] != "comparator")]
+    """Median days to relapse after a course, against the claimed range (PROTOCOL.md §15).
+
+    Only post-course evidence counts: medians reported for responders followed after a
+    course without further ketamine (cohorts and randomized arms followed after their course).
+    Means among relapsers are listed but not judged (a mean over relapsers is not a median of
+    the followed group); maintenance-withdrawal trials answer another question and are left out.
+    Supported when every median lies in the claimed range, partly when some do, not supported
+    when none does; not testable without a post-course median.
+    """
+    table = ev["durability"]
+    post = table[table["evidence_class"] == "post_course"]
+    medians = post[(post["measure"] == "median_days_to_relapse") & post["value"].notna()]
+    means = post[(post["measure"] == "mean_days_to_relapse") & post["value"].notna()]
     low, high = claim["value_low"], claim["value_high"]
-    inside = fits["median_days"].between(low, high)
-    text = "; ".join(
-        f"{r['study_id']} {r['arm_id']} ({r['regimen']}): {r['median_days']:.0f} d"
-        for _, r in fits.iterrows()
+    listed = "; ".join(
+        f"{r['id']} ({r['design']}, {r['drug'].replace('_', ' ')} {r['route']}): "
+        f"median {r['value']:g} d"
+        for _, r in medians.iterrows()
     )
+    context = "; ".join(f"{r['id']}: mean {r['value']:g} d" for _, r in means.iterrows())
+    if medians.empty:
+        return Finding(NOT_TESTABLE, "no post-course median time to relapse", context)
+    inside = medians["value"].between(low, high)
     verdict = SUPPORTED if inside.all() else PARTLY if inside.any() else NOT_SUPPORTED
     return Finding(
         verdict,
-        "medians of summary-fitted curves (not rebuilt data); the trials followed stabilized "
-        "responders in maintenance or withdrawal designs, not single-infusion responders",
-        text,
-        float(fits["median_days"].median()),
-        k=len(fits),
+        f"{int(inside.sum())} of {len(medians)} post-course medians within {low:g}-{high:g} "
+        "days; cohorts are small, mostly open-label, and some overlap; maintenance-withdrawal "
+        "trials are not used",
+        f"{listed}; means among relapsers (not judged): {context}",
+        float(medians["value"].median()),
+        k=len(medians),
     )
 
 
@@ -488,8 +628,10 @@ def dissociation_share(ev: Evidence, claim: pd.Series) -> Finding:
     arms = ev["arms"][["study_id", "arm_id", "drug"]]
     rows = ae[ae["event"].str.lower() == "dissociation"].merge(arms)
     rows = rows[rows["drug"].isin(list(ENANTIOMER))]
-    est, lo, hi, k, n = _pooled_proportion(ev, rows)
-    verdict = range_verdict(est * 100, lo * 100, hi * 100, claim["value_low"], 100)
+    est, lo, hi, k, n, trials = _pooled_proportion(ev, rows)
+    verdict = range_verdict(
+        est * 100, lo * 100, hi * 100, claim["value_low"], 100, ev.rules.partial_overlap
+    )
     return Finding(
         verdict,
         "adverse-event reports of dissociation (esketamine trials); no CADSS "
@@ -500,6 +642,8 @@ def dissociation_share(ev: Evidence, claim: pd.Series) -> Finding:
         hi,
         k,
         n,
+        "proportion",
+        trials,
     )
 
 
@@ -515,6 +659,8 @@ def dissociation_vs_placebo(ev: Evidence, claim: pd.Series) -> Finding:
         f"RR = {_fmt(*rr)} (k = {int(row['k'])})",
         *rr,
         row["k"],
+        kind="ratio",
+        trials=row["k"],
     )
 
 
@@ -536,6 +682,8 @@ def suicidal_ideation(ev: Evidence, claim: pd.Series) -> Finding:
         fit.ci_low,
         fit.ci_high,
         fit.k,
+        kind="smd",
+        trials=rows["study_id"].nunique(),
     )
 
 
@@ -597,6 +745,21 @@ TESTS: dict[str, Callable[..., Finding]] = {
     "maintenance_with_antidepressant": maintenance_with_antidepressant,
 }
 
+def _apply_rules(finding: Finding, indirect: str | None, rules: VerdictRules) -> Finding:
+    """The minimum-information rule (§13) and the cap for indirect evidence (§14)."""
+    if finding.kind and finding.verdict != NOT_TESTABLE:
+        thin = rules.insufficient(finding.kind, finding.trials, finding.ci_low, finding.ci_high)
+        if thin:
+            return replace(
+                finding, verdict=NOT_TESTABLE, reason=f"insufficient information: {thin}"
+            )
+    if indirect and finding.verdict == SUPPORTED:
+        return replace(finding, verdict=PARTLY, reason=f"{finding.reason}; indirect: {indirect}")
+    if indirect:
+        return replace(finding, reason=f"{finding.reason}; indirect: {indirect}")
+    return finding
+
+
 AUDIT_COLUMNS = [
     "claim_id",
     "document",
@@ -641,7 +804,7 @@ def audit_claims(
         elif test not in TESTS:
             raise ValueError(f"{claim['claim_id']}: unknown test {test!r}")
         else:
-            finding = TESTS[test](ev, claim)
+            finding = _apply_rules(TESTS[test](ev, claim), spec.get("indirect"), ev.rules)
         rows.append(
             {
                 **{

@@ -56,8 +56,11 @@ EFFECT_SIZE_COLUMNS = [
     "dose_treat",
     "dose_unit_treat",
     "drug_ctrl",
+    "control_type",
     "design",
+    "crossover_period",
     "population",
+    "setting",
     "year",
     "scale",
     "value_type",
@@ -78,6 +81,7 @@ EFFECT_SIZE_COLUMNS = [
     "yi",
     "vi",
     "data_basis",
+    "source_basis",
     "contrast_estimate",
     "contrast_se",
     "source_id_treat",
@@ -90,6 +94,22 @@ EXCLUSION_COLUMNS = ["study_id", "arm_id", "outcome", "scale", "timepoint_h", "r
 
 #: ``data_basis`` of effect sizes computed from arm means, spreads and counts.
 ARM_LEVEL = "arm-level"
+
+#: PROTOCOL.md §7: the control type of each comparator drug.
+CONTROL_TYPE = {
+    "saline_placebo": "inert_placebo",
+    "intranasal_placebo": "inert_placebo",
+    "oral_placebo": "inert_placebo",
+    "midazolam": "active_placebo",
+    "other_active": "active_treatment",
+    "treatment_as_usual": "active_treatment",
+}
+
+#: Count outcomes defined on a depression scale (PROTOCOL.md §4).
+DEPRESSION_COUNT_OUTCOMES = frozenset({"response", "remission"})
+
+#: PROTOCOL.md §10: data bases in order of preference (a row of the package's ``data_basis``).
+SOURCE_BASES = ("primary", "secondary")
 
 
 @dataclass(frozen=True)
@@ -104,7 +124,13 @@ class ComparisonRules:
         Scales in order of preference; per trial and timepoint the first one reported for
         both a treatment and a control arm is used.
     value_type_preference : sequence of str
-        ``endpoint`` and ``change`` in order of preference, applied after the scale.
+        ``change`` and ``endpoint`` in order of preference, applied after the scale
+        (PROTOCOL.md §5).
+    derive_change : bool
+        Derive an arm's change score from its baseline and endpoint rows where no change is
+        reported (:func:`derive_change_rows`).
+    change_correlation : float
+        Baseline-endpoint correlation for the SD of a derived change.
     multi_arm : {"split", "combine"}
         Split a shared arm's n between the comparisons it enters, or merge the arms of one
         drug and route of a trial into one before comparing.
@@ -125,7 +151,9 @@ class ComparisonRules:
     scale_preference: Sequence[str] = field(
         default_factory=lambda: ["MADRS", "HDRS17", "HDRS21", "HDRS24", "HDRS25", "HDRS", "HDRS6"]
     )
-    value_type_preference: Sequence[str] = ("endpoint", "change")
+    value_type_preference: Sequence[str] = ("change", "endpoint")
+    derive_change: bool = True
+    change_correlation: float = 0.5
     multi_arm: str = "split"
     crossover_correlation: float | None = 0.5
 
@@ -135,6 +163,10 @@ class ComparisonRules:
         r = self.crossover_correlation
         if r is not None and not -1 < r < 1:
             raise ValueError(f"crossover_correlation must lie in (-1, 1), not {r}")
+        if not 0 <= self.change_correlation < 1:
+            raise ValueError(
+                f"change_correlation must lie in [0, 1), not {self.change_correlation}"
+            )
 
 
 def resolve_sd(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -156,6 +188,74 @@ def resolve_sd(outcomes: pd.DataFrame) -> pd.DataFrame:
         default=np.nan,
     )
     return out
+
+
+def derive_change_rows(scored: pd.DataFrame, correlation: float) -> pd.DataFrame:
+    r"""Change-from-baseline rows derived from each arm's baseline and endpoint scores.
+
+    For every endpoint score row after baseline whose arm also has a baseline row (time 0)
+    on the same outcome and scale with an SD, and no reported change row at that time:
+    mean change :math:`\bar x_e - \bar x_b`, and
+
+    .. math:: SD_{change} = \sqrt{SD_b^2 + SD_e^2 - 2\,r\,SD_b\,SD_e}
+
+    with the assumed correlation ``r`` (Cochrane Handbook 6.5.2.8). The rows have
+    ``value_type = change``, ``sd_source = imputed`` and the weaker ``data_basis`` of the two
+    rows, and their locator and derivation name both inputs.
+
+    Parameters
+    ----------
+    scored : pandas.DataFrame
+        Outcome rows with ``sd_used`` (:func:`resolve_sd`).
+    correlation : float
+        Baseline-endpoint correlation ``r`` in [0, 1).
+    """
+    score = scored[scored["outcome"].isin(SCORE_OUTCOMES) & scored["sd_used"].notna()]
+    keys = ["study_id", "arm_id", "outcome", "scale"]
+    baseline = score[(score["timepoint_h"].astype(float) == 0) & (score["value_type"] == "endpoint")]
+    endpoint = score[(score["timepoint_h"].astype(float) > 0) & (score["value_type"] == "endpoint")]
+    reported = set(
+        map(tuple, score.loc[score["value_type"] == "change", [*keys, "timepoint_h"]].to_numpy())
+    )
+    pairs = endpoint.merge(
+        baseline.drop_duplicates(keys)[
+            [*keys, "mean", "sd_used", "locator", "source_id", "data_basis"]
+        ],
+        on=keys,
+        suffixes=("", "_base"),
+    )
+    pairs = pairs[
+        [tuple(k) not in reported for k in pairs[[*keys, "timepoint_h"]].to_numpy()]
+    ]
+    if pairs.empty:
+        return scored.iloc[0:0]
+    sd_b, sd_e = pairs["sd_used_base"].astype(float), pairs["sd_used"].astype(float)
+    derived = pairs[scored.columns].copy()
+    derived["mean"] = pairs["mean"].astype(float) - pairs["mean_base"].astype(float)
+    derived["sd_used"] = np.sqrt(sd_b**2 + sd_e**2 - 2 * correlation * sd_b * sd_e)
+    derived["sd"] = np.nan
+    derived["se"] = np.nan
+    derived["ci_low"] = np.nan
+    derived["ci_high"] = np.nan
+    derived["sd_source"] = "imputed"
+    derived["value_type"] = "change"
+    derived["data_basis"] = np.where(
+        (pairs["data_basis"] == "secondary") | (pairs["data_basis_base"] == "secondary"),
+        "secondary",
+        "primary",
+    )
+    derived["locator"] = (
+        "endpoint: " + pairs["locator"].astype(str) + "; baseline: " + pairs["locator_base"]
+    )
+    derived["derivation"] = (
+        f"change = endpoint - baseline; SD by Handbook 6.5.2.8 with r = {correlation:g}"
+        + np.where(
+            pairs["source_id_base"] != pairs["source_id"],
+            "; baseline from " + pairs["source_id_base"].astype(str),
+            "",
+        )
+    )
+    return derived.reset_index(drop=True)
 
 
 def _study_label(study_id: str) -> str:
@@ -204,7 +304,20 @@ def _pick_rows(
 def _pick_count_rows(
     rows: pd.DataFrame, treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
 ) -> pd.DataFrame | None:
-    for scale in [*rules.scale_preference, *sorted(set(rows["scale"]))]:
+    """The count rows of the preferred depression scale both arms report.
+
+    Response and remission use only ``rules.scale_preference``, with no fallback to other
+    scales (PROTOCOL.md §4): a response defined on a suicidal-ideation scale is never a
+    depression response. Other counts (dropouts, suicidal-ideation remission) are their own
+    outcomes and take the first scale they are reported on.
+    """
+    outcome = rows["outcome"].iloc[0]
+    scales = (
+        rules.scale_preference
+        if outcome in DEPRESSION_COUNT_OUTCOMES
+        else [*rules.scale_preference, *sorted(set(rows["scale"]))]
+    )
+    for scale in scales:
         chosen = rows[rows["scale"] == scale]
         arms = set(chosen["arm_id"])
         if arms & treat_ids and arms & ctrl_ids:
@@ -221,9 +334,15 @@ def build_effect_sizes(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compute every drug-versus-control effect size the data allow.
 
-    Arm-level numbers (``outcomes``) are used wherever they exist; a reported contrast
-    (``contrasts``) fills in a comparison, outcome and timepoint that has none (see
-    :func:`contrast_effect_sizes`).
+    Per comparison, outcome and timepoint the first available basis is used (PROTOCOL.md
+    §10): arm-level rows from primary sources, a primary reported contrast (see
+    :func:`contrast_effect_sizes`), arm-level rows from secondary sources, a secondary
+    contrast. The data basis comes before the change/endpoint preference of §5. With
+    ``rules.derive_change`` an arm's change is derived from its baseline and endpoint rows
+    where none is reported (:func:`derive_change_rows`).
+
+    Tables without ``data_basis`` (outcomes, contrasts), ``crossover_period`` (outcomes) or
+    ``setting`` (studies) are read as primary, all periods and standard.
 
     Parameters
     ----------
@@ -243,10 +362,11 @@ def build_effect_sizes(
         Arm rows that could not be used, with the reason (columns :data:`EXCLUSION_COLUMNS`).
     """
     rules = rules or ComparisonRules()
-    arm_info = arms.set_index(["study_id", "arm_id"])
-    study_info = studies.set_index("study_id")
+    studies = _with_defaults(studies, setting="standard")
+    outcomes = _with_defaults(outcomes, data_basis="primary", crossover_period=pd.NA)
+    if contrasts is not None:
+        contrasts = _with_defaults(contrasts, data_basis="primary")
     scored = resolve_sd(outcomes)
-    effects: list[dict] = []
     exclusions: list[dict] = []
     reasons = _unusable_reasons(scored)
     unusable = reasons.notna()
@@ -255,6 +375,64 @@ def build_effect_sizes(
             {**{c: rec[c] for c in EXCLUSION_COLUMNS if c != "reason"}, "reason": reasons[row]}
         )
     usable = scored[~unusable]
+    if rules.derive_change:
+        usable = pd.concat(
+            [usable, derive_change_rows(usable, rules.change_correlation)], ignore_index=True
+        )
+    frames: list[pd.DataFrame] = []
+    covered = pd.DataFrame(columns=EFFECT_SIZE_COLUMNS)
+    for basis in SOURCE_BASES:
+        arm_level = _arm_level_effects(
+            studies, arms, usable[usable["data_basis"] == basis], rules
+        ).assign(source_basis=basis)
+        arm_level = arm_level[~_keys(arm_level).isin(set(_keys(covered)))]
+        covered = pd.concat([covered, arm_level], ignore_index=True) if len(arm_level) else covered
+        frames.append(arm_level)
+        if contrasts is None or contrasts.empty:
+            continue
+        from_contrasts, skipped = contrast_effect_sizes(
+            contrasts[contrasts["data_basis"] == basis], arms, studies, covered, rules
+        )
+        from_contrasts = from_contrasts.assign(source_basis=basis)
+        covered = (
+            pd.concat([covered, from_contrasts], ignore_index=True)
+            if len(from_contrasts)
+            else covered
+        )
+        frames.append(from_contrasts)
+        exclusions += skipped
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True)[EFFECT_SIZE_COLUMNS]
+    frame = frame.sort_values(
+        ["outcome", "timepoint_h", "route", "study_id", "comparison_id"], kind="stable"
+    ).reset_index(drop=True)
+    excluded = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
+    return frame, excluded.sort_values(EXCLUSION_COLUMNS[:5], kind="stable").reset_index(drop=True)
+
+
+def _with_defaults(frame: pd.DataFrame, **defaults: object) -> pd.DataFrame:
+    """``frame`` with each missing column of ``defaults`` added with its default value."""
+    missing = {k: v for k, v in defaults.items() if k not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
+def _keys(frame: pd.DataFrame) -> pd.Series:
+    """``comparison_id|outcome|timepoint`` of each effect row: what one basis covers."""
+    return (
+        frame["comparison_id"].astype(str)
+        + "|"
+        + frame["outcome"].astype(str)
+        + "|"
+        + frame["timepoint_h"].astype(float).map("{:g}".format)
+    )
+
+
+def _arm_level_effects(
+    studies: pd.DataFrame, arms: pd.DataFrame, usable: pd.DataFrame, rules: ComparisonRules
+) -> pd.DataFrame:
+    """Effect sizes from arm-level rows (one data basis), before any contrast is used."""
+    arm_info = arms.set_index(["study_id", "arm_id"])
+    study_info = studies.set_index("study_id")
+    effects: list[dict] = []
     for (study_id, outcome, timepoint), rows in usable.groupby(
         ["study_id", "outcome", "timepoint_h"], sort=True
     ):
@@ -296,18 +474,7 @@ def build_effect_sizes(
                     uses[ctrl],
                 )
             )
-    frame = _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules)
-    if contrasts is not None and not contrasts.empty:
-        from_contrasts, skipped = contrast_effect_sizes(contrasts, arms, studies, frame, rules)
-        frame = (
-            pd.concat([frame, from_contrasts], ignore_index=True) if len(from_contrasts) else frame
-        )
-        exclusions += skipped
-    frame = frame.sort_values(
-        ["outcome", "timepoint_h", "route", "study_id", "comparison_id"], kind="stable"
-    ).reset_index(drop=True)
-    excluded = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
-    return frame, excluded.sort_values(EXCLUSION_COLUMNS[:5], kind="stable").reset_index(drop=True)
+    return _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules)
 
 
 def _unusable_reasons(scored: pd.DataFrame) -> pd.Series:
@@ -338,8 +505,10 @@ def _comparison_fields(
         "dose_treat": treat_arm["dose"],
         "dose_unit_treat": treat_arm["dose_unit"],
         "drug_ctrl": ctrl_arm["drug"],
+        "control_type": CONTROL_TYPE.get(ctrl_arm["drug"], pd.NA),
         "design": study["design"],
         "population": study["population"],
+        "setting": study["setting"],
         "year": study["year"],
     }
 
@@ -368,6 +537,7 @@ def _comparison_row(
         "timepoint_h": timepoint,
         "scale": treat["scale"],
         "value_type": treat["value_type"] if is_score else pd.NA,
+        "crossover_period": _period(study, treat, ctrl),
         # A shared arm's participants are split between the comparisons it enters.
         "n_treat": treat["n"] / treat_uses,
         "n_ctrl": ctrl["n"] / ctrl_uses,
@@ -392,11 +562,24 @@ def _comparison_row(
     }
 
 
+def _period(study: pd.Series, treat: pd.Series, ctrl: pd.Series) -> object:
+    """``first`` when both arms' crossover rows are first-period data, else ``all``."""
+    if study["design"] != "crossover":
+        return pd.NA
+    first = treat.get("crossover_period") == ctrl.get("crossover_period") == "first"
+    return "first" if first else "all"
+
+
 def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:
     frame = frame.copy()
     frame["n_total"] = frame["n_treat"] + frame["n_ctrl"]
     r = rules.crossover_correlation
-    paired = ((frame["measure"] == "SMD") & (frame["design"] == "crossover")).to_numpy()
+    # First-period data of a crossover trial are parallel groups (PROTOCOL.md §8).
+    paired = (
+        (frame["measure"] == "SMD")
+        & (frame["design"] == "crossover")
+        & (frame["crossover_period"] != "first")
+    ).to_numpy()
     paired = paired & (r is not None)
     score = (frame["measure"] == "SMD").to_numpy() & ~paired
     yi = np.full(len(frame), np.nan)
@@ -422,7 +605,7 @@ def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:
             s["sd_treat"].astype(float),
             s["n_treat"].astype(float),
         )
-    count = ~score
+    count = (frame["measure"] == "logRR").to_numpy()
     if count.any():
         c = frame[count]
         yi[count], vi[count] = log_risk_ratio(
@@ -496,8 +679,11 @@ def contrast_effect_sizes(
       :func:`~ketamine_meta.effect_sizes.se_from_ci_of_difference`) implies the pooled SD,
       :math:`SD = SE/\sqrt{1/n_1 + 1/n_2}` (Cochrane Handbook 6.5.2.3); then g and its
       variance are those of :func:`~ketamine_meta.effect_sizes.smd` with the difference as
-      the treatment mean and 0 as the control mean. A paired (crossover) difference is
-      skipped: its SE does not give the SD of scores without the within-person correlation.
+      the treatment mean and 0 as the control mean. A paired (crossover) difference gives
+      the between-person SD through the within-person correlation r
+      (:func:`~ketamine_meta.effect_sizes.sd_between_from_paired_se`) and g by
+      :func:`~ketamine_meta.effect_sizes.smd_paired`; with ``crossover_correlation = None``
+      ("as if parallel") r = 0 and g is that of two parallel groups of n.
     - ``SMD_d``: Hedges' correction is applied, :math:`g = J\,d`, :math:`v = J^2 SE^2`.
     - ``SMD_g``: used as reported, :math:`v = SE^2`.
     - A standardized difference without SE or CI takes the large-sample variance
@@ -529,6 +715,14 @@ def contrast_effect_sizes(
         ),
     ).sort_values(["_scale", "_measure"], kind="stable", na_position="last")
     rows, skipped, used = [], [], set()
+    drug = arms.set_index(["study_id", "arm_id"])["drug"]
+    in_roles = [
+        drug.get((r.study_id, r.arm_id_treat)) in rules.treatment_drugs
+        and drug.get((r.study_id, r.arm_id_ctrl)) in rules.control_drugs
+        for r in ranked.itertuples()
+    ]
+    # A contrast whose arms do not play these roles is another comparison, not a skipped one.
+    ranked = ranked[in_roles]
     for _, rec in ranked.iterrows():
         study = study_info.loc[rec["study_id"]]
         comparison_id = f"{rec['study_id']}:{rec['arm_id_treat']}-vs-{rec['arm_id_ctrl']}"
@@ -568,9 +762,6 @@ def _contrast_skip_reason(
     if rec["outcome"] == "depression_score" and rec["scale"] not in rules.scale_preference:
         return f"scale {rec['scale']} is not in comparisons.scale_preference"
     is_difference = rec["measure"] in DIFFERENCE_MEASURES
-    paired = study["design"] == "crossover"
-    if is_difference and paired and rules.crossover_correlation is None:
-        return "paired (crossover) mean difference: SD of scores not recoverable without r"
     if is_difference and (pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"])):
         return "mean difference without per-arm n: SD not recoverable"
     return None
@@ -598,7 +789,15 @@ def _contrast_row(
             se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
     mean_treat = mean_ctrl = sd = r = pd.NA
     n_total = n1 + n2
-    if paired:
+    if paired and rules.crossover_correlation is None:
+        # "As if parallel" ignores the pairing, which for a paired difference is r = 0: the
+        # SD follows from its SE with r = 0 and g is that of two groups of n (PROTOCOL.md §8).
+        n = min(n1, n2)
+        sd = float(sd_between_from_paired_se(se, n, 0.0))
+        mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
+        yi, vi = smd(mean_ctrl, sd, n, mean_treat, sd, n)
+        n_total = 2 * n
+    elif paired:
         # Both conditions were given to the same participants: the SE of the paired
         # difference and r give the between-person SD (Cochrane Handbook 23.2.7.3).
         r, n_total = rules.crossover_correlation, min(n1, n2)
@@ -623,6 +822,7 @@ def _contrast_row(
         "timepoint_h": rec["timepoint_h"],
         "scale": rec["scale"],
         "value_type": "change" if is_difference else pd.NA,
+        "crossover_period": "all" if study["design"] == "crossover" else pd.NA,
         "n_treat": n1,
         "n_ctrl": n2,
         "n_total": n_total,

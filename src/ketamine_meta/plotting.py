@@ -388,7 +388,6 @@ def relapse_curves(
     groups += [COMPARATOR_PANEL] if (curves[group_by] == COMPARATOR_PANEL).any() else []
     crit = stats.norm.ppf(0.5 + level / 2)
     fig = Figure(figsize=(4.2 * len(groups), 4.6))
-    t = np.linspace(0, days, 366)
     for p, group in enumerate(groups):
         width = 0.94 / len(groups)
         ax = fig.add_axes((0.06 + p * width, 0.36, width - 0.07, 0.56))
@@ -399,7 +398,11 @@ def relapse_curves(
             fit = _with_median(fit, row["median_days"])
             color = RELAPSE_COLORS[i % len(RELAPSE_COLORS)]
             style = REGIMEN_STYLE[row["regimen"]]
+            # A summary fit is drawn only as far as its source followed the arm (PROTOCOL.md §15).
+            end = min(days, row["follow_up_days"]) if np.isfinite(row["follow_up_days"]) else days
+            t = np.linspace(0, end, 366)
             ax.plot(t, fit.survival(t), color=color, lw=1.4, linestyle=style["linestyle"])
+            ax.plot([end], [float(fit.survival(end))], marker="|", markersize=9, color=color)
             if np.isfinite(row["log_rate_se"]):
                 ax.fill_between(
                     t, fit.survival(t, -crit), fit.survival(t, crit), color=color, alpha=0.15, lw=0
@@ -424,7 +427,8 @@ def relapse_curves(
         0.01,
         0.015,
         "Curves are exponential or Weibull fits to published summaries (median, share relapsed "
-        "by a day, n), not rebuilt patient data; bands where a count gives the uncertainty. "
+        "by a day, n), not rebuilt patient data, drawn only up to the longest follow-up the "
+        "source reports (|: end of data); bands where a count gives the uncertainty. "
         "n/r: not reported.",
         fontsize=6.8,
     )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.meta_analysis import combine_effects
 
 from ketamine_meta.comparisons import ENANTIOMER
 from ketamine_meta.effect_sizes import log_hazard_ratio
@@ -144,6 +145,7 @@ RELAPSE_BY_STUDY_COLUMNS = [
     "median_ci_low",
     "median_ci_high",
     *[f"relapse_free_day_{d}" for d in REPORT_DAYS],
+    "follow_up_days",
     "distribution",
     "shape",
     "log_rate_se",
@@ -160,19 +162,28 @@ def _prior_treatment(arms: pd.DataFrame, study_id: str, arm: pd.Series) -> pd.Se
     return active.iloc[0] if len(active) and arm["drug"] != "other_active" else arm
 
 
-def regimen(relapse_arms: pd.DataFrame, arm: pd.Series) -> str:
-    """The regimen an arm's relapse data describe.
+#: How ``relapse.regimen`` values read in tables and figures (PROTOCOL.md §15).
+REGIMEN_LABEL = {
+    "continued": "continued",
+    "stopped": "stopped",
+    "after_course": "after course",
+    "comparator": "comparator",
+}
 
-    ``continued`` (randomized to keep taking the drug), ``stopped`` (randomized to placebo
-    after responding to it), ``after course`` (followed after a randomized course), or
-    ``comparator`` (a non-ketamine treatment).
+
+def follow_up_days(rows: pd.DataFrame) -> float:
+    """The longest follow-up an arm's rows show: a share's day, a median or its upper bound.
+
+    A summary-fit curve says nothing beyond it (PROTOCOL.md §15); NaN when no row gives a time.
     """
-    if arm["drug"] == "other_active":
-        return "comparator"
-    if arm["drug"] not in ENANTIOMER:
-        return "stopped"
-    has_withdrawal = (~relapse_arms["drug"].isin([*ENANTIOMER, "other_active"])).any()
-    return "continued" if has_withdrawal else "after course"
+    times = pd.concat(
+        [
+            rows["time_days"],
+            rows.loc[rows["measure"].isin(["median_days_to_relapse", "mean_days_to_relapse"]),
+                     ["value", "ci_high"]].stack(),
+        ]
+    ).dropna()
+    return float(times.max()) if len(times) else np.nan
 
 
 def relapse_by_study(
@@ -185,10 +196,6 @@ def relapse_by_study(
     for (study_id, arm_id), group in relapse.groupby(["study_id", "arm_id"], sort=True):
         arm = arm_info.loc[(study_id, arm_id)]
         prior = _prior_treatment(arms, study_id, arm)
-        study_arms = arms[
-            (arms["study_id"] == study_id)
-            & arms["arm_id"].isin(relapse.loc[relapse["study_id"] == study_id, "arm_id"])
-        ]
         fit = fit_arm(group[group["measure"] != "hazard_ratio"])
         counts = group[group["measure"] == "relapse_count"]
         n_followed = group["n"].dropna()
@@ -197,17 +204,23 @@ def relapse_by_study(
             "arm_id": arm_id,
             "route": prior["route"],
             "enantiomer": ENANTIOMER.get(prior["drug"], "none"),
-            "regimen": regimen(study_arms, arm),
+            "regimen": REGIMEN_LABEL[group["regimen"].iloc[0]],
             "n_followed": n_followed.iloc[0] if len(n_followed) else np.nan,
             "relapses": counts["events"].iloc[0] if len(counts) else np.nan,
             "data_basis": "summary fit" if fit else "count only (no follow-up time)",
         }
+        horizon = follow_up_days(group)
+        record["follow_up_days"] = horizon
         if fit:
             record |= {
                 "median_days": fit.median(),
                 "median_ci_low": fit.median(crit) if np.isfinite(fit.log_rate_se) else np.nan,
                 "median_ci_high": fit.median(-crit) if np.isfinite(fit.log_rate_se) else np.nan,
-                **{f"relapse_free_day_{d}": float(fit.survival(d)) for d in REPORT_DAYS},
+                # Only up to the source's follow-up: a fit is not evidence beyond it.
+                **{
+                    f"relapse_free_day_{d}": float(fit.survival(d)) if d <= horizon else np.nan
+                    for d in REPORT_DAYS
+                },
                 "distribution": fit.distribution,
                 "shape": fit.shape,
                 "log_rate_se": fit.log_rate_se,
@@ -246,7 +259,7 @@ def relapse_pooled(
     variance from their CI (:func:`~ketamine_meta.effect_sizes.log_hazard_ratio`). Both by the
     random-effects model of ``pooling``.
     """
-    model = {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
+    model = _model(pooling)
     rows = []
     usable = by_study[by_study["log_rate_se"].notna() & (by_study["regimen"] != "comparator")]
     for (route, enantiomer, regimen_), group in usable.groupby(["route", "enantiomer", "regimen"]):
@@ -265,22 +278,54 @@ def relapse_pooled(
         subset=["value", "ci_low", "ci_high"]
     )
     if len(hrs):
-        yi, vi = log_hazard_ratio(hrs["value"], hrs["ci_low"], hrs["ci_high"])
-        fit = random_effects(yi, vi, **model)
-        first = arms.set_index(["study_id", "arm_id"]).loc[
-            (hrs["study_id"].iloc[0], hrs["arm_id"].iloc[0])
-        ]
-        rows.append(
-            _pooled_row(fit, hrs, pooling)
-            | {
-                "quantity": "hazard ratio of relapse, continued vs stopped",
-                "route": first["route"],
-                "enantiomer": ENANTIOMER.get(first["drug"], "none"),
-                "regimen": "continued vs stopped",
-                "data_basis": "reported hazard ratios",
-            }
-        )
+        rows.append(_pooled_hazard_ratio(hrs, arms, pooling))
     return pd.DataFrame(rows, columns=RELAPSE_POOLED_COLUMNS)
+
+
+def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping) -> dict:
+    """Hazard ratio of relapse, continued against stopped (PROTOCOL.md §15).
+
+    Strata of one trial (e.g. SUSTAIN-1's stable remitters and stable responders) are not
+    independent trials: they are combined by a fixed-effect inverse-variance model (statsmodels
+    ``combine_effects``), with a Wald interval. Several trials would then be pooled by the
+    random-effects model of ``pooling``; with one trial its combined strata are the estimate.
+    """
+    yi, vi = log_hazard_ratio(hrs["value"], hrs["ci_low"], hrs["ci_high"])
+    per_trial = pd.DataFrame({"study_id": hrs["study_id"].to_numpy(), "yi": yi, "vi": vi})
+    combined = []
+    for _, strata in per_trial.groupby("study_id", sort=True):
+        fe = combine_effects(strata["yi"].to_numpy(), strata["vi"].to_numpy())
+        combined.append((fe.mean_effect_fe, fe.sd_eff_w_fe**2, len(strata)))
+    first = arms.set_index(["study_id", "arm_id"]).loc[
+        (hrs["study_id"].iloc[0], hrs["arm_id"].iloc[0])
+    ]
+    described = {
+        "quantity": "hazard ratio of relapse, continued vs stopped",
+        "route": first["route"],
+        "enantiomer": ENANTIOMER.get(first["drug"], "none"),
+        "regimen": "continued vs stopped",
+        "studies": ";".join(sorted(set(hrs["study_id"]))),
+        "data_basis": "reported hazard ratios",
+    }
+    if len(combined) == 1:
+        estimate, variance, strata = combined[0]
+        half = stats.norm.ppf(0.5 + pooling["level"] / 2) * np.sqrt(variance)
+        return described | {
+            "k": strata,
+            "estimate": np.exp(estimate),
+            "ci_low": np.exp(estimate - half),
+            "ci_high": np.exp(estimate + half),
+            "tau2": 0.0,
+            "method": "FE (strata of one trial)",
+            "test": "z",
+        }
+    y, v, _ = map(np.array, zip(*combined, strict=True))
+    fit = random_effects(y, v, **_model(pooling))
+    return _pooled_row(fit, hrs, pooling) | described
+
+
+def _model(pooling: Mapping) -> dict:
+    return {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
 
 
 def _pooled_row(fit, rows: pd.DataFrame, pooling: Mapping) -> dict:
@@ -383,3 +428,70 @@ def relapse_reproduction(relapse: pd.DataFrame, level: float = 0.95) -> pd.DataF
 
 def _without_residue(difference: float, value: float) -> float:
     return 0.0 if abs(difference) <= 1e-12 * max(1.0, abs(value)) else float(difference)
+
+
+DURABILITY_COLUMNS = [
+    "evidence_class",
+    "design",
+    "id",
+    "arm_id",
+    "drug",
+    "route",
+    "population",
+    "measure",
+    "time_days",
+    "value",
+    "n",
+    "events",
+    "source_id",
+    "locator",
+    "note",
+]
+
+#: Evidence class of a randomized relapse arm by its regimen (PROTOCOL.md §15).
+REGIMEN_CLASS = {
+    "after_course": "post_course",
+    "continued": "maintenance_withdrawal",
+    "stopped": "maintenance_withdrawal",
+    "comparator": "comparator",
+}
+
+
+def durability_evidence(
+    cohorts: pd.DataFrame, relapse: pd.DataFrame, arms: pd.DataFrame
+) -> pd.DataFrame:
+    """Every durability figure as published, labelled by evidence class and design.
+
+    Post-course relapse (responders followed after a course, from cohorts and randomized
+    trials) and maintenance withdrawal (responders randomized to continue or stop) are kept
+    apart (PROTOCOL.md §15); the values are the sources', with no model in between.
+    """
+    trial_rows = relapse.merge(arms[["study_id", "arm_id", "drug", "route"]], how="left")
+    trials = pd.DataFrame(
+        {
+            "evidence_class": trial_rows["regimen"].map(REGIMEN_CLASS),
+            "design": "randomized trial (" + trial_rows["regimen"].str.replace("_", " ") + ")",
+            "id": trial_rows["study_id"],
+            "arm_id": trial_rows["arm_id"],
+            "drug": trial_rows["drug"],
+            "route": trial_rows["route"],
+            "population": trial_rows["population"],
+            "measure": trial_rows["measure"],
+            "time_days": trial_rows["time_days"],
+            "value": trial_rows["value"],
+            "n": trial_rows["n"],
+            "events": trial_rows["events"],
+            "source_id": trial_rows["source_id"],
+            "locator": trial_rows["locator"],
+            "note": trial_rows["note"],
+        }
+    )
+    cohort_rows = cohorts.rename(columns={"cohort_id": "id"}).assign(arm_id="")
+    table = pd.concat([cohort_rows[DURABILITY_COLUMNS], trials[DURABILITY_COLUMNS]])
+    order = {"post_course": 0, "maintenance_withdrawal": 1, "comparator": 2}
+    return (
+        table.assign(_order=table["evidence_class"].map(order))
+        .sort_values(["_order", "id", "arm_id", "measure", "time_days"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )

@@ -2,8 +2,15 @@
 
 Each specification (``config/reproductions/*.yaml``) names a published pooled estimate (a row
 of the data package's ``published_estimates``) and how to select and pool the comparisons
-that reproduce it. The published estimate is turned to this project's orientation (positive
-SMD, ratio above 1 favour the drug) before the two are set side by side.
+that reproduce it, as the review defined its trial set (PROTOCOL.md §4 of the issue: its
+comparator split, its search date, its populations, its timepoint, and its own trial list
+where a page shows it). The published estimate is turned to this project's orientation
+(positive SMD, ratio above 1 favour the drug) before the two are set side by side.
+
+Agreement is judged by the difference, ours minus published on the analysis scale (log for
+ratios), and its CI: the published SE is recovered from its 95% CI (symmetric on the analysis
+scale), and the two SEs are combined as if independent. Because the two estimates share
+trials, that CI is conservative (too wide); a CI that excludes 0 is a real disagreement.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ketamine_meta.effect_sizes import log_odds_ratio
 from ketamine_meta.meta_analysis import random_effects
+from ketamine_meta.protocol import DEFAULT_WINDOWS, Window, nearest_in_window, window_at
 
 RATIO_MEASURES = {"OR", "RR"}
 REPRODUCTION_COLUMNS = [
@@ -33,25 +42,53 @@ REPRODUCTION_COLUMNS = [
     "ours_k",
     "ours_trials",
     "difference",
-    "ci_overlap",
+    "difference_ci_low",
+    "difference_ci_high",
+    "agreement",
     "method",
+    "trial_set",
     "gap_reason",
 ]
 
 
-def select_comparisons(effects: pd.DataFrame, ours: Mapping) -> pd.DataFrame:
-    """Comparisons matching a specification's outcome, timepoint, drugs, routes and controls."""
+def select_comparisons(
+    effects: pd.DataFrame, ours: Mapping, windows: tuple[Window, ...] = DEFAULT_WINDOWS
+) -> pd.DataFrame:
+    """Comparisons of a specification: outcome, window, drugs, routes, controls, populations.
+
+    ``trials`` (the review's own list, where known) and ``published_before`` (the year of
+    the review's search date) narrow the set further. Within the window of ``timepoint_h``
+    each comparison enters once, with the visit nearest its nominal time.
+    """
     measure = "SMD" if ours["measure"] == "SMD" else "logRR"
     rows = effects[
         (effects["outcome"] == ours["outcome"])
         & (effects["measure"] == measure)
-        & np.isclose(effects["timepoint_h"].astype(float), ours["timepoint_h"])
         & effects["enantiomer"].isin(ours["enantiomers"])
         & effects["route"].isin(ours["routes"])
         & effects["drug_ctrl"].isin(ours["controls"])
         & effects["population"].isin(ours["populations"])
+        & (effects["setting"] == "standard")
     ]
-    return rows.reset_index(drop=True)
+    if ours.get("trials"):
+        rows = rows[rows["study_id"].isin(ours["trials"])]
+    if ours.get("published_before"):
+        rows = rows[rows["year"].astype(int) <= ours["published_before"]]
+    window = window_at(windows, ours["timepoint_h"])
+    return nearest_in_window(rows, window, ["comparison_id"]).reset_index(drop=True)
+
+
+def _trial_set(ours: Mapping) -> str:
+    """How the trial set was defined, for the table."""
+    parts = [
+        f"controls {', '.join(ours['controls'])}",
+        f"populations {', '.join(ours['populations'])}",
+    ]
+    if ours.get("published_before"):
+        parts.append(f"published up to {ours['published_before']}")
+    if ours.get("trials"):
+        parts.append(f"the review's own list ({len(ours['trials'])} trials in the package)")
+    return "; ".join(parts)
 
 
 def _estimates(rows: pd.DataFrame, measure: str) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +102,13 @@ def _estimates(rows: pd.DataFrame, measure: str) -> tuple[np.ndarray, np.ndarray
     return rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
 
 
-def reproduce(name: str, spec: Mapping, effects: pd.DataFrame, published: pd.DataFrame) -> dict:
+def reproduce(
+    name: str,
+    spec: Mapping,
+    effects: pd.DataFrame,
+    published: pd.DataFrame,
+    windows: tuple[Window, ...] = DEFAULT_WINDOWS,
+) -> dict:
     """One row of the reproductions table (columns :data:`REPRODUCTION_COLUMNS`)."""
     key = spec["published"]
     match = published[
@@ -74,6 +117,7 @@ def reproduce(name: str, spec: Mapping, effects: pd.DataFrame, published: pd.Dat
         & (published["timepoint"] == key["timepoint"])
         & (published["measure"] == key["measure"])
         & (published["subgroup"] == key["subgroup"])
+        & (published["comparison"] == key.get("comparison", published["comparison"]))
     ]
     if len(match) != 1:
         raise ValueError(f"{name}: {len(match)} published_estimates rows match {dict(key)}")
@@ -100,9 +144,10 @@ def reproduce(name: str, spec: Mapping, effects: pd.DataFrame, published: pd.Dat
         "published_ci_high": bounds[1],
         "published_k": pub["k"],
         "method": f"{ours['method']}, {ours['test']}",
+        "trial_set": _trial_set(ours),
         "gap_reason": spec["trial_selection"],
     }
-    rows = select_comparisons(effects, ours)
+    rows = select_comparisons(effects, ours, windows)
     if rows.empty:
         return row | {
             "ours_k": 0,
@@ -112,14 +157,7 @@ def reproduce(name: str, spec: Mapping, effects: pd.DataFrame, published: pd.Dat
     fit = random_effects(yi, vi, method=ours["method"], test=ours["test"])
     back = np.exp if ratio else (lambda v: v)
     ours_values = back(np.array([fit.estimate, fit.ci_low, fit.ci_high]))
-    difference = (
-        float(np.log(ours_values[0]) - np.log(row["published"]))
-        if ratio
-        else float(ours_values[0] - row["published"])
-    )
-    overlap = not (
-        ours_values[2] < row["published_ci_low"] or ours_values[1] > row["published_ci_high"]
-    )
+    difference, low, high = _difference(fit, row, ratio)
     return row | {
         "ours": ours_values[0],
         "ours_ci_low": ours_values[1],
@@ -127,16 +165,39 @@ def reproduce(name: str, spec: Mapping, effects: pd.DataFrame, published: pd.Dat
         "ours_k": fit.k,
         "ours_trials": ";".join(sorted(set(rows["study_id"]))),
         "difference": difference,
-        "ci_overlap": overlap,
+        "difference_ci_low": low,
+        "difference_ci_high": high,
+        "agreement": "agree" if low <= 0 <= high else "differ",
     }
 
 
+def _difference(fit, row: Mapping, ratio: bool) -> tuple[float, float, float]:
+    """Ours minus published on the analysis scale, with a 95% CI treating them as independent.
+
+    The published SE is its 95% CI's width over 2 x 1.96 on the analysis scale (log for
+    ratios).
+    """
+    transform = np.log if ratio else (lambda v: v)
+    published = transform(row["published"])
+    published_se = (
+        transform(row["published_ci_high"]) - transform(row["published_ci_low"])
+    ) / (2 * stats.norm.ppf(0.975))
+    difference = float(fit.estimate - published)
+    se = float(np.sqrt(fit.se**2 + published_se**2))
+    half = stats.norm.ppf(0.975) * se
+    return difference, difference - half, difference + half
+
+
 def reproductions_table(
-    specs: Mapping[str, Mapping], effects: pd.DataFrame, published: pd.DataFrame
+    specs: Mapping[str, Mapping],
+    effects: pd.DataFrame,
+    published: pd.DataFrame,
+    windows: tuple[Window, ...] = DEFAULT_WINDOWS,
 ) -> pd.DataFrame:
     """:func:`reproduce` for every specification, in name order.
 
-    ``difference`` is ours minus published on the analysis scale (log for ratios).
+    ``difference`` is ours minus published on the analysis scale (log for ratios), with its
+    CI in ``difference_ci_low`` / ``difference_ci_high`` and the ``agreement`` it implies.
     """
-    rows = [reproduce(name, specs[name], effects, published) for name in sorted(specs)]
+    rows = [reproduce(name, specs[name], effects, published, windows) for name in sorted(specs)]
     return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)

@@ -45,6 +45,7 @@ rule reproductions:
         table=report("results/tables/reproductions.csv", caption="../report/reproductions.rst", category="Claims"),
     params:
         schema="config/reproductions.schema.yaml",
+        windows=config["windows"],
     conda:
         "../envs/ketamine_meta.yaml"
     log:
@@ -66,10 +67,15 @@ rule claims_audit:
         relapse_by_study="results/tables/relapse_by_study.csv",
         adverse_event_rr="results/tables/adverse_event_rr.csv",
         bioavailability_by_route="results/tables/iv_equivalent_dose_by_route.csv",
+        smd_by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+        head_to_head=f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
+        durability="results/tables/durability_evidence.csv",
     output:
         table=report("results/tables/claims_audit.csv", caption="../report/claims_audit.rst", category="Claims"),
     params:
         pooling=config["pooling"],
+        protocol=PROTOCOL,
+        scale_preference=config["comparisons"]["scale_preference"],
     conda:
         "../envs/ketamine_meta.yaml"
     log:

@@ -8,6 +8,13 @@ from ketamine_meta.package_source import source_kind
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
 TIMEPOINT_LABEL = f"{config['pooling']['timepoint_h']:g}h"
+# PROTOCOL.md §6-§10: the windows, the primary timepoint and the primary analysis set, as the
+# library's Protocol.from_config reads them.
+PROTOCOL = {
+    "windows": config["windows"],
+    "timepoint_h": config["pooling"]["timepoint_h"],
+    "analysis_set": config["analysis_set"],
+}
 
 
 def get_source_files(wildcards):
@@ -37,6 +44,8 @@ def get_final_outputs():
     return [
         f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
         f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+        f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_control_type.csv",
+        f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_population.csv",
         f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
         f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
         f"results/tables/leave_one_out_smd_{TIMEPOINT_LABEL}.csv",
@@ -45,11 +54,14 @@ def get_final_outputs():
         f"results/tables/heterogeneity_smd_{TIMEPOINT_LABEL}.csv",
         f"results/tables/publication_bias_smd_{TIMEPOINT_LABEL}.csv",
         f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation.csv",
+        f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_analysis_sets.csv",
+        f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
         f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
         *get_figure_paths(f"forest_smd_{TIMEPOINT_LABEL}_by_route"),
         "results/tables/relapse_by_study.csv",
         "results/tables/relapse_pooled.csv",
         "results/tables/relapse_reproduction.csv",
+        "results/tables/durability_evidence.csv",
         *get_figure_paths("relapse_survival_by_route"),
         *get_figure_paths("relapse_survival_by_enantiomer"),
         f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",

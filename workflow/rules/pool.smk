@@ -16,6 +16,7 @@ rule pool_smd_by_route:
         ),
     params:
         pooling=config["pooling"],
+        protocol=PROTOCOL,
     conda:
         "../envs/ketamine_meta.yaml"
     log:
@@ -24,24 +25,28 @@ rule pool_smd_by_route:
         "../scripts/pool_smd_by_route.py"
 
 
-rule pool_smd_by_enantiomer:
-    """Random-effects pooling of Hedges' g at the primary timepoint, per enantiomer."""
+rule pool_smd_by_moderator:
+    """Random-effects pooling of Hedges' g at the primary timepoint, per level of a moderator
+    (enantiomer, control type, population)."""
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
         pooled=report(
-            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
-            caption="../report/pooled_smd_by_enantiomer.rst",
+            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_{{moderator}}.csv",
+            caption="../report/pooled_smd_by_moderator.rst",
             category="Tables",
+            labels={"table": "pooled SMD by {moderator}"},
         ),
+    wildcard_constraints:
+        moderator="enantiomer|control_type|population",
     params:
         pooling=config["pooling"],
     conda:
         "../envs/ketamine_meta.yaml"
     log:
-        "logs/pool_smd_by_enantiomer.log",
+        "logs/pool_smd_by_{moderator}.log",
     script:
-        "../scripts/pool_smd_by_enantiomer.py"
+        "../scripts/pool_smd_by_moderator.py"
 
 
 rule subgroup_tests_smd:
@@ -135,6 +140,7 @@ rule crossover_correlation_sensitivity:
         comparisons=config["comparisons"],
         pooling=config["pooling"],
         correlations=config["sensitivity"]["crossover_correlations"],
+        protocol=PROTOCOL,
     conda:
         "../envs/ketamine_meta.yaml"
     log:
@@ -156,6 +162,8 @@ rule pool_response_rates:
     params:
         pooling=config["pooling"],
         measure=config["response_rates"]["measure"],
+        protocol=PROTOCOL,
+        scale_preference=config["comparisons"]["scale_preference"],
     conda:
         "../envs/ketamine_meta.yaml"
     log:
@@ -181,6 +189,7 @@ rule pool_response_rr_by_enantiomer:
         ),
     params:
         pooling=config["pooling"],
+        protocol=PROTOCOL,
     conda:
         "../envs/ketamine_meta.yaml"
     log:
@@ -202,6 +211,8 @@ rule response_time_course:
     params:
         pooling=config["pooling"],
         measure=config["response_rates"]["measure"],
+        protocol=PROTOCOL,
+        scale_preference=config["comparisons"]["scale_preference"],
     conda:
         "../envs/ketamine_meta.yaml"
     log:
@@ -229,3 +240,50 @@ rule adverse_event_risk_ratios:
         "logs/adverse_event_risk_ratios.log",
     script:
         "../scripts/adverse_event_risk_ratios.py"
+
+
+rule analysis_set_sensitivity:
+    """The primary pooled SMD rerun in each pre-specified sensitivity set (PROTOCOL.md §16)."""
+    input:
+        validated=VALIDATED_DIR,
+    output:
+        table=report(
+            f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_analysis_sets.csv",
+            caption="../report/analysis_set_sensitivity.rst",
+            category="Sensitivity",
+        ),
+    params:
+        comparisons=config["comparisons"],
+        pooling=config["pooling"],
+        protocol=PROTOCOL,
+        sets=config["sensitivity"]["analysis_sets"],
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/analysis_set_sensitivity.log",
+    script:
+        "../scripts/analysis_set_sensitivity.py"
+
+
+rule enantiomer_head_to_head:
+    """Racemic ketamine against esketamine: within head-to-head trials and between trials."""
+    input:
+        effects="data/processed/effect_sizes.csv",
+        validated=VALIDATED_DIR,
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        table=report(
+            f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
+            caption="../report/enantiomer_head_to_head.rst",
+            category="Tables",
+        ),
+    params:
+        comparisons=config["comparisons"],
+        pooling=config["pooling"],
+        protocol=PROTOCOL,
+    conda:
+        "../envs/ketamine_meta.yaml"
+    log:
+        "logs/enantiomer_head_to_head.log",
+    script:
+        "../scripts/enantiomer_head_to_head.py"

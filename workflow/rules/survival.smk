@@ -19,6 +19,11 @@ rule relapse_tables:
             caption="../report/relapse_reproduction.rst",
             category="Relapse",
         ),
+        durability=report(
+            "results/tables/durability_evidence.csv",
+            caption="../report/durability_evidence.rst",
+            category="Relapse",
+        ),
     params:
         pooling=config["pooling"],
     conda:

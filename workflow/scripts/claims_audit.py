@@ -6,15 +6,24 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
-from ketamine_meta.claims import Evidence, audit_claims
+from ketamine_meta.claims import Evidence, VerdictRules, audit_claims
 from ketamine_meta.logs import configure
+from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 mapping = yaml.safe_load(Path(snakemake.input.mapping).read_text())
 validate(mapping, snakemake.input.schema)
 validated = Path(snakemake.input.validated)
-package = ("outcomes", "arms", "relapse", "adverse_events", "published_estimates", "trial_traits")
+package = (
+    "outcomes",
+    "arms",
+    "studies",
+    "relapse",
+    "adverse_events",
+    "published_estimates",
+    "trial_traits",
+)
 tables = {name: pd.read_csv(validated / f"{name}.csv") for name in package}
 results = {
     "effects": "effects",
@@ -24,9 +33,19 @@ results = {
     "relapse_by_study": "relapse_by_study",
     "adverse_event_rr": "adverse_event_rr",
     "bioavailability_by_route": "bioavailability_by_route",
+    "smd_by_study": "smd_by_study",
+    "head_to_head": "head_to_head",
+    "durability": "durability",
 }
 tables |= {name: pd.read_csv(snakemake.input[key]) for name, key in results.items()}
-evidence = Evidence(tables, snakemake.params.pooling, mapping["tolerance"])
+rules = VerdictRules(**mapping["verdict_rules"])
+evidence = Evidence(
+    tables,
+    snakemake.params.pooling,
+    rules,
+    Protocol.from_config(snakemake.params.protocol),
+    tuple(snakemake.params.scale_preference),
+)
 audit = audit_claims(pd.read_csv(validated / "claims.csv"), mapping["claims"], evidence)
 Path(snakemake.output.table).write_text(to_csv_text(audit))
 for verdict, count in audit["verdict"].value_counts().items():

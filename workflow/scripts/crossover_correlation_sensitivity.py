@@ -7,6 +7,7 @@ import pandas as pd
 from ketamine_meta.analyses import crossover_correlation_sensitivity
 from ketamine_meta.comparisons import ComparisonRules
 from ketamine_meta.logs import configure
+from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
@@ -17,6 +18,7 @@ table = crossover_correlation_sensitivity(
     ComparisonRules(**snakemake.params.comparisons),
     snakemake.params.correlations,
     snakemake.params.pooling,
+    Protocol.from_config(snakemake.params.protocol),
 )
 Path(snakemake.output.table).write_text(to_csv_text(table))
 log.info("reran the primary analysis with %d correlations", len(table))

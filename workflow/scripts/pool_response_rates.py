@@ -6,6 +6,7 @@ import pandas as pd
 
 from ketamine_meta.analyses import pooled_response_rates
 from ketamine_meta.logs import configure
+from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
@@ -14,7 +15,9 @@ validated = Path(snakemake.input.validated)
 table = pooled_response_rates(
     pd.read_csv(validated / "outcomes.csv"),
     pd.read_csv(validated / "arms.csv"),
-    pooling["timepoint_h"],
+    pd.read_csv(validated / "studies.csv"),
+    Protocol.from_config(snakemake.params.protocol),
+    snakemake.params.scale_preference,
     pooling,
     measure=snakemake.params.measure,
 )

@@ -6,12 +6,13 @@ import pandas as pd
 
 from ketamine_meta.analyses import pool_smd_by_route, select_smd_at
 from ketamine_meta.logs import configure
+from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
 effects = pd.read_csv(snakemake.input.effects)
-by_study = select_smd_at(effects, pooling["timepoint_h"])
+by_study = select_smd_at(effects, Protocol.from_config(snakemake.params.protocol))
 pooled = pool_smd_by_route(by_study, pooling)
 Path(snakemake.output.by_study).write_text(to_csv_text(by_study))
 Path(snakemake.output.pooled).write_text(to_csv_text(pooled))

@@ -5,7 +5,12 @@ from pathlib import Path
 import pandas as pd
 
 from ketamine_meta.logs import configure
-from ketamine_meta.relapse import relapse_by_study, relapse_pooled, relapse_reproduction
+from ketamine_meta.relapse import (
+    durability_evidence,
+    relapse_by_study,
+    relapse_pooled,
+    relapse_reproduction,
+)
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
@@ -18,6 +23,9 @@ tables = {
     "by_study": by_study,
     "pooled": relapse_pooled(by_study, relapse, arms, pooling),
     "reproduction": relapse_reproduction(relapse, pooling["level"]),
+    "durability": durability_evidence(
+        pd.read_csv(validated / "durability_cohorts.csv"), relapse, arms
+    ),
 }
 for name, table in tables.items():
     Path(snakemake.output[name]).write_text(to_csv_text(table))

@@ -1,4 +1,4 @@
-"""Snakemake entry: pool Hedges' g at the primary timepoint by enantiomer and overall."""
+"""Snakemake entry: pool Hedges' g at the primary timepoint per level of one moderator."""
 
 from pathlib import Path
 
@@ -9,7 +9,8 @@ from ketamine_meta.logs import configure
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
+moderator = snakemake.wildcards.moderator
 by_study = pd.read_csv(snakemake.input.by_study)
-pooled = pool_smd_by(by_study, "enantiomer", snakemake.params.pooling)
+pooled = pool_smd_by(by_study, moderator, snakemake.params.pooling)
 Path(snakemake.output.pooled).write_text(to_csv_text(pooled))
-log.info("pooled %d comparisons by enantiomer", len(by_study))
+log.info("pooled %d comparisons by %s", len(by_study), moderator)
