@@ -16,8 +16,12 @@ from ketamine_meta.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.datapackage import validate_package
 from ketamine_meta.effect_sizes import combine_groups, smd
 from ketamine_meta.package_files import read_package_dir
+from ketamine_meta.protocol import Protocol
 
 POOLING = {"timepoint_h": 24, "method": "REML", "test": "knha", "level": 0.95}
+#: PROTOCOL.md's windows and primary analysis set.
+PROTOCOL = Protocol()
+SCALES = ComparisonRules().scale_preference
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +38,7 @@ def effects_with(tables, **rules):
         tables["contrasts"],
         ComparisonRules(**rules),
     )
-    return select_smd_at(effects, 24)
+    return select_smd_at(effects, PROTOCOL)
 
 
 def test_combining_arms_merges_the_doses_of_a_multi_arm_trial(tables):
@@ -66,7 +70,11 @@ def test_crossover_differences_need_a_correlation(tables):
     assert len(lapidus) == 1 and lapidus["within_correlation"].item() == 0.5
     # 18 completers received both conditions: they count once.
     assert lapidus["n_total"].item() == 18
-    assert "Lapidus2014" not in set(parallel["study_id"])
+    # As if parallel, the paired difference is converted with r = 0 and kept (PROTOCOL.md §8):
+    # two groups of 18.
+    as_parallel = parallel[parallel["study_id"] == "Lapidus2014"]
+    assert as_parallel["within_correlation"].isna().item()
+    assert as_parallel["n_total"].item() == 36
 
 
 def test_a_higher_correlation_gives_a_more_precise_crossover_estimate(tables):
@@ -78,9 +86,12 @@ def test_a_higher_correlation_gives_a_more_precise_crossover_estimate(tables):
 
 
 def test_crossover_sensitivity_table(tables):
-    table = crossover_correlation_sensitivity(tables, ComparisonRules(), [None, 0.5], POOLING)
-    assert table["crossover_comparisons"].tolist() == [0, 1]
-    assert table["k"].tolist()[1] == table["k"].tolist()[0] + 1
+    table = crossover_correlation_sensitivity(
+        tables, ComparisonRules(), [None, 0.5], POOLING, PROTOCOL
+    )
+    assert table["crossover_comparisons"].tolist() == [1, 1]
+    assert table["k"].tolist()[1] == table["k"].tolist()[0]
+    assert table["estimate"].notna().all()
 
 
 def test_unknown_multi_arm_rule_is_refused():
@@ -91,9 +102,9 @@ def test_unknown_multi_arm_rule_is_refused():
 
 
 def test_response_rate_of_a_single_arm_is_its_own_proportion(tables):
-    table = pooled_response_rates(tables["outcomes"], tables["arms"], 24, POOLING).set_index(
-        "arm_type"
-    )
+    table = pooled_response_rates(
+        tables["outcomes"], tables["arms"], tables["studies"], PROTOCOL, SCALES, POOLING
+    ).set_index("arm_type")
     single = table[table["k"] == 1]
     assert not single.empty
     np.testing.assert_allclose(single["proportion"], single["events"] / single["n"], rtol=1e-12)
@@ -105,7 +116,9 @@ def test_response_rate_of_a_single_arm_is_its_own_proportion(tables):
 
 @pytest.mark.parametrize("measure", ["PLO", "PFT"])
 def test_response_rates_by_either_transformation(tables, measure):
-    table = pooled_response_rates(tables["outcomes"], tables["arms"], 24, POOLING, measure)
+    table = pooled_response_rates(
+        tables["outcomes"], tables["arms"], tables["studies"], PROTOCOL, SCALES, POOLING, measure
+    )
     assert set(table["measure"]) == {measure}
     assert table["proportion"].between(0, 1).all()
 

@@ -65,7 +65,6 @@ def test_at_least_twenty_claims_are_tested(audit):
         ("C47", "bioavailability_equivalents"),
         ("C54", "relapse_median"),
         ("C58", "maintenance_share_well"),
-        ("C65", "suicidal_ideation"),
         ("C17", "dissociation_share"),
         ("C18", "dissociation_vs_placebo"),
         ("C01", "long_term_data"),
@@ -74,6 +73,13 @@ def test_at_least_twenty_claims_are_tested(audit):
 def test_the_issues_claims_are_tested(audit, claim_id, test):
     row = audit.set_index("claim_id").loc[claim_id]
     assert row["test"] == test and row["verdict"] != NOT_TESTABLE
+
+
+def test_a_thin_pooled_estimate_is_not_testable(audit):
+    """PROTOCOL.md §13: two trials of suicidal-ideation scores are too few for a verdict."""
+    row = audit.set_index("claim_id").loc["C65"]
+    assert row["test"] == "suicidal_ideation" and row["k"] == 2
+    assert row["verdict"] == NOT_TESTABLE and row["why"].startswith("insufficient information")
 
 
 def test_the_smd_claim_matches_the_pooled_table(audit):

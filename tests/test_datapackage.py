@@ -37,6 +37,7 @@ def small_package(descriptor):
                     "year": "2020",
                     "design": "parallel",
                     "population": "TRD",
+                    "setting": "standard",
                     **src,
                 }
             ],
@@ -73,6 +74,7 @@ def small_package(descriptor):
                     "timepoint_h": "24",
                     "n": "20",
                     "events": ev,
+                    "data_basis": "primary",
                     **src,
                 }
                 for arm, ev in (("ket", "10"), ("pbo", "2"))
@@ -136,6 +138,7 @@ def test_score_row_needs_the_spread_its_sd_source_names(descriptor, small_packag
                 "mean": "15",
                 "sd_source": "from_se",
                 "value_type": "endpoint",
+                "data_basis": "primary",
                 "source_id": "s1",
                 "locator": "Table 2",
             }
@@ -176,6 +179,7 @@ def test_contrast_needs_a_coherent_spread(descriptor, small_package):
         "measure": "LSMD",
         "n_treat": "20",
         "n_ctrl": "20",
+        "data_basis": "primary",
         "source_id": "s1",
         "locator": "Abstract",
     }
@@ -206,7 +210,13 @@ def _fields_of(descriptor, name):
 
 
 def test_relapse_rows_are_coherent(descriptor, small_package):
-    base = {"study_id": "Doe2020", "arm_id": "ket", "source_id": "s1", "locator": "Table 3"}
+    base = {
+        "study_id": "Doe2020",
+        "arm_id": "ket",
+        "regimen": "continued",
+        "source_id": "s1",
+        "locator": "Table 3",
+    }
     texts = dict(small_package)
     texts["relapse.csv"] = table_text(
         _fields_of(descriptor, "relapse"),

@@ -8,7 +8,6 @@ import pytest
 
 from conftest import REPO
 from ketamine_meta.effect_sizes import log_hazard_ratio
-from ketamine_meta.meta_analysis import random_effects
 from ketamine_meta.relapse import (
     exponential_from_median,
     exponential_from_share,
@@ -69,14 +68,18 @@ def test_relapse_by_study_on_the_package(data):
     assert (table["data_basis"] == "summary fit").sum() >= 5
 
 
-def test_pooled_hazard_ratio_is_the_engine_on_the_reported_hrs(data):
+def test_pooled_hazard_ratio_combines_one_trials_strata_by_fixed_effect(data):
     relapse, arms = data
     pooled = relapse_pooled(relapse_by_study(relapse, arms), relapse, arms, POOLING)
     row = pooled[pooled["quantity"].str.startswith("hazard ratio")].iloc[0]
     hrs = relapse[relapse["measure"] == "hazard_ratio"]
-    fit = random_effects(*log_hazard_ratio(hrs["value"], hrs["ci_low"], hrs["ci_high"]))
-    assert row["estimate"] == pytest.approx(np.exp(fit.estimate), rel=1e-12)
-    assert row["k"] == len(hrs) == 2
+    # Both hazard ratios are strata of SUSTAIN-1: fixed effect, with a zero tau^2 (metafor
+    # rma(yi, vi, method = "FE") is the engine's random_effects with tau^2 fixed at 0).
+    yi, vi = log_hazard_ratio(hrs["value"], hrs["ci_low"], hrs["ci_high"])
+    w = 1 / np.asarray(vi)
+    assert row["estimate"] == pytest.approx(np.exp((w * yi).sum() / w.sum()), rel=1e-12)
+    assert row["k"] == len(hrs) == 2 and row["studies"] == "Daly2019"
+    assert row["method"] == "FE (strata of one trial)"
 
 
 def test_reproduction_table_sets_published_beside_ours(data):

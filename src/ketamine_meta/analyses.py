@@ -327,7 +327,9 @@ def analysis_set_sensitivity(
         chosen = protocol.with_set(
             AnalysisSet.from_config(entry.get("set", {}), protocol.analysis_set)
         )
-        rows.append(_set_row(entry["name"], tables, changed, chosen, pooling, entry.get("rules", {})))
+        rows.append(
+            _set_row(entry["name"], tables, changed, chosen, pooling, entry.get("rules", {}))
+        )
     return pd.DataFrame(rows, columns=ANALYSIS_SET_COLUMNS)
 
 
@@ -501,7 +503,9 @@ def _pool_proportions(
     outcome: str,
     timepoint_h: float | str,
 ) -> pd.DataFrame:
-    typed = rows.drop(columns=["drug", "route"], errors="ignore").merge(arms.assign(arm_type=arm_types(arms))[["study_id", "arm_id", "arm_type"]])
+    typed = rows.drop(columns=["drug", "route"], errors="ignore").merge(
+        arms.assign(arm_type=arm_types(arms))[["study_id", "arm_id", "arm_type"]]
+    )
     typed = typed[typed["arm_type"].notna()]
     results = []
     for arm_type, group in typed.groupby("arm_type", sort=True):
@@ -583,12 +587,12 @@ def prisma_counts(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Counts of the flow diagram, and exclusions grouped by reason (:data:`EXCLUSION_GROUPS`).
 
-    A candidate counts as included if any of its records says include, else by its first
-    record's decision.
+    A candidate counts as included if any of its records says include, else by its last
+    record's decision (a later screening record settles an earlier "unclear").
     """
     decided = screening.groupby("candidate_id").agg(
-        decision=("decision", lambda d: "include" if (d == "include").any() else d.iloc[0]),
-        reason=("reason", "first"),
+        decision=("decision", lambda d: "include" if (d == "include").any() else d.iloc[-1]),
+        reason=("reason", "last"),
     )
     included = decided[decided["decision"] == "include"]
     extracted = len(studies)
@@ -688,8 +692,9 @@ def adverse_event_table(
 def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float) -> pd.DataFrame:
     """The bioavailability used per route and enantiomer, and the dose equal to ``reference_mg`` IV.
 
-    The value used is the median of the sources' point estimates (the IV reference is 100% by
-    definition); ``low`` and ``high`` span every source's point estimate and reported range.
+    The value used is the median over sources of each source's median point estimate, so
+    that a source reporting several rows (formulations, doses) counts once (the IV reference
+    is 100% by definition); ``low`` and ``high`` span every point estimate and reported range.
     Routes without a point estimate get none.
     """
     rows = []
@@ -698,7 +703,8 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
         if points.empty:
             continue
         spread = pd.concat([points, group["range_low_pct"], group["range_high_pct"]]).dropna()
-        used = float(points.median()) / 100
+        per_source = group.dropna(subset=["bioavailability_pct"]).groupby("source_id")
+        used = float(per_source["bioavailability_pct"].median().median()) / 100
         rows.append(
             {
                 "route": route,

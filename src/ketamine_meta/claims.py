@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses import arm_responses, pool_proportions
-from ketamine_meta.comparisons import ENANTIOMER
-from ketamine_meta.protocol import Protocol, Window, select_comparisons
+from ketamine_meta.comparisons import ENANTIOMER, ComparisonRules
 from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
+from ketamine_meta.protocol import Protocol, Window, select_comparisons
 
 SUPPORTED, PARTLY, NOT_SUPPORTED, NOT_TESTABLE = (
     "supported",
@@ -105,11 +105,12 @@ class Evidence:
     pooling: Mapping
     rules: VerdictRules = field(default_factory=VerdictRules)
     protocol: Protocol = field(default_factory=Protocol)
-    scale_preference: tuple[str, ...] = ("MADRS", "HDRS17", "HDRS21", "HDRS24", "HDRS")
+    scale_preference: tuple[str, ...] = tuple(ComparisonRules().scale_preference)
     cache: dict = field(default_factory=dict)
 
     @property
     def tolerance(self) -> float:
+        """A claimed "about v" is read as ``v (1 +- tolerance)`` (PROTOCOL.md §14)."""
         return self.rules.tolerance
 
     def __getitem__(self, name: str) -> pd.DataFrame:
@@ -220,7 +221,9 @@ def _two_part_verdict(first: str, second: str) -> str:
 
 def response_share(ev: Evidence, claim: pd.Series) -> Finding:
     """Share of drug arms' participants responding between 24 and 72 h."""
-    return _share_finding(ev, claim, *_pooled_proportion(ev, _arm_responses(ev, WINDOW_24_TO_72H, True)))
+    return _share_finding(
+        ev, claim, *_pooled_proportion(ev, _arm_responses(ev, WINDOW_24_TO_72H, True))
+    )
 
 
 def nonresponse_share(ev: Evidence, claim: pd.Series) -> Finding:
@@ -330,12 +333,29 @@ def _smd_by_window(ev: Evidence) -> pd.DataFrame:
 
 
 def peak_at_24h(ev: Evidence, claim: pd.Series) -> Finding:
-    """Whether the pooled SMD is largest at 24 h among the windows from 40 min to 28 days."""
+    """Whether the pooled SMD is largest at 24 h among the windows from 40 min to 28 days.
+
+    Only windows whose pooled g meets the minimum-information rule (PROTOCOL.md §13) compete;
+    the others are listed. Different trials contribute to each window, so the claim is also
+    marked indirect in ``config/claims.yaml``.
+    """
     w = _smd_by_window(ev).set_index("window")
+    informative = w[
+        [
+            ev.rules.insufficient("smd", r["trials"], r["ci_low"], r["ci_high"]) is None
+            for _, r in w.iterrows()
+        ]
+    ]
+    text = "; ".join(
+        f"{i}: {r['estimate']:.2f} (k = {int(r['k'])}"
+        f"{'' if i in informative.index else ', too thin to compete'})"
+        for i, r in w.iterrows()
+    )
+    if "24 h" not in informative.index:
+        return Finding(NOT_TESTABLE, "the 24 h pooled g does not meet the information rule", text)
     at24 = w.loc["24 h"]
-    others = w.drop(index="24 h")
-    best = w["estimate"].idxmax()
-    text = "; ".join(f"{i}: {r['estimate']:.2f} (k = {int(r['k'])})" for i, r in w.iterrows())
+    others = informative.drop(index="24 h")
+    best = informative["estimate"].idxmax()
     if best == "24 h":
         clearly = (others["ci_high"] < at24["estimate"]).all()
         verdict = SUPPORTED if clearly else PARTLY
@@ -344,7 +364,7 @@ def peak_at_24h(ev: Evidence, claim: pd.Series) -> Finding:
         )
     else:
         verdict = PARTLY if at24["ci_high"] >= w.loc[best, "estimate"] else NOT_SUPPORTED
-        reason = f"the largest pooled g is at {best}; different trials contribute to each window"
+        reason = f"the largest pooled g is at {best}"
     return Finding(
         verdict, reason, text, at24["estimate"], at24["ci_low"], at24["ci_high"], at24["k"]
     )
@@ -441,8 +461,15 @@ def racemic_vs_esketamine(ev: Evidence, claim: pd.Series) -> Finding:
     if direct.empty:
         verdict = PARTLY if between["estimate"] >= 0 else NOT_SUPPORTED
         reason = "no head-to-head trial at 24 h; between-trial difference only (confounded)"
-        return Finding(verdict, reason, "; ".join(parts), between["estimate"], between["ci_low"],
-                       between["ci_high"], between["k"])
+        return Finding(
+            verdict,
+            reason,
+            "; ".join(parts),
+            between["estimate"],
+            between["ci_low"],
+            between["ci_high"],
+            between["k"],
+        )
     d = direct.iloc[0]
     agrees = (d["estimate"] >= 0) == (between["estimate"] >= 0)
     if d["ci_high"] < 0:
@@ -451,14 +478,27 @@ def racemic_vs_esketamine(ev: Evidence, claim: pd.Series) -> Finding:
         verdict = SUPPORTED if d["ci_low"] > 0 and agrees else PARTLY
     else:
         verdict = SUPPORTED if d["estimate"] >= 0 and agrees else PARTLY
+    if verdict == SUPPORTED and len(direct) < ev.rules.min_trials:
+        # Fewer head-to-head trials than a pooled verdict needs (PROTOCOL.md §13).
+        verdict = PARTLY
+    few = len(direct) < ev.rules.min_trials
     reason = (
         f"randomized head-to-head evidence from {len(direct)} trial(s) "
-        f"({', '.join(direct['study_id'])}); the between-trial difference "
-        f"{'agrees' if agrees else 'disagrees'} in direction and is confounded by population, "
-        "route and control"
+        f"({', '.join(direct['study_id'])})"
+        + (f", fewer than the {ev.rules.min_trials} a supported verdict needs" if few else "")
+        + f"; the between-trial difference {'agrees' if agrees else 'disagrees'} in direction "
+        "and is confounded by population, route and control"
     )
-    return Finding(verdict, reason, "; ".join(parts), d["estimate"], d["ci_low"], d["ci_high"],
-                   len(direct), d["n_racemic"] + d["n_esketamine"])
+    return Finding(
+        verdict,
+        reason,
+        "; ".join(parts),
+        d["estimate"],
+        d["ci_low"],
+        d["ci_high"],
+        len(direct),
+        d["n_racemic"] + d["n_esketamine"],
+    )
 
 
 def esketamine_largest_trial(ev: Evidence, claim: pd.Series) -> Finding:
@@ -744,6 +784,7 @@ TESTS: dict[str, Callable[..., Finding]] = {
     "long_term_data": long_term_data,
     "maintenance_with_antidepressant": maintenance_with_antidepressant,
 }
+
 
 def _apply_rules(finding: Finding, indirect: str | None, rules: VerdictRules) -> Finding:
     """The minimum-information rule (§13) and the cap for indirect evidence (§14)."""

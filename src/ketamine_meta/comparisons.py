@@ -212,7 +212,9 @@ def derive_change_rows(scored: pd.DataFrame, correlation: float) -> pd.DataFrame
     """
     score = scored[scored["outcome"].isin(SCORE_OUTCOMES) & scored["sd_used"].notna()]
     keys = ["study_id", "arm_id", "outcome", "scale"]
-    baseline = score[(score["timepoint_h"].astype(float) == 0) & (score["value_type"] == "endpoint")]
+    baseline = score[
+        (score["timepoint_h"].astype(float) == 0) & (score["value_type"] == "endpoint")
+    ]
     endpoint = score[(score["timepoint_h"].astype(float) > 0) & (score["value_type"] == "endpoint")]
     reported = set(
         map(tuple, score.loc[score["value_type"] == "change", [*keys, "timepoint_h"]].to_numpy())
@@ -224,9 +226,7 @@ def derive_change_rows(scored: pd.DataFrame, correlation: float) -> pd.DataFrame
         on=keys,
         suffixes=("", "_base"),
     )
-    pairs = pairs[
-        [tuple(k) not in reported for k in pairs[[*keys, "timepoint_h"]].to_numpy()]
-    ]
+    pairs = pairs[[tuple(k) not in reported for k in pairs[[*keys, "timepoint_h"]].to_numpy()]]
     if pairs.empty:
         return scored.iloc[0:0]
     sd_b, sd_e = pairs["sd_used_base"].astype(float), pairs["sd_used"].astype(float)
@@ -566,8 +566,8 @@ def _period(study: pd.Series, treat: pd.Series, ctrl: pd.Series) -> object:
     """``first`` when both arms' crossover rows are first-period data, else ``all``."""
     if study["design"] != "crossover":
         return pd.NA
-    first = treat.get("crossover_period") == ctrl.get("crossover_period") == "first"
-    return "first" if first else "all"
+    periods = {str(treat.get("crossover_period")), str(ctrl.get("crossover_period"))}
+    return "first" if periods == {"first"} else "all"
 
 
 def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:

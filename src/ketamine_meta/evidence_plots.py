@@ -30,8 +30,10 @@ def _clean_axes(ax) -> None:
 def response_time_course_plot(table: pd.DataFrame) -> Figure:
     """Pooled response proportion per arm type across the time-course windows.
 
-    Drug arm types are coloured lines; placebo and midazolam arms grey, dashed. Each point
-    carries its CI and is labelled with k (arms pooled).
+    Drug arm types are coloured squares; placebo and midazolam arms grey, open circles. Each
+    point carries its CI and is labelled with k (arms pooled). Points are not joined: each
+    window is a separate analysis of whichever trials report it, not one cohort followed over
+    time.
     """
     windows = list(dict.fromkeys(table["timepoint_h"]))
     x_of = {w: i for i, w in enumerate(windows)}
@@ -46,12 +48,9 @@ def response_time_course_plot(table: pd.DataFrame) -> Figure:
         control = _is_control(arm_type)
         color = PLACEBO_GREY if control else next(colors)
         style = (
-            {"linestyle": "--", "marker": "o", "markerfacecolor": "white"}
+            {"linestyle": "none", "marker": "o", "markerfacecolor": "white"}
             if control
-            else {
-                "linestyle": "-",
-                "marker": "s",
-            }
+            else {"linestyle": "none", "marker": "s"}
         )
         ax.errorbar(
             x,
@@ -76,7 +75,8 @@ def response_time_course_plot(table: pd.DataFrame) -> Figure:
         0.09,
         0.02,
         "Random-effects pooled proportions (logit) with CIs; small numbers: arms pooled (k). "
-        "Each trial's own response definition.",
+        "Each trial's own response definition.\nWindows are separate analyses of different "
+        "trials, so points are not joined.",
         fontsize=6.8,
     )
     return fig

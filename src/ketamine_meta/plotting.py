@@ -83,9 +83,15 @@ def _fmt_p(p: float) -> str:
 
 
 def _ci_text(est: float, low: float, high: float, exponentiate: bool = False) -> str:
+    shown = np.exp(est) if exponentiate else est
+    return f"{shown:5.2f} {_interval_text(low, high, exponentiate)}"
+
+
+def _interval_text(low: float, high: float, exponentiate: bool = False) -> str:
+    """``[low, high]`` on the plot's printed scale (ratios back-transformed from logs)."""
     if exponentiate:
-        est, low, high = np.exp([est, low, high])
-    return f"{est:5.2f} [{low:5.2f}, {high:5.2f}]"
+        low, high = np.exp(low), np.exp(high)
+    return f"[{low:5.2f}, {high:5.2f}]"
 
 
 def _heterogeneity_text(row: pd.Series) -> str:
@@ -298,7 +304,7 @@ def forest_plot(
             ax.text(
                 COL_CI,
                 y,
-                f"[{row['pi_low']:5.2f}, {row['pi_high']:5.2f}]",
+                _interval_text(row["pi_low"], row["pi_high"], labels.exponentiate),
                 transform=text_tf,
                 va="center",
                 ha="right",

@@ -176,13 +176,8 @@ def follow_up_days(rows: pd.DataFrame) -> float:
 
     A summary-fit curve says nothing beyond it (PROTOCOL.md §15); NaN when no row gives a time.
     """
-    times = pd.concat(
-        [
-            rows["time_days"],
-            rows.loc[rows["measure"].isin(["median_days_to_relapse", "mean_days_to_relapse"]),
-                     ["value", "ci_high"]].stack(),
-        ]
-    ).dropna()
+    summaries = rows[rows["measure"].isin(["median_days_to_relapse", "mean_days_to_relapse"])]
+    times = pd.concat([rows["time_days"], summaries["value"], summaries["ci_high"]]).dropna()
     return float(times.max()) if len(times) else np.nan
 
 

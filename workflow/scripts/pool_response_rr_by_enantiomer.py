@@ -12,9 +12,7 @@ from ketamine_meta.tables import to_csv_text
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
 effects = pd.read_csv(snakemake.input.effects)
-by_study = select_at(
-    effects, "response", "logRR", Protocol.from_config(snakemake.params.protocol)
-)
+by_study = select_at(effects, "response", "logRR", Protocol.from_config(snakemake.params.protocol))
 pooled = pool_rr_by(by_study, "enantiomer", pooling, "response")
 Path(snakemake.output.by_study).write_text(to_csv_text(by_study))
 Path(snakemake.output.pooled).write_text(to_csv_text(pooled))
