@@ -479,3 +479,27 @@ def test_durability_keeps_post_course_and_maintenance_withdrawal_apart(tables):
     assert classes["Ekstrand2022"] >= {"post_course"}
     assert classes["murrough2013b_6inf"] == {"post_course"}
     assert set(table["evidence_class"]) == {"post_course", "maintenance_withdrawal", "comparator"}
+
+
+def test_readme_headline_table_is_the_committed_results():
+    """The README's 24 h headline numbers are the pooled tables', rounded."""
+    text = (REPO / "README.md").read_text()
+    rows = dict(
+        re.findall(r"^\| ([a-z() ]+?) \| \d+ \(\d+\) \| ([-\d.]+ \[[-\d.]+, [-\d.]+\])", text, re.M)
+    )
+    tables = {
+        by: pd.read_csv(REPO / f"results/tables/pooled_smd_24h_by_{by}.csv").set_index("subgroup")
+        for by in ("route", "enantiomer", "control_type")
+    }
+    wanted = {
+        "overall": ("route", "overall"),
+        "intranasal": ("route", "IN"),
+        "intravenous": ("route", "IV"),
+        "esketamine": ("enantiomer", "esketamine"),
+        "racemic": ("enantiomer", "racemic"),
+        "inert placebo": ("control_type", "inert_placebo"),
+        "active placebo (midazolam)": ("control_type", "active_placebo"),
+    }
+    for label, (by, subgroup) in wanted.items():
+        r = tables[by].loc[subgroup]
+        assert rows[label] == f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", label

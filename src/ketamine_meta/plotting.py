@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import matplotlib as mpl
 import numpy as np
@@ -400,8 +400,9 @@ def relapse_curves(
         rows = curves[curves[group_by] == group].reset_index(drop=True)
         lines = []
         for i, row in rows.iterrows():
-            fit = SummaryFit(row["distribution"], 0.0, row["shape"], row["log_rate_se"], "")
-            fit = _with_median(fit, row["median_days"])
+            fit = SummaryFit(
+                row["distribution"], row["scale"], row["shape"], row["log_rate_se"], ""
+            )
             color = RELAPSE_COLORS[i % len(RELAPSE_COLORS)]
             style = REGIMEN_STYLE[row["regimen"]]
             # A summary fit is drawn only as far as its source followed the arm (PROTOCOL.md §15).
@@ -440,7 +441,3 @@ def relapse_curves(
     )
     return fig
 
-
-def _with_median(fit: SummaryFit, median: float) -> SummaryFit:
-    """The fit with the scale that gives ``median`` (the table stores the median, not b)."""
-    return replace(fit, scale=median / np.log(2) ** (1 / fit.shape))

@@ -147,6 +147,7 @@ RELAPSE_BY_STUDY_COLUMNS = [
     *[f"relapse_free_day_{d}" for d in REPORT_DAYS],
     "follow_up_days",
     "distribution",
+    "scale",
     "shape",
     "log_rate_se",
     "data_basis",
@@ -207,16 +208,20 @@ def relapse_by_study(
         horizon = follow_up_days(group)
         record["follow_up_days"] = horizon
         if fit:
+            # A median the fit places beyond the follow-up was not observed: not tabulated.
+            observed = fit.median() <= horizon
+            has_se = np.isfinite(fit.log_rate_se) and observed
             record |= {
-                "median_days": fit.median(),
-                "median_ci_low": fit.median(crit) if np.isfinite(fit.log_rate_se) else np.nan,
-                "median_ci_high": fit.median(-crit) if np.isfinite(fit.log_rate_se) else np.nan,
+                "median_days": fit.median() if observed else np.nan,
+                "median_ci_low": fit.median(crit) if has_se else np.nan,
+                "median_ci_high": fit.median(-crit) if has_se else np.nan,
                 # Only up to the source's follow-up: a fit is not evidence beyond it.
                 **{
                     f"relapse_free_day_{d}": float(fit.survival(d)) if d <= horizon else np.nan
                     for d in REPORT_DAYS
                 },
                 "distribution": fit.distribution,
+                "scale": fit.scale,
                 "shape": fit.shape,
                 "log_rate_se": fit.log_rate_se,
                 "fit_basis": fit.basis,
@@ -256,7 +261,11 @@ def relapse_pooled(
     """
     model = _model(pooling)
     rows = []
-    usable = by_study[by_study["log_rate_se"].notna() & (by_study["regimen"] != "comparator")]
+    usable = by_study[
+        by_study["log_rate_se"].notna()
+        & by_study["median_days"].notna()
+        & (by_study["regimen"] != "comparator")
+    ]
     for (route, enantiomer, regimen_), group in usable.groupby(["route", "enantiomer", "regimen"]):
         fit = random_effects(np.log(group["median_days"]), group["log_rate_se"] ** 2, **model)
         rows.append(
