@@ -32,6 +32,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 pipeline: $(STAMP)
+	$(BIN)/python tools/clear_stale_lock.py $(BIN)/snakemake
 	$(BIN)/snakemake --cores $(CORES) $(FORCE_IF_FRESH)
 
 # The report embeds every figure and table; rebuilt only when a result is newer.

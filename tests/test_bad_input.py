@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +40,7 @@ def repo(tmp_path) -> Path:
     return copy_repo(tmp_path / "repo")
 
 
-def run_and_check(repo: Path, expected: list[str]) -> str:
+def run_and_check(repo: Path, expected: list[str], early: bool = True) -> str:
     before = tree_digest(repo / "results")
     result = run_snakemake(repo)
     message = result.stdout + result.stderr
@@ -45,7 +48,9 @@ def run_and_check(repo: Path, expected: list[str]) -> str:
     for fragment in expected:
         assert fragment in message, f"{fragment!r} not in:\n{message[-3000:]}"
     assert tree_digest(repo / "results") == before, "results/ changed after a failed run"
-    assert not (repo / "data/processed/effect_sizes.csv").exists()
+    if early:
+        # Refused before the analyses: not even the effect sizes were computed.
+        assert not (repo / "data/processed/effect_sizes.csv").exists()
     return message
 
 
@@ -127,3 +132,69 @@ def test_data_raw_is_never_written(repo):
     result = run_snakemake(repo, "--forceall")
     assert result.returncode == 0, result.stderr[-3000:]
     assert tree_digest(repo / "data/raw") == before
+
+
+# --- Hardening: hostile inputs through the whole workflow -------------------------------
+
+
+def test_descriptor_path_traversal_writes_nothing_outside_the_package(repo):
+    """A resource path of ../../raw/outcomes.csv once made pull overwrite data/raw."""
+    descriptor = repo / "data/raw/datapackage.json"
+    data = json.loads(descriptor.read_text())
+    data["resources"][2]["path"] = "../../raw/outcomes.csv"
+    descriptor.write_text(json.dumps(data, indent=2))
+    raw_before = tree_digest(repo / "data/raw")
+    run_and_check(repo, ["resources[2].path", "../../raw/outcomes.csv", "inside the package"])
+    assert tree_digest(repo / "data/raw") == raw_before
+    assert not (repo / "data/processed/package").exists()
+
+
+def test_header_only_outcomes_are_refused_before_any_analysis(repo):
+    path = repo / "data/raw/outcomes.csv"
+    path.write_text(path.read_text().split("\n", 1)[0] + "\n")
+    run_and_check(repo, ["outcomes.csv", "no data rows"])
+
+
+def test_nan_confidence_level_is_refused(repo):
+    config = repo / "config/config.yaml"
+    config.write_text(config.read_text().replace("level: 0.95", "level: .nan"))
+    run_and_check(repo, ["pooling.level", "not a confidence level"])
+
+
+def test_yaml_alias_bomb_is_refused_quickly(repo):
+    config = repo / "config/config.yaml"
+    bomb = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 8)]
+    config.write_text(config.read_text() + "\n".join(bomb) + "\n")
+    message = run_and_check(repo, ["config/config.yaml", "expands to more than"])
+    assert "Traceback" not in message
+
+
+def test_a_late_failure_restores_the_committed_results(repo):
+    """Analyses rewrite tables, then the claims audit fails: results/ is put back whole."""
+    outcomes = repo / "data/raw/outcomes.csv"
+    row = first_row(outcomes, study_id="Murrough2013", outcome="depression_score")
+    edit_cell(outcomes, row, "mean", "-30.5")
+    claims = repo / "config/claims.yaml"
+    claims.write_text(
+        claims.read_text().replace("{test: long_term_data}", "{test: no_such_test}", 1)
+    )
+    message = run_and_check(repo, ["unknown test 'no_such_test'"], early=False)
+    assert "results/ restored" in message
+
+
+def test_stale_lock_after_a_kill_is_cleared(repo):
+    locks = repo / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("stale")
+    snakemake = Path(sys.executable).with_name("snakemake")
+    result = subprocess.run(
+        [sys.executable, "tools/clear_stale_lock.py", str(snakemake)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed a stale Snakemake lock" in result.stdout
+    assert not any(locks.iterdir()) if locks.exists() else True

@@ -503,3 +503,27 @@ def test_readme_headline_table_is_the_committed_results():
     for label, (by, subgroup) in wanted.items():
         r = tables[by].loc[subgroup]
         assert rows[label] == f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", label
+
+
+def test_every_outcome_row_is_used_or_excluded_with_a_reason(tables):
+    """No arm row vanishes: each enters an effect size or has an exclusion record."""
+    effects, excluded = build_effect_sizes(
+        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], RULES
+    )
+    used = set()
+    for _, r in effects[effects["data_basis"] == "arm-level"].iterrows():
+        arms = r["comparison_id"].split(":", 1)[1].split("-vs-")
+        for arm in arms:
+            used.add((r["study_id"], arm, r["outcome"], r["scale"], float(r["timepoint_h"])))
+    reasons = {
+        (r.study_id, r.arm_id, r.outcome, r.scale, float(r.timepoint_h))
+        for r in excluded.itertuples()
+    }
+    for r in tables["outcomes"].itertuples():
+        key = (r.study_id, r.arm_id, r.outcome, r.scale, float(r.timepoint_h))
+        assert key in used or key in reasons, key
+    assert excluded["reason"].str.len().gt(0).all()
+
+
+def test_default_comparison_rules_are_the_configured_protocol():
+    assert list(ComparisonRules().scale_preference) == CONFIG["comparisons"]["scale_preference"]

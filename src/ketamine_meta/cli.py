@@ -17,6 +17,8 @@ reconstruct-km
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from pathlib import Path
 
@@ -35,7 +37,9 @@ from ketamine_meta.effect_sizes import (
 from ketamine_meta.explain import ANALYSES, explain
 from ketamine_meta.km_reconstruction import CurveInputError, reconstruct_ipd
 from ketamine_meta.meta_analysis import OVERALL_LABEL, TESTS, pool_by_subgroup
-from ketamine_meta.package_files import read_package_dir
+from ketamine_meta.package_files import read_package_dir, read_table_text
+from ketamine_meta.package_source import PackageSourceError
+from ketamine_meta.protocol import confidence_level
 from ketamine_meta.tables import to_csv_text
 from ketamine_meta.tau2 import ESTIMATORS
 
@@ -70,11 +74,28 @@ class UsageError(Exception):
 
 
 def _read_csv(path: str) -> pd.DataFrame:
+    """A user's CSV file, or a one-line :class:`UsageError` naming the file and what is wrong."""
+    file = Path(path)
+    if not file.exists():
+        raise UsageError(f"{path}: no such file")
     try:
-        return pd.read_csv(path)
-    except FileNotFoundError as exc:
-        raise UsageError(f"{path}: no such file") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        text = read_table_text(file)
+    except PackageSourceError as exc:
+        raise UsageError(str(exc)) from exc
+    header = next(csv.reader(io.StringIO(text)), [])
+    if not header:
+        raise UsageError(f"{path}: the file is empty: no header row")
+    if len(header) == 1 and ";" in header[0]:
+        raise UsageError(
+            f"{path}: line 1: the header is one column containing ';': the file looks "
+            "semicolon-delimited; write it comma-separated"
+        )
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise UsageError(f"{path}: line 1: column(s) {', '.join(repeated)} appear twice")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UsageError(f"{path}: not a readable CSV file ({exc})") from exc
 
 
@@ -106,9 +127,12 @@ def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a data package directory."""
     root = Path(args.directory)
-    if not (root / "datapackage.json").exists():
-        raise UsageError(f"{root}: no datapackage.json")
-    descriptor, texts = read_package_dir(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory (give the data package's directory)")
+    try:
+        descriptor, texts = read_package_dir(root)
+    except PackageSourceError as exc:
+        raise UsageError(str(exc)) from exc
     try:
         tables = validate_package(descriptor, texts)
     except DataPackageError as exc:
@@ -125,11 +149,40 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     columns = list(MEASURE_COLUMNS[args.measure])
     _require_columns(frame, columns, args.input)
     values = [_numeric(frame, c, args.input) for c in columns]
-    _check_counts(frame, args.measure, dict(zip(columns, values, strict=True)), args.input)
+    named = dict(zip(columns, values, strict=True))
+    _check_finite(frame, named, args.input)
+    _check_counts(frame, args.measure, named, args.input)
+    if args.measure == "SMD":
+        _check_smd_inputs(frame, named, args.input)
     options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
     frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
     _write(to_csv_text(frame), args.output)
     return 0
+
+
+def _check_finite(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """Every input value must be present and finite."""
+    for column, array in values.items():
+        bad = ~np.isfinite(array)
+        if bad.any():
+            row = _first_row(bad)
+            raise UsageError(
+                f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
+                "must be a finite number"
+            )
+
+
+def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """Standard deviations must be positive and group sizes at least 2 (Hedges' J needs df)."""
+    rules = [(c, values[c] <= 0, "a standard deviation must be positive") for c in ("sd1i", "sd2i")]
+    rules += [(c, values[c] < 2, "a group needs at least 2 participants") for c in ("n1i", "n2i")]
+    for column, bad, why in rules:
+        if bad.any():
+            row = _first_row(bad)
+            raise UsageError(
+                f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
+                f"{why}"
+            )
 
 
 def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) -> None:
@@ -155,10 +208,17 @@ def cmd_pool(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.input}: no rows; at least one study is needed")
     yi = _numeric(frame, args.yi, args.input)
     vi = _numeric(frame, args.vi, args.input)
+    level = _level(args.level)
     for values, column in ((yi, args.yi), (vi, args.vi)):
         if np.isnan(values).any():
             row = _first_row(np.isnan(values))
             raise UsageError(f"{args.input}: row {row}, column '{column}': value is missing")
+    if not np.isfinite(yi).all():
+        row = _first_row(~np.isfinite(yi))
+        raise UsageError(
+            f"{args.input}: row {row}, column '{args.yi}', value '{yi[row - 1]:g}': "
+            "an effect estimate must be finite"
+        )
     if (vi <= 0).any():
         row = _first_row(vi <= 0)
         raise UsageError(
@@ -167,13 +227,24 @@ def cmd_pool(args: argparse.Namespace) -> int:
         )
     groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
     data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})
+    # A study with infinite variance carries no weight (metafor drops it too): say so.
+    for row in np.flatnonzero(np.isinf(vi)) + 1:
+        print(
+            f"ketamine-meta pool: note: {args.input}: row {row}, column '{args.vi}': infinite "
+            "variance, the study gets no weight and is left out",
+            file=sys.stderr,
+        )
+    data = data[np.isfinite(vi)]
+    if data.empty:
+        raise UsageError(f"{args.input}: no study with a finite variance")
+    _check_variance_spread(data["vi"].to_numpy(), args.input, args.vi)
     table, _, _ = pool_by_subgroup(
         data,
         by="group",
         analysis=args.analysis,
         method=args.method,
         test=args.test,
-        level=args.level,
+        level=level,
         n=None,
     )
     if not args.by:
@@ -228,15 +299,52 @@ def cmd_reconstruct_km(args: argparse.Namespace) -> int:
         table, _, rest = str(exc).partition(": ")
         path = {"curve": args.curve, "at-risk": args.at_risk}.get(table)
         raise UsageError(f"{path}: {rest}" if path else str(exc)) from exc
+    requested = ipd.attrs.get("total_events_requested")
+    achieved = ipd.attrs.get("total_events_achieved")
+    if requested is not None and achieved != requested:
+        print(
+            f"ketamine-meta reconstruct-km: warning: --total-events {requested} could not be "
+            f"met by the curve; the rebuilt data have {achieved} events",
+            file=sys.stderr,
+        )
     _write(to_csv_text(ipd), args.out)
     return 0
 
 
+#: Largest ratio of sampling variances the engine is asked to weigh against each other;
+#: metafor already warns beyond 1e7 that results may be unstable.
+MAX_VARIANCE_RATIO = 1e12
+
+
+def _check_variance_spread(vi: np.ndarray, path: str, column: str) -> None:
+    low, high = int(np.argmin(vi)), int(np.argmax(vi))
+    if np.log10(vi[high]) - np.log10(vi[low]) > np.log10(MAX_VARIANCE_RATIO):
+        raise UsageError(
+            f"{path}: column '{column}': variances {vi[low]:g} and {vi[high]:g} differ by "
+            f"more than {MAX_VARIANCE_RATIO:g}: no stable weights (check the units)"
+        )
+
+
+def _level(value: float) -> float:
+    try:
+        return confidence_level(value)
+    except ValueError as exc:
+        raise UsageError(f"--level {value}: {exc}") from exc
+
+
 def _write(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text)
-    else:
+    """Write ``text`` to ``output`` (whole, via a temporary file) or to standard output."""
+    if not output:
         sys.stdout.write(text)
+        return
+    target = Path(output)
+    if target.is_dir():
+        raise UsageError(f"{output}: is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"{output}: directory {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(text)
+    partial.replace(target)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -315,6 +423,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UsageError as exc:
         print(f"ketamine-meta {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A file that cannot be read or written (permissions, a full disk): one line, no
+        # traceback; the name is the OS's.
+        print(
+            f"ketamine-meta {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr
+        )
         return 2
 
 

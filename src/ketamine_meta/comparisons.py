@@ -19,7 +19,7 @@ always analysed as if parallel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -148,8 +148,24 @@ class ComparisonRules:
         "intranasal_placebo",
         "oral_placebo",
     )
-    scale_preference: Sequence[str] = field(
-        default_factory=lambda: ["MADRS", "HDRS17", "HDRS21", "HDRS24", "HDRS25", "HDRS", "HDRS6"]
+    #: PROTOCOL.md §4: MADRS, HAM-D 17, other HAM-D versions, other clinician-rated scales,
+    #: self-report.
+    scale_preference: Sequence[str] = (
+        "MADRS",
+        "HDRS17",
+        "HDRS21",
+        "HDRS24",
+        "HDRS25",
+        "HDRS",
+        "HDRS6",
+        "IDS-C30",
+        "QIDS-C16",
+        "BDI-II",
+        "BDI",
+        "QIDS-SR16",
+        "MADRS-S",
+        "HADS-D",
+        "POMS-D",
     )
     value_type_preference: Sequence[str] = ("change", "endpoint")
     derive_change: bool = True
@@ -382,10 +398,24 @@ def build_effect_sizes(
     frames: list[pd.DataFrame] = []
     covered = pd.DataFrame(columns=EFFECT_SIZE_COLUMNS)
     for basis in SOURCE_BASES:
-        arm_level = _arm_level_effects(
+        arm_level, dropped = _arm_level_effects(
             studies, arms, usable[usable["data_basis"] == basis], rules
-        ).assign(source_basis=basis)
-        arm_level = arm_level[~_keys(arm_level).isin(set(_keys(covered)))]
+        )
+        arm_level = arm_level.assign(source_basis=basis)
+        exclusions += dropped
+        superseded = _keys(arm_level).isin(set(_keys(covered)))
+        exclusions += [
+            {
+                "study_id": r["study_id"],
+                "arm_id": r["comparison_id"].split(":", 1)[1],
+                "outcome": r["outcome"],
+                "scale": r["scale"],
+                "timepoint_h": r["timepoint_h"],
+                "reason": "a primary-source comparison was used (PROTOCOL.md §10)",
+            }
+            for _, r in arm_level[superseded].iterrows()
+        ]
+        arm_level = arm_level[~superseded]
         covered = pd.concat([covered, arm_level], ignore_index=True) if len(arm_level) else covered
         frames.append(arm_level)
         if contrasts is None or contrasts.empty:
@@ -428,15 +458,21 @@ def _keys(frame: pd.DataFrame) -> pd.Series:
 
 def _arm_level_effects(
     studies: pd.DataFrame, arms: pd.DataFrame, usable: pd.DataFrame, rules: ComparisonRules
-) -> pd.DataFrame:
-    """Effect sizes from arm-level rows (one data basis), before any contrast is used."""
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Effect sizes from arm-level rows (one data basis), before any contrast is used.
+
+    Returns the effect rows and an exclusion record, with the reason, for every arm row that
+    enters none of them.
+    """
     arm_info = arms.set_index(["study_id", "arm_id"])
     study_info = studies.set_index("study_id")
     effects: list[dict] = []
+    dropped: list[dict] = []
     for (study_id, outcome, timepoint), rows in usable.groupby(
         ["study_id", "outcome", "timepoint_h"], sort=True
     ):
         if timepoint == 0:
+            dropped += _excluded(rows, "baseline visit: not a comparison (used for change)")
             continue
         drugs = rows["arm_id"].map(lambda a, s=study_id: arm_info.at[(s, a), "drug"])
         treat_ids = set(rows.loc[drugs.isin(rules.treatment_drugs), "arm_id"])
@@ -444,7 +480,12 @@ def _arm_level_effects(
         picker = _pick_rows if outcome in SCORE_OUTCOMES else _pick_count_rows
         chosen = picker(rows, treat_ids, ctrl_ids, rules) if treat_ids and ctrl_ids else None
         if chosen is None:
+            dropped += _excluded(rows, _no_comparison_reason(treat_ids, ctrl_ids))
             continue
+        dropped += _excluded(
+            rows.drop(index=chosen.index, errors="ignore"),
+            "another scale or score basis of this comparison was used (PROTOCOL.md §4-§5)",
+        )
         arms_here = arm_info
         if rules.multi_arm == "combine":
             chosen, treat_ids, ctrl_ids, arms_here = _combine_arms(
@@ -474,7 +515,23 @@ def _arm_level_effects(
                     uses[ctrl],
                 )
             )
-    return _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules)
+    return _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules), dropped
+
+
+def _no_comparison_reason(treat_ids: set, ctrl_ids: set) -> str:
+    if not treat_ids:
+        return "no drug arm of the trial reports this outcome at this time"
+    if not ctrl_ids:
+        return "no control arm of the trial reports this outcome at this time"
+    return "no scale of comparisons.scale_preference reported by both a drug and a control arm"
+
+
+def _excluded(rows: pd.DataFrame, reason: str) -> list[dict]:
+    """Exclusion records (columns :data:`EXCLUSION_COLUMNS`) of ``rows``."""
+    return [
+        {**{c: rec[c] for c in EXCLUSION_COLUMNS if c != "reason"}, "reason": reason}
+        for _, rec in rows.iterrows()
+    ]
 
 
 def _unusable_reasons(scored: pd.DataFrame) -> pd.Series:

@@ -96,6 +96,9 @@ def parse_csv_text(text: str, file: str) -> tuple[ParsedTable, list[Problem]]:
             Problem(file, None, 1, None, None, "the file is empty: no header row")
         ]
     header = [h.strip() for h in header]
+    header_problem = _header_problem(header, file)
+    if header_problem:
+        return ParsedTable(file, pd.DataFrame(), {}), [header_problem]
     rows: list[list[str]] = []
     numbers: list[int] = []
     lines: dict[int, int] = {}
@@ -132,6 +135,45 @@ def parse_csv_text(text: str, file: str) -> tuple[ParsedTable, list[Problem]]:
     # The index is the data-row number, kept even where a ragged row was dropped.
     frame = pd.DataFrame(rows, columns=header, index=numbers, dtype="string").fillna("")
     return ParsedTable(file, frame, lines), problems
+
+
+def _header_problem(header: list[str], file: str) -> Problem | None:
+    """A header that cannot be read column by column: a repeated name, or another delimiter."""
+    if len(header) == 1 and ";" in header[0]:
+        return Problem(
+            file,
+            0,
+            1,
+            None,
+            header[0][:60],
+            "the header is one column containing ';': the file looks semicolon-delimited; "
+            "tables must be comma-separated",
+        )
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        return Problem(file, 0, 1, repeated[0], None, "column name appears twice in the header")
+    return None
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+#: A signed plain number, which spreadsheets read as a number whatever its first character.
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def formula_problem(value: str) -> str | None:
+    """Why a text cell is refused as a possible spreadsheet formula, or None.
+
+    A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return and is not
+    a plain number would run as a formula when a reviewer opens a results CSV in a
+    spreadsheet (OWASP "CSV Injection"); the package refuses it rather than rewriting it.
+    """
+    if FORMULA_START.match(value) and not PLAIN_NUMBER.match(value):
+        return (
+            f"text starting with {value[0]!r} is refused: a spreadsheet would run it as a "
+            "formula (OWASP CSV injection)"
+        )
+    return None
 
 
 def _unreadable_row(
@@ -230,6 +272,8 @@ def validate_table(table: ParsedTable, schema: Mapping) -> tuple[pd.DataFrame, l
                 continue
             values.append(value)
             message = _constraint_problem(value, constraints)
+            if field.get("type", "string") == "string":
+                message = message or formula_problem(raw)
             if message:
                 problems.append(Problem(table.file, row, _row_line(table, row), name, raw, message))
         typed[name] = values
@@ -286,7 +330,10 @@ def foreign_key_problems(
             target_fields = _as_list(fk["reference"]["fields"])
             if frame is None or target not in tables:
                 continue
+            # A table whose header is already reported as broken is not checked further.
             if not set(fields) <= set(frame.columns):
+                continue
+            if not set(target_fields) <= set(tables[target].columns):
                 continue
             known = set(tables[target][target_fields].itertuples(index=False, name=None))
             for row, values in zip(
@@ -468,6 +515,10 @@ COUNT_OUTCOMES = frozenset(
 SCORE_OUTCOMES = frozenset({"depression_score", "suicidal_ideation_score"})
 
 
+#: Tables the analyses cannot run without a row of.
+REQUIRED_ROWS = ("studies", "arms", "outcomes", "sources")
+
+
 def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str, pd.DataFrame]:
     """Validate every resource of a data package and return its typed tables.
 
@@ -501,9 +552,24 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
             continue
         table, parse_problems = parse_csv_text(texts[path], path)
         problems += parse_problems
+        if table.frame.columns.empty:
+            # No usable header (empty file, another delimiter, a repeated name): its
+            # problem is reported; checking its columns would only repeat it.
+            continue
         parsed[resource["name"]] = table
         typed[resource["name"]], table_problems = validate_table(table, resource["schema"])
         problems += table_problems
+    for name in REQUIRED_ROWS:
+        if (
+            name in typed
+            and typed[name].empty
+            and name in parsed
+            and parsed[name].frame.columns.size
+        ):
+            path = next(r["path"] for r in descriptor["resources"] if r["name"] == name)
+            problems.append(
+                Problem(path, None, 2, None, None, "no data rows: the analyses need at least one")
+            )
     problems += foreign_key_problems(typed, parsed, schemas)
     if "outcomes" in typed and not _missing_columns(typed["outcomes"], schemas["outcomes"]):
         problems += cross_field_problems(typed["outcomes"], parsed["outcomes"])

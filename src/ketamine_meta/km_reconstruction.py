@@ -10,12 +10,16 @@ interval of the risk table the algorithm
    survival, :math:`d_k = \mathrm{round}(\hat n_k (1 - S_k / \hat S_{last}))`, and the number
    at risk that follows;
 4. corrects :math:`c_i` by the difference between the rebuilt and the published number at risk
-   at the next interval, and repeats until they agree.
+   at the next interval, and repeats until they agree (when rounding makes that impossible,
+   the closest count is kept rather than looping).
 
 In the last interval censoring continues at the average rate of the earlier ones, or is
 adjusted so the total number of events matches the reported one. Events sit at the
 coordinate times, censorings at the midpoints between coordinates, and whoever is left at the
 end is censored at the last time.
+
+A curve that reaches :math:`S = 0` has no one left at risk: it is cut at its first zero, so
+the events up to that point are rebuilt and later coordinates (on the axis) add nothing.
 
 References
 ----------
@@ -26,6 +30,8 @@ curves. *BMC Medical Research Methodology*, 12, 9, "Algorithm" and Table 2.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,16 +39,170 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 #: Bound on the censoring adjustments per interval; the published algorithm converges in a
-#: handful, and a pathological input must fail rather than loop.
+#: handful, and a pathological input must stop rather than loop.
 MAX_ADJUSTMENTS = 10_000
 
 
 class CurveInputError(ValueError):
-    """Digitized coordinates or a risk table that cannot describe a Kaplan-Meier curve."""
+    """Digitized coordinates or a risk table that cannot describe a Kaplan-Meier curve.
+
+    The message reads ``"<table>: row <r>, column '<c>', value <v>: <reason>"`` with the row
+    counted from 1 over the data rows, so a caller can point at the cell (the command line
+    replaces the table name by its file).
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+#: Marks an error about a whole column rather than one cell.
+_NO_VALUE = object()
+
+
+def _show(value: object) -> str:
+    """The cell value as written: integers without a decimal point, floats in full."""
+    if value is None:
+        return "missing"
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        number = float(value)
+        # Shortest exact form, not ``:g``: six significant digits would show 1000001 as 1e+06.
+        if math.isfinite(number) and number.is_integer() and abs(number) < 2**53:
+            return str(int(number))
+        return repr(number)
+    return repr(value)
+
+
+def _invalid(
+    table: str, row: int | None, column: str | None, value: object, why: str
+) -> CurveInputError:
+    """A :class:`CurveInputError` naming the cell; ``row`` is 1-based, ``None`` for no row."""
+    where = [
+        f"row {row}" if row is not None else "",
+        f"column '{column}'" if column is not None else "",
+        f"value {_show(value)}" if value is not _NO_VALUE else "",
+    ]
+    return CurveInputError(f"{table}: {', '.join(w for w in where if w)}: {why}")
+
+
+def _column(values: ArrayLike, table: str, column: str) -> np.ndarray:
+    """One column as floats; a cell that is not a number is reported, missing ones become NaN."""
+    cells = np.asarray(values, dtype=object)
+    if cells.ndim != 1:
+        raise _invalid(
+            table,
+            None,
+            column,
+            _NO_VALUE,
+            f"expected one column of numbers, got shape {cells.shape}",
+        )
+    numbers = np.empty(cells.size)
+    for i, cell in enumerate(cells):
+        if cell is None or cell is pd.NA or cell is pd.NaT:
+            numbers[i] = np.nan  # reported as missing by the finiteness check
+            continue
+        try:
+            numbers[i] = float(cell)
+        except (TypeError, ValueError):
+            raise _invalid(table, i + 1, column, cell, "not a number") from None
+    return numbers
+
+
+def _check_table(table: str, columns: dict[str, np.ndarray], minimum: int, what: str) -> None:
+    """Equal, sufficient lengths and finite cells, reported at the first offending cell."""
+    names = list(columns)
+    lengths = [columns[name].size for name in names]
+    rows = min(lengths)
+    if max(lengths) != rows:
+        short = names[lengths.index(rows)]
+        others = " and ".join(names)
+        raise _invalid(table, rows + 1, short, None, f"{others} must have the same number of rows")
+    if rows < minimum:
+        raise _invalid(table, rows + 1, names[0], None, what)
+    for i in range(rows):
+        for name in names:
+            if not math.isfinite(columns[name][i]):
+                raise _invalid(table, i + 1, name, columns[name][i], "a finite number is required")
+
+
+def _check_curve(time: np.ndarray, survival: np.ndarray) -> None:
+    """Time from 0, non-decreasing; survival from 1, non-increasing, within [0, 1]."""
+    _check_table(
+        "curve",
+        {"time": time, "survival": survival},
+        2,
+        "a curve needs at least two coordinates, the first at time 0, survival 1",
+    )
+    start = "the first coordinate must be time 0, survival 1"
+    for i in range(time.size):
+        row, t, s = i + 1, time[i], survival[i]
+        if i == 0 and t != 0:
+            raise _invalid("curve", row, "time", t, start)
+        if i > 0 and t < time[i - 1]:
+            raise _invalid("curve", row, "time", t, "times must not decrease")
+        if not 0 <= s <= 1:
+            raise _invalid("curve", row, "survival", s, "survival must lie between 0 and 1")
+        if i == 0 and s != 1:
+            raise _invalid("curve", row, "survival", s, start)
+        if i > 0 and s > survival[i - 1]:
+            raise _invalid("curve", row, "survival", s, "a Kaplan-Meier curve cannot rise")
+
+
+def _check_risk_table(risk_time: np.ndarray, n_at_risk: np.ndarray) -> None:
+    """Times from 0, increasing; counts whole, non-negative, positive at 0, not rising."""
+    _check_table(
+        "at-risk",
+        {"time": risk_time, "n_at_risk": n_at_risk},
+        1,
+        "the at-risk table needs at least its row at time 0",
+    )
+    for i in range(risk_time.size):
+        row, t, n = i + 1, risk_time[i], n_at_risk[i]
+        if i == 0 and t != 0:
+            raise _invalid("at-risk", row, "time", t, "the first row must be time 0")
+        if i > 0 and t <= risk_time[i - 1]:
+            raise _invalid("at-risk", row, "time", t, "times must increase")
+        if n < 0 or not n.is_integer():
+            raise _invalid(
+                "at-risk", row, "n_at_risk", n, "numbers at risk must be non-negative integers"
+            )
+        if i == 0 and n == 0:
+            raise _invalid("at-risk", row, "n_at_risk", n, "no one is at risk at time 0")
+        # The row that rises is named, not the one before: it is the cell the reader compares
+        # with the figure (a misread digit).
+        if i > 0 and n > n_at_risk[i - 1]:
+            raise _invalid("at-risk", row, "n_at_risk", n, "numbers at risk cannot rise")
+
+
+def _check_total(total_events: object, n_start: int) -> int | None:
+    """The reported total as an int in [0, n_start], or None when not reported."""
+    if total_events is None:
+        return None
+    try:
+        total = float(total_events)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _invalid("total_events", None, None, total_events, "not a number") from None
+    if isinstance(total_events, bool) or not total.is_integer() or not 0 <= total <= n_start:
+        raise _invalid(
+            "total_events",
+            None,
+            None,
+            total_events,
+            f"must be a whole number between 0 and the number at risk at time 0 ({n_start})",
+        )
+    return int(total)
+
+
+# --------------------------------------------------------------------------------------------
+# The algorithm
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
 class _State:
+    """Working arrays, one entry per coordinate (``n_hat`` one more: those left at the end)."""
+
     time: np.ndarray
     survival: np.ndarray
     n_hat: np.ndarray
@@ -51,39 +211,86 @@ class _State:
     km_hat: np.ndarray
 
 
-def _check(time, survival, risk_time, n_at_risk, total_events) -> None:
-    def fail(table: str, i: int, column: str, value: object, why: str) -> None:
-        raise CurveInputError(f"{table}: row {i + 1}, column '{column}', value {value:g}: {why}")
+def _until_zero(time: np.ndarray, survival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The curve up to and including its first coordinate at survival 0.
 
-    for i, s in enumerate(survival):
-        if not 0 <= s <= 1:
-            fail("curve", i, "survival", s, "survival must lie between 0 and 1")
-    for i in range(1, len(time)):
-        if time[i] < time[i - 1]:
-            fail("curve", i, "time", time[i], "times must not decrease")
-        if survival[i] > survival[i - 1]:
-            fail("curve", i, "survival", survival[i], "a Kaplan-Meier curve cannot rise")
-    if len(time) < 2 or time[0] != 0 or survival[0] != 1:
-        raise CurveInputError("curve: the first coordinate must be time 0, survival 1")
-    for i in range(1, len(risk_time)):
-        if risk_time[i] <= risk_time[i - 1]:
-            fail("at-risk", i, "time", risk_time[i], "times must increase")
-        if n_at_risk[i] > n_at_risk[i - 1]:
-            fail("at-risk", i, "n_at_risk", n_at_risk[i], "numbers at risk cannot rise")
-    if len(risk_time) == 0 or risk_time[0] != 0:
-        raise CurveInputError("at-risk table: the first row must be time 0")
-    if np.any(np.asarray(n_at_risk) < 0) or np.any(np.asarray(n_at_risk) != np.round(n_at_risk)):
-        raise CurveInputError("at-risk table: numbers at risk must be non-negative integers")
-    if total_events is not None and not 0 <= total_events <= n_at_risk[0]:
-        raise CurveInputError(
-            f"total events {total_events} must lie between 0 and the number at risk at time 0"
-        )
+    Once :math:`S = 0` no one is at risk, so later coordinates (the curve drawn along the
+    axis) can hold neither events nor censorings. Cutting there also keeps
+    :math:`S(t_i) > 0` at the start of every interval but the last, which step 1's ratio
+    :math:`S(t_{i+1}) / S(t_i)` divides by.
+    """
+    zeros = np.flatnonzero(survival == 0)
+    if zeros.size == 0:
+        return time, survival
+    return time[: zeros[0] + 1], survival[: zeros[0] + 1]
+
+
+def _intervals(
+    time: np.ndarray, risk_time: np.ndarray, n_at_risk: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Risk rows within the curve, with the first and last coordinate of each interval."""
+    inside = risk_time <= time[-1]
+    risk_time, n_at_risk = risk_time[inside], n_at_risk[inside].astype(int)
+    # An at-risk time with no coordinate between it and the previous one leaves an empty
+    # interval: it is merged into the previous interval (its count is not used).
+    first_at = np.searchsorted(time, risk_time, side="left")
+    keep = np.r_[True, first_at[1:] > first_at[:-1]]
+    lower = first_at[keep]
+    # Intervals end just before the next one starts; the last at the end of the curve.
+    upper = np.append(lower[1:] - 1, time.size - 1)
+    return risk_time[keep], n_at_risk[keep], lower, upper
+
+
+def _settle(start: int, saturated: int, gap: Callable[[int], int]) -> int:
+    r"""Guyot's censoring adjustment :math:`c \leftarrow \max(0, c + g(c))`, made to stop.
+
+    :math:`g(c)` is the gap left with :math:`c` censored (rebuilt minus published number at
+    risk, or rebuilt minus reported events). Stops, as Guyot's loop does, at :math:`g(c) = 0`,
+    or at :math:`g(c) < 0` with :math:`c = 0` (no censoring left to remove). In two cases
+    that loop never ends; here it stops with the visited count of smallest :math:`|g|`:
+    rounding makes the gap jump over 0 and the counts cycle, or :math:`g(c) > 0` at
+    :math:`c \ge` ``saturated``, beyond which more censoring changes nothing (see
+    :func:`_saturation`). ``gap`` refits the interval, so it is evaluated last at the count
+    returned.
+    """
+    seen: dict[int, int] = {}
+    count = max(start, 0)
+    for _ in range(MAX_ADJUSTMENTS):
+        if count in seen:
+            break
+        miss = seen[count] = gap(count)
+        if miss == 0 or (miss < 0 and count == 0):
+            return count
+        if miss > 0 and count >= saturated:
+            break
+        count = max(count + miss, 0)
+    best = min(seen, key=lambda c: (abs(seen[c]), c))
+    gap(best)
+    return best
+
+
+def _saturation(state: _State, first: int, stop: int, n_at_risk: int) -> int:
+    r"""A censoring count beyond which :func:`_censor_counts` no longer changes the walk.
+
+    With :math:`C` times spread evenly over a span :math:`W`, the first gap of positive
+    width :math:`w` receives :math:`\lfloor w (C + 1) / W \rfloor` of them; once that
+    exceeds the :math:`n` at risk, everyone left after its events is censored there, whatever
+    :math:`C`. So :math:`C \ge (n + 1) W / w + 1` saturates.
+    """
+    widths = np.diff(state.time[first : stop + 1])
+    if widths.size == 0:
+        return 0  # a single coordinate: no gap to censor in
+    span = widths.sum()
+    if span == 0:
+        return n_at_risk  # all at one time: every censoring falls in the first gap
+    return math.ceil((n_at_risk + 1) * span / widths[widths > 0][0]) + 1
 
 
 def _censor_counts(state: _State, first: int, stop: int, n_censor: int, end_time: float) -> None:
     """Spread ``n_censor`` times evenly over [T[first], end_time]; count them per coordinate."""
     state.censored[first:stop] = 0
-    if n_censor <= 0:
+    if n_censor <= 0 or stop <= first:
+        # An interval of a single coordinate has no gap between coordinates to censor in.
         return
     start = state.time[first]
     times = start + np.arange(1, n_censor + 1) * (end_time - start) / (n_censor + 1)
@@ -107,6 +314,7 @@ def _walk(
             state.events[k] = round(state.n_hat[k] * (1 - state.survival[k] / state.km_hat[last]))
             state.km_hat[k] = state.km_hat[last] * (1 - state.events[k] / state.n_hat[k])
         else:
+            # No one at risk (or the rebuilt curve already at 0 from rounding): no events.
             state.events[k] = 0
             state.km_hat[k] = state.km_hat[last]
         state.n_hat[k + 1] = state.n_hat[k] - state.events[k] - state.censored[k]
@@ -119,6 +327,74 @@ def _walk(
     return last
 
 
+def _fit_interval(
+    state: _State, i: int, bounds: tuple[np.ndarray, np.ndarray], n_risk: np.ndarray, last: int
+) -> tuple[int, int]:
+    """Steps 1-4 on interval ``i`` (not the last); returns its last event index and :math:`c_i`.
+
+    ``n_risk[i + 1]`` becomes the rebuilt number at risk, which the next interval starts from:
+    when the published one cannot be met (too many events on the curve), carrying it keeps
+    every patient in the walk.
+    """
+    lower, upper = bounds
+    first, stop, following = lower[i], upper[i] + 1, lower[i + 1]
+    target = n_risk[i + 1]
+    # S > 0 at the start of every interval but the last (the curve is cut at its first zero).
+    expected_left = n_risk[i] * state.survival[following] / state.survival[first]
+    last_event = last
+
+    def gap(n_censor: int) -> int:
+        nonlocal last_event
+        _censor_counts(state, first, stop, n_censor, state.time[following])
+        last_event = _walk(state, first, last, stop, n_risk[i], i == 0)
+        return int(state.n_hat[following] - target)
+
+    saturated = _saturation(state, first, stop, n_risk[i])
+    n_censor = _settle(round(expected_left - target), saturated, gap)
+    n_risk[i + 1] = state.n_hat[following]
+    return last_event, n_censor
+
+
+def _fit_last_interval(
+    state: _State,
+    bounds: tuple[np.ndarray, np.ndarray],
+    n_risk: np.ndarray,
+    n_censor_before: int,
+    last: int,
+    total_events: int | None,
+) -> None:
+    """The last interval: censoring at the earlier average rate, or to meet the total events."""
+    lower, upper = bounds
+    final = lower.size - 1
+    first, stop = lower[final], upper[final] + 1
+    n_censor = 0
+    span = state.time[upper[final - 1]] - state.time[lower[0]] if final > 0 else 0.0
+    if span > 0:
+        rate = n_censor_before * (state.time[upper[final]] - state.time[first]) / span
+        n_censor = min(round(rate), n_risk[final])
+
+    def refit(count: int) -> None:
+        # The last coordinate takes no censoring: whoever is left there is censored at the end.
+        _censor_counts(state, first, stop - 1, count, state.time[upper[final]])
+        _walk(state, first, last, stop, n_risk[final], final == 0)
+
+    refit(n_censor)
+    if total_events is None:
+        return
+    if state.events[:first].sum() >= total_events:
+        # Guyot: the earlier intervals already hold the reported events; none in the last,
+        # whose patients are all censored at the end.
+        state.events[first:stop] = 0
+        state.censored[first:stop] = 0
+        return
+
+    def excess(count: int) -> int:
+        refit(count)
+        return int(state.events[:stop].sum() - total_events)
+
+    _settle(n_censor, _saturation(state, first, stop - 1, n_risk[final]), excess)
+
+
 def reconstruct_ipd(
     time: ArrayLike,
     survival: ArrayLike,
@@ -126,94 +402,101 @@ def reconstruct_ipd(
     n_at_risk: ArrayLike,
     total_events: int | None = None,
 ) -> pd.DataFrame:
-    """Rebuild individual event and censoring times from a digitized Kaplan-Meier curve.
+    r"""Rebuild individual event and censoring times from a digitized Kaplan-Meier curve.
+
+    Guyot et al.'s (2012) algorithm (see the module notes): per at-risk interval, censoring
+    :math:`c_i = \mathrm{round}(n_i S(t_{i+1}) / S(t_i) - n_{i+1})` spread evenly, events
+    :math:`d_k = \mathrm{round}(\hat n_k (1 - S_k / \hat S_{last}))` at the coordinates, and
+    :math:`c_i` corrected until the rebuilt number at risk meets the published one.
 
     Parameters
     ----------
     time, survival : array_like
         Digitized coordinates, starting at (0, 1); times non-decreasing, survival
-        non-increasing, within [0, 1].
+        non-increasing, within [0, 1]. Coordinates after the first at survival 0 are ignored:
+        no one is left at risk there.
     risk_time, n_at_risk : array_like
-        The number-at-risk table: times (starting at 0, increasing) and counts
-        (non-increasing). Coordinates beyond the last risk time belong to the last interval.
+        The number-at-risk table: times (starting at 0, increasing) and whole counts
+        (positive at time 0, non-increasing). Coordinates beyond the last risk time belong to
+        the last interval; rows beyond the curve are ignored.
     total_events : int, optional
-        Total number of events, when the publication reports it.
+        Total number of events, when the publication reports it; used to set the censoring
+        in the last interval.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``time`` and ``event`` (1 event, 0 censored), one row per patient at risk at
         time 0, sorted by time with events before censorings at equal times.
+        ``attrs["total_events_requested"]`` holds ``total_events`` (None when not given) and
+        ``attrs["total_events_achieved"]`` the number of events rebuilt; they differ when the
+        total cannot be met, e.g. when the earlier intervals of the curve already hold more
+        events, or the curve stops above the survival the total implies.
 
     Raises
     ------
     CurveInputError
-        Naming the table, row and value of the first impossible input.
+        Naming the table (``curve``, ``at-risk`` or ``total_events``), 1-based row, column
+        and value of the first impossible input: a cell that is not a finite number, survival
+        outside [0, 1], times decreasing, a rising curve, at-risk counts negative, not whole
+        or rising, a first row not at time 0 (survival 1), tables empty or of unequal columns.
+
+    References
+    ----------
+    Guyot, P., Ades, A. E., Ouwens, M. J. N. M., & Welton, N. J. (2012). *BMC Medical
+    Research Methodology*, 12, 9.
+
+    Examples
+    --------
+    Ten patients with events on days 1 to 10 and no censoring:
+
+    >>> import numpy as np
+    >>> days = np.arange(1.0, 11.0)
+    >>> t = np.r_[0.0, np.repeat(days, 2)]
+    >>> s = np.r_[1.0, np.ravel(np.column_stack([1 - (days - 1) / 10, 1 - days / 10]))]
+    >>> ipd = reconstruct_ipd(t, s, [0, 5], [10, 6], total_events=10)
+    >>> ipd["time"].tolist() == days.tolist(), int(ipd["event"].sum())
+    (True, 10)
+    >>> ipd.attrs
+    {'total_events_requested': 10, 'total_events_achieved': 10}
+
+    A reported total the curve cannot give is reported back, not imposed:
+
+    >>> reconstruct_ipd(t, s, [0, 5], [10, 6], total_events=3).attrs
+    {'total_events_requested': 3, 'total_events_achieved': 4}
     """
-    t = np.asarray(time, dtype=float)
-    s = np.asarray(survival, dtype=float)
-    rt = np.asarray(risk_time, dtype=float)
-    nr = np.asarray(n_at_risk, dtype=float)
-    _check(t, s, rt, nr, total_events)
-    nr = nr.astype(int)
-    rt, nr = rt[rt <= t[-1]], nr[rt <= t[-1]]
-    # An at-risk time with no coordinate between it and the previous one leaves an empty
-    # interval: it is merged into the previous interval (its count is not used).
-    first_at = np.searchsorted(t, rt, side="left")
-    keep = np.r_[True, first_at[1:] > first_at[:-1]]
-    rt, nr = rt[keep], nr[keep]
-    # First coordinate at or after each risk time; intervals end before the next one's start.
-    lower = np.searchsorted(t, rt, side="left")
-    upper = np.append(lower[1:] - 1, len(t) - 1)
-    n_int = len(rt)
+    t = _column(time, "curve", "time")
+    s = _column(survival, "curve", "survival")
+    _check_curve(t, s)
+    rt = _column(risk_time, "at-risk", "time")
+    nr = _column(n_at_risk, "at-risk", "n_at_risk")
+    _check_risk_table(rt, nr)
+    n_start = int(nr[0])
+    total = _check_total(total_events, n_start)
+
+    t, s = _until_zero(t, s)
+    rt, nr, lower, upper = _intervals(t, rt, nr)
     state = _State(
         t,
         s,
-        n_hat=np.zeros(len(t) + 1, dtype=int),
-        events=np.zeros(len(t), dtype=int),
-        censored=np.zeros(len(t), dtype=int),
-        km_hat=np.ones(len(t)),
+        n_hat=np.zeros(t.size + 1, dtype=int),
+        events=np.zeros(t.size, dtype=int),
+        censored=np.zeros(t.size, dtype=int),
+        km_hat=np.ones(t.size),
     )
-    n_censor = np.zeros(n_int, dtype=int)
-    last_event = 0
-    for i in range(n_int - 1):
-        target = nr[i + 1]
-        n_censor[i] = round(nr[i] * s[lower[i + 1]] / s[lower[i]] - target)
-        for _ in range(MAX_ADJUSTMENTS):
-            n_censor[i] = max(n_censor[i], 0)
-            _censor_counts(state, lower[i], upper[i] + 1, n_censor[i], t[lower[i + 1]])
-            last = _walk(state, lower[i], last_event, upper[i] + 1, nr[i], i == 0)
-            rebuilt = state.n_hat[lower[i + 1]]
-            if rebuilt == target or (rebuilt < target and n_censor[i] == 0):
-                break
-            n_censor[i] += rebuilt - target
-        else:
-            raise CurveInputError(f"interval {i + 1} of the at-risk table did not reconcile")
-        # Fewer left than published (too many events on the curve): carry the rebuilt count.
-        nr[i + 1] = min(nr[i + 1], state.n_hat[lower[i + 1]])
-        last_event = last
-    final = n_int - 1
-    first, stop = lower[final], upper[final] + 1
-    span = t[upper[final - 1]] - t[lower[0]] if final > 0 else 0.0
-    if final > 0 and span > 0:
-        rate = n_censor[:final].sum() * (t[upper[final]] - t[lower[final]]) / span
-        n_censor[final] = min(round(rate), nr[final])
-    _censor_counts(state, first, stop - 1, n_censor[final], t[upper[final]])
-    _walk(state, first, last_event, stop, nr[final], final == 0)
-    if total_events is not None:
-        before = state.events[:first].sum()
-        if before >= total_events:
-            state.events[first:stop] = 0
-            state.censored[first:stop] = 0
-        else:
-            for _ in range(MAX_ADJUSTMENTS):
-                excess = state.events[:stop].sum() - total_events
-                if excess == 0 or (excess < 0 and n_censor[final] == 0):
-                    break
-                n_censor[final] = max(0, n_censor[final] + excess)
-                _censor_counts(state, first, stop - 1, n_censor[final], t[upper[final]])
-                _walk(state, first, last_event, stop, nr[final], final == 0)
-    return _patients(state, int(np.asarray(n_at_risk)[0]))
+    last_event, n_censor_before = 0, 0
+    for i in range(lower.size - 1):
+        last_event, n_censor = _fit_interval(state, i, (lower, upper), nr, last_event)
+        n_censor_before += n_censor
+    _fit_last_interval(state, (lower, upper), nr, n_censor_before, last_event, total)
+
+    ipd = _patients(state, n_start)
+    achieved = int(ipd["event"].sum())
+    # Reported, not raised: an unmet total is a property of the published figure, and the
+    # rebuilt data remain the best reading of it (the command line warns from these).
+    ipd.attrs["total_events_requested"] = total
+    ipd.attrs["total_events_achieved"] = achieved
+    return ipd
 
 
 def _patients(state: _State, n_start: int) -> pd.DataFrame:

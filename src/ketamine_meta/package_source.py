@@ -12,7 +12,11 @@ import hashlib
 import io
 import json
 import posixpath
+import re
 import tarfile
+import time
+import urllib.request
+import zlib
 from collections.abc import Mapping
 from typing import Literal
 
@@ -53,9 +57,74 @@ def check_sha256(data: bytes, expected: str | None, what: str) -> None:
         )
 
 
-def package_members(descriptor_bytes: bytes) -> list[str]:
-    """Relative paths of every file the descriptor lists, descriptor first."""
-    descriptor = json.loads(descriptor_bytes)
+#: Largest descriptor accepted (bytes): a datapackage.json is a few dozen KiB.
+MAX_DESCRIPTOR_BYTES = 4 * 2**20
+#: Largest single file and largest whole package accepted from an archive or a URL (bytes).
+MAX_MEMBER_BYTES = 256 * 2**20
+MAX_PACKAGE_BYTES = 512 * 2**20
+#: A download that has not finished within this many seconds is abandoned, however steadily
+#: bytes trickle in (a per-read timeout alone never fires on a slow drip).
+DOWNLOAD_DEADLINE_S = 300.0
+
+
+def parse_descriptor(data: bytes | str, what: str) -> dict:
+    """The parsed ``datapackage.json``, refused with a located message if it is not usable.
+
+    Raises
+    ------
+    PackageSourceError
+        If it is too large, not UTF-8, not valid JSON (line and column named), or lacks a
+        ``resources`` list whose entries each have a safe ``path`` (:func:`safe_member_path`).
+    """
+    where = f"{what}: {DESCRIPTOR}" if what else DESCRIPTOR
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_DESCRIPTOR_BYTES:
+        raise PackageSourceError(f"{where}: {len(raw)} bytes, more than a descriptor can be")
+    try:
+        descriptor = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise PackageSourceError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise PackageSourceError(
+            f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
+    if not isinstance(resources, list) or not resources:
+        raise PackageSourceError(f"{where}: no 'resources' list")
+    for i, resource in enumerate(resources):
+        if not isinstance(resource, dict) or not isinstance(resource.get("path"), str):
+            raise PackageSourceError(f"{where}: resources[{i}] has no 'path' string")
+        safe_member_path(resource["path"], f"{where}: resources[{i}].path")
+    return descriptor
+
+
+def safe_member_path(path: str, what: str) -> str:
+    """``path`` if it is a relative, normalized path inside the package; else refuse.
+
+    Refused: empty paths, absolute paths (``/x``, ``C:x``), backslashes, ``..`` components,
+    and paths that normalize to something else (``./x``, ``a//b``), so that no descriptor or
+    archive can make ``pull`` or ``validate`` read or write outside the package directory.
+    """
+    unsafe = (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or re.match(r"^[A-Za-z]:", path) is not None
+        or ".." in path.split("/")
+        or posixpath.normpath(path) != path
+        or path == DESCRIPTOR
+    )
+    if unsafe:
+        raise PackageSourceError(
+            f"{what}, value {path!r}: a resource path must be relative, normalized and inside "
+            "the package; nothing was read or written"
+        )
+    return path
+
+
+def package_members(descriptor_bytes: bytes, what: str = "") -> list[str]:
+    """Relative paths of every file the descriptor lists, descriptor first (all checked safe)."""
+    descriptor = parse_descriptor(descriptor_bytes, what)
     return [DESCRIPTOR] + [r["path"] for r in descriptor["resources"]]
 
 
@@ -66,16 +135,26 @@ def unpack_archive(data: bytes, what: str) -> dict[str, bytes]:
     paths and ``..`` components are refused, so a hostile archive cannot write elsewhere.
     """
     files: dict[str, bytes] = {}
+    total = 0
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for member in tar.getmembers():
+        # Streamed member by member: sizes are checked from the headers before any member's
+        # content is read, so a small archive with a huge member is refused unread.
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
+            for member in tar:
                 if member.isdir():
                     continue
                 name = posixpath.normpath(member.name)
                 if not member.isfile() or name.startswith(("/", "..")) or "/../" in name:
                     raise PackageSourceError(f"{what}: unsafe archive member {member.name!r}")
+                total += member.size
+                if member.size > MAX_MEMBER_BYTES or total > MAX_PACKAGE_BYTES:
+                    raise PackageSourceError(
+                        f"{what}: archive member {member.name!r} is {member.size} bytes; "
+                        f"members are limited to {MAX_MEMBER_BYTES} bytes and the package to "
+                        f"{MAX_PACKAGE_BYTES}; nothing was written"
+                    )
                 files[name] = tar.extractfile(member).read()
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise PackageSourceError(f"{what}: not a readable .tar.gz archive ({exc})") from exc
     tops = {name.split("/", 1)[0] for name in files}
     if len(tops) == 1 and all("/" in name for name in files):
@@ -87,11 +166,47 @@ def select_package(files: Mapping[str, bytes], what: str) -> dict[str, bytes]:
     """Keep the descriptor, its resources and the package docs; fail if a resource is missing."""
     if DESCRIPTOR not in files:
         raise PackageSourceError(f"{what}: no {DESCRIPTOR}")
-    wanted = package_members(files[DESCRIPTOR])
+    wanted = package_members(files[DESCRIPTOR], what)
     missing = [m for m in wanted if m not in files]
     if missing:
         raise PackageSourceError(f"{what}: {DESCRIPTOR} lists files that are absent: {missing}")
     return {name: files[name] for name in [*wanted, *PACKAGE_DOCS] if name in files}
+
+
+def download(
+    url: str, deadline_s: float = DOWNLOAD_DEADLINE_S, read_timeout_s: float = 30.0
+) -> bytes:
+    """The body at ``url``, read in chunks under an overall deadline and a size bound.
+
+    Raises
+    ------
+    PackageSourceError
+        If the server does not answer, the whole download takes longer than ``deadline_s``
+        seconds, or the body exceeds :data:`MAX_PACKAGE_BYTES`.
+    """
+    start = time.monotonic()
+    chunks, size = [], 0
+    try:
+        with urllib.request.urlopen(url, timeout=read_timeout_s) as response:
+            # read1 returns what one receive brings, so the deadline is checked however slowly
+            # the bytes come (read(n) would wait for all n).
+            while chunk := response.read1(64 * 1024):
+                size += len(chunk)
+                if size > MAX_PACKAGE_BYTES:
+                    raise PackageSourceError(
+                        f"{url}: more than {MAX_PACKAGE_BYTES} bytes; nothing was written"
+                    )
+                if time.monotonic() - start > deadline_s:
+                    raise PackageSourceError(
+                        f"{url}: download not finished after {deadline_s:g} s "
+                        f"({size} bytes received); nothing was written"
+                    )
+                chunks.append(chunk)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, PackageSourceError):
+            raise
+        raise PackageSourceError(f"{url}: download failed ({exc}); nothing was written") from exc
+    return b"".join(chunks)
 
 
 def build_archive(files: Mapping[str, bytes], root: str) -> bytes:

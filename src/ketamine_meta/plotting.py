@@ -440,4 +440,3 @@ def relapse_curves(
         fontsize=6.8,
     )
     return fig
-

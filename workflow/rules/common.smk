@@ -1,5 +1,6 @@
 # Shared settings and input functions of the workflow.
 
+import shutil
 from pathlib import Path
 
 from ketamine_meta.package_files import local_package_files
@@ -101,3 +102,28 @@ def figure_outputs(stem, caption, label):
         )
         for fmt in config["figures"]["formats"]
     }
+
+
+# Committed results are never left half-updated: the tables and figures are copied aside when
+# a run starts, put back if it fails, and the copy dropped when it succeeds.
+RESULTS_SNAPSHOT = Path(".snakemake/results-snapshot")
+SNAPSHOT_DIRS = ("results/tables", "results/figures")
+
+
+def snapshot_results():
+    shutil.rmtree(RESULTS_SNAPSHOT, ignore_errors=True)
+    for folder in SNAPSHOT_DIRS:
+        if Path(folder).is_dir():
+            shutil.copytree(folder, RESULTS_SNAPSHOT / folder)
+
+
+def restore_results():
+    if not RESULTS_SNAPSHOT.is_dir():
+        return
+    for folder in SNAPSHOT_DIRS:
+        saved = RESULTS_SNAPSHOT / folder
+        shutil.rmtree(folder, ignore_errors=True)
+        if saved.is_dir():
+            shutil.copytree(saved, folder)
+    shutil.rmtree(RESULTS_SNAPSHOT, ignore_errors=True)
+    print("ketamine-meta: the run failed; results/ restored to what it was before the run")

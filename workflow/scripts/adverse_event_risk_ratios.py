@@ -2,17 +2,16 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import adverse_event_table
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 validated = Path(snakemake.input.validated)
 table = adverse_event_table(
-    pd.read_csv(validated / "adverse_events.csv"),
-    pd.read_csv(validated / "arms.csv"),
+    read_validated_table(validated / "adverse_events.csv"),
+    read_validated_table(validated / "arms.csv"),
     snakemake.params.events,
     snakemake.params.pooling,
 )

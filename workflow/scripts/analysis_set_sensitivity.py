@@ -2,17 +2,18 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import analysis_set_sensitivity
 from ketamine_meta.comparisons import ComparisonRules
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 names = ("studies", "arms", "outcomes", "contrasts")
-tables = {name: pd.read_csv(Path(snakemake.input.validated) / f"{name}.csv") for name in names}
+tables = {
+    name: read_validated_table(Path(snakemake.input.validated) / f"{name}.csv") for name in names
+}
 table = analysis_set_sensitivity(
     tables,
     ComparisonRules(**snakemake.params.comparisons),

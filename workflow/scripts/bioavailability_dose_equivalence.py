@@ -3,18 +3,18 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ketamine_meta.comparisons import ENANTIOMER
 from ketamine_meta.evidence_plots import bioavailability_plot
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 weight = snakemake.params.dose["body_weight_kg"]
-routes = pd.read_csv(snakemake.input.by_route)
+routes = read_validated_table(snakemake.input.by_route)
 routes = routes[routes["enantiomer"] == "racemic"]
-arms = pd.read_csv(Path(snakemake.input.validated) / "arms.csv")
+arms = read_validated_table(Path(snakemake.input.validated) / "arms.csv")
 racemic = arms[(arms["drug"] == "racemic_ketamine") & arms["dose"].notna()].copy()
 racemic["dose_mg_70kg"] = np.where(
     racemic["dose_unit"] == "mg_per_kg", racemic["dose"] * weight, racemic["dose"]

@@ -2,17 +2,17 @@
 
 from pathlib import Path
 
-import pandas as pd
-import yaml
 from snakemake.utils import validate
 
 from ketamine_meta.claims import Evidence, VerdictRules, audit_claims
+from ketamine_meta.configuration import load_yaml_file
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-mapping = yaml.safe_load(Path(snakemake.input.mapping).read_text())
+mapping = load_yaml_file(snakemake.input.mapping)
 validate(mapping, snakemake.input.schema)
 validated = Path(snakemake.input.validated)
 package = (
@@ -24,7 +24,7 @@ package = (
     "published_estimates",
     "trial_traits",
 )
-tables = {name: pd.read_csv(validated / f"{name}.csv") for name in package}
+tables = {name: read_validated_table(validated / f"{name}.csv") for name in package}
 results = {
     "effects": "effects",
     "pooled_smd_by_route": "pooled_route",
@@ -37,7 +37,7 @@ results = {
     "head_to_head": "head_to_head",
     "durability": "durability",
 }
-tables |= {name: pd.read_csv(snakemake.input[key]) for name, key in results.items()}
+tables |= {name: read_validated_table(snakemake.input[key]) for name, key in results.items()}
 rules = VerdictRules(**mapping["verdict_rules"])
 evidence = Evidence(
     tables,
@@ -46,7 +46,7 @@ evidence = Evidence(
     Protocol.from_config(snakemake.params.protocol),
     tuple(snakemake.params.scale_preference),
 )
-audit = audit_claims(pd.read_csv(validated / "claims.csv"), mapping["claims"], evidence)
+audit = audit_claims(read_validated_table(validated / "claims.csv"), mapping["claims"], evidence)
 Path(snakemake.output.table).write_text(to_csv_text(audit))
 for verdict, count in audit["verdict"].value_counts().items():
     log.info("%s: %d", verdict, count)

@@ -2,13 +2,12 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import cost_per_responder
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-table = cost_per_responder(pd.read_csv(snakemake.input.rates), snakemake.params.costs)
+table = cost_per_responder(read_validated_table(snakemake.input.rates), snakemake.params.costs)
 Path(snakemake.output.table).write_text(to_csv_text(table))
 log.info("%d access routes", len(table))

@@ -1,13 +1,12 @@
 """Snakemake entry: cost per responder figure."""
 
-import pandas as pd
-
 from ketamine_meta.evidence_plots import cost_per_responder_plot
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
-table = pd.read_csv(snakemake.input.table).dropna(subset=["cost_per_responder"])
+table = read_validated_table(snakemake.input.table).dropna(subset=["cost_per_responder"])
 with deterministic_style():
     figure = cost_per_responder_plot(table)
     for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):

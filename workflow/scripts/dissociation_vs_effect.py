@@ -1,18 +1,19 @@
 """Snakemake entry: effect against dissociation, with the meta-regression where estimable."""
 
 import numpy as np
-import pandas as pd
 
 from ketamine_meta.analyses import dissociation_vs_effect
 from ketamine_meta.evidence_plots import dissociation_vs_effect_plot
 from ketamine_meta.logs import configure
 from ketamine_meta.meta_regression import meta_regression
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
 table = dissociation_vs_effect(
-    pd.read_csv(snakemake.input.by_study), pd.read_csv(snakemake.input.adverse_events)
+    read_validated_table(snakemake.input.by_study),
+    read_validated_table(snakemake.input.adverse_events),
 )
 if len(table) > 2:
     x = np.column_stack([np.ones(len(table)), table["dissociation_share"]])

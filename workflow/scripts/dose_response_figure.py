@@ -1,14 +1,15 @@
 """Snakemake entry: the dose-response meta-regression figure."""
 
-import pandas as pd
-
 from ketamine_meta.analyses import dose_response
 from ketamine_meta.evidence_plots import dose_response_plot
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
-doses = pd.read_csv(snakemake.input.by_comparison).dropna(subset=["iv_equivalent_mg_per_kg"])
+doses = read_validated_table(snakemake.input.by_comparison).dropna(
+    subset=["iv_equivalent_mg_per_kg"]
+)
 coefficients, line = dose_response(doses, snakemake.params.pooling)
 slope = coefficients.iloc[1]
 text = (

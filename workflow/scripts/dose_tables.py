@@ -2,18 +2,17 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import bioavailability_by_route, dose_response, iv_equivalent_doses
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 dose = snakemake.params.dose
-bioavailability = pd.read_csv(Path(snakemake.input.validated) / "bioavailability.csv")
+bioavailability = read_validated_table(Path(snakemake.input.validated) / "bioavailability.csv")
 by_route = bioavailability_by_route(bioavailability, dose["reference_iv_mg"])
 by_comparison = iv_equivalent_doses(
-    pd.read_csv(snakemake.input.by_study), by_route, dose["body_weight_kg"]
+    read_validated_table(snakemake.input.by_study), by_route, dose["body_weight_kg"]
 )
 coefficients, _ = dose_response(by_comparison, snakemake.params.pooling)
 for name, table in (

@@ -1,8 +1,7 @@
 """Snakemake entry: forest plot of the response risk ratio by enantiomer."""
 
-import pandas as pd
-
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import (
     ForestLabels,
     deterministic_style,
@@ -20,8 +19,8 @@ labels = ForestLabels(
 names = {"racemic": "Racemic ketamine", "esketamine": "Esketamine", "arketamine": "Arketamine"}
 with deterministic_style():
     figure = forest_plot(
-        pd.read_csv(snakemake.input.by_study),
-        pd.read_csv(snakemake.input.pooled),
+        read_validated_table(snakemake.input.by_study),
+        read_validated_table(snakemake.input.pooled),
         subgroup="enantiomer",
         subgroup_names=names,
         labels=labels,

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import pooled_response_rates
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
@@ -13,9 +12,9 @@ log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
 validated = Path(snakemake.input.validated)
 table = pooled_response_rates(
-    pd.read_csv(validated / "outcomes.csv"),
-    pd.read_csv(validated / "arms.csv"),
-    pd.read_csv(validated / "studies.csv"),
+    read_validated_table(validated / "outcomes.csv"),
+    read_validated_table(validated / "arms.csv"),
+    read_validated_table(validated / "studies.csv"),
     Protocol.from_config(snakemake.params.protocol),
     snakemake.params.scale_preference,
     pooling,

@@ -2,15 +2,14 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import pool_smd_by
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 moderator = snakemake.wildcards.moderator
-by_study = pd.read_csv(snakemake.input.by_study)
+by_study = read_validated_table(snakemake.input.by_study)
 pooled = pool_smd_by(by_study, moderator, snakemake.params.pooling)
 Path(snakemake.output.pooled).write_text(to_csv_text(pooled))
 log.info("pooled %d comparisons by %s", len(by_study), moderator)

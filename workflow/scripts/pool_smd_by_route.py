@@ -2,16 +2,15 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import pool_smd_by_route, select_smd_at
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
-effects = pd.read_csv(snakemake.input.effects)
+effects = read_validated_table(snakemake.input.effects)
 by_study = select_smd_at(effects, Protocol.from_config(snakemake.params.protocol))
 pooled = pool_smd_by_route(by_study, pooling)
 Path(snakemake.output.by_study).write_text(to_csv_text(by_study))

@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import publication_bias_table
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-by_study = pd.read_csv(snakemake.input.by_study)
+by_study = read_validated_table(snakemake.input.by_study)
 table = publication_bias_table(by_study, snakemake.params.pooling)
 Path(snakemake.output.tests).write_text(to_csv_text(table))
 log.info("publication-bias tests on %d comparisons", len(by_study))

@@ -3,7 +3,6 @@
 import shutil
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 from ketamine_meta.logs import configure
@@ -11,6 +10,7 @@ from ketamine_meta.package_files import local_package_files
 from ketamine_meta.package_source import (
     PackageSourceError,
     check_sha256,
+    download,
     select_package,
     source_kind,
     unpack_archive,
@@ -34,8 +34,7 @@ def read_source() -> dict[str, bytes]:
         data = Path(source).read_bytes()
     else:
         log.info("downloading %s", source)
-        with urllib.request.urlopen(source, timeout=60) as response:
-            data = response.read()
+        data = download(source)
     check_sha256(data, expected, source)
     return select_package(unpack_archive(data, source), source)
 
@@ -47,7 +46,14 @@ except (PackageSourceError, OSError) as exc:
     sys.exit(1)
 
 # Write into a sibling temporary directory and rename, so a failure leaves no partial copy.
+# Every name was checked by select_package to be a relative path inside the package; the
+# resolved check below is a second line of defence against writing outside the staging dir.
 staging = Path(tempfile.mkdtemp(prefix=".package-", dir=out_dir.parent))
+for name in files:
+    if not (staging / name).resolve().is_relative_to(staging.resolve()):
+        shutil.rmtree(staging)
+        log.error("pull failed: %s: resource path leaves the package; nothing was written", name)
+        sys.exit(1)
 for name, content in files.items():
     (staging / name).parent.mkdir(parents=True, exist_ok=True)
     (staging / name).write_bytes(content)

@@ -1,8 +1,7 @@
 """Snakemake entry: relapse-free curves grouped by route or enantiomer."""
 
-import pandas as pd
-
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import (
     ROUTE_NAMES,
     deterministic_style,
@@ -12,7 +11,7 @@ from ketamine_meta.plotting import (
 
 log = configure(snakemake.log[0])
 grouping = snakemake.wildcards.grouping
-by_study = pd.read_csv(snakemake.input.by_study)
+by_study = read_validated_table(snakemake.input.by_study)
 names = ROUTE_NAMES if grouping == "route" else {}
 with deterministic_style():
     figure = relapse_curves(by_study, grouping, level=snakemake.params.level, group_names=names)

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.relapse import (
     durability_evidence,
     relapse_by_study,
@@ -16,15 +15,15 @@ from ketamine_meta.tables import to_csv_text
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
 validated = Path(snakemake.input.validated)
-relapse = pd.read_csv(validated / "relapse.csv")
-arms = pd.read_csv(validated / "arms.csv")
+relapse = read_validated_table(validated / "relapse.csv")
+arms = read_validated_table(validated / "arms.csv")
 by_study = relapse_by_study(relapse, arms, pooling["level"])
 tables = {
     "by_study": by_study,
     "pooled": relapse_pooled(by_study, relapse, arms, pooling),
     "reproduction": relapse_reproduction(relapse, pooling["level"]),
     "durability": durability_evidence(
-        pd.read_csv(validated / "durability_cohorts.csv"), relapse, arms
+        read_validated_table(validated / "durability_cohorts.csv"), relapse, arms
     ),
 }
 for name, table in tables.items():

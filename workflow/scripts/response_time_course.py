@@ -2,19 +2,18 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import response_time_course
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.protocol import Protocol
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 validated = Path(snakemake.input.validated)
 table = response_time_course(
-    pd.read_csv(validated / "outcomes.csv"),
-    pd.read_csv(validated / "arms.csv"),
-    pd.read_csv(validated / "studies.csv"),
+    read_validated_table(validated / "outcomes.csv"),
+    read_validated_table(validated / "arms.csv"),
+    read_validated_table(validated / "studies.csv"),
     Protocol.from_config(snakemake.params.protocol),
     snakemake.params.scale_preference,
     snakemake.params.pooling,

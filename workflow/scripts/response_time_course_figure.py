@@ -1,13 +1,12 @@
 """Snakemake entry: figure of pooled response proportions over time."""
 
-import pandas as pd
-
 from ketamine_meta.evidence_plots import response_time_course_plot
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 with deterministic_style():
-    figure = response_time_course_plot(pd.read_csv(snakemake.input.table))
+    figure = response_time_course_plot(read_validated_table(snakemake.input.table))
     for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import (
     cumulative_table,
     heterogeneity_table,
@@ -11,11 +9,12 @@ from ketamine_meta.analyses import (
     leave_one_out_table,
 )
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling
-by_study = pd.read_csv(snakemake.input.by_study)
+by_study = read_validated_table(snakemake.input.by_study)
 tables = {
     "leave_one_out": leave_one_out_table(by_study, pooling),
     "influence": influence_table(by_study, pooling),

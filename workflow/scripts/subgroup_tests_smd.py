@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
-import pandas as pd
-
 from ketamine_meta.analyses import subgroup_tests
 from ketamine_meta.logs import configure
+from ketamine_meta.package_files import read_validated_table
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-by_study = pd.read_csv(snakemake.input.by_study)
+by_study = read_validated_table(snakemake.input.by_study)
 tests = subgroup_tests(by_study, snakemake.params.moderators, snakemake.params.pooling)
 Path(snakemake.output.tests).write_text(to_csv_text(tests))
 log.info("%d subgroup tests over %s", len(tests), ", ".join(snakemake.params.moderators))

@@ -6,13 +6,14 @@ from pathlib import Path
 from ketamine_meta.datapackage import DataPackageError, validate_package
 from ketamine_meta.logs import configure
 from ketamine_meta.package_files import read_package_dir
+from ketamine_meta.package_source import PackageSourceError
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-descriptor, texts = read_package_dir(snakemake.input[0])
 try:
+    descriptor, texts = read_package_dir(snakemake.input[0])
     tables = validate_package(descriptor, texts)
-except DataPackageError as exc:
+except (DataPackageError, PackageSourceError) as exc:
     # Every problem, located to the cell; no output is written.
     log.error("%s", exc)
     sys.exit(1)
