@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 
 def configure(log_file: str | Path | None) -> logging.Logger:
-    """Log INFO and above to ``log_file`` (Snakemake's ``log:``) and warnings to stderr."""
+    """Log INFO and above to ``log_file`` (Snakemake's ``log:``) and warnings to stderr.
+
+    An exception that escapes the script is reported as one line on stderr (its type and
+    message, and where the details are); the full traceback goes to ``log_file`` only, so a
+    failing stage never prints a traceback on the console.
+    """
     logger = logging.getLogger("ketamine_meta")
     logger.handlers.clear()
     logger.setLevel(logging.INFO)
@@ -22,4 +28,18 @@ def configure(log_file: str | Path | None) -> logging.Logger:
     to_stderr.setLevel(logging.WARNING)
     to_stderr.setFormatter(fmt)
     logger.addHandler(to_stderr)
+    sys.excepthook = _one_line_errors(logger, log_file)
     return logger
+
+
+def _one_line_errors(logger: logging.Logger, log_file: str | Path | None):
+    def report(kind, error, tb) -> None:
+        details = "".join(traceback.format_exception(kind, error, tb))
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.stream.write(details)
+                handler.flush()
+        where = f" (details in {log_file})" if log_file else ""
+        print(f"ERROR {kind.__name__}: {error}{where}", file=sys.stderr)
+
+    return report
