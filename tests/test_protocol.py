@@ -179,49 +179,29 @@ def _mini_package(secondary_arm_level: bool, primary_contrast: bool):
         "source_id",
         "locator",
     ]
-    outcomes = pd.DataFrame(
+    rows = [
         [
-            [
-                "T2020",
-                "ket",
-                "depression_score",
-                "MADRS",
-                24,
-                20,
-                -15.0,
-                8.0,
-                "reported",
-                np.nan,
-                np.nan,
-                np.nan,
-                np.nan,
-                "change",
-                "secondary",
-                "review",
-                "Table 2",
-            ],
-            [
-                "T2020",
-                "pbo",
-                "depression_score",
-                "MADRS",
-                24,
-                20,
-                -5.0,
-                8.0,
-                "reported",
-                np.nan,
-                np.nan,
-                np.nan,
-                np.nan,
-                "change",
-                "secondary",
-                "review",
-                "Table 2",
-            ],
-        ][: 2 if secondary_arm_level else 0],
-        columns=columns,
-    )
+            "T2020",
+            arm,
+            "depression_score",
+            "MADRS",
+            24,
+            20,
+            mean,
+            8.0,
+            "reported",
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            "change",
+            "secondary",
+            "review",
+            "Table 2",
+        ]
+        for arm, mean in (("ket", -15.0), ("pbo", -5.0))
+    ]
+    outcomes = pd.DataFrame(rows if secondary_arm_level else [], columns=columns)
     contrasts = pd.DataFrame(
         [
             {
@@ -527,3 +507,24 @@ def test_every_outcome_row_is_used_or_excluded_with_a_reason(tables):
 
 def test_default_comparison_rules_are_the_configured_protocol():
     assert list(ComparisonRules().scale_preference) == CONFIG["comparisons"]["scale_preference"]
+
+
+def test_reproductions_judge_agreement_by_the_difference_and_its_ci():
+    table = pd.read_csv(REPO / "results/tables/reproductions.csv").set_index("reproduction")
+    done = table[table["ours_k"] > 0]
+    ratio = done["measure"].isin(["OR", "RR"])
+    published = np.where(ratio, np.log(done["published"]), done["published"])
+    ours = np.where(ratio, np.log(done["ours"]), done["ours"])
+    np.testing.assert_allclose(done["difference"], ours - published, rtol=1e-9)
+    inside = (done["difference_ci_low"] <= 0) & (0 <= done["difference_ci_high"])
+    assert (done["agreement"] == np.where(inside, "agree", "differ")).all()
+    # Cochrane's placebo and midazolam comparisons are reproduced apart.
+    assert set(table.loc["cochrane2021_smd_24h", "ours_trials"].split(";")).isdisjoint(
+        table.loc["cochrane2021_smd_24h_midazolam", "ours_trials"].split(";")
+    )
+    specs = {
+        p.stem: yaml.safe_load(p.read_text())
+        for p in (REPO / "config/reproductions").glob("*.yaml")
+    }
+    assert specs["cochrane2021_smd_24h"]["ours"]["controls"] == ["saline_placebo"]
+    assert specs["kishimoto2016_g_day1"]["ours"]["published_before"] == 2015

@@ -97,3 +97,8 @@ def read_validated_table(path: str | Path) -> pd.DataFrame:
     text (pandas would otherwise read them as NaN and lose the row's identity).
     """
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def read_validated_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """:func:`read_validated_table` of each ``NAME.csv`` in ``folder``, by name."""
+    return {name: read_validated_table(Path(folder) / f"{name}.csv") for name in names}

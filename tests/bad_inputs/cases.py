@@ -9,12 +9,12 @@ working.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from test_bad_input import edit_cell
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,7 @@ def resource_path(index: int, value: str) -> Callable[[Path], None]:
 
 def cell(table: str, row: int, column: str, value: str) -> Callable[[Path], None]:
     """Set one cell (1-based data row) of a package table."""
-
-    def build(tmp: Path) -> None:
-        path = tmp / "pkg" / table
-        rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
-        rows[row - 1][column] = value
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        path.write_text(out.getvalue(), encoding="utf-8")
-
-    return build
+    return lambda tmp: edit_cell(tmp / "pkg" / table, row, column, value)
 
 
 def table_text(table: str, edit: Callable[[str], str | bytes]) -> Callable[[Path], None]:

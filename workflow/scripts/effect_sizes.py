@@ -4,14 +4,13 @@ from pathlib import Path
 
 from ketamine_meta.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
+from ketamine_meta.package_files import read_validated_tables
 from ketamine_meta.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-names = ("studies", "arms", "outcomes", "contrasts")
-tables = {
-    name: read_validated_table(Path(snakemake.input.validated) / f"{name}.csv") for name in names
-}
+tables = read_validated_tables(
+    snakemake.input.validated, ("studies", "arms", "outcomes", "contrasts")
+)
 effects, exclusions = build_effect_sizes(
     tables["studies"],
     tables["arms"],
