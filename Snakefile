@@ -4,7 +4,7 @@
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from ketamine_meta.configuration import ConfigError, check_config, check_yaml_file
+from ketamine_meta.evidence.configuration import ConfigError, check_config, check_yaml_file
 
 min_version("9.0")
 

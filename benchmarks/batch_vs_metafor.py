@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.meta_analysis import fit_batch
+from ketamine_meta.stats.meta_analysis import fit_batch
 
 HERE = Path(__file__).resolve().parent
 STATISTICS = ["estimate", "se", "ci_low", "ci_high", "pval", "tau2"]

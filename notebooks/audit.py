@@ -24,14 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.meta_analysis import OVERALL_LABEL
-from ketamine_meta.plotting import (
+from ketamine_meta.figures.plotting import (
     ROUTE_NAMES,
     ForestLabels,
     deterministic_style,
     forest_plot,
     relapse_curves,
 )
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 
 ROOT = Path.cwd() if (Path.cwd() / "Snakefile").exists() else Path.cwd().parent
 TABLES = ROOT / "results/tables"

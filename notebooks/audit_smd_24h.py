@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.meta_analysis import OVERALL_LABEL, random_effects
-from ketamine_meta.plotting import deterministic_style, forest_plot
+from ketamine_meta.figures.plotting import deterministic_style, forest_plot
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, random_effects
 
 ROOT = Path.cwd() if (Path.cwd() / "Snakefile").exists() else Path.cwd().parent
 by_study = pd.read_csv(ROOT / "results/tables/smd_24h_by_study.csv")

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from ketamine_meta.analyses import (
+from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
+from ketamine_meta.analyses.pooled import (
     crossover_correlation_sensitivity,
     pooled_response_rates,
     select_smd_at,
     subgroup_tests,
 )
-from ketamine_meta.comparisons import ComparisonRules, build_effect_sizes
-from ketamine_meta.datapackage import validate_package
-from ketamine_meta.effect_sizes import combine_groups, smd
-from ketamine_meta.package_files import read_package_dir
-from ketamine_meta.protocol import Protocol
+from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.evidence.datapackage import validate_package
+from ketamine_meta.evidence.package_files import read_package_dir
+from ketamine_meta.stats.effect_sizes import combine_groups, smd
 
 POOLING = {"timepoint_h": 24, "method": "REML", "test": "knha", "level": 0.95}
 #: PROTOCOL.md's windows and primary analysis set.

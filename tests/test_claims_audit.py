@@ -9,7 +9,7 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO
-from ketamine_meta.claims import (
+from ketamine_meta.analyses.claims import (
     NOT_SUPPORTED,
     NOT_TESTABLE,
     PARTLY,

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from conftest import REPO
-from ketamine_meta.datapackage import DataPackageError, parse_csv_text, validate_package
+from ketamine_meta.evidence.datapackage import DataPackageError, parse_csv_text, validate_package
 
 
 def table_text(header: list[str], rows: list[dict]) -> str:

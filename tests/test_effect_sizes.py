@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ketamine_meta.effect_sizes import (
+from ketamine_meta.stats.effect_sizes import (
     hedges_correction,
     log_risk_ratio,
     sd_from_ci,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ketamine_meta.effect_sizes import (
+from ketamine_meta.stats.effect_sizes import (
     combine_groups,
     log_odds_ratio,
     log_risk_ratio,
@@ -19,8 +19,8 @@ from ketamine_meta.effect_sizes import (
     smd,
     smd_paired,
 )
-from ketamine_meta.meta_analysis import fit_batch, random_effects
-from ketamine_meta.meta_regression import meta_regression, meta_regression_batch
+from ketamine_meta.stats.meta_analysis import fit_batch, random_effects
+from ketamine_meta.stats.meta_regression import meta_regression, meta_regression_batch
 
 METHODS = ["REML", "DL", "PM", "ML", "SJ", "EB"]
 FIELDS = ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "q", "i2")

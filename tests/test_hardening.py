@@ -18,19 +18,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ketamine_meta import package_source
-from ketamine_meta.configuration import ConfigError, check_config, check_yaml_file
-from ketamine_meta.datapackage import formula_problem
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.package_source import (
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence import package_source
+from ketamine_meta.evidence.configuration import ConfigError, check_config, check_yaml_file
+from ketamine_meta.evidence.datapackage import formula_problem
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_source import (
     PackageSourceError,
     download,
     parse_descriptor,
     safe_member_path,
     unpack_archive,
 )
-from ketamine_meta.protocol import confidence_level
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.stats.meta_analysis import confidence_level
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from km_simulation import (
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from ketamine_meta.cli import main
-from ketamine_meta.km_reconstruction import CurveInputError, reconstruct_ipd
+from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_ipd
 
 SEEDS = range(20)
 # Bounds per scenario: worst-case median (relative), survival (absolute) and |log HR|, and the

@@ -13,7 +13,7 @@ import pytest
 from pymare.estimators import VarianceBasedLikelihoodEstimator
 from statsmodels.stats.meta_analysis import combine_effects
 
-from ketamine_meta.meta_analysis import random_effects
+from ketamine_meta.stats.meta_analysis import random_effects
 
 
 @pytest.mark.parametrize("data", ["bcg", "normand1999"])

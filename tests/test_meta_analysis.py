@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ketamine_meta.meta_analysis import (
+from ketamine_meta.stats.meta_analysis import (
     SUBGROUP_TEST_LABEL,
     pool_by_subgroup,
     random_effects,

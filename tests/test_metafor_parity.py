@@ -24,8 +24,8 @@ from parity_grid import (
 )
 
 from conftest import REPO
-from ketamine_meta.effect_sizes import log_risk_ratio, smd
-from ketamine_meta.meta_analysis import (
+from ketamine_meta.stats.effect_sizes import log_risk_ratio, smd
+from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     POOLED_COLUMNS,
     SUBGROUP_TEST_LABEL,

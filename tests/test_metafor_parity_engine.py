@@ -37,7 +37,7 @@ from parity_grid import (
 )
 
 from conftest import REPO
-from ketamine_meta.effect_sizes import (
+from ketamine_meta.stats.effect_sizes import (
     inverse_freeman_tukey,
     log_hazard_ratio,
     log_odds_ratio,
@@ -49,12 +49,18 @@ from ketamine_meta.effect_sizes import (
     smd_from_t,
     smd_paired,
 )
-from ketamine_meta.meta_analysis import random_effects, tau2_confidence_interval
-from ketamine_meta.meta_regression import meta_regression, subgroups_common_tau2
-from ketamine_meta.permutation import moderator_permutation_test, sign_flip_test
-from ketamine_meta.publication_bias import egger_test, rank_correlation_test, trim_and_fill
-from ketamine_meta.sensitivity import SUMMARY_COLUMNS, baujat, cumulative, influence, leave_one_out
-from ketamine_meta.sparse import mantel_haenszel, peto
+from ketamine_meta.stats.meta_analysis import random_effects, tau2_confidence_interval
+from ketamine_meta.stats.meta_regression import meta_regression, subgroups_common_tau2
+from ketamine_meta.stats.permutation import moderator_permutation_test, sign_flip_test
+from ketamine_meta.stats.publication_bias import egger_test, rank_correlation_test, trim_and_fill
+from ketamine_meta.stats.sensitivity import (
+    SUMMARY_COLUMNS,
+    baujat,
+    cumulative,
+    influence,
+    leave_one_out,
+)
+from ketamine_meta.stats.sparse import mantel_haenszel, peto
 
 RTOL = 1e-6
 ATOL = 1e-9

@@ -20,17 +20,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from ketamine_meta.analyses import (
-    analysis_set_sensitivity,
-    arm_responses,
-    bioavailability_by_route,
-    crossover_correlation_sensitivity,
-    enantiomer_head_to_head,
-    pool_rr_by,
-    select_at,
-    select_smd_at,
-)
-from ketamine_meta.claims import (
+from ketamine_meta.analyses.claims import (
     NOT_SUPPORTED,
     NOT_TESTABLE,
     PARTLY,
@@ -40,14 +30,28 @@ from ketamine_meta.claims import (
     _apply_rules,
     range_verdict,
 )
-from ketamine_meta.comparisons import ComparisonRules, build_effect_sizes, derive_change_rows
-from ketamine_meta.datapackage import validate_package
-from ketamine_meta.evidence_plots import response_time_course_plot
-from ketamine_meta.meta_regression import meta_regression
-from ketamine_meta.package_files import read_package_dir
-from ketamine_meta.plotting import ForestLabels, forest_plot, relapse_curves
-from ketamine_meta.protocol import AnalysisSet, Protocol, Window, nearest_in_window
-from ketamine_meta.relapse import durability_evidence, relapse_by_study, relapse_pooled
+from ketamine_meta.analyses.comparisons import (
+    ComparisonRules,
+    build_effect_sizes,
+    derive_change_rows,
+)
+from ketamine_meta.analyses.pooled import (
+    analysis_set_sensitivity,
+    arm_responses,
+    bioavailability_by_route,
+    crossover_correlation_sensitivity,
+    enantiomer_head_to_head,
+    pool_rr_by,
+    select_at,
+    select_smd_at,
+)
+from ketamine_meta.analyses.protocol import AnalysisSet, Protocol, Window, nearest_in_window
+from ketamine_meta.analyses.relapse import durability_evidence, relapse_by_study, relapse_pooled
+from ketamine_meta.evidence.datapackage import validate_package
+from ketamine_meta.evidence.package_files import read_package_dir
+from ketamine_meta.figures.evidence_plots import response_time_course_plot
+from ketamine_meta.figures.plotting import ForestLabels, forest_plot, relapse_curves
+from ketamine_meta.stats.meta_regression import meta_regression
 
 CONFIG = yaml.safe_load((REPO / "config/config.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())

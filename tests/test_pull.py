@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, copy_repo, results_digest, run_snakemake, tree_digest
-from ketamine_meta.package_source import (
+from ketamine_meta.evidence.package_source import (
     PackageSourceError,
     build_archive,
     check_sha256,

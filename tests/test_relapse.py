@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from ketamine_meta.effect_sizes import log_hazard_ratio
-from ketamine_meta.relapse import (
+from ketamine_meta.analyses.relapse import (
     exponential_from_median,
     exponential_from_share,
     relapse_by_study,
@@ -16,6 +15,7 @@ from ketamine_meta.relapse import (
     relapse_reproduction,
     weibull_from_median_and_share,
 )
+from ketamine_meta.stats.effect_sizes import log_hazard_ratio
 
 POOLING = {"method": "REML", "test": "knha", "level": 0.95}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.coverage import EFFICACY_OUTCOMES, coverage_markdown, coverage_table
+from ketamine_meta.analyses.coverage import EFFICACY_OUTCOMES, coverage_markdown, coverage_table
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"

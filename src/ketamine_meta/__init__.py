@@ -5,8 +5,8 @@ command line do the file I/O (the library reads a package directory in package_f
 saves figures in plotting.save_figure, nothing else).
 """
 
-from ketamine_meta.effect_sizes import log_risk_ratio, sd_from_ci, sd_from_se, smd
-from ketamine_meta.meta_analysis import RandomEffectsResult, pool_by_subgroup, random_effects
+from ketamine_meta.stats.effect_sizes import log_risk_ratio, sd_from_ci, sd_from_se, smd
+from ketamine_meta.stats.meta_analysis import RandomEffectsResult, pool_by_subgroup, random_effects
 
 __version__ = "0.1.0"
 

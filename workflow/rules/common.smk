@@ -3,8 +3,8 @@
 import shutil
 from pathlib import Path
 
-from ketamine_meta.package_files import local_package_files
-from ketamine_meta.package_source import source_kind
+from ketamine_meta.evidence.package_files import local_package_files
+from ketamine_meta.evidence.package_source import source_kind
 
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"

@@ -1,9 +1,9 @@
 """Snakemake entry: risk ratio of one adverse event per trial and pooled."""
 
-from ketamine_meta.evidence_plots import adverse_event_plot
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import adverse_event_plot
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 with deterministic_style():

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ketamine_meta.comparisons import ENANTIOMER
-from ketamine_meta.evidence_plots import bioavailability_plot
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.analyses.comparisons import ENANTIOMER
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import bioavailability_plot
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 weight = snakemake.params.dose["body_weight_kg"]

@@ -4,12 +4,12 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from ketamine_meta.claims import Evidence, VerdictRules, audit_claims
-from ketamine_meta.configuration import load_yaml_file
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.protocol import Protocol
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.analyses.claims import Evidence, VerdictRules, audit_claims
+from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.configuration import load_yaml_file
+from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
 mapping = load_yaml_file(snakemake.input.mapping)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
 descriptor = json.loads((Path(snakemake.input.package) / "datapackage.json").read_text())

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from ketamine_meta.analyses import dissociation_vs_effect
-from ketamine_meta.evidence_plots import dissociation_vs_effect_plot
-from ketamine_meta.logs import configure
-from ketamine_meta.meta_regression import meta_regression
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.analyses.pooled import dissociation_vs_effect
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import dissociation_vs_effect_plot
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
+from ketamine_meta.stats.meta_regression import meta_regression
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling

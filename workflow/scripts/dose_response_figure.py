@@ -1,10 +1,10 @@
 """Snakemake entry: the dose-response meta-regression figure."""
 
-from ketamine_meta.analyses import dose_response
-from ketamine_meta.evidence_plots import dose_response_plot
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.analyses.pooled import dose_response
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import dose_response_plot
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 doses = read_validated_table(snakemake.input.by_comparison).dropna(

@@ -2,10 +2,14 @@
 
 from pathlib import Path
 
-from ketamine_meta.analyses import bioavailability_by_route, dose_response, iv_equivalent_doses
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.analyses.pooled import (
+    bioavailability_by_route,
+    dose_response,
+    iv_equivalent_doses,
+)
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
 dose = snakemake.params.dose

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from ketamine_meta.evidence_plots import effect_size_benchmark
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import effect_size_benchmark
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 published = read_validated_table(Path(snakemake.input.validated) / "published_estimates.csv")

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from ketamine_meta.analyses import enantiomer_head_to_head
-from ketamine_meta.comparisons import ComparisonRules
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table, read_validated_tables
-from ketamine_meta.protocol import Protocol
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.analyses.comparisons import ComparisonRules
+from ketamine_meta.analyses.pooled import enantiomer_head_to_head
+from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.package_files import read_validated_table, read_validated_tables
 
 log = configure(snakemake.log[0])
 tables = read_validated_tables(

@@ -1,8 +1,8 @@
 """Snakemake entry: forest plot of the response risk ratio by enantiomer."""
 
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import (
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.plotting import (
     ForestLabels,
     deterministic_style,
     forest_plot,

@@ -1,8 +1,8 @@
 """Snakemake entry: draw the forest plot of Hedges' g by route."""
 
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, forest_plot, save_figure
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.plotting import deterministic_style, forest_plot, save_figure
 
 log = configure(snakemake.log[0])
 by_study = read_validated_table(snakemake.input.by_study)

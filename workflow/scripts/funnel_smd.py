@@ -1,10 +1,10 @@
 """Snakemake entry: funnel plot of the primary analysis."""
 
-from ketamine_meta.evidence_plots import funnel_plot
-from ketamine_meta.logs import configure
-from ketamine_meta.meta_analysis import OVERALL_LABEL
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import funnel_plot
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 
 log = configure(snakemake.log[0])
 by_study = read_validated_table(snakemake.input.by_study)

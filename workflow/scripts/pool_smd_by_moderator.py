@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from ketamine_meta.analyses import pool_smd_by
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.analyses.pooled import pool_smd_by
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
 moderator = snakemake.wildcards.moderator

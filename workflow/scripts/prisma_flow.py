@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from ketamine_meta.analyses import prisma_counts
-from ketamine_meta.evidence_plots import prisma_flow
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import deterministic_style, save_figure
+from ketamine_meta.analyses.pooled import prisma_counts
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.evidence_plots import prisma_flow
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
 
 log = configure(snakemake.log[0])
 validated = Path(snakemake.input.validated)

@@ -5,9 +5,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import local_package_files
-from ketamine_meta.package_source import (
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import local_package_files
+from ketamine_meta.evidence.package_source import (
     PackageSourceError,
     check_sha256,
     download,

@@ -1,8 +1,8 @@
 """Snakemake entry: relapse-free curves grouped by route or enantiomer."""
 
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.plotting import (
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.plotting import (
     ROUTE_NAMES,
     deterministic_style,
     relapse_curves,

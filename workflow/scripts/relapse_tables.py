@@ -2,15 +2,15 @@
 
 from pathlib import Path
 
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_validated_table
-from ketamine_meta.relapse import (
+from ketamine_meta.analyses.relapse import (
     durability_evidence,
     relapse_by_study,
     relapse_pooled,
     relapse_reproduction,
 )
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
 pooling = snakemake.params.pooling

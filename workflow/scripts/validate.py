@@ -3,11 +3,11 @@
 import sys
 from pathlib import Path
 
-from ketamine_meta.datapackage import DataPackageError, validate_package
-from ketamine_meta.logs import configure
-from ketamine_meta.package_files import read_package_dir
-from ketamine_meta.package_source import PackageSourceError
-from ketamine_meta.tables import to_csv_text
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
+from ketamine_meta.evidence.package_files import read_package_dir
+from ketamine_meta.evidence.package_source import PackageSourceError
 
 log = configure(snakemake.log[0])
 try:

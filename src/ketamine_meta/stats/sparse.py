@@ -2,7 +2,7 @@ r"""Fixed-effect pooling of 2x2 tables for sparse data: Mantel-Haenszel and Peto
 
 Both work on the raw counts, so studies with a zero cell need no continuity correction for
 the pooled estimate. The heterogeneity Q of Mantel-Haenszel uses the study-level estimates of
-:mod:`ketamine_meta.effect_sizes` (``add = 1/2, to = "only0"``, studies with no events or
+:mod:`ketamine_meta.stats.effect_sizes` (``add = 1/2, to = "only0"``, studies with no events or
 only events in both arms dropped), as metafor ``rma.mh`` does. Compared with metafor in
 ``tests/test_metafor_parity.py``.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ketamine_meta.effect_sizes import log_odds_ratio, log_risk_ratio, risk_difference
+from ketamine_meta.stats.effect_sizes import log_odds_ratio, log_risk_ratio, risk_difference
 
 SparseMeasure = Literal["OR", "RR", "RD"]
 STUDY_LEVEL = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}

@@ -16,9 +16,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ketamine_meta.meta_analysis import RandomEffectsResult, TestMethod, random_effects
-from ketamine_meta.meta_regression import meta_regression
-from ketamine_meta.tau2 import Tau2Method
+from ketamine_meta.stats.meta_analysis import RandomEffectsResult, TestMethod, random_effects
+from ketamine_meta.stats.meta_regression import meta_regression
+from ketamine_meta.stats.tau2 import Tau2Method
 
 
 def funnel_data(yi: ArrayLike, vi: ArrayLike, estimate: float, level: float = 0.95) -> pd.DataFrame:

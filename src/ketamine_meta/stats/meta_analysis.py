@@ -1,7 +1,7 @@
 """Random-effects meta-analysis: pooled estimates, Hartung-Knapp inference, subgroups.
 
 The model follows R's metafor ``rma.uni`` (Viechtbauer, 2010) step for step; the tau^2
-estimators live in :mod:`ketamine_meta.tau2`. Every statistic returned here is compared with
+estimators live in :mod:`ketamine_meta.stats.tau2`. Every statistic returned here is compared with
 metafor in ``tests/test_metafor_parity.py``.
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from ketamine_meta.tau2 import Batch, Tau2Method, estimate_tau2, q_profile_interval
+from ketamine_meta.stats.tau2 import Batch, Tau2Method, estimate_tau2, q_profile_interval
 
 TestMethod = Literal["knha", "adhoc", "z"]
 TESTS = ("knha", "adhoc", "z")
@@ -163,7 +163,7 @@ def fit_batch(
     yi, vi : array_like
         Estimates and sampling variances, shape ``(m, k)`` or ``(k,)``.
     method : {"REML", "DL", "PM", "ML", "SJ", "EB"}
-        Estimator of tau^2 (see :mod:`ketamine_meta.tau2`).
+        Estimator of tau^2 (see :mod:`ketamine_meta.stats.tau2`).
     test : {"knha", "adhoc", "z"}
         Inference for the pooled estimate.
     level : float
@@ -305,7 +305,7 @@ def cochran_q(yi: ArrayLike, vi: ArrayLike) -> float:
 
 
 def tau2_estimate(yi: ArrayLike, vi: ArrayLike, method: Tau2Method = "REML") -> float:
-    """tau^2 of one meta-analysis by ``method`` (see :mod:`ketamine_meta.tau2`)."""
+    """tau^2 of one meta-analysis by ``method`` (see :mod:`ketamine_meta.stats.tau2`)."""
     return float(estimate_tau2(Batch.from_arrays(yi, vi), method)[0])
 
 
@@ -530,3 +530,26 @@ def _result_row(analysis: str, subgroup: str, fit: RandomEffectsResult, n: float
         "method": fit.method,
         "test": fit.test,
     }
+
+
+def confidence_level(value: float) -> float:
+    """A confidence level as a fraction: ``value`` in (0, 1), or a percentage as metafor reads it.
+
+    metafor takes ``level = 95`` to mean 0.95; percentages from 50 up to (not including) 100
+    are read that way. Everything else (NaN, infinities, 0, 1, negative values, 2, 100) is
+    refused, since it would silently give empty or meaningless intervals.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not such a level.
+    """
+    value = float(value)
+    if 0 < value < 1:
+        return value
+    if 50 <= value < 100:
+        return value / 100
+    raise ValueError(
+        f"{value!r} is not a confidence level: give a fraction in (0, 1) (0.95) or a "
+        "percentage in [50, 100) (95)"
+    )

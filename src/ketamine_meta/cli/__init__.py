@@ -25,8 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.datapackage import DataPackageError, validate_package
-from ketamine_meta.effect_sizes import (
+from ketamine_meta.analyses.explain import ANALYSES, explain
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
+from ketamine_meta.evidence.package_files import read_package_dir, read_table_text
+from ketamine_meta.evidence.package_source import PackageSourceError
+from ketamine_meta.stats.effect_sizes import (
     log_odds_ratio,
     log_risk_ratio,
     proportion_freeman_tukey,
@@ -34,14 +38,14 @@ from ketamine_meta.effect_sizes import (
     risk_difference,
     smd,
 )
-from ketamine_meta.explain import ANALYSES, explain
-from ketamine_meta.km_reconstruction import CurveInputError, reconstruct_ipd
-from ketamine_meta.meta_analysis import OVERALL_LABEL, TESTS, pool_by_subgroup
-from ketamine_meta.package_files import read_package_dir, read_table_text
-from ketamine_meta.package_source import PackageSourceError
-from ketamine_meta.protocol import confidence_level
-from ketamine_meta.tables import to_csv_text
-from ketamine_meta.tau2 import ESTIMATORS
+from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_ipd
+from ketamine_meta.stats.meta_analysis import (
+    OVERALL_LABEL,
+    TESTS,
+    confidence_level,
+    pool_by_subgroup,
+)
+from ketamine_meta.stats.tau2 import ESTIMATORS
 
 #: Raw columns each measure needs, in the order the effect-size function takes them.
 MEASURE_COLUMNS = {

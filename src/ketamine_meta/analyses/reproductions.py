@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ketamine_meta.effect_sizes import log_odds_ratio
-from ketamine_meta.meta_analysis import random_effects
-from ketamine_meta.protocol import DEFAULT_WINDOWS, Window, nearest_in_window, window_at
+from ketamine_meta.analyses.protocol import DEFAULT_WINDOWS, Window, nearest_in_window, window_at
+from ketamine_meta.stats.effect_sizes import log_odds_ratio
+from ketamine_meta.stats.meta_analysis import random_effects
 
 RATIO_MEASURES = {"OR", "RR"}
 REPRODUCTION_COLUMNS = [

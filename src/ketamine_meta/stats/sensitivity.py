@@ -2,7 +2,7 @@ r"""Sensitivity analyses of a random-effects meta-analysis.
 
 Leave-one-out, cumulative meta-analysis, influence diagnostics and the Baujat plot data.
 
-Every refit goes through the vectorized :func:`ketamine_meta.meta_analysis.fit_batch`: the
+Every refit goes through the vectorized :func:`ketamine_meta.stats.meta_analysis.fit_batch`: the
 ``k`` leave-one-out models (or the ``k`` cumulative ones) are one batch of padded rows.
 Compared with metafor's ``leave1out``, ``cumul``, ``influence`` and ``baujat`` in
 ``tests/test_metafor_parity.py``.
@@ -15,8 +15,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ketamine_meta.meta_analysis import BatchFit, TestMethod, fit_batch, random_effects
-from ketamine_meta.tau2 import Tau2Method
+from ketamine_meta.stats.meta_analysis import BatchFit, TestMethod, fit_batch, random_effects
+from ketamine_meta.stats.tau2 import Tau2Method
 
 SUMMARY_COLUMNS = [
     "estimate",

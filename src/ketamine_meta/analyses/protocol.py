@@ -51,29 +51,6 @@ DEFAULT_WINDOWS = (
 )
 
 
-def confidence_level(value: float) -> float:
-    """A confidence level as a fraction: ``value`` in (0, 1), or a percentage as metafor reads it.
-
-    metafor takes ``level = 95`` to mean 0.95; percentages from 50 up to (not including) 100
-    are read that way. Everything else (NaN, infinities, 0, 1, negative values, 2, 100) is
-    refused, since it would silently give empty or meaningless intervals.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not such a level.
-    """
-    value = float(value)
-    if 0 < value < 1:
-        return value
-    if 50 <= value < 100:
-        return value / 100
-    raise ValueError(
-        f"{value!r} is not a confidence level: give a fraction in (0, 1) (0.95) or a "
-        "percentage in [50, 100) (95)"
-    )
-
-
 def windows_from_config(entries: Sequence[Mapping]) -> tuple[Window, ...]:
     """The ``windows`` list of the configuration as :class:`Window` objects."""
     return tuple(Window(**entry) for entry in entries)
@@ -231,7 +208,6 @@ __all__ = [
     "AnalysisSet",
     "Protocol",
     "Window",
-    "confidence_level",
     "nearest_in_window",
     "select_comparisons",
     "window_at",

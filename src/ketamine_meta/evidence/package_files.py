@@ -3,7 +3,7 @@
 The statistics modules stay free of I/O; the command line and the workflow (the ``pull``
 inputs and script, the ``validate`` script) read package directories through these. Every
 path comes from the descriptor and is checked to lie inside the package
-(:func:`~ketamine_meta.package_source.safe_member_path`) before anything is opened.
+(:func:`~ketamine_meta.evidence.package_source.safe_member_path`) before anything is opened.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.package_source import (
+from ketamine_meta.evidence.package_source import (
     DESCRIPTOR,
     PACKAGE_DOCS,
     PackageSourceError,
@@ -31,8 +31,8 @@ def read_package_dir(root: str | Path) -> tuple[dict, dict[str, str]]:
     ------
     PackageSourceError
         With the file (and line, for text) named: no descriptor, an unusable descriptor
-        (:func:`~ketamine_meta.package_source.parse_descriptor`), a table that is a directory,
-        a binary file, or a file that is not UTF-8.
+        (:func:`~ketamine_meta.evidence.package_source.parse_descriptor`), a table that is a
+        directory, a binary file, or a file that is not UTF-8.
     """
     root = Path(root)
     descriptor_path = root / DESCRIPTOR

@@ -2,7 +2,7 @@ r"""Permutation tests of random-effects models (metafor ``permutest``).
 
 For the intercept-only model the permutations are sign flips of the estimates, all
 :math:`2^k` of them when that is at most ``iterations`` (an exact test), refitted in one
-vectorized batch by :func:`ketamine_meta.meta_analysis.fit_batch`. For a meta-regression the
+vectorized batch by :func:`ketamine_meta.stats.meta_analysis.fit_batch`. For a meta-regression the
 rows of the model matrix are permuted against the estimates, every distinct permutation when
 their number is at most ``iterations``.
 
@@ -29,9 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ketamine_meta.meta_analysis import TestMethod, fit_batch
-from ketamine_meta.meta_regression import BATCH_ESTIMATORS, meta_regression, meta_regression_batch
-from ketamine_meta.tau2 import Tau2Method
+from ketamine_meta.stats.meta_analysis import TestMethod, fit_batch
+from ketamine_meta.stats.meta_regression import (
+    BATCH_ESTIMATORS,
+    meta_regression,
+    meta_regression_batch,
+)
+from ketamine_meta.stats.tau2 import Tau2Method
 
 #: Tolerance of the comparison with the observed statistic (metafor ``comptol``).
 COMPARISON_TOLERANCE = float(np.sqrt(np.finfo(float).eps))

@@ -10,7 +10,7 @@ divided by the number of comparisons it enters, so no participant counts twice; 
 first (Cochrane Handbook 6.4, sections 23.3.4 and 6.5.2.10).
 
 Crossover trials (``ComparisonRules.crossover_correlation``): with a within-person
-correlation ``r`` the comparison is paired, :func:`~ketamine_meta.effect_sizes.smd_paired`
+correlation ``r`` the comparison is paired, :func:`~ketamine_meta.stats.effect_sizes.smd_paired`
 (Elbourne et al., 2002; Handbook 23.2.7); with ``None`` it is analysed as if parallel, which
 ignores the correlation and over-states the variance. Count outcomes of crossover trials are
 always analysed as if parallel.
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.datapackage import COUNT_OUTCOMES, SCORE_OUTCOMES
-from ketamine_meta.effect_sizes import (
+from ketamine_meta.evidence.datapackage import COUNT_OUTCOMES, SCORE_OUTCOMES
+from ketamine_meta.stats.effect_sizes import (
     combine_groups,
     hedges_correction,
     log_risk_ratio,
@@ -686,7 +686,7 @@ def _combine_arms(
 ) -> tuple[pd.DataFrame, set[str], set[str], pd.DataFrame]:
     """Merge the rows (and arm records) of arms that share a drug and route.
 
-    Scores combine by :func:`~ketamine_meta.effect_sizes.combine_groups`; counts add up. The
+    Scores combine by :func:`~ketamine_meta.stats.effect_sizes.combine_groups`; counts add up. The
     merged arm is named by joining the arm ids with ``+`` and keeps no single dose.
     """
     rows = chosen.set_index("arm_id")
@@ -733,13 +733,13 @@ def contrast_effect_sizes(
     r"""Hedges' g from between-arm effects as reported, for comparisons with no arm data.
 
     - ``MD`` / ``LSMD`` (parallel trials): the SE (given, or from the CI by
-      :func:`~ketamine_meta.effect_sizes.se_from_ci_of_difference`) implies the pooled SD,
+      :func:`~ketamine_meta.stats.effect_sizes.se_from_ci_of_difference`) implies the pooled SD,
       :math:`SD = SE/\sqrt{1/n_1 + 1/n_2}` (Cochrane Handbook 6.5.2.3); then g and its
-      variance are those of :func:`~ketamine_meta.effect_sizes.smd` with the difference as
+      variance are those of :func:`~ketamine_meta.stats.effect_sizes.smd` with the difference as
       the treatment mean and 0 as the control mean. A paired (crossover) difference gives
       the between-person SD through the within-person correlation r
-      (:func:`~ketamine_meta.effect_sizes.sd_between_from_paired_se`) and g by
-      :func:`~ketamine_meta.effect_sizes.smd_paired`; with ``crossover_correlation = None``
+      (:func:`~ketamine_meta.stats.effect_sizes.sd_between_from_paired_se`) and g by
+      :func:`~ketamine_meta.stats.effect_sizes.smd_paired`; with ``crossover_correlation = None``
       ("as if parallel") r = 0 and g is that of two parallel groups of n.
     - ``SMD_d``: Hedges' correction is applied, :math:`g = J\,d`, :math:`v = J^2 SE^2`.
     - ``SMD_g``: used as reported, :math:`v = SE^2`.

@@ -2,8 +2,8 @@
 
 Each function takes validated tables or effect sizes and the ``pooling`` block of the
 configuration and returns a results table; the statistics themselves live in
-:mod:`ketamine_meta.meta_analysis`, :mod:`ketamine_meta.meta_regression`,
-:mod:`ketamine_meta.sensitivity` and :mod:`ketamine_meta.publication_bias`.
+:mod:`ketamine_meta.stats.meta_analysis`, :mod:`ketamine_meta.stats.meta_regression`,
+:mod:`ketamine_meta.stats.sensitivity` and :mod:`ketamine_meta.stats.publication_bias`.
 """
 
 from __future__ import annotations
@@ -16,19 +16,26 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from ketamine_meta.comparisons import (
+from ketamine_meta.analyses.comparisons import (
     CONTROL_TYPE,
     ENANTIOMER,
     ComparisonRules,
     build_effect_sizes,
 )
-from ketamine_meta.effect_sizes import (
+from ketamine_meta.analyses.protocol import (
+    AnalysisSet,
+    Protocol,
+    Window,
+    nearest_in_window,
+    select_comparisons,
+)
+from ketamine_meta.stats.effect_sizes import (
     inverse_freeman_tukey,
     log_risk_ratio,
     proportion_freeman_tukey,
     proportion_logit,
 )
-from ketamine_meta.meta_analysis import (
+from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     RandomEffectsResult,
     pool_by_subgroup,
@@ -36,16 +43,9 @@ from ketamine_meta.meta_analysis import (
     subgroup_difference_test,
     tau2_confidence_interval,
 )
-from ketamine_meta.meta_regression import meta_regression, subgroups_common_tau2
-from ketamine_meta.protocol import (
-    AnalysisSet,
-    Protocol,
-    Window,
-    nearest_in_window,
-    select_comparisons,
-)
-from ketamine_meta.publication_bias import egger_test, rank_correlation_test, trim_and_fill
-from ketamine_meta.sensitivity import cumulative, influence, leave_one_out
+from ketamine_meta.stats.meta_regression import meta_regression, subgroups_common_tau2
+from ketamine_meta.stats.publication_bias import egger_test, rank_correlation_test, trim_and_fill
+from ketamine_meta.stats.sensitivity import cumulative, influence, leave_one_out
 
 
 def select_smd_at(effects: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
@@ -58,7 +58,7 @@ def select_at(
 ) -> pd.DataFrame:
     """One row per comparison of ``outcome`` and ``measure`` in the primary window and set.
 
-    See :func:`~ketamine_meta.protocol.select_comparisons` (PROTOCOL.md §6-§10).
+    See :func:`~ketamine_meta.analyses.protocol.select_comparisons` (PROTOCOL.md §6-§10).
 
     Raises
     ------
@@ -123,9 +123,9 @@ def subgroup_tests(
     """Tests for subgroup differences, with separate and with a common tau^2.
 
     Separate tau^2: the Q test on the subgroup estimates
-    (:func:`~ketamine_meta.meta_analysis.subgroup_difference_test`, chi^2). Common tau^2:
+    (:func:`~ketamine_meta.stats.meta_analysis.subgroup_difference_test`, chi^2). Common tau^2:
     the omnibus test of the mixed-effects model on subgroup indicators
-    (:func:`~ketamine_meta.meta_regression.subgroups_common_tau2`; F with knha). A moderator
+    (:func:`~ketamine_meta.stats.meta_regression.subgroups_common_tau2`; F with knha). A moderator
     with a single level in the data gets no row.
     """
     rows = []

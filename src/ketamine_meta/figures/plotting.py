@@ -13,9 +13,9 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
-from ketamine_meta.comparisons import ARM_LEVEL
-from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
-from ketamine_meta.relapse import SummaryFit
+from ketamine_meta.analyses.comparisons import ARM_LEVEL
+from ketamine_meta.analyses.relapse import SummaryFit
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 
 ROUTE_NAMES = {
     "IV": "Intravenous",
@@ -128,7 +128,7 @@ def forest_plot(
     effects : pandas.DataFrame
         One row per comparison: ``label, n_treat, n_ctrl, yi, vi`` and the ``subgroup`` column.
     pooled : pandas.DataFrame
-        Output of :func:`ketamine_meta.meta_analysis.pool_by_subgroup` for the same rows.
+        Output of :func:`ketamine_meta.stats.meta_analysis.pool_by_subgroup` for the same rows.
     subgroup : str
         Column of ``effects`` that defines the blocks.
     subgroup_names : mapping, optional
@@ -383,7 +383,8 @@ def relapse_curves(
     """Relapse-free curves of the arms with a time-based summary fit, one panel per group.
 
     Each curve is the arm's exponential or Weibull summary fit
-    (:mod:`ketamine_meta.relapse`), with a pointwise confidence band where the fit has an SE;
+    (:mod:`ketamine_meta.analyses.relapse`), with a pointwise confidence band where the fit has
+    an SE;
     the line style gives the regimen. Under each panel, the number followed at day 0 (the only
     number at risk the sources report).
     """

@@ -13,7 +13,7 @@ Uncertainty, on :math:`\log\lambda` of the exponential: from ``d`` relapses,
 :math:`SE = 1/\sqrt d` (the exponential MLE); from a share of ``n``, by the delta method,
 :math:`SE = \sqrt{p / ((1-p) n)} / (-\ln(1-p))`. A curve without a count behind it has none.
 These fits are labelled ``summary fit`` wherever they appear, and never mixed with curves
-rebuilt from published Kaplan-Meier figures (:mod:`ketamine_meta.km_reconstruction`).
+rebuilt from published Kaplan-Meier figures (:mod:`ketamine_meta.stats.km_reconstruction`).
 
 References
 ----------
@@ -32,9 +32,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from ketamine_meta.comparisons import ENANTIOMER
-from ketamine_meta.effect_sizes import log_hazard_ratio
-from ketamine_meta.meta_analysis import random_effects
+from ketamine_meta.analyses.comparisons import ENANTIOMER
+from ketamine_meta.stats.effect_sizes import log_hazard_ratio
+from ketamine_meta.stats.meta_analysis import random_effects
 
 #: Days at which relapse-free shares are reported.
 REPORT_DAYS = (14, 28, 56)
@@ -256,7 +256,7 @@ def relapse_pooled(
 
     Medians are pooled on the log scale, :math:`\log m = \log(\ln 2) - \log\lambda`, with the
     SE of :math:`\log\lambda` (arms whose fit has one); hazard ratios as log HR with the
-    variance from their CI (:func:`~ketamine_meta.effect_sizes.log_hazard_ratio`). Both by the
+    variance from their CI (:func:`~ketamine_meta.stats.effect_sizes.log_hazard_ratio`). Both by the
     random-effects model of ``pooling``.
     """
     model = _model(pooling)

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses import arm_responses, pool_proportions
-from ketamine_meta.comparisons import ENANTIOMER, ComparisonRules
-from ketamine_meta.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
-from ketamine_meta.protocol import Protocol, Window, select_comparisons
+from ketamine_meta.analyses.comparisons import ENANTIOMER, ComparisonRules
+from ketamine_meta.analyses.pooled import arm_responses, pool_proportions
+from ketamine_meta.analyses.protocol import Protocol, Window, select_comparisons
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
 
 SUPPORTED, PARTLY, NOT_SUPPORTED, NOT_TESTABLE = (
     "supported",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ketamine_meta.protocol import confidence_level
+from ketamine_meta.stats.meta_analysis import confidence_level
 
 #: Bounds of a configuration file: far above what the project's own files use.
 MAX_YAML_BYTES = 256 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.comparisons import ENANTIOMER
+from ketamine_meta.analyses.comparisons import ENANTIOMER
 
 #: Outcomes that measure efficacy (dropouts are counted with safety, not here).
 EFFICACY_OUTCOMES = frozenset(

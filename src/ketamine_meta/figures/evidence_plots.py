@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from scipy import stats
 
-from ketamine_meta.meta_analysis import OVERALL_LABEL
-from ketamine_meta.plotting import RELAPSE_COLORS, ROUTE_NAMES
-from ketamine_meta.publication_bias import funnel_data
+from ketamine_meta.figures.plotting import RELAPSE_COLORS, ROUTE_NAMES
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
+from ketamine_meta.stats.publication_bias import funnel_data
 
 PLACEBO_GREY = "0.45"
 

@@ -23,14 +23,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
-from ketamine_meta.meta_analysis import (
+from ketamine_meta.stats.meta_analysis import (
     MACHINE_EPS,
     TESTS,
     TestMethod,
     knapp_hartung_factor,
     random_effects,
 )
-from ketamine_meta.tau2 import Tau2Method, safeguarded_fisher_scoring
+from ketamine_meta.stats.tau2 import Tau2Method, safeguarded_fisher_scoring
 
 FloatArray = NDArray[np.float64]
 
@@ -108,7 +108,7 @@ def _tau2_sj(design: _Design) -> float:
 #: Estimators without a batch path (REML, ML and DL go through :func:`meta_regression_batch`).
 SINGLE_ESTIMATORS = {
     "PM": _tau2_pm,
-    # The EB iteration's fixed point is the PM root (see ketamine_meta.tau2.empirical_bayes).
+    # The EB iteration's fixed point is the PM root (see ketamine_meta.stats.tau2.empirical_bayes).
     "EB": _tau2_pm,
     "SJ": _tau2_sj,
 }
