@@ -17,7 +17,7 @@ export MPLBACKEND := Agg
 FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
 
 .DEFAULT_GOAL := all
-.PHONY: all pipeline test lint lock venv clean
+.PHONY: all pipeline test test-fast lint lock venv clean
 
 all: pipeline results/report.html
 
@@ -41,6 +41,10 @@ results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Everything but the tests that run the whole workflow in a temporary copy (marker pipeline).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not pipeline"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts tools notebooks

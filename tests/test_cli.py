@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -147,3 +148,21 @@ def test_escalc_refuses_impossible_counts(tmp_path, capsys):
     assert "row 2, column 'ai', value '12': events must lie between 0 and n1i" in (
         capsys.readouterr().err
     )
+
+
+def test_cite_writes_one_bibtex_entry_per_source(capsys):
+    sources = pd.read_csv(REPO / "data/raw/sources.csv")
+    assert main(["cite", "--package", str(REPO / "data/raw")]) == 0
+    text = capsys.readouterr().out
+    keys = re.findall(r"^@misc\{([a-z0-9_]+),$", text, re.M)
+    assert keys == sources["source_id"].tolist()
+    assert text.count("  doi = {") == sources["doi"].notna().sum()
+    first = sources.iloc[0]
+    assert f"  url = {{{first['url']}}}" in text
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert re.fullmatch(r"ketamine-meta \d+\.\d+\.\d+\n", capsys.readouterr().out)

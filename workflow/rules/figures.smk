@@ -35,7 +35,6 @@ rule forest_response_by_enantiomer:
     params:
         level=config["pooling"]["level"],
         png_dpi=config["figures"]["png_dpi"],
-        pooling=config["pooling"],
     conda:
         "../envs/ketamine_meta.yaml"
     log:

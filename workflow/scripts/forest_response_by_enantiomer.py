@@ -10,12 +10,7 @@ from ketamine_meta.figures.plotting import (
 )
 
 log = configure(snakemake.log[0])
-pooling = snakemake.params.pooling
-labels = ForestLabels(
-    effect="Risk ratio of response",
-    model=f"τ² by {pooling['method']}, {pooling['test']} confidence intervals; log scale",
-    exponentiate=True,
-)
+labels = ForestLabels(effect="Risk ratio of response", exponentiate=True)
 names = {"racemic": "Racemic ketamine", "esketamine": "Esketamine", "arketamine": "Arketamine"}
 with deterministic_style():
     figure = forest_plot(

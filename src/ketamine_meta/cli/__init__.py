@@ -12,6 +12,8 @@ explain ANALYSIS [SUBGROUP]
     Every comparison, data row and source (URL and locator) behind a pooled number.
 reconstruct-km
     Individual patient data rebuilt from a digitized Kaplan-Meier curve and its at-risk table.
+cite
+    BibTeX of every source of the data package.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import csv
 import io
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ import pandas as pd
 
 from ketamine_meta.analyses.explain import ANALYSES, explain
 from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.citations import bibtex
 from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
 from ketamine_meta.evidence.package_files import read_package_dir, read_table_text
 from ketamine_meta.evidence.package_source import PackageSourceError
@@ -336,6 +340,14 @@ def _level(value: float) -> float:
         raise UsageError(f"--level {value}: {exc}") from exc
 
 
+def cmd_cite(args: argparse.Namespace) -> int:
+    """Print (or write) BibTeX for every row of the package's sources.csv."""
+    sources = _read_csv(str(Path(args.package) / "sources.csv"))
+    _require_columns(sources, ["source_id", "citation", "url", "doi"], args.package)
+    _write(bibtex(sources), args.output)
+    return 0
+
+
 def _write(text: str, output: str | None) -> None:
     """Write ``text`` to ``output`` (whole, via a temporary file) or to standard output."""
     if not output:
@@ -357,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ketamine-meta",
         description="Meta-analysis tools of the ketamine-meta project (metafor-compatible).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate a data package directory")
@@ -417,7 +430,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--total-events", type=int, help="total number of events, when reported")
     p.add_argument("--out", help="write IPD (time, event) here instead of standard output")
     p.set_defaults(func=cmd_reconstruct_km)
+
+    p = sub.add_parser("cite", help="BibTeX of every source the data package's numbers came from")
+    p.add_argument(
+        "--package", default="data/raw", help="data package directory (default data/raw)"
+    )
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_cite)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ketamine-meta")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,9 +73,23 @@ class ForestLabels:
     favours_right: str = "Favours ketamine"
     treat: str = "Drug"
     ctrl: str = "Control"
-    model: str = "τ² by REML, Hartung-Knapp confidence intervals"
+    #: The model as fitted; empty: read from the pooled table's ``method`` and ``test``.
+    model: str = ""
     #: Estimates are logs (log RR, log OR): show them and their axis as ratios.
     exponentiate: bool = False
+
+
+#: How each inference method is named in figures and captions.
+TEST_NAMES = {
+    "knha": "Hartung-Knapp confidence intervals",
+    "adhoc": "ad hoc Hartung-Knapp confidence intervals (never narrower than Wald)",
+    "z": "Wald z confidence intervals",
+}
+
+
+def model_text(method: str, test: str) -> str:
+    """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words."""
+    return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
 
 
 def _fmt_p(p: float) -> str:
@@ -179,7 +193,8 @@ def forest_plot(
                 },
             )
         )
-    footnotes = [f"Random-effects model: {labels.model}."]
+    model = labels.model or model_text(overall["method"], overall["test"])
+    footnotes = [f"Random-effects model: {model}."]
     if "data_basis" in effects and (effects["data_basis"] != ARM_LEVEL).any():
         footnotes.append(
             "† g from a between-arm difference or standardized difference as reported "
