@@ -19,10 +19,12 @@
 # to `results/notebooks/audit.html`; run it from the repository root or from `notebooks/`.
 
 # %%
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
+from IPython.display import Image, display
 
 from ketamine_meta.figures.plotting import (
     ROUTE_NAMES,
@@ -32,6 +34,14 @@ from ketamine_meta.figures.plotting import (
     relapse_curves,
 )
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
+
+
+def show(figure) -> None:
+    """Display a Figure built without pyplot: as a PNG, whatever matplotlib backend is set."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    display(Image(data=buffer.getvalue()))
+
 
 ROOT = Path.cwd() if (Path.cwd() / "Snakefile").exists() else Path.cwd().parent
 TABLES = ROOT / "results/tables"
@@ -46,7 +56,7 @@ by_study = pd.read_csv(TABLES / "smd_24h_by_study.csv")
 pooled = pd.read_csv(TABLES / "pooled_smd_24h_by_route.csv")
 with deterministic_style():
     figure = forest_plot(by_study, pooled)
-figure
+show(figure)
 
 # %%
 pooled.set_index("subgroup")[["k", "n", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "i2"]]
@@ -65,7 +75,7 @@ with deterministic_style():
         subgroup_names={"racemic": "Racemic ketamine", "esketamine": "Esketamine"},
         labels=ForestLabels(effect="Risk ratio of response", exponentiate=True),
     )
-figure
+show(figure)
 
 # %% [markdown]
 # ## Relapse after response (summary fits)
@@ -74,7 +84,7 @@ figure
 relapse = pd.read_csv(TABLES / "relapse_by_study.csv")
 with deterministic_style():
     figure = relapse_curves(relapse, "route", group_names=ROUTE_NAMES)
-figure
+show(figure)
 
 # %% [markdown]
 # ## Claims audit
