@@ -128,13 +128,6 @@ def test_bad_config_value(repo):
     run_and_check(repo, ["method", "REMLX"])
 
 
-def test_data_raw_is_never_written(repo):
-    before = tree_digest(repo / "data/raw")
-    result = run_snakemake(repo, "--forceall")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert tree_digest(repo / "data/raw") == before
-
-
 # --- Hardening: hostile inputs through the whole workflow -------------------------------
 
 

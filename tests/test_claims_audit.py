@@ -165,12 +165,33 @@ def test_cost_per_responder_uses_the_documents_costs():
 
 
 def test_explain_traces_a_pooled_number_to_urls(capsys):
-    assert main(["explain", "smd_24h", "IV", "--root", str(REPO)]) == 0
+    """The pooled estimate explained, then each comparison's numbers and sources."""
+    assert main(["explain", "smd_24h", "iv", "--root", str(REPO)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("3 comparisons from 3 trials")
+    pooled = pd.read_csv(REPO / "results/tables/pooled_smd_24h_by_route.csv").set_index("subgroup")
+    iv = pooled.loc["IV"]
+    first, second = out.splitlines()[:2]
+    assert first == (
+        f"pooled estimate (IV): {iv['estimate']:.3f} [{iv['ci_low']:.3f}, {iv['ci_high']:.3f}], "
+        f"k = {int(iv['k'])} (REML, knha)"
+    )
+    assert second == "3 row(s) from 3 trial(s)"
     assert "https://" in out and "at: " in out
+    by_study = pd.read_csv(REPO / "results/tables/smd_24h_by_study.csv")
+    murrough = by_study[by_study["study_id"] == "Murrough2013"].squeeze()
+    assert (
+        f"drug arm: mean {murrough['mean_treat']:g}, SD {murrough['sd_treat']:.4g}, "
+        f"n {murrough['n_treat_analysed']:g}"
+    ) in out
 
 
-def test_explain_refuses_an_unknown_subgroup(capsys):
+@pytest.mark.parametrize("analysis", ["rr_response_24h", "relapse", "claims", "adverse_events"])
+def test_explain_covers_every_results_table(analysis, capsys):
+    assert main(["explain", analysis, "--root", str(REPO)]) == 0
+    assert "row(s) from" in capsys.readouterr().out
+
+
+def test_explain_refuses_an_unknown_subgroup_and_lists_the_valid_ones(capsys):
     assert main(["explain", "smd_24h", "XX", "--root", str(REPO)]) == 2
-    assert "no subgroup 'XX'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no subgroup 'XX'" in err and "valid (any case):" in err and "IV" in err

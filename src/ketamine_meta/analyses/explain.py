@@ -1,53 +1,185 @@
-"""Trace a pooled number to its comparisons, data rows and sources (``ketamine-meta explain``)."""
+"""Trace a pooled number to its comparisons, data rows and sources (``ketamine-meta explain``).
+
+For each explainable analysis, :data:`ANALYSES` names the per-comparison table and the pooled
+table of the pipeline's results; :func:`explain` prints the pooled estimate being explained
+(with its CI and model), then every row behind it: the estimate, each arm's mean, SD and n (or
+events and n), and the source, URL and locator of each arm's numbers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
-#: Analyses that can be explained: the per-comparison table behind each pooled table.
-ANALYSES = {
-    "smd_24h": "results/tables/smd_24h_by_study.csv",
-    "rr_response_24h": "results/tables/rr_response_24h_by_study.csv",
-    "adverse_events": "results/tables/adverse_event_rr.csv",
+from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
+
+
+@dataclass(frozen=True)
+class Explainable:
+    """An analysis ``explain`` can trace: its rows, its pooled table and how they match."""
+
+    rows: str
+    pooled: str | None = None
+    #: Columns of ``rows`` a subgroup name may match, in order.
+    subgroup_columns: tuple[str, ...] = ("route", "enantiomer", "study_id")
+    #: The scale the pooled table is on: ``ratio`` tables hold logs, shown exponentiated.
+    scale: str = "identity"
+
+
+#: Analyses that can be explained, by name.
+ANALYSES: Mapping[str, Explainable] = {
+    "smd_24h": Explainable(
+        "results/tables/smd_24h_by_study.csv",
+        "results/tables/pooled_smd_24h_by_route.csv",
+        ("route", "enantiomer", "control_type", "population", "study_id"),
+    ),
+    "rr_response_24h": Explainable(
+        "results/tables/rr_response_24h_by_study.csv",
+        "results/tables/pooled_rr_response_24h_by_enantiomer.csv",
+        ("enantiomer", "route", "study_id"),
+        "ratio",
+    ),
+    "adverse_events": Explainable(
+        "results/tables/adverse_event_rr.csv", None, ("event", "route", "enantiomer", "study_id")
+    ),
+    "relapse": Explainable(
+        "results/tables/relapse_by_study.csv",
+        "results/tables/relapse_pooled.csv",
+        ("route", "enantiomer", "regimen", "study_id"),
+    ),
+    "claims": Explainable("results/tables/claims_audit.csv", None, ("claim_id", "topic")),
 }
-SUBGROUP_COLUMNS = ("route", "enantiomer", "event", "study_id")
 
 
-def select_rows(table: pd.DataFrame, subgroup: str | None) -> pd.DataFrame:
-    """Rows of ``table`` in ``subgroup`` (a route, enantiomer, event or study); all if None."""
+def subgroups(table: pd.DataFrame, analysis: Explainable) -> list[str]:
+    """Every value a subgroup argument may take for this table, sorted."""
+    values = set()
+    for column in analysis.subgroup_columns:
+        if column in table:
+            values |= set(table[column].dropna().astype(str))
+    return sorted(values - {OVERALL_LABEL})
+
+
+def select_rows(
+    table: pd.DataFrame, subgroup: str | None, analysis: Explainable
+) -> tuple[pd.DataFrame, str | None]:
+    """Rows of ``table`` in ``subgroup`` (matched case-insensitively) and the column it matched.
+
+    Raises
+    ------
+    KeyError
+        If no column of ``analysis.subgroup_columns`` holds that value.
+    """
     if subgroup is None:
-        return table
-    for column in SUBGROUP_COLUMNS:
-        if column in table and (table[column] == subgroup).any():
-            return table[table[column] == subgroup]
+        return table, None
+    for column in analysis.subgroup_columns:
+        if column not in table:
+            continue
+        matches = table[column].astype(str).str.casefold() == subgroup.casefold()
+        if matches.any():
+            return table[matches], column
     raise KeyError(subgroup)
 
 
-def explain(table: pd.DataFrame, sources: pd.DataFrame, subgroup: str | None = None) -> str:
-    """Text listing each comparison with its estimate and, per arm, source, URL and locator."""
-    rows = select_rows(table, subgroup)
-    rows = rows[rows.get("study_id", pd.Series(dtype=str)) != "overall"]
+def explain(
+    table: pd.DataFrame,
+    sources: pd.DataFrame,
+    subgroup: str | None = None,
+    pooled: pd.DataFrame | None = None,
+    analysis: Explainable | None = None,
+) -> str:
+    """Text: the pooled estimate explained, then each row with its numbers and sources."""
+    analysis = analysis or ANALYSES["smd_24h"]
+    rows, column = select_rows(table, subgroup, analysis)
+    if "study_id" in rows:
+        rows = rows[rows["study_id"] != OVERALL_LABEL]
+    lines = [_pooled_line(pooled, rows, subgroup, column, analysis)]
+    trials = rows["study_id"].nunique() if "study_id" in rows else len(rows)
+    lines.append(f"{len(rows)} row(s) from {trials} trial(s)")
     by_id = sources.set_index("source_id")
-    lines = [f"{len(rows)} comparisons from {rows['study_id'].nunique()} trials"]
     for _, row in rows.iterrows():
-        basis = row.get("data_basis", "")
-        lines.append(
-            f"\n{row.get('label', row['study_id'])}: "
-            f"yi = {row['yi']:.4f}, vi = {row['vi']:.4f} {basis}"
-        )
-        for side in ("treat", "ctrl", ""):
-            key = f"source_id_{side}" if side else "source_id"
-            if key not in row or pd.isna(row[key]):
-                continue
-            locator = row[f"locator_{side}" if side else "locator"]
-            source = by_id.loc[row[key]] if row[key] in by_id.index else None
-            url = source["url"] if source is not None else "(source not in sources.csv)"
-            label = {"treat": "drug arm", "ctrl": "control arm", "": "rows"}[side]
-            lines.append(f"  {label}: {row[key]} <{url}>\n    at: {locator}")
-            if (
-                side == "treat"
-                and row.get("source_id_ctrl") == row[key]
-                and row.get("locator_ctrl") == locator
-            ):
-                break
+        lines += _row_lines(row, by_id)
     return "\n".join(lines) + "\n"
+
+
+def _pooled_line(
+    pooled: pd.DataFrame | None,
+    rows: pd.DataFrame,
+    subgroup: str | None,
+    column: str | None,
+    analysis: Explainable,
+) -> str:
+    """The pooled estimate of the subgroup (or overall) with CI, k and model, where pooled."""
+    if pooled is None or "subgroup" not in pooled:
+        return "pooled estimate: none (this table lists rows, not a pooled model)"
+    level = pooled[pooled["subgroup"] != SUBGROUP_TEST_LABEL]
+    name = OVERALL_LABEL
+    if subgroup is not None:
+        hits = level[level["subgroup"].astype(str).str.casefold() == subgroup.casefold()]
+        if hits.empty:
+            return f"pooled estimate: none for {subgroup} in this table (grouped otherwise)"
+        name = hits["subgroup"].iloc[0]
+    row = level.set_index("subgroup").loc[name]
+    values = np.array([row["estimate"], row["ci_low"], row["ci_high"]], dtype=float)
+    if analysis.scale == "ratio":
+        values = np.exp(values)
+    model = ", ".join(str(row[c]) for c in ("method", "test") if c in row and pd.notna(row[c]))
+    return (
+        f"pooled estimate ({name}): {values[0]:.3f} [{values[1]:.3f}, {values[2]:.3f}], "
+        f"k = {int(row['k'])}" + (f" ({model})" if model else "")
+    )
+
+
+def _row_lines(row: pd.Series, by_id: pd.DataFrame) -> list[str]:
+    label = row.get("label", row.get("claim_id", row.get("study_id", "")))
+    if "yi" in row and pd.notna(row.get("yi")):
+        head = f"\n{label}: yi = {row['yi']:.4f}, vi = {row['vi']:.4f} {row.get('data_basis', '')}"
+    elif "verdict" in row:
+        head = f"\n{label} ({row['test'] or 'not tested'}): {row['verdict']}; {row['why']}"
+    else:
+        head = f"\n{label} {row.get('arm_id', '')}: {row.get('data_basis', '')}"
+    lines = [head.rstrip()]
+    if str(row.get("data_basis", "")).startswith("reported"):
+        # A contrast as the source reported it: its arms have no means of their own.
+        lines.append(
+            f"  {row['data_basis']}: {row['contrast_estimate']:g}"
+            + (f", SE {row['contrast_se']:.4g}" if pd.notna(row["contrast_se"]) else "")
+            + f"; n {row['n_treat_analysed']:g} drug, {row['n_ctrl_analysed']:g} control"
+        )
+        return lines + _source_lines(row, by_id)
+    for side in ("treat", "ctrl"):
+        numbers = _arm_numbers(row, side)
+        if numbers:
+            lines.append(f"  {'drug' if side == 'treat' else 'control'} arm: {numbers}")
+    lines += _source_lines(row, by_id)
+    return lines
+
+
+def _arm_numbers(row: pd.Series, side: str) -> str:
+    """``mean -16.5, SD 11.0, n 47`` or ``events 30 of 47`` for one arm, where the row has them."""
+    n = row.get(f"n_{side}_analysed", row.get(f"n_{side}"))
+    if pd.notna(row.get(f"mean_{side}")):
+        return f"mean {row[f'mean_{side}']:g}, SD {row[f'sd_{side}']:.4g}, n {n:g}"
+    if pd.notna(row.get(f"events_{side}")):
+        return f"events {row[f'events_{side}']:g} of {n:g}"
+    return ""
+
+
+def _source_lines(row: pd.Series, by_id: pd.DataFrame) -> list[str]:
+    lines, seen = [], set()
+    for side in ("treat", "ctrl", ""):
+        key = f"source_id_{side}" if side else "source_id"
+        if key not in row or pd.isna(row[key]):
+            continue
+        locator = row[f"locator_{side}" if side else "locator"]
+        if (row[key], locator) in seen:
+            continue
+        seen.add((row[key], locator))
+        source = by_id.loc[row[key]] if row[key] in by_id.index else None
+        url = source["url"] if source is not None else "(source not in sources.csv)"
+        label = {"treat": "drug arm", "ctrl": "control arm", "": "rows"}[side]
+        lines.append(f"  {label}: {row[key]} <{url}>\n    at: {locator}")
+    return lines

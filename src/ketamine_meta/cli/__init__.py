@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses.explain import ANALYSES, explain
+from ketamine_meta.analyses.explain import ANALYSES, explain, subgroups
 from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.citations import bibtex
 from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
@@ -265,14 +265,19 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """Print every comparison, data row and source behind a pooled analysis."""
+    """Print the pooled number and every comparison, data row and source behind it."""
     root = Path(args.root)
-    table = _read_csv(str(root / ANALYSES[args.analysis]))
+    analysis = ANALYSES[args.analysis]
+    table = _read_csv(str(root / analysis.rows))
+    pooled = _read_csv(str(root / analysis.pooled)) if analysis.pooled else None
     sources = _read_csv(str(root / "data/raw/sources.csv"))
     try:
-        text = explain(table, sources, args.subgroup)
+        text = explain(table, sources, args.subgroup, pooled, analysis)
     except KeyError as exc:
-        raise UsageError(f"{args.analysis}: no subgroup {args.subgroup!r}") from exc
+        valid = ", ".join(subgroups(table, analysis))
+        raise UsageError(
+            f"{args.analysis}: no subgroup {args.subgroup!r}; valid (any case): {valid}"
+        ) from exc
     _write(text, None)
     return 0
 
@@ -417,7 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
     p.add_argument("analysis", choices=sorted(ANALYSES))
-    p.add_argument("subgroup", nargs="?", help="a route, enantiomer, event or study (default all)")
+    p.add_argument(
+        "subgroup",
+        nargs="?",
+        help="a route, enantiomer, control type, event, regimen, claim id or study, in any case "
+        "(default: all rows and the overall estimate)",
+    )
     p.add_argument("--root", default=".", help="repository root (default: current directory)")
     p.set_defaults(func=cmd_explain)
 
