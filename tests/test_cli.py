@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -166,3 +168,64 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert re.fullmatch(r"ketamine-meta \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+def test_two_by_two_table_and_mapped_columns_give_the_totals_form(tmp_path, capsys):
+    """metafor's escalc(ai, bi, ci, di) equals escalc(ai, n1i, ci, n2i) with n = events + rest."""
+    cells = pd.DataFrame(
+        {"tpos": [10, 8, 0], "tneg": [10, 12, 20], "cpos": [5, 3, 2], "cneg": [15, 17, 18]}
+    )
+    totals = pd.DataFrame(
+        {
+            "ai": cells["tpos"],
+            "n1i": cells["tpos"] + cells["tneg"],
+            "ci": cells["cpos"],
+            "n2i": cells["cpos"] + cells["cneg"],
+        }
+    )
+    (tmp_path / "cells.csv").write_text(cells.to_csv(index=False))
+    (tmp_path / "totals.csv").write_text(totals.to_csv(index=False))
+    for measure in ("RR", "OR", "RD"):
+        main(["escalc", "--input", str(tmp_path / "totals.csv"), "--measure", measure])
+        expected = pd.read_csv(io.StringIO(capsys.readouterr().out))
+        argv = ["escalc", "--input", str(tmp_path / "cells.csv"), "--measure", measure]
+        main([*argv, "--ai", "tpos", "--bi", "tneg", "--columns", "ci=cpos,di=cneg"])
+        got = pd.read_csv(io.StringIO(capsys.readouterr().out))
+        np.testing.assert_allclose(got[["yi", "vi"]], expected[["yi", "vi"]], rtol=1e-12)
+
+
+def test_escalc_pipes_into_pool_through_standard_streams(tmp_path, capsys, monkeypatch):
+    frame = pd.DataFrame(
+        {
+            "m1i": [10, 12, 9],
+            "sd1i": [4, 5, 4],
+            "n1i": [20, 25, 30],
+            "m2i": [14, 15, 13],
+            "sd2i": [4, 5, 5],
+            "n2i": [20, 25, 30],
+        }
+    )
+    (tmp_path / "arms.csv").write_text(frame.to_csv(index=False))
+    assert (
+        main(["escalc", "--input", str(tmp_path / "arms.csv"), "--measure", "SMD", "--output", "-"])
+        == 0
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(capsys.readouterr().out))
+    assert main(["pool", "--input", "-"]) == 0
+    pooled = pd.read_csv(io.StringIO(capsys.readouterr().out)).squeeze()
+    assert pooled["subgroup"] == "overall" and pooled["k"] == 3
+
+
+def test_unknown_column_mapping_is_refused(tmp_path, capsys):
+    (tmp_path / "cells.csv").write_text("tpos,tneg\n1,2\n")
+    argv = ["escalc", "--input", str(tmp_path / "cells.csv"), "--measure", "RR"]
+    assert main([*argv, "--columns", "zz=tpos"]) == 2
+    assert "give NAME=COLUMN" in capsys.readouterr().err
+    assert main([*argv, "--ai", "missing"]) == 2
+    assert "missing column(s) missing" in capsys.readouterr().err
+
+
+def test_pool_help_names_the_subgroup_test(capsys):
+    with pytest.raises(SystemExit):
+        main(["pool", "--help"])
+    assert "Cochran's Q" in capsys.readouterr().out

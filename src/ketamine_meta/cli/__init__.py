@@ -83,13 +83,16 @@ class UsageError(Exception):
 
 def _read_csv(path: str) -> pd.DataFrame:
     """A user's CSV file, or a one-line :class:`UsageError` naming the file and what is wrong."""
-    file = Path(path)
-    if not file.exists():
-        raise UsageError(f"{path}: no such file")
-    try:
-        text = read_table_text(file)
-    except PackageSourceError as exc:
-        raise UsageError(str(exc)) from exc
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        file = Path(path)
+        if not file.exists():
+            raise UsageError(f"{path}: no such file")
+        try:
+            text = read_table_text(file)
+        except PackageSourceError as exc:
+            raise UsageError(str(exc)) from exc
     header = next(csv.reader(io.StringIO(text)), [])
     if not header:
         raise UsageError(f"{path}: the file is empty: no header row")
@@ -153,8 +156,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_escalc(args: argparse.Namespace) -> int:
     """Add yi and vi to a CSV of per-arm data."""
-    frame = _read_csv(args.input)
+    frame = _mapped(_read_csv(args.input), args)
     columns = list(MEASURE_COLUMNS[args.measure])
+    if args.measure in ("RR", "OR", "RD"):
+        frame = _totals_from_two_by_two(frame, args.input)
     _require_columns(frame, columns, args.input)
     values = [_numeric(frame, c, args.input) for c in columns]
     named = dict(zip(columns, values, strict=True))
@@ -166,6 +171,41 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
     _write(to_csv_text(frame), args.output)
     return 0
+
+
+#: metafor's argument names, which a file's own column names can be mapped onto.
+METAFOR_NAMES = ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni")
+
+
+def _mapped(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """The frame with the file's columns renamed to metafor's (``--ai tpos``, ``--columns``)."""
+    mapping: dict[str, str] = {}
+    for pair in filter(None, (args.columns or "").split(",")):
+        name, _, column = pair.partition("=")
+        if name.strip() not in METAFOR_NAMES or not column.strip():
+            raise UsageError(
+                f"--columns {pair!r}: give NAME=COLUMN with NAME one of {METAFOR_NAMES}"
+            )
+        mapping[name.strip()] = column.strip()
+    mapping |= {name: getattr(args, name) for name in METAFOR_NAMES if getattr(args, name)}
+    _require_columns(frame, list(mapping.values()), args.input)
+    return frame.rename(columns={column: name for name, column in mapping.items()})
+
+
+def _totals_from_two_by_two(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Metafor's 2x2 form (ai, bi, ci, di): group totals n1i = ai + bi and n2i = ci + di."""
+    cells = {"ai", "bi", "ci", "di"}
+    if cells <= set(frame.columns) and not {"n1i", "n2i"} & set(frame.columns):
+        values = {c: _numeric(frame, c, path) for c in cells}
+        for cell in sorted(cells):
+            if (values[cell] < 0).any():
+                row = _first_row(values[cell] < 0)
+                raise UsageError(
+                    f"{path}: row {row}, column '{cell}', value '{frame[cell].iloc[row - 1]}': "
+                    "a cell count cannot be negative"
+                )
+        return frame.assign(n1i=values["ai"] + values["bi"], n2i=values["ci"] + values["di"])
+    return frame
 
 
 def _check_finite(frame: pd.DataFrame, values: dict, path: str) -> None:
@@ -355,7 +395,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
 
 def _write(text: str, output: str | None) -> None:
     """Write ``text`` to ``output`` (whole, via a temporary file) or to standard output."""
-    if not output:
+    if not output or output == "-":
         sys.stdout.write(text)
         return
     target = Path(output)
@@ -381,8 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("escalc", help="add yi and vi computed from per-arm columns")
-    p.add_argument("--input", required=True, help="CSV file")
+    p = sub.add_parser(
+        "escalc",
+        help="add yi and vi computed from per-arm columns",
+        description="Columns are named as metafor's escalc arguments (ai bi ci di n1i n2i m1i "
+        "m2i sd1i sd2i xi ni), or mapped from the file's own names with --ai COLUMN ... or "
+        "--columns ai=COLUMN,ci=COLUMN. RR, OR and RD take ai n1i ci n2i, or the 2x2 table "
+        "ai bi ci di (totals are then ai + bi and ci + di).",
+    )
+    p.add_argument("--input", required=True, help="CSV file, or - for standard input")
     p.add_argument("--measure", required=True, choices=sorted(MEASURE_COLUMNS), help=MEASURE_HELP)
     p.add_argument(
         "--add", type=float, default=0.5, help="continuity correction (default 0.5, metafor's)"
@@ -394,11 +441,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="which studies get the correction: only those with a zero cell (default), all, "
         "all if any has a zero cell, none",
     )
-    p.add_argument("--output", help="write here instead of standard output")
+    p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. ai=tpos,ci=cpos)")
+    for name in METAFOR_NAMES:
+        p.add_argument(f"--{name}", metavar="COLUMN", help=f"the file's column for {name}")
+    p.add_argument("--output", help="write here instead of standard output (- too)")
     p.set_defaults(func=cmd_escalc)
 
-    p = sub.add_parser("pool", help="random-effects meta-analysis of yi and vi")
-    p.add_argument("--input", required=True, help="CSV file")
+    p = sub.add_parser(
+        "pool",
+        help="random-effects meta-analysis of yi and vi",
+        description="With --by, each subgroup is pooled with its own tau^2 and the last row tests "
+        "for subgroup differences: Cochran's Q of the subgroup estimates with their standard "
+        "errors, chi^2 on (subgroups - 1) df (metafor: rma per subgroup, then "
+        "rma(estimates, sei = ses, method = 'FE')$QE).",
+    )
+    p.add_argument("--input", required=True, help="CSV file, or - for standard input")
     p.add_argument("--yi", default="yi", help="column of effect estimates (default yi)")
     p.add_argument("--vi", default="vi", help="column of sampling variances (default vi)")
     p.add_argument(
@@ -414,7 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Hartung-Knapp (default), its ad hoc truncated form, or Wald z",
     )
     p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
-    p.add_argument("--by", help="column defining subgroups")
+    p.add_argument(
+        "--by",
+        help="column defining subgroups (separate tau^2 each; Q test for subgroup differences)",
+    )
     p.add_argument("--analysis", default="pooled", help="text of the analysis column")
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
