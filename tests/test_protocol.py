@@ -13,6 +13,8 @@ points with lines.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -532,3 +534,13 @@ def test_reproductions_judge_agreement_by_the_difference_and_its_ci():
     }
     assert specs["cochrane2021_smd_24h"]["ours"]["controls"] == ["saline_placebo"]
     assert specs["kishimoto2016_g_day1"]["ours"]["published_before"] == 2015
+
+
+def test_config_readme_parameter_table_is_current():
+    """config/README.md is what tools/config_readme.py writes from the schema and config."""
+    result = subprocess.run(
+        [sys.executable, "tools/config_readme.py", "--check"], cwd=REPO, capture_output=True
+    )
+    assert result.returncode == 0, "config/README.md is stale: run python tools/config_readme.py"
+    text = (REPO / "config/README.md").read_text()
+    assert '| `pooling.method` | `"REML"` |' in text and "§11" in text
