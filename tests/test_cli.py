@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO
 from ketamine_meta.cli import main
+from ketamine_meta.evidence.citations import SOURCE_KINDS, source_kind
 
 
 def write(tmp_path, name, frame):
@@ -229,3 +230,40 @@ def test_pool_help_names_the_subgroup_test(capsys):
     with pytest.raises(SystemExit):
         main(["pool", "--help"])
     assert "Cochran's Q" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("url", "citation", "kind"),
+    [
+        (
+            "https://pmc.ncbi.nlm.nih.gov/articles/PMC1/table/T1",
+            "Daly EJ et al. JAMA Psychiatry",
+            "PMC",
+        ),
+        (
+            "https://pmc.ncbi.nlm.nih.gov/articles/PMC2/table/x",
+            "Cochrane review, Characteristics",
+            "review",
+        ),
+        ("https://clinicaltrials.gov/ct2/show/results/NCT1", "NCT1 results", "registry"),
+        (
+            "https://psychiatryonline.org/doi/10.1176/x",
+            "Grunebaum MF et al. Am J Psychiatry",
+            "journal",
+        ),
+        ("http://47.251.13.51:8081/123", "PubMed record mirror", "aggregator"),
+        ("https://www.scribd.com/document/1", "APA 2013 conference abstract", "conference"),
+    ],
+)
+def test_source_kind_rules(url, citation, kind):
+    assert source_kind(url, citation) == kind
+
+
+def test_explain_flags_aggregator_sources(capsys):
+    assert main(["explain", "smd_24h", "--root", str(REPO)]) == 0
+    out = capsys.readouterr().out
+    sources = pd.read_csv(REPO / "data/raw/sources.csv")
+    assert set(sources["source_kind"]) <= set(SOURCE_KINDS)
+    assert "[journal]" in out and "[PMC]" in out
+    weak = sources.loc[sources["source_kind"] == "aggregator", "source_id"]
+    assert any(f"{sid} <" in out and "weak source" in out for sid in weak)

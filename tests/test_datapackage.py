@@ -82,7 +82,14 @@ def small_package(descriptor):
         ),
         "sources.csv": table_text(
             fields["sources"],
-            [{"source_id": "s1", "citation": "Doe 2020", "url": "https://example.org/doe"}],
+            [
+                {
+                    "source_id": "s1",
+                    "citation": "Doe 2020",
+                    "url": "https://example.org/doe",
+                    "source_kind": "journal",
+                }
+            ],
         ),
     }
     # Every other table of the package, empty.

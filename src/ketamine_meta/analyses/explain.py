@@ -180,6 +180,9 @@ def _source_lines(row: pd.Series, by_id: pd.DataFrame) -> list[str]:
         seen.add((row[key], locator))
         source = by_id.loc[row[key]] if row[key] in by_id.index else None
         url = source["url"] if source is not None else "(source not in sources.csv)"
+        kind = source.get("source_kind", "") if source is not None else ""
+        # An aggregator's copy (a mirror, a document-sharing site) is the weakest kind of source.
+        flag = f" [{kind}{': weak source' if kind == 'aggregator' else ''}]" if kind else ""
         label = {"treat": "drug arm", "ctrl": "control arm", "": "rows"}[side]
-        lines.append(f"  {label}: {row[key]} <{url}>\n    at: {locator}")
+        lines.append(f"  {label}: {row[key]} <{url}>{flag}\n    at: {locator}")
     return lines

@@ -5,6 +5,9 @@ Every document a number was read from can then be cited.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlparse
+
 import pandas as pd
 
 #: Characters that BibTeX treats specially, escaped in field values.
@@ -31,3 +34,90 @@ def bibtex(sources: pd.DataFrame) -> str:
 def _escape(name: str, value: str) -> str:
     # URLs and DOIs are verbatim in BibTeX's url/doi fields (the url package reads them raw).
     return value if name in ("url", "doi") else str(value).translate(_ESCAPES)
+
+
+#: Kinds of source document, from the strongest to the weakest copy of a trial's numbers.
+SOURCE_KINDS = ("journal", "PMC", "registry", "review", "conference", "aggregator")
+
+_REGISTRY_HOSTS = frozenset(
+    {
+        "clinicaltrials.gov",
+        "classic.clinicaltrials.gov",
+        "clinicaltrialsregister.eu",
+        "anzctr.org.au",
+        "trialregister.nl",
+        "isrctn.com",
+        "chictr.org.cn",
+        "umin.ac.jp",
+    }
+)
+#: Publishers, PubMed, preprint servers and universities' research portals (copies of the
+#: published record).
+_JOURNAL_HOSTS = frozenset(
+    {
+        "pubmed.ncbi.nlm.nih.gov",
+        "pubmed.gov",
+        "psychiatryonline.org",
+        "ajp.psychiatryonline.org",
+        "nature.com",
+        "preview-www.nature.com",
+        "jamanetwork.com",
+        "bmcpsychiatry.biomedcentral.com",
+        "gpsych.bmj.com",
+        "bmjopen.bmj.com",
+        "casereports.bmj.com",
+        "frontiersin.org",
+        "cambridge.org",
+        "core-cms.prod.aop.cambridge.org",
+        "psychiatrist.com",
+        "oncotarget.com",
+        "mecp.springeropen.com",
+        "medrxiv.org",
+        "hrbopenresearch.org",
+        "brieflands.com",
+        "jims.mui.ac.ir",
+        "advbiores.mui.ac.ir",
+        "industrialpsychiatry.org",
+        "journal.sop.org.tw",
+        "mmj.eg.net",
+        "research.rug.nl",
+        "experts.umn.edu",
+        "scholars.mssm.edu",
+        "utsouthwestern.elsevierpure.com",
+        "repository.uantwerpen.be",
+        "lup.lub.lu.se",
+        "tcd.ie",
+        "scholar.nycu.edu.tw",
+        "hub.tmu.edu.tw",
+        "umcgresearch.org",
+        "cris.tau.ac.il",
+        "douglas.research.mcgill.ca",
+        "cochranelibrary.com",
+    }
+)
+_REVIEW_WORDS = re.compile(
+    r"cochrane|systematic review|meta-analys|review article|\breview\b", re.I
+)
+_CONFERENCE_WORDS = re.compile(r"conference|congress|poster|meeting abstract|annual meeting", re.I)
+
+
+def source_kind(url: str, citation: str) -> str:
+    """The kind of a source document (one of :data:`SOURCE_KINDS`), from its URL and citation.
+
+    A review (Cochrane, a meta-analysis, a review article) is a review wherever it is hosted;
+    otherwise the host decides: a trial registry, PubMed Central, a publisher or research
+    portal (journal), a conference's pages; anything else (document-sharing sites, mirrors,
+    bare IP addresses, news and clinic pages) is an aggregator, the weakest kind of copy.
+    """
+    host = urlparse(url).netloc.lower().removeprefix("www.")
+    if _REVIEW_WORDS.search(citation):
+        return "review"
+    if host in _REGISTRY_HOSTS:
+        return "registry"
+    if host == "pmc.ncbi.nlm.nih.gov":
+        return "PMC"
+    if host in _JOURNAL_HOSTS:
+        return "journal"
+    if host.startswith("eposter.") or _CONFERENCE_WORDS.search(citation):
+        return "conference"
+    return "aggregator"
