@@ -26,7 +26,7 @@ import pandas as pd
 from ketamine_meta.figures.plotting import deterministic_style, forest_plot
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, random_effects
 
-ROOT = Path.cwd() if (Path.cwd() / "Snakefile").exists() else Path.cwd().parent
+ROOT = Path.cwd() if (Path.cwd() / "workflow" / "Snakefile").exists() else Path.cwd().parent
 by_study = pd.read_csv(ROOT / "results/tables/smd_24h_by_study.csv")
 pooled = pd.read_csv(ROOT / "results/tables/pooled_smd_24h_by_route.csv").set_index("subgroup")
 sources = pd.read_csv(ROOT / "data/raw/sources.csv").set_index("source_id")

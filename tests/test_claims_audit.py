@@ -110,7 +110,7 @@ def test_a_claim_without_an_entry_is_refused():
 
 def test_claims_config_is_valid_and_complete():
     mapping = yaml.safe_load((REPO / "config/claims.yaml").read_text())
-    validate(mapping, str(REPO / "config/claims.schema.yaml"))
+    validate(mapping, str(REPO / "workflow/schemas/claims.schema.yaml"))
     assert set(mapping["claims"]) == set(pd.read_csv(CLAIMS)["claim_id"])
 
 
@@ -125,8 +125,9 @@ def test_reproductions_table(tmp_path):
     # Published SMD -0.87 (negative favours ketamine) turned to this project's orientation.
     assert cochrane["published"] == pytest.approx(0.87)
     assert cochrane["published_ci_low"] == pytest.approx(0.48)
+    schema = str(REPO / "workflow/schemas/reproductions.schema.yaml")
     for path in (REPO / "config/reproductions").glob("*.yaml"):
-        validate(yaml.safe_load(path.read_text()), str(REPO / "config/reproductions.schema.yaml"))
+        validate(yaml.safe_load(path.read_text()), schema)
 
 
 FIGURES = [

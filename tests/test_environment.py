@@ -54,7 +54,7 @@ def walk_schema(node: dict, path: str = "config"):
 
 
 def test_config_schema_describes_every_key_and_forbids_others():
-    schema = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     Draft202012Validator.check_schema(schema)
     for path, node in walk_schema(schema):
         assert node.get("description"), f"{path} has no description"
@@ -64,7 +64,7 @@ def test_config_schema_describes_every_key_and_forbids_others():
 
 
 def test_config_is_valid_and_unknown_keys_are_refused():
-    schema = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     Draft202012Validator(schema).validate(config)
     config["pooling"]["typo"] = 1

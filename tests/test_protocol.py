@@ -56,7 +56,7 @@ from ketamine_meta.figures.plotting import ForestLabels, forest_plot, relapse_cu
 from ketamine_meta.stats.meta_regression import meta_regression
 
 CONFIG = yaml.safe_load((REPO / "config/config.yaml").read_text())
-SCHEMA = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 PROTOCOL_TEXT = (REPO / "PROTOCOL.md").read_text()
 POOLING = CONFIG["pooling"]
 PROTOCOL = Protocol.from_config(

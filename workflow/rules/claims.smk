@@ -44,7 +44,7 @@ rule reproductions:
     output:
         table=report("results/tables/reproductions.csv", caption="../report/reproductions.rst", category="Claims"),
     params:
-        schema="config/reproductions.schema.yaml",
+        schema="workflow/schemas/reproductions.schema.yaml",
         windows=config["windows"],
     conda:
         "../envs/ketamine_meta.yaml"
@@ -58,7 +58,7 @@ rule claims_audit:
     """Each quantitative claim of the source documents beside what the pipeline computed."""
     input:
         mapping="config/claims.yaml",
-        schema="config/claims.schema.yaml",
+        schema="workflow/schemas/claims.schema.yaml",
         validated=VALIDATED_DIR,
         effects="data/processed/effect_sizes.csv",
         pooled_route=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
