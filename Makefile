@@ -17,7 +17,7 @@ export MPLBACKEND := Agg
 FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
 
 .DEFAULT_GOAL := all
-.PHONY: all pipeline test test-fast lint lock venv clean
+.PHONY: all pipeline test test-fast lint lock venv clean release
 
 all: pipeline results/report.html
 
@@ -58,6 +58,10 @@ lock:
 	.lock-venv/bin/python tools/write_lock.py .lock-venv requirements.lock environment.yml \
 		workflow/envs/ketamine_meta.yaml
 	rm -rf .lock-venv
+
+# The released data archive (dist/ketamine-meta-data-X.Y.Z.tar.gz) and its SHA-256.
+release: $(STAMP)
+	$(BIN)/python tools/release_data.py
 
 clean:
 	rm -rf data/processed results/report.html .snakemake

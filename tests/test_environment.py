@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+import tomllib
 
 import pytest
 import yaml
@@ -70,3 +72,24 @@ def test_config_is_valid_and_unknown_keys_are_refused():
     config["pooling"]["typo"] = 1
     errors = list(Draft202012Validator(schema).iter_errors(config))
     assert any("typo" in e.message for e in errors)
+
+
+def test_runtime_dependencies_are_what_the_library_imports():
+    """pyproject's dependencies are exactly the third-party packages src/ imports."""
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    distribution_of = {"yaml": "PyYAML"}
+    imported = set()
+    for path in (REPO / "src" / "ketamine_meta").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            imported |= {name.split(".")[0] for name in names if name}
+    third_party = {
+        m for m in imported if m not in sys.stdlib_module_names and m not in {"ketamine_meta"}
+    }
+    assert {distribution_of.get(m, m) for m in third_party} == set(declared)

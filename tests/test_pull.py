@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -115,12 +118,37 @@ def test_pull_from_url_with_wrong_checksum_writes_nothing(tmp_path, served_archi
     assert tree_digest(repo / "results") == before
 
 
+def _release(out: Path) -> tuple[Path, str]:
+    """`make release` into ``out``: the archive and the checksum its .sha256 file gives."""
+    result = subprocess.run(
+        [sys.executable, "tools/release_data.py", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    archive = Path(result.stdout.splitlines()[0])
+    digest = (out / f"{archive.name}.sha256").read_text().split()[0]
+    return archive, digest
+
+
+def test_release_archive_is_byte_reproducible_and_named_by_version(tmp_path):
+    first, digest = _release(tmp_path / "a")
+    second, again = _release(tmp_path / "b")
+    version = json.loads((RAW / "datapackage.json").read_text())["version"]
+    assert first.name == f"ketamine-meta-data-{version}.tar.gz"
+    assert digest == again == sha256_hex(first.read_bytes()) == sha256_hex(second.read_bytes())
+    unpacked = unpack_archive(first.read_bytes(), first.name)
+    assert unpacked == select_package(package_files(), "raw")
+
+
 @pytest.mark.pipeline
-def test_pull_from_local_archive(tmp_path):
-    archive = build_archive(select_package(package_files(), "raw"), "pkg")
+def test_the_config_pulls_the_release(tmp_path, pipeline_run):
+    archive, digest = _release(tmp_path / "dist")
     repo = copy_repo(tmp_path / "repo")
-    (tmp_path / "release.tar.gz").write_bytes(archive)
-    set_source(repo, str(tmp_path / "release.tar.gz"), sha256_hex(archive))
+    set_source(repo, str(archive), digest)
     result = run_snakemake(repo, "--forceall", "--until", "validate")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (repo / "data/processed/validated/outcomes.csv").exists()
+    assert tree_digest(repo / "data/processed/validated") == tree_digest(
+        pipeline_run / "data/processed/validated"
+    )

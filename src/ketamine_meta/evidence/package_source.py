@@ -23,7 +23,7 @@ from typing import Literal
 SourceKind = Literal["directory", "archive", "url"]
 
 #: Documentation files copied along with the tables when present.
-PACKAGE_DOCS = ("README.md", "CHANGELOG.md")
+PACKAGE_DOCS = ("README.md", "CHANGELOG.md", "LICENSE.md")
 DESCRIPTOR = "datapackage.json"
 
 
