@@ -28,7 +28,7 @@ import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ENANTIOMER, ComparisonRules
 from ketamine_meta.analyses.pooled import arm_responses, pool_proportions
-from ketamine_meta.analyses.protocol import Protocol, Window, select_comparisons
+from ketamine_meta.analyses.protocol import Protocol, Window, model_options, select_comparisons
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
 
 SUPPORTED, PARTLY, NOT_SUPPORTED, NOT_TESTABLE = (
@@ -118,7 +118,7 @@ class Evidence:
 
     def model(self) -> dict:
         """Keyword arguments of the configured random-effects model."""
-        return {k: self.pooling[k] for k in ("method", "test", "level")}
+        return model_options(self.pooling)
 
 
 def claimed_range(claim: pd.Series, tolerance: float) -> tuple[float, float]:

@@ -26,6 +26,7 @@ from ketamine_meta.analyses.protocol import (
     AnalysisSet,
     Protocol,
     Window,
+    model_options,
     nearest_in_window,
     select_comparisons,
 )
@@ -74,17 +75,13 @@ def _analysis_name(pooling: Mapping) -> str:
     return f"smd_depression_{float(pooling['timepoint_h']):g}h"
 
 
-def _model(pooling: Mapping) -> dict:
-    return {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
-
-
 def pool_smd_by(by_study: pd.DataFrame, by: str, pooling: Mapping) -> pd.DataFrame:
     """Pool Hedges' g per level of ``by`` (route, enantiomer) and overall.
 
     The ``analysis`` column reads ``smd_depression_{t}h`` with ``t`` the timepoint in hours.
     """
     table, _, _ = pool_by_subgroup(
-        by_study, by=by, analysis=_analysis_name(pooling), **_model(pooling)
+        by_study, by=by, analysis=_analysis_name(pooling), **model_options(pooling)
     )
     return table.assign(controls=_controls_per_subgroup(by_study, by, table["subgroup"]))
 
@@ -132,7 +129,7 @@ def subgroup_tests(
     for moderator in moderators:
         if by_study[moderator].nunique() < 2:
             continue
-        _, fits, _ = pool_by_subgroup(by_study, by=moderator, analysis="", **_model(pooling))
+        _, fits, _ = pool_by_subgroup(by_study, by=moderator, analysis="", **model_options(pooling))
         separate = subgroup_difference_test(fits)
         rows.append(
             {
@@ -147,7 +144,7 @@ def subgroup_tests(
             }
         )
         _, common = subgroups_common_tau2(
-            by_study["yi"], by_study["vi"], by_study[moderator], **_model(pooling)
+            by_study["yi"], by_study["vi"], by_study[moderator], **model_options(pooling)
         )
         rows.append(
             {
@@ -168,13 +165,13 @@ def subgroup_tests(
 def leave_one_out_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
     """Leave-one-out pooled estimates, one row per omitted comparison."""
     return leave_one_out(
-        by_study["yi"], by_study["vi"], by_study["comparison_id"], **_model(pooling)
+        by_study["yi"], by_study["vi"], by_study["comparison_id"], **model_options(pooling)
     )
 
 
 def influence_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
     """Influence diagnostics of each comparison (metafor ``influence``)."""
-    model = _model(pooling)
+    model = model_options(pooling)
     model.pop("level")
     return influence(by_study["yi"], by_study["vi"], by_study["comparison_id"], **model)
 
@@ -186,7 +183,7 @@ def cumulative_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
         by_study["vi"],
         by_study["year"],
         by_study["comparison_id"],
-        **_model(pooling),
+        **model_options(pooling),
     )
     years = dict(zip(by_study["comparison_id"], by_study["year"], strict=True))
     table.insert(1, "year", table["added"].map(years))
@@ -262,7 +259,7 @@ def crossover_correlation_sensitivity(
     rows = []
     for r in correlations:
         by_study = _rerun(tables, replace(rules, crossover_correlation=r), protocol)
-        fit = random_effects(by_study["yi"], by_study["vi"], **_model(pooling))
+        fit = random_effects(by_study["yi"], by_study["vi"], **model_options(pooling))
         rows.append(
             {
                 "crossover_correlation": r,
@@ -351,7 +348,7 @@ def _set_row(
         by_study = _rerun(tables, rules, protocol)
     except ValueError:
         return described | {"k": 0, "trials": 0}
-    fit = random_effects(by_study["yi"], by_study["vi"], **_model(pooling))
+    fit = random_effects(by_study["yi"], by_study["vi"], **model_options(pooling))
     return described | {
         "k": fit.k,
         "trials": by_study["study_id"].nunique(),
@@ -427,24 +424,17 @@ def arm_responses(
         & outcomes["n"].notna()
         & outcomes["scale"].isin(list(rank))
         & outcomes["data_basis"].isin(analysis_set.source_basis)
-        & window.contains(outcomes["timepoint_h"])
     ]
     rows = rows.merge(studies[["study_id", "population", "setting", "design"]]).merge(
         arms[["study_id", "arm_id", "drug", "route"]]
     )
     control_type = rows["drug"].map(CONTROL_TYPE)
-    keep = (
-        rows["population"].isin(analysis_set.populations)
-        & rows["setting"].isin(analysis_set.settings)
-        & rows["design"].isin(analysis_set.designs)
-        & (rows["drug"].isin(list(ENANTIOMER)) | control_type.isin(analysis_set.control_types))
+    keep = analysis_set.trial_mask(rows) & (
+        rows["drug"].isin(list(ENANTIOMER)) | control_type.isin(analysis_set.control_types)
     )
-    rows = rows[keep].assign(
-        _scale=rows["scale"].map(rank),
-        _distance=(rows["timepoint_h"].astype(float) - window.nominal_h).abs(),
-    )
-    chosen = rows.sort_values(["_scale", "_distance", "timepoint_h"], kind="stable")
-    chosen = chosen.drop_duplicates(["study_id", "arm_id"]).drop(columns=["_scale", "_distance"])
+    rows = rows[keep]
+    # The preferred scale first, then the visit nearest the window's nominal time.
+    chosen = nearest_in_window(rows, window, ["study_id", "arm_id"], rows["scale"].map(rank))
     return chosen.sort_values(["study_id", "arm_id"]).reset_index(drop=True)
 
 
@@ -489,7 +479,7 @@ def pool_proportions(
     """
     n = np.asarray(n, dtype=float)
     transform = proportion_logit if measure == "PLO" else proportion_freeman_tukey
-    fit = random_effects(*transform(events, n), **_model(pooling))
+    fit = random_effects(*transform(events, n), **model_options(pooling))
     pooled = np.array([fit.estimate, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high])
     back = special.expit(pooled) if measure == "PLO" else inverse_freeman_tukey(pooled, n)
     return fit, back
@@ -565,7 +555,7 @@ def response_time_course(
 def pool_rr_by(by_study: pd.DataFrame, by: str, pooling: Mapping, outcome: str) -> pd.DataFrame:
     """Pool log risk ratios per level of ``by`` and overall (table on the log scale)."""
     analysis = f"log_rr_{outcome}_{float(pooling['timepoint_h']):g}h"
-    table, _, _ = pool_by_subgroup(by_study, by=by, analysis=analysis, **_model(pooling))
+    table, _, _ = pool_by_subgroup(by_study, by=by, analysis=analysis, **model_options(pooling))
     return table
 
 
@@ -674,7 +664,7 @@ def adverse_event_table(
         per_trial = adverse_event_risk_ratios(adverse_events, arms, event)
         if per_trial.empty:
             continue
-        fit = random_effects(per_trial["yi"], per_trial["vi"], **_model(pooling))
+        fit = random_effects(per_trial["yi"], per_trial["vi"], **model_options(pooling))
         overall = {
             "study_id": OVERALL_LABEL,
             "label": f"Pooled (k = {fit.k})",
@@ -755,7 +745,11 @@ def dose_response(doses: pd.DataFrame, pooling: Mapping) -> tuple[pd.DataFrame, 
     rows = doses.dropna(subset=["iv_equivalent_mg_per_kg"])
     x = np.column_stack([np.ones(len(rows)), rows["iv_equivalent_mg_per_kg"]])
     fit = meta_regression(
-        rows["yi"], rows["vi"], x, ["intercept", "iv_equivalent_mg_per_kg"], **_model(pooling)
+        rows["yi"],
+        rows["vi"],
+        x,
+        ["intercept", "iv_equivalent_mg_per_kg"],
+        **model_options(pooling),
     )
     table = fit.coefficients.assign(
         k=fit.k, tau2=fit.tau2, r2=fit.r2, qm=fit.qm, qm_p=fit.qm_p, test=fit.test
@@ -920,7 +914,7 @@ def _between_trial_difference(by_study: pd.DataFrame, pooling: Mapping) -> dict:
         two["vi"],
         np.column_stack([np.ones(len(two)), racemic]),
         ["esketamine", "racemic minus esketamine"],
-        **_model(pooling),
+        **model_options(pooling),
     )
     coef = fit.coefficients.set_index("term").loc["racemic minus esketamine"]
     return base | {

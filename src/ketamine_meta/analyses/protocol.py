@@ -106,12 +106,18 @@ class AnalysisSet:
             {"change", "endpoint"} <= set(self.value_types)
         )
         return (
-            effects["control_type"].isin(self.control_types)
-            & effects["population"].isin(self.populations)
-            & effects["setting"].isin(self.settings)
+            self.trial_mask(effects)
+            & effects["control_type"].isin(self.control_types)
             & effects["source_basis"].isin(self.source_basis)
-            & effects["design"].isin(self.designs)
             & (~score | effects["value_type"].isin(self.value_types) | unreported)
+        )
+
+    def trial_mask(self, rows: pd.DataFrame) -> pd.Series:
+        """Whether each row's trial (its ``population``, ``setting``, ``design``) is in the set."""
+        return (
+            rows["population"].isin(self.populations)
+            & rows["setting"].isin(self.settings)
+            & rows["design"].isin(self.designs)
         )
 
     def describe(self) -> str:
@@ -127,19 +133,28 @@ def _basis_rank(effects: pd.DataFrame) -> pd.Series:
     return 2 * (effects["source_basis"] == "secondary").astype(int) + contrast
 
 
-def nearest_in_window(rows: pd.DataFrame, window: Window, key: Sequence[str]) -> pd.DataFrame:
+def nearest_in_window(
+    rows: pd.DataFrame, window: Window, key: Sequence[str], rank: pd.Series | None = None
+) -> pd.DataFrame:
     """Per ``key``, the row in ``window`` nearest its nominal time (ties: the earlier).
 
-    Rows with a ``source_basis`` are ranked by the data-basis hierarchy (PROTOCOL.md §10)
-    before the distance in time.
+    ``rank`` (lower first) comes before the distance in time; by default, rows with a
+    ``source_basis`` are ranked by the data-basis hierarchy (PROTOCOL.md §10).
     """
+    if rank is None:
+        rank = _basis_rank(rows) if "source_basis" in rows else pd.Series(0, index=rows.index)
     inside = rows[window.contains(rows["timepoint_h"])]
     order = inside.assign(
         _distance=(inside["timepoint_h"].astype(float) - window.nominal_h).abs(),
-        _rank=_basis_rank(inside) if "source_basis" in inside else 0,
+        _rank=rank[inside.index],
     )
     nearest = order.sort_values(["_rank", "_distance", "timepoint_h"], kind="stable")
     return nearest.drop_duplicates(list(key)).drop(columns=["_distance", "_rank"])
+
+
+def model_options(pooling: Mapping) -> dict:
+    """The random-effects model of ``pooling`` (PROTOCOL.md §11) as keyword arguments."""
+    return {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
 
 
 def select_comparisons(
@@ -208,6 +223,7 @@ __all__ = [
     "AnalysisSet",
     "Protocol",
     "Window",
+    "model_options",
     "nearest_in_window",
     "select_comparisons",
     "window_at",

@@ -33,6 +33,7 @@ from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
 from ketamine_meta.analyses.comparisons import ENANTIOMER
+from ketamine_meta.analyses.protocol import model_options
 from ketamine_meta.stats.effect_sizes import log_hazard_ratio
 from ketamine_meta.stats.meta_analysis import random_effects
 
@@ -259,7 +260,7 @@ def relapse_pooled(
     variance from their CI (:func:`~ketamine_meta.stats.effect_sizes.log_hazard_ratio`). Both by the
     random-effects model of ``pooling``.
     """
-    model = _model(pooling)
+    model = model_options(pooling)
     rows = []
     usable = by_study[
         by_study["log_rate_se"].notna()
@@ -324,12 +325,8 @@ def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
             "test": "z",
         }
     y, v, _ = map(np.array, zip(*combined, strict=True))
-    fit = random_effects(y, v, **_model(pooling))
+    fit = random_effects(y, v, **model_options(pooling))
     return _pooled_row(fit, hrs, pooling) | described
-
-
-def _model(pooling: Mapping) -> dict:
-    return {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
 
 
 def _pooled_row(fit, rows: pd.DataFrame, pooling: Mapping) -> dict:

@@ -123,15 +123,19 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
+def _refuse_cells(frame: pd.DataFrame, path: str, column: str, bad, why: str) -> None:
+    """Raise a :class:`UsageError` naming the first row where ``bad`` holds, with its value."""
+    bad = np.asarray(bad, dtype=bool)
+    if bad.any():
+        row = _first_row(bad)
+        raise UsageError(
+            f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': {why}"
+        )
+
+
 def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna()
-    if bad.any():
-        row = _first_row(bad.to_numpy())
-        raise UsageError(
-            f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
-            "not a number"
-        )
+    _refuse_cells(frame, path, column, values.isna() & frame[column].notna(), "not a number")
     return values.to_numpy(dtype=float)
 
 
@@ -198,12 +202,7 @@ def _totals_from_two_by_two(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     if cells <= set(frame.columns) and not {"n1i", "n2i"} & set(frame.columns):
         values = {c: _numeric(frame, c, path) for c in cells}
         for cell in sorted(cells):
-            if (values[cell] < 0).any():
-                row = _first_row(values[cell] < 0)
-                raise UsageError(
-                    f"{path}: row {row}, column '{cell}', value '{frame[cell].iloc[row - 1]}': "
-                    "a cell count cannot be negative"
-                )
+            _refuse_cells(frame, path, cell, values[cell] < 0, "a cell count cannot be negative")
         return frame.assign(n1i=values["ai"] + values["bi"], n2i=values["ci"] + values["di"])
     return frame
 
@@ -211,13 +210,7 @@ def _totals_from_two_by_two(frame: pd.DataFrame, path: str) -> pd.DataFrame:
 def _check_finite(frame: pd.DataFrame, values: dict, path: str) -> None:
     """Every input value must be present and finite."""
     for column, array in values.items():
-        bad = ~np.isfinite(array)
-        if bad.any():
-            row = _first_row(bad)
-            raise UsageError(
-                f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
-                "must be a finite number"
-            )
+        _refuse_cells(frame, path, column, ~np.isfinite(array), "must be a finite number")
 
 
 def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
@@ -225,12 +218,7 @@ def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
     rules = [(c, values[c] <= 0, "a standard deviation must be positive") for c in ("sd1i", "sd2i")]
     rules += [(c, values[c] < 2, "a group needs at least 2 participants") for c in ("n1i", "n2i")]
     for column, bad, why in rules:
-        if bad.any():
-            row = _first_row(bad)
-            raise UsageError(
-                f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': "
-                f"{why}"
-            )
+        _refuse_cells(frame, path, column, bad, why)
 
 
 def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) -> None:
@@ -241,11 +229,9 @@ def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) ->
     for events, total in pairs:
         bad = (values[events] < 0) | (values[events] > values[total]) | (values[total] <= 0)
         if bad.any():
-            row = _first_row(bad)
-            raise UsageError(
-                f"{path}: row {row}, column '{events}', value '{frame[events].iloc[row - 1]}': "
-                f"events must lie between 0 and {total} ({frame[total].iloc[row - 1]})"
-            )
+            total_value = frame[total].iloc[_first_row(bad) - 1]
+            why = f"events must lie between 0 and {total} ({total_value})"
+            _refuse_cells(frame, path, events, bad, why)
 
 
 def cmd_pool(args: argparse.Namespace) -> int:

@@ -202,9 +202,9 @@ def download(
                         f"({size} bytes received); nothing was written"
                     )
                 chunks.append(chunk)
+    except PackageSourceError:
+        raise
     except (OSError, ValueError) as exc:
-        if isinstance(exc, PackageSourceError):
-            raise
         raise PackageSourceError(f"{url}: download failed ({exc}); nothing was written") from exc
     return b"".join(chunks)
 
