@@ -17,7 +17,7 @@ export MPLBACKEND := Agg
 FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
 
 .DEFAULT_GOAL := all
-.PHONY: all pipeline test test-fast lint lock venv clean release
+.PHONY: all pipeline test test-fast test-workflow screenshots lint lock venv clean release
 
 all: pipeline results/report.html
 
@@ -46,8 +46,19 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not pipeline"
 
+# The whole workflow on the small package of .test/ (the Snakemake catalog's test layout);
+# its results stay in .test/results.
+test-workflow: $(STAMP)
+	$(BIN)/snakemake --directory .test --cores $(CORES)
+
+# The report as a reader sees it, in headless Chromium (apt-get install chromium
+# chromium-driver), written to docs/screenshots.
+screenshots: results/report.html
+	$(BIN)/python tools/screenshot_report.py results/report.html docs/screenshots
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts tools notebooks
+	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/snakemake --lint
 
 # Re-resolve the dependency set (needs the package registry) and rewrite the pins.

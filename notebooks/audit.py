@@ -43,7 +43,7 @@ def show(figure) -> None:
     display(Image(data=buffer.getvalue()))
 
 
-ROOT = Path.cwd() if (Path.cwd() / "workflow" / "Snakefile").exists() else Path.cwd().parent
+ROOT = Path.cwd() if (Path.cwd() / "results" / "tables").is_dir() else Path.cwd().parent
 TABLES = ROOT / "results/tables"
 version = json.loads((ROOT / "data/raw/datapackage.json").read_text())["version"]
 print(f"data package version {version}")

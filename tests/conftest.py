@@ -82,6 +82,14 @@ def results_digest(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def report_html(pipeline_run) -> Path:
+    """The Snakemake report of the shared pipeline run (``snakemake --report``)."""
+    result = run_snakemake(pipeline_run, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return pipeline_run / "results" / "report.html"
+
+
+@pytest.fixture(scope="session")
 def reference() -> dict[str, dict]:
     """metafor's reference values, by scenario id."""
     doc = json.loads(REFERENCE.read_text())

@@ -18,3 +18,15 @@ def test_ruff_is_clean():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    """The workflow is formatted as the Snakemake catalog requires (snakefmt --check)."""
+    snakefmt = Path(sys.executable).with_name("snakefmt")
+    result = subprocess.run(
+        [str(snakefmt), "--check", "Snakefile", "workflow"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,8 +1,8 @@
 """Every printed model name comes from the fitted result and the configuration.
 
 The pipeline is run with DerSimonian-Laird and Wald intervals in a temporary copy: the forest
-plots' texts (SVG keeps text as text) and every report caption must name DL and Wald, never
-the default REML and Hartung-Knapp."""
+plots' texts (SVG keeps text as text), every report caption and the report's landing page
+must name DL and Wald, never the default REML and Hartung-Knapp."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from conftest import copy_repo, run_snakemake
 
 pytestmark = pytest.mark.pipeline
 
-FORESTS = ["forest_smd_24h_by_route", "forest_response_by_enantiomer"]
+FORESTS = ["forest_smd_24h_by_route", "forest_rr_response_24h_by_enantiomer"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def dl_z_repo(tmp_path_factory):
     config = repo / "config" / "config.yaml"
     text = config.read_text().replace("method: REML", "method: DL").replace("test: knha", "test: z")
     config.write_text(text)
-    targets = [f"results/figures/{stem}.svg" for stem in FORESTS]
+    targets = [f"results/figures/{stem}.svg" for stem in FORESTS] + ["results/report/landing.rst"]
     result = run_snakemake(repo, "--forceall", *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     return repo
@@ -44,8 +44,15 @@ def test_report_captions_name_the_configured_model(dl_z_repo):
     config = yaml.safe_load((dl_z_repo / "config" / "config.yaml").read_text())
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     for path in sorted((dl_z_repo / "workflow" / "report").glob("*.rst")):
-        wildcards = SimpleNamespace(moderator="route", stem="blood_pressure", grouping="route")
-        snakemake = SimpleNamespace(config=config, wildcards=wildcards)
+        wildcards = SimpleNamespace(moderator="route", event="blood_pressure", grouping="route")
+        params = SimpleNamespace(caption="")  # table_page.rst shows the table's own caption
+        snakemake = SimpleNamespace(config=config, wildcards=wildcards, params=params)
         caption = env.from_string(path.read_text()).render(snakemake=snakemake)
         assert "REML" not in caption, path.name
         assert "Hartung-Knapp" not in caption.replace("ad hoc Hartung-Knapp", ""), path.name
+
+
+def test_report_landing_page_names_the_fitted_model(dl_z_repo):
+    landing = (dl_z_repo / "results" / "report" / "landing.rst").read_text()
+    assert "Random-effects models (τ² by DL, Wald z confidence intervals)" in landing
+    assert "REML" not in landing.split("Headline results")[1]

@@ -92,12 +92,19 @@ def test_every_rule_writes_its_log(pipeline_run):
     } <= logs
 
 
-def test_report_is_generated(pipeline_run):
-    result = run_snakemake(pipeline_run, "--report", "results/report.html")
-    assert result.returncode == 0, result.stderr[-3000:]
-    html = (pipeline_run / "results/report.html").read_text(errors="replace")
+def test_report_is_generated(report_html):
+    html = report_html.read_text(errors="replace")
     assert "forest_smd_24h_by_route.svg" in html
     assert "Hartung-Knapp" in html
+
+
+def test_report_lists_every_table_page_and_the_notebook(report_html, pipeline_run):
+    html = report_html.read_text(errors="replace")
+    pages = sorted((pipeline_run / "results/report/tables").glob("*.html"))
+    assert len(pages) == len(list((pipeline_run / "results/tables").glob("*.csv")))
+    for page in pages:
+        assert f"{page.stem}.html" in html, page.name
+    assert "audit.html" in html
 
 
 def test_snakemake_lint_reports_no_errors(pipeline_run):

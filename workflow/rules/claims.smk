@@ -5,16 +5,16 @@ rule dose_tables:
         validated=VALIDATED_DIR,
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        by_route=report("results/tables/iv_equivalent_dose_by_route.csv", caption="../report/iv_equivalent_dose_by_route.rst", category="Dose"),
-        by_comparison=report("results/tables/iv_equivalent_dose_by_comparison.csv", caption="../report/iv_equivalent_dose_by_comparison.rst", category="Dose"),
-        dose_response=report(f"results/tables/dose_response_smd_{TIMEPOINT_LABEL}.csv", caption="../report/dose_response_table.rst", category="Dose"),
+        by_route="results/tables/iv_equivalent_dose_by_route.csv",
+        by_comparison="results/tables/iv_equivalent_dose_by_comparison.csv",
+        dose_response=f"results/tables/dose_response_smd_{TIMEPOINT_LABEL}.csv",
+    log:
+        "logs/dose_tables.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         dose=config["dose"],
         pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/dose_tables.log",
     script:
         "../scripts/dose_tables.py"
 
@@ -24,13 +24,13 @@ rule cost_per_responder:
     input:
         rates=f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
     output:
-        table=report("results/tables/cost_per_responder.csv", caption="../report/cost_per_responder_table.rst", category="Claims"),
-    params:
-        costs=config["costs"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        table="results/tables/cost_per_responder.csv",
     log:
         "logs/cost_per_responder.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        costs=config["costs"],
     script:
         "../scripts/cost_per_responder.py"
 
@@ -42,14 +42,14 @@ rule reproductions:
         effects="data/processed/effect_sizes.csv",
         validated=VALIDATED_DIR,
     output:
-        table=report("results/tables/reproductions.csv", caption="../report/reproductions.rst", category="Claims"),
-    params:
-        schema="workflow/schemas/reproductions.schema.yaml",
-        windows=config["windows"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        table="results/tables/reproductions.csv",
     log:
         "logs/reproductions.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        schema=WORKFLOW_DIR / "schemas" / "reproductions.schema.yaml",
+        windows=config["windows"],
     script:
         "../scripts/reproductions.py"
 
@@ -58,7 +58,7 @@ rule claims_audit:
     """Each quantitative claim of the source documents beside what the pipeline computed."""
     input:
         mapping="config/claims.yaml",
-        schema="workflow/schemas/claims.schema.yaml",
+        schema=WORKFLOW_DIR / "schemas" / "claims.schema.yaml",
         validated=VALIDATED_DIR,
         effects="data/processed/effect_sizes.csv",
         pooled_route=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
@@ -71,14 +71,14 @@ rule claims_audit:
         head_to_head=f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
         durability="results/tables/durability_evidence.csv",
     output:
-        table=report("results/tables/claims_audit.csv", caption="../report/claims_audit.rst", category="Claims"),
+        table="results/tables/claims_audit.csv",
+    log:
+        "logs/claims_audit.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         protocol=PROTOCOL,
         scale_preference=config["comparisons"]["scale_preference"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/claims_audit.log",
     script:
         "../scripts/claims_audit.py"

@@ -1,7 +1,11 @@
 # Shared settings and input functions of the workflow.
 
+import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
+
+import jinja2
 
 from ketamine_meta.evidence.package_files import local_package_files
 from ketamine_meta.evidence.package_source import source_kind
@@ -9,6 +13,13 @@ from ketamine_meta.evidence.package_source import source_kind
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
 TIMEPOINT_LABEL = f"{config['pooling']['timepoint_h']:g}h"
+# Files of the workflow itself are found from this file, so that the workflow also runs in
+# another working directory (`snakemake --directory .test`, the catalog's test layout).
+WORKFLOW_DIR = Path(workflow.current_basedir).parent
+REPORT_CAPTIONS = WORKFLOW_DIR / "report"
+AUDIT_NOTEBOOK = WORKFLOW_DIR.parent / "notebooks" / "audit.py"
+# Moderators with a pooled-SMD table of their own (route has its own rule and figure).
+SMD_MODERATORS = ("enantiomer", "control_type", "population")
 # PROTOCOL.md §6-§10: the windows, the primary timepoint and the primary analysis set, as the
 # library's Protocol.from_config reads them.
 PROTOCOL = {
@@ -42,11 +53,13 @@ def get_figure_paths(stem):
 
 
 def get_final_outputs():
-    return [
+    """Every table and figure, each table's report page, and the report's landing page."""
+    results = [
         f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
-        f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
-        f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_control_type.csv",
-        f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_population.csv",
+        *(
+            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_{moderator}.csv"
+            for moderator in SMD_MODERATORS
+        ),
         f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
         f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
         f"results/tables/leave_one_out_smd_{TIMEPOINT_LABEL}.csv",
@@ -69,12 +82,12 @@ def get_final_outputs():
         f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
         "results/tables/response_time_course.csv",
         "results/tables/adverse_event_rr.csv",
-        *get_figure_paths("forest_response_by_enantiomer"),
+        *get_figure_paths(f"forest_rr_response_{TIMEPOINT_LABEL}_by_enantiomer"),
         *get_figure_paths("response_time_course"),
         *get_figure_paths(f"funnel_smd_{TIMEPOINT_LABEL}"),
         *get_figure_paths("prisma_flow"),
-        *get_figure_paths("blood_pressure"),
-        *get_figure_paths("dissociation_adverse_events"),
+        *get_figure_paths("adverse_event_rr_blood_pressure"),
+        *get_figure_paths("adverse_event_rr_dissociation"),
         "results/tables/iv_equivalent_dose_by_route.csv",
         "results/tables/iv_equivalent_dose_by_comparison.csv",
         f"results/tables/dose_response_smd_{TIMEPOINT_LABEL}.csv",
@@ -83,22 +96,34 @@ def get_final_outputs():
         "results/tables/claims_audit.csv",
         *get_figure_paths("effect_size_benchmark"),
         *get_figure_paths("bioavailability_dose_equivalence"),
-        *get_figure_paths("dose_response"),
+        *get_figure_paths(f"dose_response_smd_{TIMEPOINT_LABEL}"),
         *get_figure_paths("cost_per_responder"),
         *get_figure_paths("dissociation_vs_effect"),
         "results/notebooks/audit.html",
         "results/tables/data_package_summary.csv",
     ]
+    pages = [
+        path.replace("results/tables/", "results/report/tables/").replace(
+            ".csv", ".html"
+        )
+        for path in results
+        if path.startswith("results/tables/")
+    ]
+    return [*results, *pages, "results/report/landing.rst"]
 
 
-def figure_outputs(stem, caption, label):
-    """The figure's file in every configured format, each marked for the report."""
+def figure_outputs(stem, caption, category):
+    """The figure's file in every configured format, each marked for the report under the
+    category of the question it answers (shared with that question's tables, report.smk)
+    and labelled with its file stem, as tables are.
+    """
     return {
         fmt: report(
             f"results/figures/{stem}.{fmt}",
             caption=f"../report/{caption}.rst",
-            category="Figures",
-            labels={"figure": label, "format": fmt},
+            category=category,
+            subcategory="Figures",
+            labels={"figure": stem, "format": fmt},
         )
         for fmt in config["figures"]["formats"]
     }
@@ -107,7 +132,7 @@ def figure_outputs(stem, caption, label):
 # Committed results are never left half-updated: the tables and figures are copied aside when
 # a run starts, put back if it fails, and the copy dropped when it succeeds.
 RESULTS_SNAPSHOT = Path(".snakemake/results-snapshot")
-SNAPSHOT_DIRS = ("results/tables", "results/figures")
+SNAPSHOT_DIRS = ("results/tables", "results/figures", "results/report")
 
 
 def snapshot_results():
@@ -126,4 +151,76 @@ def restore_results():
         if saved.is_dir():
             shutil.copytree(saved, folder)
     shutil.rmtree(RESULTS_SNAPSHOT, ignore_errors=True)
-    print("ketamine-meta: the run failed; results/ restored to what it was before the run")
+    print(
+        "ketamine-meta: the run failed; results/ restored to what it was before the run"
+    )
+
+
+# Each table's caption (under workflow/report) and report category, by table stem under
+# results/tables. One rule renders any of them to results/report/tables/STEM.html; the
+# category is the question the table answers, shared with that question's figures.
+REPORT_TABLES = {
+    f"pooled_smd_{TIMEPOINT_LABEL}_by_route": ("pooled_smd_by_route", "Efficacy"),
+    **{
+        f"pooled_smd_{TIMEPOINT_LABEL}_by_{moderator}": (
+            "pooled_smd_by_moderator",
+            "Efficacy",
+        )
+        for moderator in SMD_MODERATORS
+    },
+    f"smd_{TIMEPOINT_LABEL}_by_study": ("smd_by_study", "Efficacy"),
+    f"enantiomer_head_to_head_{TIMEPOINT_LABEL}": (
+        "enantiomer_head_to_head",
+        "Efficacy",
+    ),
+    f"pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type": (
+        "pooled_response_rate",
+        "Response",
+    ),
+    f"rr_response_{TIMEPOINT_LABEL}_by_study": ("rr_response_by_study", "Response"),
+    f"pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer": (
+        "pooled_rr_response_by_enantiomer",
+        "Response",
+    ),
+    "response_time_course": ("response_time_course_table", "Response"),
+    f"subgroup_tests_smd_{TIMEPOINT_LABEL}": ("subgroup_tests_smd", "Sensitivity"),
+    f"leave_one_out_smd_{TIMEPOINT_LABEL}": ("leave_one_out_smd", "Sensitivity"),
+    f"influence_smd_{TIMEPOINT_LABEL}": ("influence_smd", "Sensitivity"),
+    f"cumulative_smd_{TIMEPOINT_LABEL}_by_year": ("cumulative_smd", "Sensitivity"),
+    f"heterogeneity_smd_{TIMEPOINT_LABEL}": ("heterogeneity_smd", "Sensitivity"),
+    f"publication_bias_smd_{TIMEPOINT_LABEL}": ("publication_bias_smd", "Sensitivity"),
+    f"sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation": (
+        "crossover_correlation_sensitivity",
+        "Sensitivity",
+    ),
+    f"sensitivity_smd_{TIMEPOINT_LABEL}_analysis_sets": (
+        "analysis_set_sensitivity",
+        "Sensitivity",
+    ),
+    "relapse_by_study": ("relapse_by_study", "Relapse"),
+    "relapse_pooled": ("relapse_pooled", "Relapse"),
+    "relapse_reproduction": ("relapse_reproduction", "Relapse"),
+    "durability_evidence": ("durability_evidence", "Relapse"),
+    "adverse_event_rr": ("adverse_event_rr", "Safety"),
+    "iv_equivalent_dose_by_route": ("iv_equivalent_dose_by_route", "Dose"),
+    "iv_equivalent_dose_by_comparison": ("iv_equivalent_dose_by_comparison", "Dose"),
+    f"dose_response_smd_{TIMEPOINT_LABEL}": ("dose_response_table", "Dose"),
+    "cost_per_responder": ("cost_per_responder_table", "Claims"),
+    "reproductions": ("reproductions", "Claims"),
+    "claims_audit": ("claims_audit", "Claims"),
+    "data_package_summary": ("data_package_summary", "Data and audit"),
+}
+
+
+def get_table_caption(wildcards):
+    """The table's own caption, rendered with the config (and the moderator it is split by),
+    for workflow/report/table_page.rst to show."""
+    caption, _ = REPORT_TABLES[wildcards.table]
+    moderator = wildcards.table.rpartition("_by_")[2]
+    template = (REPORT_CAPTIONS / f"{caption}.rst").read_text(encoding="utf-8")
+    environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    return environment.from_string(template).render(
+        snakemake=SimpleNamespace(
+            config=config, wildcards=SimpleNamespace(moderator=moderator)
+        )
+    )

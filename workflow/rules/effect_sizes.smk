@@ -6,11 +6,11 @@ rule effect_sizes:
     output:
         effects="data/processed/effect_sizes.csv",
         exclusions="data/processed/effect_size_exclusions.csv",
-    params:
-        comparisons=config["comparisons"],
-    conda:
-        "../envs/ketamine_meta.yaml"
     log:
         "logs/effect_sizes.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        comparisons=config["comparisons"],
     script:
         "../scripts/effect_sizes.py"

@@ -4,25 +4,20 @@ rule forest_smd_by_route:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
         pooled=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
     output:
-        **{
-            fmt: report(
-                f"results/figures/forest_smd_{TIMEPOINT_LABEL}_by_route.{fmt}",
-                caption="../report/forest_smd_by_route.rst",
-                category="Figures",
-                labels={"figure": "forest plot", "format": fmt},
-            )
-            for fmt in config["figures"]["formats"]
-        },
+        **figure_outputs(
+            f"forest_smd_{TIMEPOINT_LABEL}_by_route",
+            "forest_smd_by_route",
+            "Efficacy",
+        ),
+    log:
+        "logs/forest_smd_by_route.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         level=config["pooling"]["level"],
         png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/forest_smd_by_route.log",
     script:
         "../scripts/forest_smd_by_route.py"
-
 
 
 rule forest_response_by_enantiomer:
@@ -31,14 +26,18 @@ rule forest_response_by_enantiomer:
         by_study=f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",
         pooled=f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
     output:
-        **figure_outputs("forest_response_by_enantiomer", "forest_response_by_enantiomer", "response RR"),
+        **figure_outputs(
+            f"forest_rr_response_{TIMEPOINT_LABEL}_by_enantiomer",
+            "forest_response_by_enantiomer",
+            "Response",
+        ),
+    log:
+        "logs/forest_response_by_enantiomer.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         level=config["pooling"]["level"],
         png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/forest_response_by_enantiomer.log",
     script:
         "../scripts/forest_response_by_enantiomer.py"
 
@@ -48,13 +47,17 @@ rule response_time_course_figure:
     input:
         table="results/tables/response_time_course.csv",
     output:
-        **figure_outputs("response_time_course", "response_time_course", "response time course"),
-    params:
-        png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        **figure_outputs(
+            "response_time_course",
+            "response_time_course",
+            "Response",
+        ),
     log:
         "logs/response_time_course_figure.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/response_time_course_figure.py"
 
@@ -66,13 +69,17 @@ rule funnel_smd:
         pooled=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
         bias=f"results/tables/publication_bias_smd_{TIMEPOINT_LABEL}.csv",
     output:
-        **figure_outputs(f"funnel_smd_{TIMEPOINT_LABEL}", "funnel_smd", "funnel plot"),
-    params:
-        png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        **figure_outputs(
+            f"funnel_smd_{TIMEPOINT_LABEL}",
+            "funnel_smd",
+            "Sensitivity",
+        ),
     log:
         "logs/funnel_smd.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/funnel_smd.py"
 
@@ -83,13 +90,17 @@ rule prisma_flow:
         validated=VALIDATED_DIR,
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        **figure_outputs("prisma_flow", "prisma_flow", "PRISMA flow"),
-    params:
-        png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        **figure_outputs(
+            "prisma_flow",
+            "prisma_flow",
+            "Data and audit",
+        ),
     log:
         "logs/prisma_flow.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/prisma_flow.py"
 
@@ -99,19 +110,23 @@ rule adverse_event_figure:
     input:
         table="results/tables/adverse_event_rr.csv",
     output:
-        **figure_outputs("{stem}", "adverse_event_figure", "{stem}"),
+        **figure_outputs(
+            "adverse_event_rr_{event}",
+            "adverse_event_figure",
+            "Safety",
+        ),
+    log:
+        "logs/adverse_event_figure_{event}.log",
     wildcard_constraints:
-        stem="blood_pressure|dissociation_adverse_events",
+        event="blood_pressure|dissociation",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         png_dpi=config["figures"]["png_dpi"],
         event=lambda wc: {
             "blood_pressure": "blood pressure increased",
-            "dissociation_adverse_events": "dissociation",
-        }[wc.stem],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/{stem}.log",
+            "dissociation": "dissociation",
+        }[wc.event],
     script:
         "../scripts/adverse_event_figure.py"
 
@@ -122,13 +137,17 @@ rule effect_size_benchmark:
         pooled=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
         validated=VALIDATED_DIR,
     output:
-        **figure_outputs("effect_size_benchmark", "effect_size_benchmark", "effect size benchmark"),
-    params:
-        png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        **figure_outputs(
+            "effect_size_benchmark",
+            "effect_size_benchmark",
+            "Efficacy",
+        ),
     log:
         "logs/effect_size_benchmark.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/effect_size_benchmark.py"
 
@@ -139,14 +158,18 @@ rule bioavailability_dose_equivalence:
         by_route="results/tables/iv_equivalent_dose_by_route.csv",
         validated=VALIDATED_DIR,
     output:
-        **figure_outputs("bioavailability_dose_equivalence", "bioavailability_dose_equivalence", "bioavailability"),
+        **figure_outputs(
+            "bioavailability_dose_equivalence",
+            "bioavailability_dose_equivalence",
+            "Dose",
+        ),
+    log:
+        "logs/bioavailability_dose_equivalence.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         png_dpi=config["figures"]["png_dpi"],
         dose=config["dose"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/bioavailability_dose_equivalence.log",
     script:
         "../scripts/bioavailability_dose_equivalence.py"
 
@@ -156,14 +179,18 @@ rule dose_response_figure:
     input:
         by_comparison="results/tables/iv_equivalent_dose_by_comparison.csv",
     output:
-        **figure_outputs("dose_response", "dose_response", "dose response"),
+        **figure_outputs(
+            f"dose_response_smd_{TIMEPOINT_LABEL}",
+            "dose_response",
+            "Dose",
+        ),
+    log:
+        "logs/dose_response_figure.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         png_dpi=config["figures"]["png_dpi"],
         pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/dose_response_figure.log",
     script:
         "../scripts/dose_response_figure.py"
 
@@ -173,13 +200,17 @@ rule cost_per_responder_figure:
     input:
         table="results/tables/cost_per_responder.csv",
     output:
-        **figure_outputs("cost_per_responder", "cost_per_responder", "cost per responder"),
-    params:
-        png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        **figure_outputs(
+            "cost_per_responder",
+            "cost_per_responder",
+            "Claims",
+        ),
     log:
         "logs/cost_per_responder_figure.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/cost_per_responder_figure.py"
 
@@ -190,13 +221,17 @@ rule dissociation_vs_effect:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
         adverse_events="results/tables/adverse_event_rr.csv",
     output:
-        **figure_outputs("dissociation_vs_effect", "dissociation_vs_effect", "dissociation vs effect"),
+        **figure_outputs(
+            "dissociation_vs_effect",
+            "dissociation_vs_effect",
+            "Safety",
+        ),
+    log:
+        "logs/dissociation_vs_effect.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         png_dpi=config["figures"]["png_dpi"],
         pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/dissociation_vs_effect.log",
     script:
         "../scripts/dissociation_vs_effect.py"

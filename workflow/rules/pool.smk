@@ -4,23 +4,15 @@ rule pool_smd_by_route:
     input:
         effects="data/processed/effect_sizes.csv",
     output:
-        pooled=report(
-            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
-            caption="../report/pooled_smd_by_route.rst",
-            category="Tables",
-        ),
-        by_study=report(
-            f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
-            caption="../report/smd_by_study.rst",
-            category="Tables",
-        ),
+        pooled=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    log:
+        "logs/pool_smd_by_route.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         protocol=PROTOCOL,
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/pool_smd_by_route.log",
     script:
         "../scripts/pool_smd_by_route.py"
 
@@ -31,20 +23,15 @@ rule pool_smd_by_moderator:
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        pooled=report(
-            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_{{moderator}}.csv",
-            caption="../report/pooled_smd_by_moderator.rst",
-            category="Tables",
-            labels={"table": "pooled SMD by {moderator}"},
-        ),
-    wildcard_constraints:
-        moderator="enantiomer|control_type|population",
-    params:
-        pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        pooled=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_{{moderator}}.csv",
     log:
         "logs/pool_smd_by_{moderator}.log",
+    wildcard_constraints:
+        moderator="|".join(SMD_MODERATORS),
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        pooling=config["pooling"],
     script:
         "../scripts/pool_smd_by_moderator.py"
 
@@ -54,18 +41,14 @@ rule subgroup_tests_smd:
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        tests=report(
-            f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
-            caption="../report/subgroup_tests_smd.rst",
-            category="Sensitivity",
-        ),
+        tests=f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
+    log:
+        "logs/subgroup_tests_smd.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         moderators=config["sensitivity"]["moderators"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/subgroup_tests_smd.log",
     script:
         "../scripts/subgroup_tests_smd.py"
 
@@ -76,32 +59,16 @@ rule sensitivity_smd:
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        leave_one_out=report(
-            f"results/tables/leave_one_out_smd_{TIMEPOINT_LABEL}.csv",
-            caption="../report/leave_one_out_smd.rst",
-            category="Sensitivity",
-        ),
-        influence=report(
-            f"results/tables/influence_smd_{TIMEPOINT_LABEL}.csv",
-            caption="../report/influence_smd.rst",
-            category="Sensitivity",
-        ),
-        cumulative=report(
-            f"results/tables/cumulative_smd_{TIMEPOINT_LABEL}_by_year.csv",
-            caption="../report/cumulative_smd.rst",
-            category="Sensitivity",
-        ),
-        heterogeneity=report(
-            f"results/tables/heterogeneity_smd_{TIMEPOINT_LABEL}.csv",
-            caption="../report/heterogeneity_smd.rst",
-            category="Sensitivity",
-        ),
-    params:
-        pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        leave_one_out=f"results/tables/leave_one_out_smd_{TIMEPOINT_LABEL}.csv",
+        influence=f"results/tables/influence_smd_{TIMEPOINT_LABEL}.csv",
+        cumulative=f"results/tables/cumulative_smd_{TIMEPOINT_LABEL}_by_year.csv",
+        heterogeneity=f"results/tables/heterogeneity_smd_{TIMEPOINT_LABEL}.csv",
     log:
         "logs/sensitivity_smd.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        pooling=config["pooling"],
     script:
         "../scripts/sensitivity_smd.py"
 
@@ -111,17 +78,13 @@ rule publication_bias_smd:
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        tests=report(
-            f"results/tables/publication_bias_smd_{TIMEPOINT_LABEL}.csv",
-            caption="../report/publication_bias_smd.rst",
-            category="Sensitivity",
-        ),
-    params:
-        pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        tests=f"results/tables/publication_bias_smd_{TIMEPOINT_LABEL}.csv",
     log:
         "logs/publication_bias_smd.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        pooling=config["pooling"],
     script:
         "../scripts/publication_bias_smd.py"
 
@@ -131,20 +94,16 @@ rule crossover_correlation_sensitivity:
     input:
         validated=VALIDATED_DIR,
     output:
-        table=report(
-            f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation.csv",
-            caption="../report/crossover_correlation_sensitivity.rst",
-            category="Sensitivity",
-        ),
+        table=f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_crossover_correlation.csv",
+    log:
+        "logs/crossover_correlation_sensitivity.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         comparisons=config["comparisons"],
         pooling=config["pooling"],
         correlations=config["sensitivity"]["crossover_correlations"],
         protocol=PROTOCOL,
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/crossover_correlation_sensitivity.log",
     script:
         "../scripts/crossover_correlation_sensitivity.py"
 
@@ -154,20 +113,16 @@ rule pool_response_rates:
     input:
         validated=VALIDATED_DIR,
     output:
-        table=report(
-            f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
-            caption="../report/pooled_response_rate.rst",
-            category="Tables",
-        ),
+        table=f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
+    log:
+        "logs/pool_response_rates.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         measure=config["response_rates"]["measure"],
         protocol=PROTOCOL,
         scale_preference=config["comparisons"]["scale_preference"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/pool_response_rates.log",
     script:
         "../scripts/pool_response_rates.py"
 
@@ -177,23 +132,15 @@ rule pool_response_rr_by_enantiomer:
     input:
         effects="data/processed/effect_sizes.csv",
     output:
-        by_study=report(
-            f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",
-            caption="../report/rr_response_by_study.rst",
-            category="Tables",
-        ),
-        pooled=report(
-            f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
-            caption="../report/pooled_rr_response_by_enantiomer.rst",
-            category="Tables",
-        ),
+        by_study=f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",
+        pooled=f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+    log:
+        "logs/pool_response_rr_by_enantiomer.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         protocol=PROTOCOL,
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/pool_response_rr_by_enantiomer.log",
     script:
         "../scripts/pool_response_rr_by_enantiomer.py"
 
@@ -203,20 +150,16 @@ rule response_time_course:
     input:
         validated=VALIDATED_DIR,
     output:
-        table=report(
-            "results/tables/response_time_course.csv",
-            caption="../report/response_time_course_table.rst",
-            category="Tables",
-        ),
+        table="results/tables/response_time_course.csv",
+    log:
+        "logs/response_time_course.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         measure=config["response_rates"]["measure"],
         protocol=PROTOCOL,
         scale_preference=config["comparisons"]["scale_preference"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/response_time_course.log",
     script:
         "../scripts/response_time_course.py"
 
@@ -226,18 +169,14 @@ rule adverse_event_risk_ratios:
     input:
         validated=VALIDATED_DIR,
     output:
-        table=report(
-            "results/tables/adverse_event_rr.csv",
-            caption="../report/adverse_event_rr.rst",
-            category="Safety",
-        ),
+        table="results/tables/adverse_event_rr.csv",
+    log:
+        "logs/adverse_event_risk_ratios.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         pooling=config["pooling"],
         events=["blood pressure increased", "dissociation"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/adverse_event_risk_ratios.log",
     script:
         "../scripts/adverse_event_risk_ratios.py"
 
@@ -247,20 +186,16 @@ rule analysis_set_sensitivity:
     input:
         validated=VALIDATED_DIR,
     output:
-        table=report(
-            f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_analysis_sets.csv",
-            caption="../report/analysis_set_sensitivity.rst",
-            category="Sensitivity",
-        ),
+        table=f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_analysis_sets.csv",
+    log:
+        "logs/analysis_set_sensitivity.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         comparisons=config["comparisons"],
         pooling=config["pooling"],
         protocol=PROTOCOL,
         sets=config["sensitivity"]["analysis_sets"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/analysis_set_sensitivity.log",
     script:
         "../scripts/analysis_set_sensitivity.py"
 
@@ -272,18 +207,14 @@ rule enantiomer_head_to_head:
         validated=VALIDATED_DIR,
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
-        table=report(
-            f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
-            caption="../report/enantiomer_head_to_head.rst",
-            category="Tables",
-        ),
+        table=f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
+    log:
+        "logs/enantiomer_head_to_head.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         comparisons=config["comparisons"],
         pooling=config["pooling"],
         protocol=PROTOCOL,
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/enantiomer_head_to_head.log",
     script:
         "../scripts/enantiomer_head_to_head.py"

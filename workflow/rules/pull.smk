@@ -5,12 +5,12 @@ rule pull:
         get_source_files,
     output:
         directory(PACKAGE_DIR),
+    log:
+        "logs/pull.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         source=config["data"]["source"],
         sha256=config["data"]["sha256"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/pull.log",
     script:
         "../scripts/pull.py"

@@ -1,13 +1,62 @@
 # `snakemake --report results/report.html` (run by `make`) collects every output marked
-# with report() together with its caption from workflow/report/.
+# with report() together with its caption from workflow/report/. Its landing page is
+# results/report/landing.rst (the workflow's description and the headline results); every
+# table is shown in the page as HTML, with its CSV as a download inside it.
 
-report: "../report/workflow.rst"
+
+# The landing page is a result of the run, so it is found in the working directory.
+report: os.path.abspath("results/report/landing.rst")
+
+
+rule report_table:
+    """One results table as an HTML page of the report, its CSV inside as a download."""
+    input:
+        table="results/tables/{table}.csv",
+    output:
+        page=report(
+            "results/report/tables/{table}.html",
+            caption="../report/table_page.rst",
+            category=lambda wildcards: REPORT_TABLES[wildcards.table][1],
+            subcategory="Tables",
+            labels={"table": "{table}"},
+        ),
+    log:
+        "logs/report_table_{table}.log",
+    wildcard_constraints:
+        table="|".join(REPORT_TABLES),
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        title=lambda wildcards: wildcards.table.replace("_", " "),
+        caption=get_table_caption,
+    script:
+        "../scripts/table_page.py"
+
+
+rule report_landing:
+    """The report's first page: the workflow's description and the headline results."""
+    input:
+        description=REPORT_CAPTIONS / "workflow.rst",
+        pooled_by_route=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
+        pooled_by_enantiomer=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+        rr_by_enantiomer=f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
+        claims="results/tables/claims_audit.csv",
+    output:
+        landing="results/report/landing.rst",
+    log:
+        "logs/report_landing.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        pooling=config["pooling"],
+    script:
+        "../scripts/report_landing.py"
 
 
 rule audit_notebook:
     """Execute the audit notebook on the results and render it to HTML."""
     input:
-        notebook="notebooks/audit.py",
+        notebook=AUDIT_NOTEBOOK,
         tables=[
             f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
             f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
@@ -18,10 +67,16 @@ rule audit_notebook:
             "results/tables/reproductions.csv",
         ],
     output:
-        html="results/notebooks/audit.html",
-    conda:
-        "../envs/ketamine_meta.yaml"
+        html=report(
+            "results/notebooks/audit.html",
+            caption="../report/audit_notebook.rst",
+            category="Data and audit",
+            subcategory="Audit notebook",
+            labels={"notebook": "audit"},
+        ),
     log:
         "logs/audit_notebook.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     script:
         "../scripts/audit_notebook.py"

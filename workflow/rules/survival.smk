@@ -4,32 +4,16 @@ rule relapse_tables:
     input:
         validated=VALIDATED_DIR,
     output:
-        by_study=report(
-            "results/tables/relapse_by_study.csv",
-            caption="../report/relapse_by_study.rst",
-            category="Relapse",
-        ),
-        pooled=report(
-            "results/tables/relapse_pooled.csv",
-            caption="../report/relapse_pooled.rst",
-            category="Relapse",
-        ),
-        reproduction=report(
-            "results/tables/relapse_reproduction.csv",
-            caption="../report/relapse_reproduction.rst",
-            category="Relapse",
-        ),
-        durability=report(
-            "results/tables/durability_evidence.csv",
-            caption="../report/durability_evidence.rst",
-            category="Relapse",
-        ),
-    params:
-        pooling=config["pooling"],
-    conda:
-        "../envs/ketamine_meta.yaml"
+        by_study="results/tables/relapse_by_study.csv",
+        pooled="results/tables/relapse_pooled.csv",
+        reproduction="results/tables/relapse_reproduction.csv",
+        durability="results/tables/durability_evidence.csv",
     log:
         "logs/relapse_tables.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        pooling=config["pooling"],
     script:
         "../scripts/relapse_tables.py"
 
@@ -39,23 +23,19 @@ rule relapse_survival_figure:
     input:
         by_study="results/tables/relapse_by_study.csv",
     output:
-        **{
-            fmt: report(
-                f"results/figures/relapse_survival_by_{{grouping}}.{fmt}",
-                caption="../report/relapse_survival.rst",
-                category="Relapse",
-                labels={"figure": "relapse curves by {grouping}", "format": fmt},
-            )
-            for fmt in config["figures"]["formats"]
-        },
+        **figure_outputs(
+            "relapse_survival_by_{grouping}",
+            "relapse_survival",
+            "Relapse",
+        ),
+    log:
+        "logs/relapse_survival_by_{grouping}.log",
     wildcard_constraints:
         grouping="route|enantiomer",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         level=config["pooling"]["level"],
         png_dpi=config["figures"]["png_dpi"],
-    conda:
-        "../envs/ketamine_meta.yaml"
-    log:
-        "logs/relapse_survival_by_{grouping}.log",
     script:
         "../scripts/relapse_survival_figure.py"

@@ -5,10 +5,10 @@ rule validate:
         PACKAGE_DIR,
     output:
         directory(VALIDATED_DIR),
-    conda:
-        "../envs/ketamine_meta.yaml"
     log:
         "logs/validate.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     script:
         "../scripts/validate.py"
 
@@ -19,14 +19,10 @@ rule data_package_summary:
         package=PACKAGE_DIR,
         validated=VALIDATED_DIR,
     output:
-        table=report(
-            "results/tables/data_package_summary.csv",
-            caption="../report/data_package_summary.rst",
-            category="Data",
-        ),
-    conda:
-        "../envs/ketamine_meta.yaml"
+        table="results/tables/data_package_summary.csv",
     log:
         "logs/data_package_summary.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     script:
         "../scripts/data_package_summary.py"

@@ -10,7 +10,8 @@ from ketamine_meta.cli.logs import configure
 
 log = configure(snakemake.log[0])
 notebook = jupytext.read(snakemake.input.notebook)
-root = str(Path(snakemake.input.notebook).resolve().parents[1])
+# The notebook reads results/ and data/raw of the run's working directory.
+root = str(Path.cwd())
 NotebookClient(
     notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": root}}
 ).execute()

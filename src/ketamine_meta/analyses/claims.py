@@ -121,6 +121,17 @@ class Evidence:
         return model_options(self.pooling)
 
 
+class NoEvidenceError(LookupError):
+    """The package holds no row a claim's test needs; the claim is not testable."""
+
+
+def require_rows(rows: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``rows``, or :class:`NoEvidenceError` naming ``what`` is missing when there are none."""
+    if rows.empty:
+        raise NoEvidenceError(f"no {what} in the data package")
+    return rows
+
+
 def claimed_range(claim: pd.Series, tolerance: float) -> tuple[float, float]:
     """The range a claim asserts: its stated range, or ``v (1 +- tolerance)`` for a point."""
     low, high = claim["value_low"], claim["value_high"]
@@ -289,7 +300,7 @@ def smd_ratio_to_benchmark(ev: Evidence, claim: pd.Series) -> Finding:
     o = _overall(ev)
     bench = ev["published_estimates"]
     bench = bench[(bench["review_id"] == "munkholm2019_cipriani2018") & (bench["measure"] == "SMD")]
-    b = bench[bench["subgroup"] == "overall"].iloc[0]
+    b = require_rows(bench[bench["subgroup"] == "overall"], "pooled benchmark").iloc[0]
     ratio = np.array([o["estimate"], o["ci_low"], o["ci_high"]]) / b["estimate"]
     verdict = ev.rules.insufficient("smd", _trials(ev), o["ci_low"], o["ci_high"]) and NOT_TESTABLE
     verdict = verdict or range_verdict(
@@ -372,7 +383,9 @@ def peak_at_24h(ev: Evidence, claim: pd.Series) -> Finding:
 
 def onset_within_hours(ev: Evidence, claim: pd.Series) -> Finding:
     """Whether there is an effect already within 40 min to 4 h."""
-    w = _smd_by_window(ev).set_index("window").loc["40 min-4 h"]
+    windows = _smd_by_window(ev)
+    w = require_rows(windows[windows["window"] == "40 min-4 h"], "comparison at 40 min-4 h")
+    w = w.iloc[0]
     verdict = SUPPORTED if w["ci_low"] > 0 else PARTLY
     return Finding(
         verdict,
@@ -418,7 +431,10 @@ def durability_two_weeks(ev: Evidence, claim: pd.Series) -> Finding:
 def subgroup_no_difference(ev: Evidence, claim: pd.Series, moderator: str) -> Finding:
     """No difference between subgroups (route or enantiomer): the test for differences."""
     tests = ev["subgroup_tests"]
-    row = tests[(tests["moderator"] == moderator) & (tests["tau2_model"] == "separate")].iloc[0]
+    row = require_rows(
+        tests[(tests["moderator"] == moderator) & (tests["tau2_model"] == "separate")],
+        f"subgroup test by {moderator}",
+    ).iloc[0]
     pooled = ev[f"pooled_smd_by_{moderator}"]
     levels = pooled[~pooled["subgroup"].isin([OVERALL_LABEL, SUBGROUP_TEST_LABEL])]
     text = "; ".join(
@@ -447,7 +463,9 @@ def racemic_vs_esketamine(ev: Evidence, claim: pd.Series) -> Finding:
     """
     table = ev["head_to_head"]
     direct = table[(table["evidence"] == "within trial") & (table["measure"] == "g")]
-    between = table[table["evidence"].str.startswith("between")].iloc[0]
+    between = require_rows(
+        table[table["evidence"].str.startswith("between")], "between-trial enantiomer estimate"
+    ).iloc[0]
     superior = "superior" in claim["quantity"]
     parts = [
         f"{r['study_id']} (within trial): g = {_fmt(r['estimate'], r['ci_low'], r['ci_high'])}"
@@ -509,6 +527,7 @@ def esketamine_largest_trial(ev: Evidence, claim: pd.Series) -> Finding:
         & (effects["outcome"] == "depression_score")
         & np.isclose(effects["timepoint_h"], 672)
     ]
+    rows = require_rows(rows, "esketamine comparison at day 28")
     top = rows.sort_values("n_total", ascending=False).iloc[0]
     half = 1.959964 * np.sqrt(top["vi"])
     low, high = top["yi"] - half, top["yi"] + half
@@ -690,7 +709,10 @@ def dissociation_share(ev: Evidence, claim: pd.Series) -> Finding:
 def dissociation_vs_placebo(ev: Evidence, claim: pd.Series) -> Finding:
     """Risk ratio of dissociation as an adverse event, drug against placebo."""
     table = ev["adverse_event_rr"]
-    row = table[(table["event"] == "dissociation") & (table["study_id"] == OVERALL_LABEL)].iloc[0]
+    row = require_rows(
+        table[(table["event"] == "dissociation") & (table["study_id"] == OVERALL_LABEL)],
+        "pooled risk ratio of dissociation",
+    ).iloc[0]
     rr = np.exp([row["yi"], row["ci_low"], row["ci_high"]])
     verdict = NOT_SUPPORTED if rr[1] > 1 else PARTLY
     return Finding(
@@ -711,6 +733,7 @@ def suicidal_ideation(ev: Evidence, claim: pd.Series) -> Finding:
         (effects["outcome"] == "suicidal_ideation_score") & (effects["timepoint_h"] <= 30)
     ]
     rows = rows.sort_values("timepoint_h").drop_duplicates("study_id", keep="last")
+    require_rows(rows, "suicidal-ideation comparison within 30 h")
     fit = random_effects(rows["yi"], rows["vi"], **ev.model())
     verdict = SUPPORTED if fit.ci_low > 0 else PARTLY if fit.estimate > 0 else NOT_SUPPORTED
     return Finding(
@@ -820,6 +843,14 @@ AUDIT_COLUMNS = [
 ]
 
 
+def _run_test(test, ev: Evidence, claim: pd.Series, indirect: str | None) -> Finding:
+    """A claim's finding, or not testable when the package lacks the rows it needs."""
+    try:
+        return _apply_rules(test(ev, claim), indirect, ev.rules)
+    except NoEvidenceError as missing:
+        return Finding(NOT_TESTABLE, str(missing), "")
+
+
 def audit_claims(
     claims: pd.DataFrame, mapping: Mapping[str, Mapping], ev: Evidence
 ) -> pd.DataFrame:
@@ -845,7 +876,7 @@ def audit_claims(
         elif test not in TESTS:
             raise ValueError(f"{claim['claim_id']}: unknown test {test!r}")
         else:
-            finding = _apply_rules(TESTS[test](ev, claim), spec.get("indirect"), ev.rules)
+            finding = _run_test(TESTS[test], ev, claim, spec.get("indirect"))
         rows.append(
             {
                 **{

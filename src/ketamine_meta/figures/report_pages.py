@@ -1,0 +1,216 @@
+"""Pages of the Snakemake report: results tables as HTML, and the landing page's headline.
+
+Snakemake's report shows images, HTML and PDF in the page but offers a CSV only as a
+download, so every table is rendered here to a standalone HTML page (its CSV embedded as a
+download link), and the headline estimates are written into the reStructuredText that the
+report shows first.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ketamine_meta.figures.plotting import model_text
+from ketamine_meta.stats.meta_analysis import (
+    OVERALL_LABEL,
+    SUBGROUP_TEST_LABEL,
+    confidence_level,
+)
+
+#: Inline style, so that the page needs nothing beyond itself inside the report's frame.
+TABLE_PAGE_STYLE = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 13px; margin: 12px; }
+h1 { font-size: 16px; margin: 0 0 4px 0; }
+p.meta { color: #555; margin: 0 0 10px 0; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }
+th { background: #eef2f7; position: sticky; top: 0; text-align: left; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.text { max-width: 42em; }
+td.long { min-width: 22em; max-width: 42em; }
+tr:nth-child(even) td { background: #fafafa; }
+""".strip()
+
+
+def format_cell(value: object) -> str:
+    """A cell as a reviewer reads it: integers whole, other numbers to three decimals.
+
+    Numbers below 0.001 in magnitude (p-values, tiny tau²) keep three significant digits in
+    scientific notation rather than printing as 0.000. The CSV behind the page keeps every
+    digit.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.2e}"
+    return f"{value:.3f}"
+
+
+def table_page_html(csv_text: str, title: str, file_name: str) -> str:
+    """Render a results table (its CSV text) as a standalone HTML page.
+
+    Parameters
+    ----------
+    csv_text
+        The table exactly as written to ``results/tables``; embedded unchanged as a
+        ``data:`` download link, so the page and the file cannot disagree.
+    title
+        Heading of the page.
+    file_name
+        Name the download is saved under (the CSV's file name).
+    """
+    frame = pd.read_csv(io.StringIO(csv_text), keep_default_na=False, na_values=[""])
+    numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+    # Sentences (claims, reasons) get a readable width instead of a one-word column.
+    long_text = {
+        c for c in frame.columns if c not in numeric and frame[c].astype(str).str.len().max() > 60
+    }
+    header = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, record, strict=True):
+            kind = "number" if column in numeric else "long" if column in long_text else "text"
+            cells.append(f'<td class="{kind}">{html.escape(format_cell(value))}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    payload = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>\n{TABLE_PAGE_STYLE}\n</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            f'<p class="meta">{len(frame)} rows &times; {len(frame.columns)} columns. '
+            "Numbers are rounded for reading; the "
+            f'<a download="{html.escape(file_name)}" href="data:text/csv;base64,{payload}">'
+            f"CSV ({html.escape(file_name)})</a> has every digit.</p>",
+            f"<table><thead><tr>{header}</tr></thead><tbody>",
+            *rows,
+            "</tbody></table></body></html>",
+            "",
+        ]
+    )
+
+
+def _ci_text(row: Mapping, scale=lambda x: x) -> str:
+    return f"{scale(row['estimate']):.2f} [{scale(row['ci_low']):.2f}, {scale(row['ci_high']):.2f}]"
+
+
+def _pooled_rows(pooled: pd.DataFrame) -> pd.DataFrame:
+    return pooled[pooled["subgroup"] != SUBGROUP_TEST_LABEL]
+
+
+def _subgroup_p(pooled: pd.DataFrame) -> str:
+    test = pooled[pooled["subgroup"] == SUBGROUP_TEST_LABEL]
+    return "" if test.empty else f"{test['q_p'].iloc[0]:.2f}"
+
+
+def _list_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines += [f"     - {cell}" for cell in row[1:]]
+    return [*lines, ""]
+
+
+def _smd_rows(pooled: pd.DataFrame, grouping: str) -> list[list[str]]:
+    out = []
+    for _, row in _pooled_rows(pooled).iterrows():
+        label = "all trials" if row["subgroup"] == OVERALL_LABEL else row["subgroup"]
+        out.append(
+            [
+                f"{grouping}: {label}",
+                str(int(row["k"])),
+                str(int(row["n"])),
+                _ci_text(row),
+                f"[{row['pi_low']:.2f}, {row['pi_high']:.2f}]",
+                f"{row['i2']:.0f}%",
+            ]
+        )
+    return out
+
+
+def headline_rst(
+    description: str,
+    pooled_by_route: pd.DataFrame,
+    pooled_by_enantiomer: pd.DataFrame,
+    rr_by_enantiomer: pd.DataFrame,
+    claims: pd.DataFrame,
+    pooling: Mapping,
+) -> str:
+    """The report's landing page: the workflow's description, then the headline results.
+
+    Parameters
+    ----------
+    description
+        reStructuredText of the workflow (title and what the report holds).
+    pooled_by_route, pooled_by_enantiomer
+        Pooled Hedges' g tables (``pooled_smd_*_by_route/enantiomer.csv``).
+    rr_by_enantiomer
+        Pooled log risk ratios of response (``pooled_rr_response_*_by_enantiomer.csv``).
+    claims
+        The claims audit (``claims_audit.csv``).
+    pooling
+        The ``pooling`` block of the config, whose model the text names.
+    """
+    timepoint = f"{pooling['timepoint_h']:g} h"
+    overall = pooled_by_route.set_index("subgroup").loc[OVERALL_LABEL]
+    model = model_text(overall["method"], overall["test"])
+    ci = f"{confidence_level(pooling['level']):.0%} CI"
+    smd_header = ["Subgroup", "k", "n", f"Hedges' g [{ci}]", "Prediction interval", "I²"]
+    smd_rows = _smd_rows(pooled_by_route, "route") + [
+        r for r in _smd_rows(pooled_by_enantiomer, "enantiomer") if "all trials" not in r[0]
+    ]
+    rr_rows = [
+        [
+            "all trials" if row["subgroup"] == OVERALL_LABEL else row["subgroup"],
+            str(int(row["k"])),
+            str(int(row["n"])),
+            _ci_text(row, math.exp),
+        ]
+        for _, row in _pooled_rows(rr_by_enantiomer).iterrows()
+    ]
+    verdicts = claims["verdict"].value_counts()
+    verdict_rows = [[verdict, str(int(count))] for verdict, count in verdicts.items()]
+    lines = [
+        description.rstrip(),
+        "",
+        "Headline results",
+        "----------------",
+        "",
+        f"Random-effects models ({model}); Hedges' g > 0 and a risk ratio > 1 favour the drug. "
+        "Every number below is in a table of this report (categories Efficacy, Response and "
+        "Claims) and traces to its trial rows and sources with ``ketamine-meta explain``; "
+        "the executed audit notebook is under Data and audit.",
+        "",
+        *_list_table(
+            f"Depression score at {timepoint}, drug against control "
+            f"(subgroup differences: route p = {_subgroup_p(pooled_by_route)}, "
+            f"enantiomer p = {_subgroup_p(pooled_by_enantiomer)})",
+            smd_header,
+            smd_rows,
+        ),
+        *_list_table(
+            f"Risk ratio of response at {timepoint}",
+            ["Enantiomer", "k", "n", f"Risk ratio [{ci}]"],
+            rr_rows,
+        ),
+        *_list_table(
+            f"Verdicts on the {len(claims)} quantitative claims of the three texts "
+            "(category Claims)",
+            ["Verdict", "Claims"],
+            verdict_rows,
+        ),
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,254 @@
+"""Headless Chromium (Debian's ``chromium`` package) for looking at the report as a reader does.
+
+Used by ``tools/screenshot_report.py`` (the screenshots under docs/screenshots) and by
+tests/test_report_browser.py. Chromium's profile and HOME are a temporary folder beside the
+output, so nothing outside the repository is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+#: The closed network here refuses Chromium's background connections; these flags keep it
+#: from trying (and from waiting on them), and a fresh profile keeps runs independent.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+)
+
+
+class WebDriverError(RuntimeError):
+    """ChromeDriver refused a command; ``error`` is the W3C error code."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(f"{error}: {message}")
+        self.error = error
+
+
+#: Errors of a page still being drawn (React replaces elements as it renders): retried.
+TRANSIENT_ERRORS = {
+    "stale element reference",
+    "element click intercepted",
+    "element not interactable",
+    "no such frame",
+    "no such element",
+}
+
+
+class BrowserMissingError(RuntimeError):
+    """Chromium is not installed (``apt-get install chromium``; .ci/run does it)."""
+
+
+def chromium_path() -> str:
+    """Path of Debian's Chromium, or :class:`BrowserMissingError`."""
+    path = shutil.which("chromium")
+    if path is None:
+        raise BrowserMissingError(
+            "chromium not found: install Debian's package (apt-get install chromium)"
+        )
+    return path
+
+
+def _run(args: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="chromium-", dir=scratch) as profile:
+        env = {**os.environ, "HOME": profile}
+        return subprocess.run(
+            [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+
+
+def screenshot(
+    page: Path, png: Path, width: int = 1400, height: int = 1000, wait_ms: int = 8000
+) -> None:
+    """Render ``page`` (a local HTML file, its scripts run for ``wait_ms``) to ``png``."""
+    result = _run(
+        [
+            f"--window-size={width},{height}",
+            f"--virtual-time-budget={wait_ms}",
+            f"--screenshot={png.resolve()}",
+            page.resolve().as_uri(),
+        ],
+        scratch=png.resolve().parent,
+        timeout=120,
+    )
+    if not png.is_file():
+        raise RuntimeError(f"chromium wrote no screenshot of {page}: {result.stderr[-2000:]}")
+
+
+def rendered_dom(page: Path, scratch: Path, wait_ms: int = 8000) -> str:
+    """The DOM of ``page`` after its scripts ran for ``wait_ms``, as HTML text."""
+    result = _run(
+        [f"--virtual-time-budget={wait_ms}", "--dump-dom", page.resolve().as_uri()],
+        scratch=scratch,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"chromium failed on {page}: {result.stderr[-2000:]}")
+    return result.stdout
+
+
+class WebDriver:
+    """A Chromium session driven through ChromeDriver's W3C WebDriver protocol.
+
+    ChromeDriver is Debian's ``chromium-driver``; the session clicks through the report as a
+    reader does.
+    """
+
+    def __init__(self, scratch: Path, width: int = 1600, height: int = 1000) -> None:
+        driver = shutil.which("chromedriver")
+        if driver is None:
+            raise BrowserMissingError("chromedriver not found: apt-get install chromium-driver")
+        self._profile = tempfile.TemporaryDirectory(prefix="chromium-", dir=scratch)
+        port = _free_port()
+        self._driver = subprocess.Popen(
+            [driver, f"--port={port}", "--log-level=OFF"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "HOME": self._profile.name},
+        )
+        self._base = f"http://127.0.0.1:{port}"
+        _wait_until_ready(self._base)
+        options = {
+            "binary": chromium_path(),
+            "args": [
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={self._profile.name}/profile",
+                f"--window-size={width},{height}",
+            ],
+        }
+        capabilities = {"alwaysMatch": {"goog:chromeOptions": options}}
+        self._session = self._call("POST", "/session", {"capabilities": capabilities})["sessionId"]
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self._base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return json.loads(response.read())["value"]
+        except urllib.error.HTTPError as exc:
+            value = json.loads(exc.read() or b"{}").get("value", {})
+            raise WebDriverError(
+                value.get("error", str(exc.code)), value.get("message", "")
+            ) from None
+
+    def _session_call(self, method: str, path: str, body: dict | None = None) -> dict:
+        return self._call(method, f"/session/{self._session}{path}", body)
+
+    def open(self, page: Path) -> None:
+        """Load a local HTML file."""
+        self._session_call("POST", "/url", {"url": page.resolve().as_uri()})
+
+    def click(self, xpath: str, timeout_s: float = 20) -> None:
+        """Click the first element matching ``xpath``, waiting for the page to draw it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self._session_call("POST", "/elements", {"using": "xpath", "value": xpath})
+            if found:
+                element = next(iter(found[0].values()))
+                try:
+                    self._session_call("POST", f"/element/{element}/click", {})
+                    return
+                except WebDriverError as exc:
+                    if exc.error not in TRANSIENT_ERRORS:
+                        raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing matches {xpath} in the page")
+            time.sleep(0.25)
+
+    def click_text(self, text: str, timeout_s: float = 20) -> None:
+        """Click the first link or button whose text is ``text``."""
+        self.click(
+            f"//*[self::a or self::button][normalize-space(.)={json.dumps(text)}]", timeout_s
+        )
+
+    def page_text(self) -> str:
+        """The visible text of the page and of each frame in it (a report item is a frame)."""
+        script = {"script": "return document.body.innerText;", "args": []}
+        texts = [self._session_call("POST", "/execute/sync", script)]
+        frames = self._session_call(
+            "POST", "/elements", {"using": "css selector", "value": "iframe"}
+        )
+        for frame in frames:
+            self._session_call("POST", "/frame", {"id": frame})
+            texts.append(self._session_call("POST", "/execute/sync", script))
+            self._session_call("POST", "/frame/parent", {})
+        return "\n".join(texts)
+
+    def wait_for_text(self, text: str, timeout_s: float = 20) -> str:
+        """:meth:`page_text` once it holds ``text`` (the report draws items asynchronously)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                shown = self.page_text()
+            except WebDriverError as exc:
+                if exc.error not in TRANSIENT_ERRORS:
+                    raise
+                shown = ""
+            if text in shown:
+                return shown
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{text!r} never appeared in the page")
+            time.sleep(0.25)
+
+    def screenshot(self, png: Path) -> None:
+        """Save what the window shows."""
+        png.write_bytes(base64.b64decode(self._session_call("GET", "/screenshot")))
+
+    def close(self) -> None:
+        """End the session and stop ChromeDriver."""
+        try:
+            self._session_call("DELETE", "")
+        finally:
+            self._driver.terminate()
+            self._driver.wait(timeout=30)
+            self._profile.cleanup()
+
+    def __enter__(self) -> WebDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_ready(base: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/status", timeout=5) as response:
+                if json.loads(response.read())["value"]["ready"]:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("chromedriver did not start")
+        time.sleep(0.2)
