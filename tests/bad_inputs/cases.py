@@ -709,3 +709,73 @@ _add(
     2,
     ["no subgroup 'Transdermal'"],
 )
+
+
+# nma.
+def nma(text: str, reference: str = "A") -> tuple[list[str], Callable[[Path], None]]:
+    return ["nma", "--input", "{tmp}/in.csv", "--reference", reference], write("in.csv", text)
+
+
+NMA_HEADER = "study,treat1,treat2,yi,vi\n"
+# Two two-arm trials and a three-arm trial with all its pairs (B-A 0.5, C-A 0.9, C-B 0.4).
+NMA_OK = (
+    NMA_HEADER
+    + "s1,B,A,0.4,0.1\ns2,C,B,0.3,0.1\ns3,B,A,0.5,0.09\ns3,C,A,0.9,0.1\ns3,C,B,0.4,0.11\n"
+)
+
+_add(
+    "nma_passes",
+    "a connected network with a three-arm trial (passes)",
+    nma(NMA_OK),
+    0,
+    ["treatment,estimate,se,ci_low,ci_high,pi_low,pi_high,tau2", "\nB,", "\nC,"],
+)
+_add(
+    "nma_disconnected",
+    "a network in two pieces",
+    nma(NMA_HEADER + "s1,B,A,0.4,0.1\ns2,D,C,0.3,0.1\n"),
+    2,
+    ["in.csv", "disconnected", "{A, B}", "{C, D}"],
+)
+_add(
+    "nma_contradictory",
+    "a three-arm trial whose contrasts disagree",
+    nma(NMA_OK.replace("s3,C,B,0.4,0.11", "s3,C,B,2.0,0.11")),
+    2,
+    ["in.csv", "rows 3, 4, 5", "column 'study'", "'s3'", "contradictory contrasts"],
+)
+_add(
+    "nma_incomplete_multiarm",
+    "a three-arm trial with one pair missing",
+    nma(NMA_OK.replace("s3,C,B,0.4,0.11\n", "")),
+    2,
+    ["rows 3, 4", "'s3'", "needs all 3 pairwise contrasts", "missing B vs C"],
+)
+_add(
+    "nma_zero_variance",
+    "a contrast with a zero variance",
+    nma(NMA_OK.replace("s2,C,B,0.3,0.1", "s2,C,B,0.3,0")),
+    2,
+    ["row 2", "column 'vi'", "'0.0'", "must be positive"],
+)
+_add(
+    "nma_unknown_reference",
+    "a reference that is not in the network",
+    nma(NMA_OK, reference="placebo"),
+    2,
+    ["reference 'placebo' is not a treatment", "A, B, C"],
+)
+_add(
+    "nma_missing_column",
+    "contrasts without a vi column",
+    nma("study,treat1,treat2,yi\ns1,B,A,0.4\n"),
+    2,
+    ["missing column(s) vi"],
+)
+_add(
+    "nma_text_yi",
+    "text in the yi column",
+    nma(NMA_OK.replace("s1,B,A,0.4,0.1", "s1,B,A,big,0.1")),
+    2,
+    ["row 1", "column 'yi'", "'big'", "not a number"],
+)

@@ -49,6 +49,12 @@ from ketamine_meta.stats.meta_analysis import (
     confidence_level,
     pool_by_subgroup,
 )
+from ketamine_meta.stats.network import (
+    NETWORK_METHODS,
+    NetworkError,
+    fit_network,
+    network_from_pairwise,
+)
 from ketamine_meta.stats.tau2 import ESTIMATORS
 
 #: Raw columns each measure needs, in the order the effect-size function takes them.
@@ -290,6 +296,56 @@ def cmd_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+NMA_COLUMNS = ["study", "treat1", "treat2", "yi", "vi"]
+
+
+def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The contrast table with every cell checked: names present, yi finite, vi > 0."""
+    _require_columns(frame, NMA_COLUMNS, path)
+    if frame.empty:
+        raise UsageError(f"{path}: no rows; a network needs contrasts")
+    for column in ("study", "treat1", "treat2"):
+        _refuse_cells(frame, path, column, frame[column].isna(), "a name is required")
+    yi = _numeric(frame, "yi", path)
+    vi = _numeric(frame, "vi", path)
+    _refuse_cells(frame, path, "yi", ~np.isfinite(yi), "an effect estimate must be finite")
+    _refuse_cells(
+        frame, path, "vi", ~(np.isfinite(vi) & (vi > 0)), "a variance must be positive and finite"
+    )
+    return pd.DataFrame(
+        {
+            "study": frame["study"].astype(str),
+            "treat1": frame["treat1"].astype(str),
+            "treat2": frame["treat2"].astype(str),
+            "yi": yi,
+            "vi": vi,
+        }
+    )
+
+
+def cmd_nma(args: argparse.Namespace) -> int:
+    """Random-effects network meta-analysis of pairwise contrasts."""
+    contrasts = _nma_contrasts(_read_csv(args.input), args.input)
+    try:
+        fit = fit_network(
+            network_from_pairwise(contrasts, args.reference), args.method, _level(args.level)
+        )
+    except NetworkError as exc:
+        if exc.study is None:
+            raise UsageError(f"{args.input}: {exc}") from None
+        rows = np.flatnonzero(contrasts["study"] == exc.study) + 1
+        listed = ", ".join(str(r) for r in rows)
+        raise UsageError(
+            f"{args.input}: rows {listed}, column 'study', value '{exc.study}': {exc}"
+        ) from None
+    table = fit.effects
+    if args.format == "json":
+        _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
+    else:
+        _write(to_csv_text(table), args.output)
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """Print the pooled number and every comparison, data row and source behind it."""
     root = Path(args.root)
@@ -465,6 +521,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_pool)
+
+    p = sub.add_parser(
+        "nma",
+        help="random-effects network meta-analysis of pairwise contrasts",
+        description="One row per pairwise contrast: study, treat1, treat2, yi (treat1 minus "
+        "treat2), vi. A multi-arm trial gives all its pairs; its arm variances are "
+        "back-calculated (v_A = (v_AB + v_AC - v_BC) / 2). Consistency model with one tau^2 "
+        "(metafor: rma.mv(yi, V, mods = ~ treatments - 1, random = ~ comp | study, "
+        "rho = 1/2)); z confidence and prediction intervals. Output: each treatment minus "
+        "the reference.",
+    )
+    p.add_argument("--input", required=True, help="CSV file, or - for standard input")
+    p.add_argument("--reference", required=True, help="treatment the others are compared with")
+    p.add_argument(
+        "--method", default="REML", choices=list(NETWORK_METHODS), help="tau^2 estimator"
+    )
+    p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_nma)
 
     p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
     p.add_argument("analysis", choices=sorted(ANALYSES))
