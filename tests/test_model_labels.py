@@ -44,7 +44,9 @@ def test_report_captions_name_the_configured_model(dl_z_repo):
     config = yaml.safe_load((dl_z_repo / "config" / "config.yaml").read_text())
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     for path in sorted((dl_z_repo / "workflow" / "report").glob("*.rst")):
-        wildcards = SimpleNamespace(moderator="route", event="blood_pressure", grouping="route")
+        wildcards = SimpleNamespace(
+            moderator="route", event="blood_pressure", grouping="route", outcome="smd"
+        )
         params = SimpleNamespace(caption="")  # table_page.rst shows the table's own caption
         snakemake = SimpleNamespace(config=config, wildcards=wildcards, params=params)
         caption = env.from_string(path.read_text()).render(snakemake=snakemake)

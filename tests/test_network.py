@@ -65,9 +65,7 @@ def test_reference_choice_only_relabels_effects():
 
 
 @given(
-    st.lists(
-        st.tuples(st.floats(-2, 2), st.floats(0.01, 1.0)), min_size=3, max_size=12
-    ),
+    st.lists(st.tuples(st.floats(-2, 2), st.floats(0.01, 1.0)), min_size=3, max_size=12),
     st.sampled_from(["REML", "ML", "DL"]),
 )
 def test_two_treatments_is_the_pairwise_random_effects_model(trials, method):

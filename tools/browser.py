@@ -179,6 +179,24 @@ class WebDriver:
                 raise RuntimeError(f"nothing matches {xpath} in the page")
             time.sleep(0.25)
 
+    def click_until(self, xpath: str, shown_xpath: str, timeout_s: float = 30) -> None:
+        """Click ``xpath`` until ``shown_xpath`` is in the page.
+
+        A click that lands before the page's scripts have attached their handlers does
+        nothing; clicking again once they have is what a reader would do.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.click(xpath, timeout_s=max(deadline - time.monotonic(), 1.0))
+            for _ in range(8):
+                if self._session_call(
+                    "POST", "/elements", {"using": "xpath", "value": shown_xpath}
+                ):
+                    return
+                time.sleep(0.25)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"clicking {xpath} never showed {shown_xpath}")
+
     def click_text(self, text: str, timeout_s: float = 20) -> None:
         """Click the first link or button whose text is ``text``."""
         self.click(

@@ -7,6 +7,7 @@ reached as a reader reaches it, by clicking through the report's menus.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -25,9 +26,11 @@ VIEWS = (
 
 def open_item(browser: WebDriver, category: str, subcategory: str, item: str) -> None:
     """Click from the landing page to one result of the report."""
-    browser.click_text(category)
-    browser.click_text(subcategory)
-    browser.click(f'//tr[td[normalize-space(.)="{item}"]]//a')
+    link = "//*[self::a or self::button][normalize-space(.)={}]"
+    row = f'//tr[td[normalize-space(.)="{item}"]]//a'
+    browser.click_until(link.format(json.dumps(category)), link.format(json.dumps(subcategory)))
+    browser.click_until(link.format(json.dumps(subcategory)), row)
+    browser.click(row)
 
 
 def take_screenshots(report: Path, out_dir: Path) -> list[Path]:

@@ -20,6 +20,9 @@ REPORT_CAPTIONS = WORKFLOW_DIR / "report"
 AUDIT_NOTEBOOK = WORKFLOW_DIR.parent / "notebooks" / "audit.py"
 # Moderators with a pooled-SMD table of their own (route has its own rule and figure).
 SMD_MODERATORS = ("enantiomer", "control_type", "population")
+# PROTOCOL.md §18: the network's outcomes (Hedges' g, log risk ratio of response) and tables.
+NMA_OUTCOMES = ("smd", "rr")
+NMA_TABLES = ("effects", "league", "inconsistency", "graph")
 # PROTOCOL.md §6-§10: the windows, the primary timepoint and the primary analysis set, as the
 # library's Protocol.from_config reads them.
 PROTOCOL = {
@@ -99,6 +102,19 @@ def get_final_outputs():
         *get_figure_paths(f"dose_response_smd_{TIMEPOINT_LABEL}"),
         *get_figure_paths("cost_per_responder"),
         *get_figure_paths("dissociation_vs_effect"),
+        *(
+            path
+            for outcome in NMA_OUTCOMES
+            for path in [
+                *(
+                    f"results/tables/nma_{outcome}_{TIMEPOINT_LABEL}_{part}.csv"
+                    for part in NMA_TABLES
+                ),
+                *get_figure_paths(f"network_graph_{outcome}_{TIMEPOINT_LABEL}"),
+                *get_figure_paths(f"league_{outcome}_{TIMEPOINT_LABEL}"),
+                *get_figure_paths(f"nma_forest_{outcome}_{TIMEPOINT_LABEL}"),
+            ]
+        ),
         "results/notebooks/audit.html",
         "results/tables/data_package_summary.csv",
     ]
@@ -209,6 +225,11 @@ REPORT_TABLES = {
     "reproductions": ("reproductions", "Claims"),
     "claims_audit": ("claims_audit", "Claims"),
     "data_package_summary": ("data_package_summary", "Data and audit"),
+    **{
+        f"nma_{outcome}_{TIMEPOINT_LABEL}_{part}": (f"nma_{part}", "Network")
+        for outcome in NMA_OUTCOMES
+        for part in NMA_TABLES
+    },
 }
 
 

@@ -476,7 +476,9 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     q, _ = _fixed_q(rows.y, X, rows.V)
     q_df = X.shape[0] - X.shape[1]
     q_within, q_within_df = _within_design_q(network, rows)
-    q_between, q_between_df = q - q_within, q_df - q_within_df
+    q_between_df = q_df - q_within_df
+    # Without a between-design degree of freedom the difference is rounding noise.
+    q_between = q - q_within if q_between_df > 0 else 0.0
     loglik = log_likelihood(rows, X, tau2, restricted=method == "REML")
     return NetworkFit(
         treatments=treatments,

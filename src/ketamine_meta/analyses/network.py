@@ -1,0 +1,509 @@
+"""The network meta-analysis of ketamine formulations and comparators (PROTOCOL.md §18).
+
+The comparisons are the package's effect sizes with every comparator arm as a control and,
+for head-to-head trials, one enantiomer as the other's control; arms of one formulation in a
+trial are combined. Each trial becomes arms (:func:`trial_arms`) whose covariance is that of
+a shared comparator arm, and the engine (:mod:`ketamine_meta.stats.network`) fits the
+consistency model in each connected part of the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import permutations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ketamine_meta.analyses.comparisons import ENANTIOMER, ComparisonRules, build_effect_sizes
+from ketamine_meta.analyses.protocol import Protocol, select_comparisons
+from ketamine_meta.stats.network import (
+    Network,
+    NetworkError,
+    TrialArms,
+    connected_components,
+    direct_evidence_share,
+    fit_network,
+    node_split,
+    splittable_comparisons,
+)
+
+#: The two outcomes of the network (PROTOCOL.md §18): (outcome, measure, label).
+NETWORK_OUTCOMES = {
+    "smd": ("depression_score", "SMD", "Hedges' g"),
+    "rr": ("response", "logRR", "log risk ratio"),
+}
+#: ``control_type`` given to a head-to-head comparison (one formulation as the other's control).
+HEAD_TO_HEAD = "head_to_head"
+
+
+def node_of(drug: object, route: object, nodes: Sequence[Mapping]) -> str | None:
+    """The node of an arm, or None when no entry of ``nodes`` covers it.
+
+    The node is that of the first entry (``drug, routes, node``) whose drug is the arm's and
+    whose routes hold its route or ``any``.
+    """
+    for entry in nodes:
+        if entry["drug"] == drug and (route in entry["routes"] or "any" in entry["routes"]):
+            return entry["node"]
+    return None
+
+
+def network_comparisons(
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
+    protocol: Protocol,
+    nodes: Sequence[Mapping],
+    outcome: str,
+    measure: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The comparisons of one outcome in the primary window, with their nodes.
+
+    Returns the comparisons (effect-size rows with ``node_treat`` and ``node_ctrl``) and
+    the rows left out, with the reason.
+    """
+    comparators = tuple(dict.fromkeys(e["drug"] for e in nodes if e["drug"] not in ENANTIOMER))
+    combined = replace(rules, multi_arm="combine")
+    sets = [replace(combined, control_drugs=comparators)] + [
+        replace(combined, treatment_drugs=(a,), control_drugs=(b,))
+        for a, b in permutations(ENANTIOMER, 2)
+        if list(ENANTIOMER).index(a) < list(ENANTIOMER).index(b)
+    ]
+    frames = []
+    for chosen_rules in sets:
+        try:
+            effects, _ = build_effect_sizes(
+                tables["studies"],
+                tables["arms"],
+                tables["outcomes"],
+                tables["contrasts"],
+                chosen_rules,
+            )
+        except ValueError:  # no trial has arms of both sides (say, racemic and arketamine)
+            continue
+        effects = effects.assign(control_type=effects["control_type"].fillna(HEAD_TO_HEAD))
+        frames.append(effects)
+    effects = pd.concat(frames, ignore_index=True)
+    every_control = replace(
+        protocol.analysis_set,
+        control_types=(*sorted(set(effects["control_type"].dropna())),),
+    )
+    try:
+        rows = select_comparisons(effects, outcome, measure, protocol.primary_window, every_control)
+    except ValueError:
+        rows = effects.iloc[:0]
+    rows = rows.assign(
+        node_treat=[
+            node_of(d, r, nodes) for d, r in zip(rows["drug_treat"], rows["route"], strict=True)
+        ],
+        node_ctrl=[
+            node_of(d, r, nodes) for d, r in zip(rows["drug_ctrl"], rows["route_ctrl"], strict=True)
+        ],
+    )
+    unmapped = rows["node_treat"].isna() | rows["node_ctrl"].isna()
+    same = rows["node_treat"] == rows["node_ctrl"]
+    excluded = pd.concat(
+        [
+            _excluded(rows[unmapped], "drug and route have no node in network.nodes"),
+            _excluded(rows[~unmapped & same], "both arms are the same node"),
+        ],
+        ignore_index=True,
+    )
+    return rows[~unmapped & ~same].reset_index(drop=True), excluded
+
+
+def _excluded(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"study_id": rows["study_id"], "comparison_id": rows["comparison_id"], "reason": reason}
+    )
+
+
+def _shared_covariance(row: pd.Series, measure: str) -> float:
+    """Covariance two contrasts share through their common comparator arm (§18)."""
+    n = float(row["n_ctrl"])
+    if measure == "SMD":
+        return 1.0 / n
+    events = float(row["events_ctrl"])
+    if events == 0 or events == n:
+        events, n = events + 0.5, n + 1.0
+    return 1.0 / events - 1.0 / n
+
+
+def trial_arms(
+    comparisons: pd.DataFrame, measure: str, merged: Sequence[Mapping] = ()
+) -> tuple[list[TrialArms], pd.DataFrame]:
+    """Each trial as arms of nodes, and the comparisons not used with the reason.
+
+    A trial whose comparisons share one comparator node becomes that comparator (effect 0,
+    variance the shared covariance) and one arm per other node (effect g or log RR,
+    variance the rest of its sampling variance); a two-arm trial's split does not matter. A
+    head-to-head row of a trial that also has a shared comparator is implied by the others.
+    ``merged`` lists nodes (``node, replaces``) that replace others (the sensitivity network).
+    """
+    rename = {old: entry["node"] for entry in merged for old in entry["replaces"]}
+    rows = comparisons.assign(
+        node_treat=comparisons["node_treat"].replace(rename),
+        node_ctrl=comparisons["node_ctrl"].replace(rename),
+    )
+    trials, excluded = [], []
+    for study, group in rows.groupby("study_id", sort=True):
+        group = group[group["node_treat"] != group["node_ctrl"]]
+        if group.empty:
+            continue
+        controls = group["node_ctrl"].value_counts()
+        shared = controls.index[0]
+        if len(group) > 1:
+            used = group[group["node_ctrl"] == shared]
+            dropped = group[group["node_ctrl"] != shared]
+            excluded.append(
+                _excluded(dropped, f"implied by the trial's comparisons against {shared}")
+            )
+            group = used
+        if group["node_treat"].duplicated().any():
+            excluded.append(_excluded(group, "two comparisons of one node pair in one trial"))
+            continue
+        if len(group) == 1:
+            r = group.iloc[0]
+            trials.append(
+                TrialArms(
+                    str(study),
+                    (shared, r["node_treat"]),
+                    (0.0, float(r["yi"])),
+                    (float(r["vi"]) / 2, float(r["vi"]) / 2),
+                )
+            )
+            continue
+        covariance = _shared_covariance(group.iloc[0], measure)
+        rest = group["vi"].to_numpy(float) - covariance
+        if (rest <= 0).any():
+            excluded.append(_excluded(group, "variance below the shared arm's covariance"))
+            continue
+        trials.append(
+            TrialArms(
+                str(study),
+                (shared, *group["node_treat"]),
+                (0.0, *group["yi"].astype(float)),
+                (covariance, *rest),
+            )
+        )
+    dropped = pd.concat(excluded, ignore_index=True) if excluded else _excluded(rows.iloc[:0], "")
+    return trials, dropped
+
+
+@dataclass(frozen=True)
+class NetworkTables:
+    """The tables of one network analysis (one outcome, one set of nodes)."""
+
+    effects: pd.DataFrame
+    league: pd.DataFrame
+    inconsistency: pd.DataFrame
+    graph: pd.DataFrame
+
+
+def _part_reference(
+    part: list[str], trials: list[TrialArms], reference: str, comparators: set[str]
+) -> str:
+    """The part's reference node.
+
+    The configured reference if the part has it, else its comparator in the most trials (a
+    formulation only when the part has no comparator).
+    """
+    if reference in part:
+        return reference
+    counts = {node: sum(node in t.treatments for t in trials) for node in part}
+    candidates = sorted(set(part) & comparators) or sorted(part)
+    return max(candidates, key=lambda node: counts[node])
+
+
+def analyse_network(
+    trials: list[TrialArms],
+    comparisons: pd.DataFrame,
+    reference: str,
+    comparators: set[str],
+    method: str,
+    level: float,
+    analysis: str,
+) -> NetworkTables:
+    """Fit each connected part of the network and tabulate it (PROTOCOL.md §18).
+
+    ``comparators`` are the nodes that are not formulations: a part without ``reference``
+    is compared with the one of them in most of its trials.
+    """
+    effects, league, inconsistency = [], [], []
+    for number, part in enumerate(connected_components(trials), start=1):
+        part_trials = [t for t in trials if t.treatments[0] in part]
+        part_reference = _part_reference(part, part_trials, reference, comparators)
+        network = Network(tuple(part_trials), part_reference)
+        labels = {"analysis": analysis, "part": number, "reference": part_reference}
+        try:
+            fit = fit_network(network, method, level)
+        except NetworkError as exc:
+            inconsistency.append(labels | {"quantity": "not fitted", "note": str(exc)})
+            continue
+        direct = direct_evidence_share(network, fit)
+        effects.append(
+            fit.effects.assign(
+                **labels,
+                k_trials=[
+                    sum(t in trial.treatments for trial in part_trials)
+                    for t in fit.effects["treatment"]
+                ],
+                k_direct=[
+                    sum(
+                        t in trial.treatments and part_reference in trial.treatments
+                        for trial in part_trials
+                    )
+                    for t in fit.effects["treatment"]
+                ],
+                direct_share=direct.loc[fit.effects["treatment"]].to_numpy(),
+                pscore=fit.pscore.loc[fit.effects["treatment"]].to_numpy(),
+                reference_pscore=fit.pscore.loc[part_reference],
+            )
+        )
+        league.append(_league_rows(fit, labels))
+        inconsistency.append(_q_rows(fit, labels))
+        inconsistency.extend(_split_rows(network, method, labels))
+    graph = _graph_rows(trials, comparisons)
+    return NetworkTables(
+        effects=_frame(effects, EFFECT_COLUMNS),
+        league=_frame(league, LEAGUE_COLUMNS),
+        inconsistency=pd.DataFrame(
+            [r for r in _flatten(inconsistency)], columns=INCONSISTENCY_COLUMNS
+        ),
+        graph=graph,
+    )
+
+
+EFFECT_COLUMNS = [
+    "analysis",
+    "part",
+    "reference",
+    "treatment",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "k_trials",
+    "k_direct",
+    "direct_share",
+    "pscore",
+    "reference_pscore",
+]
+LEAGUE_COLUMNS = ["analysis", "part", "row", "column", "estimate", "se", "ci_low", "ci_high"]
+INCONSISTENCY_COLUMNS = [
+    "analysis",
+    "part",
+    "reference",
+    "quantity",
+    "comparison",
+    "estimate",
+    "se",
+    "statistic",
+    "df",
+    "pval",
+    "k_direct",
+    "note",
+]
+
+
+def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _flatten(rows: list) -> list[dict]:
+    out = []
+    for row in rows:
+        out.extend(row if isinstance(row, list) else [row])
+    return out
+
+
+def _league_rows(fit, labels: Mapping) -> pd.DataFrame:
+    """Every ordered pair of nodes: row node minus column node, with its CI."""
+    crit = stats.norm.ppf(0.5 + fit.level / 2)
+    rows = [
+        {
+            "row": a,
+            "column": b,
+            "estimate": fit.league_estimate.loc[a, b],
+            "se": fit.league_se.loc[a, b],
+        }
+        for a in fit.treatments
+        for b in fit.treatments
+        if a != b
+    ]
+    frame = pd.DataFrame(rows)
+    return frame.assign(
+        analysis=labels["analysis"],
+        part=labels["part"],
+        ci_low=frame["estimate"] - crit * frame["se"],
+        ci_high=frame["estimate"] + crit * frame["se"],
+    )
+
+
+def _q_rows(fit, labels: Mapping) -> list[dict]:
+    return [
+        labels
+        | {
+            "quantity": "Q total (consistency model)",
+            "statistic": fit.q,
+            "df": fit.q_df,
+            "pval": fit.q_p,
+        },
+        labels
+        | {
+            "quantity": "Q within designs (heterogeneity)",
+            "statistic": fit.q_within,
+            "df": fit.q_within_df,
+            "pval": fit.q_within_p,
+        },
+        labels
+        | {
+            "quantity": "Q between designs (design-by-treatment inconsistency)",
+            "statistic": fit.q_between,
+            "df": fit.q_between_df,
+            "pval": fit.q_between_p,
+        },
+    ]
+
+
+def _split_rows(network: Network, method: str, labels: Mapping) -> list[dict]:
+    rows = []
+    for first, second in splittable_comparisons(network):
+        split = node_split(network, first, second, method)
+        comparison = f"{second} vs {first}"
+        for quantity, estimate, se in (
+            ("direct", split.direct, split.direct_se),
+            ("indirect", split.indirect, split.indirect_se),
+        ):
+            rows.append(
+                labels
+                | {
+                    "quantity": f"node split: {quantity}",
+                    "comparison": comparison,
+                    "estimate": estimate,
+                    "se": se,
+                    "k_direct": split.k_direct,
+                }
+            )
+        rows.append(
+            labels
+            | {
+                "quantity": "node split: direct minus indirect",
+                "comparison": comparison,
+                "estimate": split.difference,
+                "se": split.difference_se,
+                "statistic": split.difference / split.difference_se,
+                "pval": split.pval,
+                "k_direct": split.k_direct,
+            }
+        )
+    if not rows:
+        rows.append(
+            labels
+            | {
+                "quantity": "node split",
+                "note": "no comparison has both direct and indirect evidence",
+            }
+        )
+    return rows
+
+
+def _graph_rows(trials: list[TrialArms], comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Edges (node pairs with their trials) and node sizes (participants) of the graph."""
+    n_by_node: dict[str, float] = {}
+    for _, r in comparisons.iterrows():
+        n_by_node[r["node_treat"]] = n_by_node.get(r["node_treat"], 0.0) + float(r["n_treat"])
+    # A comparator shared by several comparisons of one trial counts once.
+    for _, group in comparisons.groupby("study_id"):
+        for node, g in group.groupby("node_ctrl"):
+            n_by_node[node] = n_by_node.get(node, 0.0) + float(g["n_ctrl"].max())
+    edges: dict[tuple[str, str], list[str]] = {}
+    for trial in trials:
+        for i, a in enumerate(trial.treatments):
+            for b in trial.treatments[i + 1 :]:
+                edges.setdefault(tuple(sorted((a, b))), []).append(trial.study)
+    rows = [
+        {
+            "kind": "edge",
+            "node": a,
+            "other": b,
+            "trials": len(s),
+            "studies": ";".join(s),
+            "n": np.nan,
+        }
+        for (a, b), s in sorted(edges.items())
+    ]
+    rows += [
+        {
+            "kind": "node",
+            "node": node,
+            "other": "",
+            "trials": sum(node in t.treatments for t in trials),
+            "studies": "",
+            "n": n,
+        }
+        for node, n in sorted(n_by_node.items())
+    ]
+    return pd.DataFrame(rows, columns=["kind", "node", "other", "trials", "studies", "n"])
+
+
+def network_analysis(
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
+    protocol: Protocol,
+    network_config: Mapping,
+    level: float,
+    outcome_key: str,
+) -> tuple[NetworkTables, pd.DataFrame, pd.DataFrame]:
+    """The primary and the merged-nodes network of one outcome (``smd`` or ``rr``).
+
+    Returns the tables (both analyses stacked, column ``analysis``), the comparisons used
+    and the comparisons left out with the reason.
+    """
+    outcome, measure, _ = NETWORK_OUTCOMES[outcome_key]
+    comparisons, excluded = network_comparisons(
+        tables, rules, protocol, network_config["nodes"], outcome, measure
+    )
+    results = []
+    for analysis, merged in (
+        ("primary", ()),
+        (_merged_label(network_config["merged_nodes"]), network_config["merged_nodes"]),
+    ):
+        trials, dropped = trial_arms(comparisons, measure, merged)
+        if analysis == "primary":
+            excluded = pd.concat([excluded, dropped], ignore_index=True)
+        results.append(
+            analyse_network(
+                trials,
+                comparisons,
+                network_config["reference"],
+                _comparator_nodes(network_config),
+                network_config["method"],
+                level,
+                analysis,
+            )
+        )
+    stacked = NetworkTables(
+        effects=pd.concat([r.effects for r in results], ignore_index=True),
+        league=pd.concat([r.league for r in results], ignore_index=True),
+        inconsistency=pd.concat([r.inconsistency for r in results], ignore_index=True),
+        graph=results[0].graph,
+    )
+    return stacked, comparisons, excluded
+
+
+def _comparator_nodes(network_config: Mapping) -> set[str]:
+    """Nodes of comparator drugs (not formulations), merged nodes included."""
+    nodes = {e["node"] for e in network_config["nodes"] if e["drug"] not in ENANTIOMER}
+    return nodes | {e["node"] for e in network_config["merged_nodes"]}
+
+
+def _merged_label(merged: Sequence[Mapping]) -> str:
+    return "; ".join(f"{' + '.join(e['replaces'])} as {e['node']}" for e in merged)
