@@ -21,6 +21,14 @@ VIEWS = (
     ("report_figure_forest.png", "Efficacy", "Figures", "forest_smd_24h_by_route", ""),
     ("report_claims_audit.png", "Claims", "Tables", "claims_audit", "verdict"),
     ("report_audit_notebook.png", "Data and audit", "Audit notebook", "audit", "Audit"),
+    (
+        "report_summary_of_findings.png",
+        "Certainty",
+        "Summary of findings",
+        "summary of findings (Cochrane layout)",
+        "Certainty of the evidence",
+    ),
+    ("report_network_forest.png", "Network", "Figures", "nma_forest_smd_24h", ""),
 )
 
 

@@ -102,6 +102,15 @@ def get_final_outputs():
         *get_figure_paths(f"dose_response_smd_{TIMEPOINT_LABEL}"),
         *get_figure_paths("cost_per_responder"),
         *get_figure_paths("dissociation_vs_effect"),
+        "results/tables/time_course_smd.csv",
+        "results/tables/time_course_smd_observed.csv",
+        *get_figure_paths("time_course_smd"),
+        "results/tables/summary_of_findings.csv",
+        "results/tables/risk_of_bias_by_trial.csv",
+        f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias.csv",
+        "results/report/summary_of_findings.html",
+        *get_figure_paths("risk_of_bias_traffic_light"),
+        *get_figure_paths("risk_of_bias_summary"),
         *(
             path
             for outcome in NMA_OUTCOMES
@@ -199,6 +208,14 @@ REPORT_TABLES = {
         "Response",
     ),
     "response_time_course": ("response_time_course_table", "Response"),
+    "time_course_smd": ("time_course_table", "Efficacy"),
+    "summary_of_findings": ("summary_of_findings", "Certainty"),
+    "risk_of_bias_by_trial": ("risk_of_bias_by_trial", "Certainty"),
+    f"sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias": (
+        "sensitivity_risk_of_bias",
+        "Certainty",
+    ),
+    "time_course_smd_observed": ("time_course_observed", "Efficacy"),
     f"subgroup_tests_smd_{TIMEPOINT_LABEL}": ("subgroup_tests_smd", "Sensitivity"),
     f"leave_one_out_smd_{TIMEPOINT_LABEL}": ("leave_one_out_smd", "Sensitivity"),
     f"influence_smd_{TIMEPOINT_LABEL}": ("influence_smd", "Sensitivity"),

@@ -237,3 +237,72 @@ def _primary_first(column: pd.Series) -> pd.Series:
     if column.name == "analysis":
         return column.ne(PRIMARY)
     return column
+
+
+def time_course_plot(cells: pd.DataFrame, observed: pd.DataFrame, level: float) -> Figure:
+    """The primary model's course per formulation, with its CI band.
+
+    Each comparison's observed g is a point, never joined across trials, nudged sideways by
+    formulation so that points of one window do not hide each other.
+    """
+    primary = cells[(cells["model"] == PRIMARY) & (cells["group"] != "")]
+    groups = list(dict.fromkeys(primary["group"]))
+    figure = Figure(figsize=(7.6, 4.6))
+    ax = figure.add_axes((0.1, 0.14, 0.62, 0.76))
+    for i, group in enumerate(groups):
+        colour = PART_COLOURS[i % len(PART_COLOURS)]
+        nudge = 1.0 + 0.06 * (i - (len(groups) - 1) / 2)
+        rows = primary[primary["group"] == group].sort_values("nominal_h")
+        ax.fill_between(
+            rows["nominal_h"],
+            rows["ci_low"],
+            rows["ci_high"],
+            color=colour,
+            alpha=0.15,
+            linewidth=0,
+        )
+        ax.errorbar(
+            rows["nominal_h"] * (1.0 + 0.03 * (i - (len(groups) - 1) / 2)),
+            rows["estimate"],
+            yerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+            fmt="-o",
+            color=colour,
+            ms=4,
+            capsize=2,
+            lw=1.4,
+            label=f"{group} (modelled, {level:.0%} CI)",
+        )
+        points = observed[observed["group"] == group]
+        ax.scatter(
+            points["nominal_h"] * nudge,
+            points["yi"],
+            s=14,
+            facecolors="none",
+            edgecolors=colour,
+            linewidths=0.8,
+            label=f"{group}: one comparison",
+        )
+    ax.axhline(0, color="#444444", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ticks = sorted(set(primary["nominal_h"]) | set(observed["nominal_h"]))
+    ax.set_xticks(ticks, [_hours_label(h) for h in ticks])
+    ax.set_xlabel("time after the first dose (window of PROTOCOL.md §6)")
+    ax.set_ylabel("Hedges' g (positive favours the drug)")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    structure = primary["structure"].iloc[0] if len(primary) else ""
+    method = primary["method"].iloc[0] if len(primary) else ""
+    figure.suptitle("Time course of the effect on the depression score", fontsize=10)
+    figure.text(
+        0.01,
+        0.015,
+        f"Multivariate model, random effects {structure} over windows "
+        f"within a comparison, {method}; points are not joined across trials.",
+        fontsize=7,
+    )
+    return figure
+
+
+def _hours_label(hours: float) -> str:
+    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} d"

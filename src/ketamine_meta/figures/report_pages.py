@@ -214,3 +214,83 @@ def headline_rst(
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+#: GRADE certainty as Cochrane's summary-of-findings tables print it.
+CERTAINTY_SYMBOLS = {
+    "high": "⊕⊕⊕⊕ High",
+    "moderate": "⊕⊕⊕◯ Moderate",
+    "low": "⊕⊕◯◯ Low",
+    "very low": "⊕◯◯◯ Very low",
+}
+DOWNGRADES = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+
+
+def _per_thousand(risk: float) -> str:
+    return f"{1000 * risk:.0f} per 1,000"
+
+
+def _sof_cells(row: Mapping) -> list[str]:
+    ratio = row["measure"] == "risk ratio"
+    if ratio:
+        control = _per_thousand(row["control_risk"])
+        treated = (
+            f"{_per_thousand(row['corresponding_risk'])} "
+            f"({1000 * row['corresponding_low']:.0f} to {1000 * row['corresponding_high']:.0f})"
+        )
+        relative = f"RR {row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
+    else:
+        control = "-"
+        treated = f"SMD {row['estimate']:.2f} higher ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
+        relative = "-"
+    reasons = [
+        "&minus;" * int(row[f"downgrade_{d}"])
+        + " "
+        + html.escape(f"{d.replace('_', ' ')}: {row[d]}")
+        for d in DOWNGRADES
+        if int(row[f"downgrade_{d}"]) > 0
+    ]
+    return [
+        f"<b>{html.escape(row['outcome'])}</b><br>{html.escape(row['formulation'])}",
+        control,
+        treated,
+        relative,
+        f"{row['n']:.0f} ({int(row['trials'])} RCT{'s' if row['trials'] != 1 else ''})",
+        CERTAINTY_SYMBOLS[row["certainty"]],
+        "<br>".join(reasons) or "no downgrade",
+    ]
+
+
+def summary_of_findings_html(sof: pd.DataFrame, question: str) -> str:
+    """The summary of findings in the Cochrane layout, one row per outcome and formulation.
+
+    Columns: outcome; anticipated absolute effects (risk with placebo, risk with ketamine);
+    relative effect; participants (studies); certainty (GRADE); the downgrades and why.
+    """
+    header = (
+        "<tr><th rowspan=2>Outcome<br>formulation</th><th colspan=2>Anticipated absolute "
+        "effects (95% CI)</th><th rowspan=2>Relative effect<br>(95% CI)</th><th rowspan=2>"
+        "№ of participants<br>(studies)</th><th rowspan=2>Certainty of the evidence<br>"
+        "(GRADE)</th><th rowspan=2>Downgrades</th></tr><tr><th>Risk with inert placebo</th>"
+        "<th>Risk with ketamine</th></tr>"
+    )
+    rows = [
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in _sof_cells(row)) + "</tr>"
+        for row in sof.to_dict("records")
+    ]
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8"><title>Summary of findings</title>',
+            f"<style>\n{TABLE_PAGE_STYLE}\n</style></head><body>",
+            f"<h1>Summary of findings: {html.escape(question)}</h1>",
+            '<p class="meta">Certainty starts high (randomized trials) and is downgraded one '
+            "level (&minus;) or two (&minus;&minus;) per domain by the rules of PROTOCOL.md "
+            "§20, each computed from the data. Risk with placebo: the pooled share of events "
+            "in the inert-placebo arms; risk with ketamine: that times the risk ratio.</p>",
+            f"<table><thead>{header}</thead><tbody>",
+            *rows,
+            "</tbody></table></body></html>",
+            "",
+        ]
+    )

@@ -1,0 +1,56 @@
+# Risk of bias and the GRADE summary of findings (PROTOCOL.md §20).
+
+
+rule risk_of_bias_and_grade:
+    """Risk of bias per trial (with the derived functional-unblinding flag), its sensitivity
+    analyses of the primary 24 h SMD, and the summary of findings with GRADE certainty.
+    """
+    input:
+        validated=VALIDATED_DIR,
+        effects="data/processed/effect_sizes.csv",
+        adverse_events="results/tables/adverse_event_rr.csv",
+        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+    output:
+        traffic_light="results/tables/risk_of_bias_by_trial.csv",
+        sensitivity=f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias.csv",
+        summary="results/tables/summary_of_findings.csv",
+        page=report(
+            "results/report/summary_of_findings.html",
+            caption="../report/summary_of_findings_page.rst",
+            category="Certainty",
+            subcategory="Summary of findings",
+            labels={"table": "summary of findings (Cochrane layout)"},
+        ),
+    log:
+        "logs/risk_of_bias_and_grade.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        protocol=PROTOCOL,
+        nodes=config["network"]["nodes"],
+        pooling=config["pooling"],
+        grade=config["grade"],
+    script:
+        "../scripts/risk_of_bias_and_grade.py"
+
+
+rule risk_of_bias_figures:
+    """The risk-of-bias traffic-light and summary plots (robvis layouts)."""
+    input:
+        table="results/tables/risk_of_bias_by_trial.csv",
+    output:
+        **{
+            f"{name}_{fmt}": path
+            for name in ("traffic_light", "summary")
+            for fmt, path in figure_outputs(
+                f"risk_of_bias_{name}", f"risk_of_bias_{name}", "Certainty"
+            ).items()
+        },
+    log:
+        "logs/risk_of_bias_figures.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        png_dpi=config["figures"]["png_dpi"],
+    script:
+        "../scripts/risk_of_bias_figures.py"

@@ -1,0 +1,21 @@
+"""Snakemake entry: the risk-of-bias traffic-light and summary plots."""
+
+from ketamine_meta.cli.logs import configure
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.certainty_plots import summary_plot, traffic_light_plot
+from ketamine_meta.figures.plotting import deterministic_style, save_figure
+
+log = configure(snakemake.log[0])
+table = read_validated_table(snakemake.input.table)
+with deterministic_style():
+    for name, figure in (
+        ("traffic_light", traffic_light_plot(table)),
+        ("summary", summary_plot(table)),
+    ):
+        outputs = {
+            key.removeprefix(f"{name}_"): path
+            for key, path in snakemake.output.items()
+            if key in (f"{name}_svg", f"{name}_png")
+        }
+        for path in save_figure(figure, outputs, snakemake.params.png_dpi):
+            log.info("wrote %s", path)
