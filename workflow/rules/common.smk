@@ -111,6 +111,10 @@ def get_final_outputs():
         "results/report/summary_of_findings.html",
         *get_figure_paths("risk_of_bias_traffic_light"),
         *get_figure_paths("risk_of_bias_summary"),
+        f"results/multiverse/multiverse_smd_{TIMEPOINT_LABEL}.csv.gz",
+        f"results/tables/multiverse_summary_smd_{TIMEPOINT_LABEL}.csv",
+        *get_figure_paths(f"multiverse_curve_smd_{TIMEPOINT_LABEL}"),
+        *get_figure_paths(f"multiverse_distribution_smd_{TIMEPOINT_LABEL}"),
         *(
             path
             for outcome in NMA_OUTCOMES
@@ -210,6 +214,7 @@ REPORT_TABLES = {
     "response_time_course": ("response_time_course_table", "Response"),
     "time_course_smd": ("time_course_table", "Efficacy"),
     "summary_of_findings": ("summary_of_findings", "Certainty"),
+    f"multiverse_summary_smd_{TIMEPOINT_LABEL}": ("multiverse_summary", "Sensitivity"),
     "risk_of_bias_by_trial": ("risk_of_bias_by_trial", "Certainty"),
     f"sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias": (
         "sensitivity_risk_of_bias",
