@@ -81,7 +81,9 @@ def _value(entries: Sequence[Mapping], name: str):
     return next(e["value"] for e in entries if e["name"] == name)
 
 
-def _rules(base: ComparisonRules, spec: pd.Series, settings: Mapping) -> ComparisonRules:
+def specification_rules(
+    base: ComparisonRules, spec: pd.Series, settings: Mapping
+) -> ComparisonRules:
     """The comparison rules a specification implies (what build_effect_sizes needs)."""
     crossover = _value(settings["crossover"], spec["crossover"])
     endpoint_only = _value(settings["score_bases"], spec["score_basis"]) == ["endpoint"]
@@ -98,7 +100,7 @@ def _rules(base: ComparisonRules, spec: pd.Series, settings: Mapping) -> Compari
     )
 
 
-def _rows_of(
+def specification_rows(
     effects: pd.DataFrame,
     spec: pd.Series,
     settings: Mapping,
@@ -157,13 +159,13 @@ def fit_specifications(
     effects_by_rules: dict[str, pd.DataFrame] = {}
     vectors, labels = [], []
     for _, spec in specs.iterrows():
-        rules = _rules(base_rules, spec, settings)
+        rules = specification_rules(base_rules, spec, settings)
         key = repr(rules)
         if key not in effects_by_rules:
             effects_by_rules[key], _ = build_effect_sizes(
                 tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
             )
-        rows = _rows_of(effects_by_rules[key], spec, settings, protocol, assessed)
+        rows = specification_rows(effects_by_rules[key], spec, settings, protocol, assessed)
         for subgroup, group in _subgroups(rows, settings["subgroups"]):
             vectors.append((group["yi"].to_numpy(float), group["vi"].to_numpy(float)))
             labels.append(

@@ -1,0 +1,126 @@
+"""Benchmark: the multiverse of the 24 h SMD on the real data, at scale.
+
+Fits every specification of the configured space (PROTOCOL.md §21) and, on top, the
+leave-trials-out inclusion multiverse: for every data specification of the overall 24 h SMD,
+every subset of its trials of size at least k - 2. Reports specifications per second, and
+the ratio against a loop of single fits (``random_effects``) on a 1,000-specification
+sample. Usage (from the repository root, after ``make``)::
+
+    .venv/bin/python benchmarks/multiverse.py
+
+Writes ``benchmarks/results/multiverse.json``. A measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
+from ketamine_meta.analyses.multiverse import (
+    data_specifications,
+    fit_specifications,
+    specification_rows,
+    specification_rules,
+)
+from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.evidence.package_files import read_validated_tables
+from ketamine_meta.stats.meta_analysis import fit_batch, random_effects
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = 1_000
+
+
+def inclusion_subsets(trials: list[str], drop: int = 2) -> list[tuple[str, ...]]:
+    """Every subset of ``trials`` of size at least ``len(trials) - drop`` (the full set too)."""
+    n = len(trials)
+    return [
+        c for size in range(max(n - drop, 1), n + 1) for c in itertools.combinations(trials, size)
+    ]
+
+
+def main() -> None:
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    settings = config["multiverse"]
+    protocol = Protocol.from_config(
+        {"windows": config["windows"], "timepoint_h": 24, "analysis_set": config["analysis_set"]}
+    )
+    tables = read_validated_tables(
+        ROOT / "data/processed/validated",
+        ("studies", "arms", "outcomes", "contrasts", "risk_of_bias"),
+    )
+    specs = data_specifications(settings)
+    start = time.perf_counter()
+    table = fit_specifications(
+        tables, ComparisonRules(**config["comparisons"]), protocol, settings, specs, 0.95
+    )
+    space_seconds = time.perf_counter() - start
+
+    # Inclusion multiverse: overall rows of the REML fit give each data specification's
+    # comparisons; rebuild their vectors by trial subsets and fit them in one batch per
+    # estimator and method.
+    start = time.perf_counter()
+    rows_by_rules, vectors = {}, []
+    for _, spec in specs.iterrows():
+        rules = specification_rules(ComparisonRules(**config["comparisons"]), spec, settings)
+        key = repr(rules)
+        if key not in rows_by_rules:
+            rows_by_rules[key], _ = build_effect_sizes(
+                tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
+            )
+        rows = specification_rows(
+            rows_by_rules[key], spec, settings, protocol, set(tables["risk_of_bias"]["study_id"])
+        )
+        trials = sorted(set(rows["study_id"]))
+        for subset in inclusion_subsets(trials):
+            chosen = rows[rows["study_id"].isin(subset)]
+            vectors.append((chosen["yi"].to_numpy(float), chosen["vi"].to_numpy(float)))
+    width = max(len(y) for y, _ in vectors)
+    yi = np.full((len(vectors), width), np.nan)
+    vi = np.full((len(vectors), width), np.nan)
+    for i, (y, v) in enumerate(vectors):
+        yi[i, : len(y)], vi[i, : len(v)] = y, v
+    fitted = 0
+    for estimator, test in itertools.product(settings["estimators"], settings["tests"]):
+        fit_batch(yi, vi, method=estimator, test=test)
+        fitted += len(vectors)
+    inclusion_seconds = time.perf_counter() - start
+
+    # The loop of single fits on a sample, against the batch on the same sample.
+    rng = np.random.default_rng(20261130)
+    sample = rng.choice(len(vectors), size=min(SAMPLE, len(vectors)), replace=False)
+    start = time.perf_counter()
+    for i in sample:
+        y, v = vectors[i]
+        random_effects(y, v, method="REML", test="knha")
+    loop_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    fit_batch(yi[sample], vi[sample], method="REML", test="knha")
+    batch_seconds = time.perf_counter() - start
+
+    total = len(table) + fitted
+    result = {
+        "space_rows": len(table),
+        "space_seconds": round(space_seconds, 3),
+        "inclusion_specifications": fitted,
+        "inclusion_seconds": round(inclusion_seconds, 3),
+        "total_specifications": total,
+        "total_seconds": round(space_seconds + inclusion_seconds, 3),
+        "specifications_per_second": round(total / (space_seconds + inclusion_seconds)),
+        "sample": len(sample),
+        "loop_seconds": round(loop_seconds, 4),
+        "batch_seconds": round(batch_seconds, 4),
+        "batch_speedup_vs_loop": round(loop_seconds / batch_seconds, 1),
+    }
+    out = ROOT / "benchmarks/results/multiverse.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
