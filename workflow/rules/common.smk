@@ -161,7 +161,12 @@ def figure_outputs(stem, caption, category):
 # Committed results are never left half-updated: the tables and figures are copied aside when
 # a run starts, put back if it fails, and the copy dropped when it succeeds.
 RESULTS_SNAPSHOT = Path(".snakemake/results-snapshot")
-SNAPSHOT_DIRS = ("results/tables", "results/figures", "results/report", "results/multiverse")
+SNAPSHOT_DIRS = (
+    "results/tables",
+    "results/figures",
+    "results/report",
+    "results/multiverse",
+)
 
 
 def snapshot_results():
