@@ -779,3 +779,21 @@ _add(
     2,
     ["row 1", "column 'yi'", "'big'", "not a number"],
 )
+# synth.
+_add(
+    "synth_zero_trials",
+    "a synthetic package of no trials",
+    (["synth", "--trials", "0", "--out", "{tmp}/synthetic"], lambda tmp: None),
+    2,
+    ["--trials 0", "at least one trial"],
+)
+_add(
+    "synth_not_a_template",
+    "a template directory without a descriptor",
+    (
+        ["synth", "--trials", "3", "--out", "{tmp}/synthetic", "--template", "{tmp}"],
+        lambda tmp: None,
+    ),
+    2,
+    ["no datapackage.json"],
+)

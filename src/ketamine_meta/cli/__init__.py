@@ -34,6 +34,7 @@ from ketamine_meta.evidence.citations import bibtex
 from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
 from ketamine_meta.evidence.package_files import read_package_dir, read_table_text
 from ketamine_meta.evidence.package_source import PackageSourceError
+from ketamine_meta.evidence.synthetic import write_synthetic_package
 from ketamine_meta.stats.effect_sizes import (
     log_odds_ratio,
     log_risk_ratio,
@@ -346,6 +347,21 @@ def cmd_nma(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a data package of simulated trials with its true effects (truth.json)."""
+    if args.trials < 1:
+        raise UsageError(f"--trials {args.trials}: at least one trial is needed")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{args.out}: exists and is not an empty directory; give a new one")
+    template = Path(args.template)
+    if not (template / "datapackage.json").is_file():
+        raise UsageError(f"{args.template}: no datapackage.json (the template package)")
+    truth = write_synthetic_package(template, out, args.trials, args.seed)
+    print(f"wrote {args.trials} simulated trials (seed {truth['seed']}) to {out}")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """Print the pooled number and every comparison, data row and source behind it."""
     root = Path(args.root)
@@ -541,6 +557,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_nma)
+
+    p = sub.add_parser(
+        "synth",
+        help="write a data package of simulated trials with known effects",
+        description="Simulated trials of every formulation (racemic IV, IN, oral, IM; "
+        "esketamine IN, IV; arketamine) against inert or active placebo, with two-dose and "
+        "crossover trials, scores at 2 h, 24 h, 7 d and 28 d, response, dissociation and "
+        "relapse rows. The true effects are written to DIR/truth.json. The descriptor and the "
+        "tables that describe no trial come from --template.",
+    )
+    p.add_argument("--trials", type=int, required=True, help="number of trials")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--out", required=True, help="new directory for the package")
+    p.add_argument("--template", default="data/raw", help="package to take the descriptor from")
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
     p.add_argument("analysis", choices=sorted(ANALYSES))
