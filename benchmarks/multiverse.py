@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
+from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import (
     data_specifications,
     fit_specifications,
-    specification_rows,
-    specification_rules,
+    padded,
+    specification_comparisons,
 )
 from ketamine_meta.analyses.protocol import Protocol
 from ketamine_meta.evidence.package_files import read_validated_tables
@@ -61,30 +61,16 @@ def main() -> None:
     )
     space_seconds = time.perf_counter() - start
 
-    # Inclusion multiverse: overall rows of the REML fit give each data specification's
-    # comparisons; rebuild their vectors by trial subsets and fit them in one batch per
-    # estimator and method.
+    # Inclusion multiverse: every subset of each data specification's trials (all but at
+    # most two), fitted in one batch per estimator and method.
     start = time.perf_counter()
-    rows_by_rules, vectors = {}, []
-    for _, spec in specs.iterrows():
-        rules = specification_rules(ComparisonRules(**config["comparisons"]), spec, settings)
-        key = repr(rules)
-        if key not in rows_by_rules:
-            rows_by_rules[key], _ = build_effect_sizes(
-                tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
-            )
-        rows = specification_rows(
-            rows_by_rules[key], spec, settings, protocol, set(tables["risk_of_bias"]["study_id"])
-        )
-        trials = sorted(set(rows["study_id"]))
-        for subset in inclusion_subsets(trials):
+    vectors = []
+    base = ComparisonRules(**config["comparisons"])
+    for _, rows in specification_comparisons(tables, base, protocol, settings, specs):
+        for subset in inclusion_subsets(sorted(set(rows["study_id"]))):
             chosen = rows[rows["study_id"].isin(subset)]
             vectors.append((chosen["yi"].to_numpy(float), chosen["vi"].to_numpy(float)))
-    width = max(len(y) for y, _ in vectors)
-    yi = np.full((len(vectors), width), np.nan)
-    vi = np.full((len(vectors), width), np.nan)
-    for i, (y, v) in enumerate(vectors):
-        yi[i, : len(y)], vi[i, : len(v)] = y, v
+    yi, vi = padded(vectors)
     fitted = 0
     for estimator, test in itertools.product(settings["estimators"], settings["tests"]):
         fit_batch(yi, vi, method=estimator, test=test)

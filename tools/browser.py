@@ -1,8 +1,8 @@
 """Headless Chromium (Debian's ``chromium`` package) for looking at the report as a reader does.
 
 Used by ``tools/screenshot_report.py`` (the screenshots under docs/screenshots) and by
-tests/test_report_browser.py. Chromium's profile and HOME are a temporary folder beside the
-output, so nothing outside the repository is written.
+tests/test_report_browser.py. Chromium's profile and HOME are a temporary folder in the
+given scratch folder, so nothing outside it is written.
 """
 
 from __future__ import annotations
@@ -65,49 +65,6 @@ def chromium_path() -> str:
             "chromium not found: install Debian's package (apt-get install chromium)"
         )
     return path
-
-
-def _run(args: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="chromium-", dir=scratch) as profile:
-        env = {**os.environ, "HOME": profile}
-        return subprocess.run(
-            [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-
-
-def screenshot(
-    page: Path, png: Path, width: int = 1400, height: int = 1000, wait_ms: int = 8000
-) -> None:
-    """Render ``page`` (a local HTML file, its scripts run for ``wait_ms``) to ``png``."""
-    result = _run(
-        [
-            f"--window-size={width},{height}",
-            f"--virtual-time-budget={wait_ms}",
-            f"--screenshot={png.resolve()}",
-            page.resolve().as_uri(),
-        ],
-        scratch=png.resolve().parent,
-        timeout=120,
-    )
-    if not png.is_file():
-        raise RuntimeError(f"chromium wrote no screenshot of {page}: {result.stderr[-2000:]}")
-
-
-def rendered_dom(page: Path, scratch: Path, wait_ms: int = 8000) -> str:
-    """The DOM of ``page`` after its scripts ran for ``wait_ms``, as HTML text."""
-    result = _run(
-        [f"--virtual-time-budget={wait_ms}", "--dump-dom", page.resolve().as_uri()],
-        scratch=scratch,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"chromium failed on {page}: {result.stderr[-2000:]}")
-    return result.stdout
 
 
 class WebDriver:
@@ -196,12 +153,6 @@ class WebDriver:
                 time.sleep(0.25)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"clicking {xpath} never showed {shown_xpath}")
-
-    def click_text(self, text: str, timeout_s: float = 20) -> None:
-        """Click the first link or button whose text is ``text``."""
-        self.click(
-            f"//*[self::a or self::button][normalize-space(.)={json.dumps(text)}]", timeout_s
-        )
 
     def page_text(self) -> str:
         """The visible text of the page and of each frame in it (a report item is a frame)."""

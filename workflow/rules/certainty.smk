@@ -39,13 +39,16 @@ rule risk_of_bias_figures:
     input:
         table="results/tables/risk_of_bias_by_trial.csv",
     output:
-        **{
-            f"{name}_{fmt}": path
-            for name in ("traffic_light", "summary")
-            for fmt, path in figure_outputs(
-                f"risk_of_bias_{name}", f"risk_of_bias_{name}", "Certainty"
-            ).items()
-        },
+        **figure_set_outputs(
+            {
+                "traffic_light": (
+                    "risk_of_bias_traffic_light",
+                    "risk_of_bias_traffic_light",
+                ),
+                "summary": ("risk_of_bias_summary", "risk_of_bias_summary"),
+            },
+            "Certainty",
+        ),
     log:
         "logs/risk_of_bias_figures.log",
     conda:

@@ -158,6 +158,16 @@ def figure_outputs(stem, caption, category):
     }
 
 
+def figure_set_outputs(figures, category):
+    """Several figures of one rule, ``{name: (stem, caption)}``: every format of each, keyed
+    ``NAME_FORMAT`` (what plotting.save_figures reads)."""
+    return {
+        f"{name}_{fmt}": path
+        for name, (stem, caption) in figures.items()
+        for fmt, path in figure_outputs(stem, caption, category).items()
+    }
+
+
 # Committed results are never left half-updated: the tables and figures are copied aside when
 # a run starts, put back if it fails, and the copy dropped when it succeeds.
 RESULTS_SNAPSHOT = Path(".snakemake/results-snapshot")

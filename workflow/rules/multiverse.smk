@@ -53,15 +53,16 @@ rule multiverse_figures:
         specifications=f"results/multiverse/multiverse_smd_{TIMEPOINT_LABEL}.csv.gz",
         data_specifications="results/multiverse/data_specifications.csv",
     output:
-        **{
-            f"{name}_{fmt}": path
-            for name in ("curve", "distribution")
-            for fmt, path in figure_outputs(
-                f"multiverse_{name}_smd_{TIMEPOINT_LABEL}",
-                f"multiverse_{name}",
-                "Sensitivity",
-            ).items()
-        },
+        **figure_set_outputs(
+            {
+                name: (
+                    f"multiverse_{name}_smd_{TIMEPOINT_LABEL}",
+                    f"multiverse_{name}",
+                )
+                for name in ("curve", "distribution")
+            },
+            "Sensitivity",
+        ),
     log:
         "logs/multiverse_figures.log",
     conda:

@@ -36,17 +36,13 @@ rule network_figures:
         league=f"results/tables/nma_{{outcome}}_{TIMEPOINT_LABEL}_league.csv",
         graph=f"results/tables/nma_{{outcome}}_{TIMEPOINT_LABEL}_graph.csv",
     output:
-        **{
-            f"{figure}_{fmt}": path
-            for figure, caption in (
-                ("network_graph", "network_graph"),
-                ("league", "league"),
-                ("nma_forest", "nma_forest"),
-            )
-            for fmt, path in figure_outputs(
-                f"{figure}_{{outcome}}_{TIMEPOINT_LABEL}", caption, "Network"
-            ).items()
-        },
+        **figure_set_outputs(
+            {
+                name: (f"{name}_{{outcome}}_{TIMEPOINT_LABEL}", name)
+                for name in ("network_graph", "league", "nma_forest")
+            },
+            "Network",
+        ),
     log:
         "logs/network_figures_{outcome}.log",
     wildcard_constraints:

@@ -5,20 +5,15 @@ import pandas as pd
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.multiverse_plots import estimate_distribution, specification_curve
-from ketamine_meta.figures.plotting import deterministic_style, save_figure
+from ketamine_meta.figures.plotting import deterministic_style, save_figures
 
 log = configure(snakemake.log[0])
 table = pd.read_csv(snakemake.input.specifications, keep_default_na=False, na_values=[""])
 table = table.merge(read_validated_table(snakemake.input.data_specifications), on="data_spec")
 with deterministic_style():
-    for name, figure in (
-        ("curve", specification_curve(table)),
-        ("distribution", estimate_distribution(table)),
-    ):
-        outputs = {
-            key.removeprefix(f"{name}_"): path
-            for key, path in snakemake.output.items()
-            if key in (f"{name}_svg", f"{name}_png")
-        }
-        for path in save_figure(figure, outputs, snakemake.params.png_dpi):
-            log.info("wrote %s", path)
+    figures = {
+        "curve": specification_curve(table),
+        "distribution": estimate_distribution(table),
+    }
+    for path in save_figures(figures, dict(snakemake.output.items()), snakemake.params.png_dpi):
+        log.info("wrote %s", path)

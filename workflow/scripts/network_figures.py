@@ -4,7 +4,7 @@ from ketamine_meta.analyses.network import NETWORK_OUTCOMES
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.network_plots import league_heatmap, network_forest, network_graph
-from ketamine_meta.figures.plotting import deterministic_style, save_figure
+from ketamine_meta.figures.plotting import deterministic_style, save_figures
 from ketamine_meta.stats.meta_analysis import confidence_level
 
 log = configure(snakemake.log[0])
@@ -34,11 +34,5 @@ with deterministic_style():
             f"Network estimates, {shown} at {when}",
         ),
     }
-    for name, figure in figures.items():
-        outputs = {
-            key.removeprefix(f"{name}_"): path
-            for key, path in snakemake.output.items()
-            if key.startswith(f"{name}_") and key.removeprefix(f"{name}_") in ("svg", "png")
-        }
-        for path in save_figure(figure, outputs, snakemake.params.png_dpi):
-            log.info("wrote %s", path)
+    for path in save_figures(figures, dict(snakemake.output.items()), snakemake.params.png_dpi):
+        log.info("wrote %s", path)

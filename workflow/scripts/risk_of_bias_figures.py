@@ -3,19 +3,11 @@
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.certainty_plots import summary_plot, traffic_light_plot
-from ketamine_meta.figures.plotting import deterministic_style, save_figure
+from ketamine_meta.figures.plotting import deterministic_style, save_figures
 
 log = configure(snakemake.log[0])
 table = read_validated_table(snakemake.input.table)
 with deterministic_style():
-    for name, figure in (
-        ("traffic_light", traffic_light_plot(table)),
-        ("summary", summary_plot(table)),
-    ):
-        outputs = {
-            key.removeprefix(f"{name}_"): path
-            for key, path in snakemake.output.items()
-            if key in (f"{name}_svg", f"{name}_png")
-        }
-        for path in save_figure(figure, outputs, snakemake.params.png_dpi):
-            log.info("wrote %s", path)
+    figures = {"traffic_light": traffic_light_plot(table), "summary": summary_plot(table)}
+    for path in save_figures(figures, dict(snakemake.output.items()), snakemake.params.png_dpi):
+        log.info("wrote %s", path)

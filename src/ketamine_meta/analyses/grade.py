@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.power import NormalIndPower
 
+from ketamine_meta.analyses.comparisons import ENANTIOMER
 from ketamine_meta.analyses.network import node_of
 from ketamine_meta.analyses.protocol import (
     Protocol,
@@ -30,6 +32,8 @@ BLINDING_DOMAINS = (
     "bias_due_to_deviations_from_intended_interventions",
     "bias_in_measurement_of_the_outcome",
 )
+#: The arms.drug of each enantiomer label (the adverse-event table names enantiomers).
+DRUG_OF_ENANTIOMER = {enantiomer: drug for drug, enantiomer in ENANTIOMER.items()}
 CERTAINTY = ("high", "moderate", "low", "very low")
 #: Scales a participant rates (PROTOCOL.md §4: last in the hierarchy).
 SELF_RATED = frozenset({"BDI-II", "BDI", "QIDS-SR16", "MADRS-S", "HADS-D", "POMS-D"})
@@ -134,14 +138,22 @@ def _rows_for(effects: pd.DataFrame, spec: OutcomeSpec, protocol: Protocol) -> p
 
 
 def _optimal_information_size(measure: str, control_risk: float, settings: Mapping) -> float:
-    """Participants a single trial would need (two-sided alpha 0.05, power 0.8)."""
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    """Participants a single trial would need (two-sided alpha 0.05, power 0.8).
+
+    For g, statsmodels' two-sample power solution at the smallest important g. For a risk
+    ratio, the two-proportion formula with each arm's own variance (PROTOCOL.md §20), at the
+    control risk and that risk changed by ``relative_change``.
+    """
     if measure == "SMD":
-        return 2 * 2 * z**2 / settings["smd_threshold"] ** 2
+        per_arm = NormalIndPower().solve_power(
+            effect_size=settings["smd_threshold"], alpha=0.05, power=0.8, ratio=1.0
+        )
+        return 2 * float(per_arm)
     p1 = control_risk
     p2 = min(control_risk * (1 + settings["relative_change"]), 0.999)
     if not 0 < p1 < 1:
         return float("nan")
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     return 2 * z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2
 
 
@@ -286,20 +298,18 @@ def _adverse_event_rows(adverse_rr, effects, overall, nodes, pooling, settings) 
     ]
     controls = effects.drop_duplicates("study_id").set_index("study_id")["control_type"]
     rows = rows.assign(
-        node=[node_of(d, r, nodes) for d, r in zip(_drug(rows), rows["route"], strict=True)],
+        node=[
+            node_of(DRUG_OF_ENANTIOMER[e], r, nodes)
+            for e, r in zip(rows["enantiomer"], rows["route"], strict=True)
+        ],
         control_type=[controls.get(s, "inert_placebo") for s in rows["study_id"]],
         population=[_population(effects, s) for s in rows["study_id"]],
         scale="",
-        n_ctrl=rows["n_ctrl"],
     )
     out = []
     for (event, node), group in rows.groupby(["event", "node"], sort=True):
         out.append(_sof_row(SOF_EVENTS[event], "logRR", node, group, overall, pooling, settings))
     return out
-
-
-def _drug(rows: pd.DataFrame) -> list[str]:
-    return ["racemic_ketamine" if e == "racemic" else e for e in rows["enantiomer"]]
 
 
 def _population(effects: pd.DataFrame, study: str) -> str:

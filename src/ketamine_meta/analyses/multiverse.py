@@ -12,7 +12,7 @@ call: there is no loop over specifications in Python.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -145,6 +145,40 @@ def _subgroups(rows: pd.DataFrame, subgroups: Sequence[str]) -> list[tuple[str, 
     return out
 
 
+def specification_comparisons(
+    tables: Mapping[str, pd.DataFrame],
+    base_rules: ComparisonRules,
+    protocol: Protocol,
+    settings: Mapping,
+    specs: pd.DataFrame,
+) -> Iterator[tuple[pd.Series, pd.DataFrame]]:
+    """Each data specification with the comparisons it pools.
+
+    The comparisons are built once per set of comparison rules the specifications imply.
+    """
+    assessed = set(tables["risk_of_bias"]["study_id"])
+    # Keyed by the rules' repr: config lists make the rules themselves unhashable.
+    effects_by_rules: dict[str, pd.DataFrame] = {}
+    for _, spec in specs.iterrows():
+        rules = specification_rules(base_rules, spec, settings)
+        key = repr(rules)
+        if key not in effects_by_rules:
+            effects_by_rules[key], _ = build_effect_sizes(
+                tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
+            )
+        yield spec, specification_rows(effects_by_rules[key], spec, settings, protocol, assessed)
+
+
+def padded(vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(yi, vi)`` pairs of different lengths as two NaN-padded arrays for ``fit_batch``."""
+    width = max(len(y) for y, _ in vectors)
+    yi = np.full((len(vectors), width), np.nan)
+    vi = np.full((len(vectors), width), np.nan)
+    for i, (y, v) in enumerate(vectors):
+        yi[i, : len(y)], vi[i, : len(v)] = y, v
+    return yi, vi
+
+
 def fit_specifications(
     tables: Mapping[str, pd.DataFrame],
     base_rules: ComparisonRules,
@@ -154,18 +188,8 @@ def fit_specifications(
     level: float,
 ) -> pd.DataFrame:
     """One row per data specification, subgroup, estimator and CI method."""
-    assessed = set(tables["risk_of_bias"]["study_id"])
-    # Keyed by the rules' repr: config lists make the rules themselves unhashable.
-    effects_by_rules: dict[str, pd.DataFrame] = {}
     vectors, labels = [], []
-    for _, spec in specs.iterrows():
-        rules = specification_rules(base_rules, spec, settings)
-        key = repr(rules)
-        if key not in effects_by_rules:
-            effects_by_rules[key], _ = build_effect_sizes(
-                tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
-            )
-        rows = specification_rows(effects_by_rules[key], spec, settings, protocol, assessed)
+    for spec, rows in specification_comparisons(tables, base_rules, protocol, settings, specs):
         for subgroup, group in _subgroups(rows, settings["subgroups"]):
             vectors.append((group["yi"].to_numpy(float), group["vi"].to_numpy(float)))
             labels.append(
@@ -173,11 +197,7 @@ def fit_specifications(
             )
     if not vectors:
         return pd.DataFrame(columns=SPEC_COLUMNS)
-    width = max(len(y) for y, _ in vectors)
-    yi = np.full((len(vectors), width), np.nan)
-    vi = np.full((len(vectors), width), np.nan)
-    for i, (y, v) in enumerate(vectors):
-        yi[i, : len(y)], vi[i, : len(v)] = y, v
+    yi, vi = padded(vectors)
     has_data = np.isfinite(yi).any(axis=1)
     empty = pd.DataFrame([lab for lab, ok in zip(labels, has_data, strict=True) if not ok])
     fitted = pd.DataFrame([lab for lab, ok in zip(labels, has_data, strict=True) if ok])

@@ -263,15 +263,13 @@ def analyse_network(
             )
         )
         league.append(_league_rows(fit, labels))
-        inconsistency.append(_q_rows(fit, labels))
+        inconsistency.extend(_q_rows(fit, labels))
         inconsistency.extend(_split_rows(network, method, labels))
     graph = _graph_rows(trials, comparisons)
     return NetworkTables(
         effects=_frame(effects, EFFECT_COLUMNS),
         league=_frame(league, LEAGUE_COLUMNS),
-        inconsistency=pd.DataFrame(
-            [r for r in _flatten(inconsistency)], columns=INCONSISTENCY_COLUMNS
-        ),
+        inconsistency=pd.DataFrame(inconsistency, columns=INCONSISTENCY_COLUMNS),
         graph=graph,
     )
 
@@ -315,13 +313,6 @@ def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]
-
-
-def _flatten(rows: list) -> list[dict]:
-    out = []
-    for row in rows:
-        out.extend(row if isinstance(row, list) else [row])
-    return out
 
 
 def _league_rows(fit, labels: Mapping) -> pd.DataFrame:

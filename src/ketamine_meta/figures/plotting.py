@@ -59,6 +59,23 @@ def save_figure(figure: Figure, outputs: Mapping[str, str], dpi: int) -> list[st
     return list(outputs.values())
 
 
+def save_figures(figures: Mapping[str, Figure], outputs: Mapping[str, str], dpi: int) -> list[str]:
+    """:func:`save_figure` for a rule that draws several figures.
+
+    ``outputs`` is keyed ``NAME_FORMAT`` (the workflow's ``figure_set_outputs``); each
+    figure of ``figures`` is written to the outputs of its name.
+    """
+    written = []
+    for name, figure in figures.items():
+        mine = {
+            key.removeprefix(f"{name}_"): path
+            for key, path in outputs.items()
+            if key.rpartition("_")[0] == name
+        }
+        written += save_figure(figure, mine, dpi)
+    return written
+
+
 def deterministic_style() -> mpl.rc_context:
     """Context manager applying :data:`DETERMINISTIC_RC`."""
     return mpl.rc_context(DETERMINISTIC_RC)

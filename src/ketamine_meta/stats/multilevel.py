@@ -37,6 +37,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import linalg, optimize, stats
 
+from ketamine_meta.stats.network import fixed_effect_q
+
 FloatArray = NDArray[np.float64]
 Structure = Literal["AR", "HAR"]
 
@@ -255,7 +257,8 @@ def fit_autoregressive(
     se = np.sqrt(np.diag(vcov))
     crit = stats.norm.ppf(0.5 + level / 2)
     z = beta / se
-    q, q_df = _residual_q(y, V, X)
+    q, _ = fixed_effect_q(y, X, V)
+    q_df = len(y) - X.shape[1]
     return MultilevelFit(
         coefficients=beta,
         se=se,
@@ -276,10 +279,3 @@ def fit_autoregressive(
         # BFGS may stop on "precision loss" at the optimum; the gradient is the judge.
         converged=bool(np.max(np.abs(model.gradient(result.x))) < 1e-5),
     )
-
-
-def _residual_q(y: FloatArray, V: FloatArray, X: FloatArray) -> tuple[float, int]:
-    Vi = np.linalg.inv(V)
-    Vi_X = Vi @ X
-    P = Vi - Vi_X @ np.linalg.solve(X.T @ Vi_X, Vi_X.T)
-    return float(y @ P @ y), len(y) - X.shape[1]

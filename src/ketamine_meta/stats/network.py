@@ -378,7 +378,7 @@ def log_likelihood(rows: ContrastRows, X: FloatArray, tau2: float, restricted: b
     return float(-0.5 * (n * np.log(2 * np.pi) + logdet_m + rss))
 
 
-def _fixed_q(y: FloatArray, X: FloatArray, V: FloatArray) -> tuple[float, FloatArray]:
+def fixed_effect_q(y: FloatArray, X: FloatArray, V: FloatArray) -> tuple[float, FloatArray]:
     """Q = y' P y with P the fixed-effect residual projector, and P itself."""
     Vi = np.linalg.inv(V)
     Vi_X = Vi @ X
@@ -387,7 +387,7 @@ def _fixed_q(y: FloatArray, X: FloatArray, V: FloatArray) -> tuple[float, FloatA
 
 
 def _tau2_moment(rows: ContrastRows, X: FloatArray) -> float:
-    q, P = _fixed_q(rows.y, X, rows.V)
+    q, P = fixed_effect_q(rows.y, X, rows.V)
     df = X.shape[0] - X.shape[1]
     return max(0.0, (q - df) / float(np.trace(P @ rows.W)))
 
@@ -428,7 +428,7 @@ def _within_design_q(network: Network, rows: ContrastRows) -> tuple[float, int]:
             [f"{a}|{b}" for a, b in zip(rows.treat1[idx], rows.treat2[idx], strict=True)]
         )
         X = np.column_stack([(comps == c).astype(float) for c in dict.fromkeys(comps)])
-        q, _ = _fixed_q(rows.y[idx], X, rows.V[np.ix_(idx, idx)])
+        q, _ = fixed_effect_q(rows.y[idx], X, rows.V[np.ix_(idx, idx)])
         q_total += q
         df_total += len(idx) - X.shape[1]
     return q_total, df_total
@@ -473,7 +473,7 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     league = full[:, None] - full[None, :]
     var = np.diag(full_vcov)[:, None] + np.diag(full_vcov)[None, :] - 2 * full_vcov
     league_se = np.sqrt(np.clip(var, 0.0, None))
-    q, _ = _fixed_q(rows.y, X, rows.V)
+    q, _ = fixed_effect_q(rows.y, X, rows.V)
     q_df = X.shape[0] - X.shape[1]
     q_within, q_within_df = _within_design_q(network, rows)
     q_between_df = q_df - q_within_df
