@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -29,7 +32,34 @@ def configure(log_file: str | Path | None) -> logging.Logger:
     to_stderr.setFormatter(fmt)
     logger.addHandler(to_stderr)
     sys.excepthook = _one_line_errors(logger, log_file)
+    _log_process_time(logger)
     return logger
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall seconds since this process started, from the kernel's record (Linux), else None.
+
+    Field 22 of ``/proc/self/stat`` is the start time in clock ticks after boot, the clock
+    that ``CLOCK_BOOTTIME`` reads, so the difference includes the interpreter's start-up and
+    every import before the call, which no timer inside the process can see.
+    """
+    try:
+        stat = Path("/proc/self/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+    started_ticks = int(stat.rpartition(")")[2].split()[19])
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _log_process_time(logger: logging.Logger) -> None:
+    """Log the start-up (interpreter, Snakemake's preamble, imports) now and the total at exit,
+    the two figures benchmarks/pipeline.py reads to split each job into start-up and work."""
+    start_up = seconds_since_process_start()
+    if start_up is None:
+        return
+    logger.info("start-up %.3f s", start_up)
+    atexit.register(lambda: logger.info("process %.3f s", seconds_since_process_start()))
 
 
 def _one_line_errors(logger: logging.Logger, log_file: str | Path | None):
