@@ -150,7 +150,10 @@ def main() -> None:
             f"{scenario}_wall_s": round(statistics.median(values), 2)
             for scenario, values in walls.items()
         },
-        **{f"{scenario}_runs_s": [round(v, 2) for v in values] for scenario, values in walls.items()},
+        **{
+            f"{scenario}_runs_s": [round(v, 2) for v in values]
+            for scenario, values in walls.items()
+        },
         "targets_s": TARGETS_S,
         "full_jobs": int(sum(t["jobs"] for t in rules.values())),
         "full_job_processes_s": round(in_jobs, 2),

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import (
     DATA_CHOICES,
     chunk_specifications,
@@ -17,7 +18,8 @@ from ketamine_meta.analyses.multiverse import (
     multiverse_summary,
 )
 
-SETTINGS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["multiverse"]
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+SETTINGS = CONFIG["multiverse"]
 RESULTS = REPO / "results"
 
 
@@ -51,7 +53,8 @@ def test_the_space_is_the_product_of_the_choices():
 
 def test_chunks_partition_the_space():
     chunks = SETTINGS["chunks"]
-    parts = [chunk_specifications(SETTINGS, c, chunks)["data_spec"] for c in range(chunks)]
+    rules = ComparisonRules(**CONFIG["comparisons"])
+    parts = [chunk_specifications(SETTINGS, c, chunks, rules)["data_spec"] for c in range(chunks)]
     together = sorted(pd.concat(parts))
     assert together == list(range(len(data_specifications(SETTINGS))))
 

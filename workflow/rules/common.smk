@@ -282,3 +282,16 @@ def get_table_caption(wildcards):
             config=config, wildcards=SimpleNamespace(moderator=moderator)
         )
     )
+
+
+def write_table_page(table, page, title, log_file):
+    """Render ``table`` (a CSV) to the HTML ``page``; note its size in ``log_file``."""
+    # Imported here, once per run, so that Snakemake's start-up (a no-op make) does not
+    # load the report's dependencies.
+    from ketamine_meta.figures.report_pages import table_page_html
+
+    html = table_page_html(
+        Path(table).read_text(encoding="utf-8"), title=title, file_name=Path(table).name
+    )
+    Path(page).write_text(html, encoding="utf-8")
+    Path(log_file).write_text(f"{len(html)} bytes of HTML\n", encoding="utf-8")

@@ -9,7 +9,12 @@ report: os.path.abspath("results/report/landing.rst")
 
 
 rule report_table:
-    """One results table as an HTML page of the report, its CSV inside as a download."""
+    """One results table as an HTML page of the report, its CSV inside as a download.
+
+    Run in Snakemake's own process (a run: block, no conda environment): each page is
+    milliseconds of work, and a script job per table would spend about a second of Python
+    start-up on each of the 46 (benchmarks/pipeline.py).
+    """
     input:
         table="results/tables/{table}.csv",
     output:
@@ -24,13 +29,11 @@ rule report_table:
         "logs/report_table_{table}.log",
     wildcard_constraints:
         table="|".join(REPORT_TABLES),
-    conda:
-        "../envs/ketamine_meta.yaml"
     params:
         title=lambda wildcards: wildcards.table.replace("_", " "),
         caption=get_table_caption,
-    script:
-        "../scripts/table_page.py"
+    run:
+        write_table_page(input.table, output.page, params.title, log[0])
 
 
 rule report_landing:

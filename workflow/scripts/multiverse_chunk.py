@@ -12,12 +12,14 @@ from ketamine_meta.stats.meta_analysis import confidence_level
 
 log = configure(snakemake.log[0])
 settings = snakemake.params.multiverse
-specs = chunk_specifications(settings, int(snakemake.wildcards.chunk), snakemake.params.chunks)
+rules = ComparisonRules(**snakemake.params.comparisons)
+chunk = int(snakemake.wildcards.chunk)
+specs = chunk_specifications(settings, chunk, snakemake.params.chunks, rules)
 table = fit_specifications(
     read_validated_tables(
         snakemake.input.validated, ("studies", "arms", "outcomes", "contrasts", "risk_of_bias")
     ),
-    ComparisonRules(**snakemake.params.comparisons),
+    rules,
     Protocol.from_config(snakemake.params.protocol),
     settings,
     specs,

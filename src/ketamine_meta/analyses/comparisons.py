@@ -18,6 +18,7 @@ always analysed as if parallel.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -305,22 +306,33 @@ def _comparison_label(study_id: str, treat_arm: pd.Series) -> str:
     return f"{_study_label(study_id)} ({drug})"
 
 
+def _is(value: object, wanted: object) -> bool:
+    """``value == wanted``, False for a missing value (as a pandas comparison gives)."""
+    return not pd.isna(value) and value == wanted
+
+
+def _both_arms_in(chosen: list[dict], treat_ids: set[str], ctrl_ids: set[str]) -> bool:
+    arms = {record["arm_id"] for record in chosen}
+    return bool(arms & treat_ids and arms & ctrl_ids)
+
+
 def _pick_rows(
-    rows: pd.DataFrame, treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
-) -> pd.DataFrame | None:
+    rows: list[dict], treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
+) -> list[dict] | None:
     """The rows of the preferred (scale, value type) reported by a treatment and a control arm."""
     for scale in rules.scale_preference:
         for value_type in rules.value_type_preference:
-            chosen = rows[(rows["scale"] == scale) & (rows["value_type"] == value_type)]
-            arms = set(chosen["arm_id"])
-            if arms & treat_ids and arms & ctrl_ids:
+            chosen = [
+                r for r in rows if _is(r["scale"], scale) and _is(r["value_type"], value_type)
+            ]
+            if _both_arms_in(chosen, treat_ids, ctrl_ids):
                 return chosen
     return None
 
 
 def _pick_count_rows(
-    rows: pd.DataFrame, treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
-) -> pd.DataFrame | None:
+    rows: list[dict], treat_ids: set[str], ctrl_ids: set[str], rules: ComparisonRules
+) -> list[dict] | None:
     """The count rows of the preferred depression scale both arms report.
 
     Response and remission use only ``rules.scale_preference``, with no fallback to other
@@ -328,16 +340,15 @@ def _pick_count_rows(
     depression response. Other counts (dropouts, suicidal-ideation remission) are their own
     outcomes and take the first scale they are reported on.
     """
-    outcome = rows["outcome"].iloc[0]
+    outcome = rows[0]["outcome"]
     scales = (
         rules.scale_preference
         if outcome in DEPRESSION_COUNT_OUTCOMES
-        else [*rules.scale_preference, *sorted(set(rows["scale"]))]
+        else [*rules.scale_preference, *sorted({r["scale"] for r in rows})]
     )
     for scale in scales:
-        chosen = rows[rows["scale"] == scale]
-        arms = set(chosen["arm_id"])
-        if arms & treat_ids and arms & ctrl_ids:
+        chosen = [r for r in rows if _is(r["scale"], scale)]
+        if _both_arms_in(chosen, treat_ids, ctrl_ids):
             return chosen
     return None
 
@@ -465,51 +476,55 @@ def _arm_level_effects(
     Returns the effect rows and an exclusion record, with the reason, for every arm row that
     enters none of them.
     """
-    arm_info = arms.set_index(["study_id", "arm_id"])
-    study_info = studies.set_index("study_id")
+    # Plain records: a DataFrame operation per trial and visit costs milliseconds, which a
+    # 5,000-trial evidence base multiplies into minutes (benchmarks/scale.py).
+    arm_info = _records_by(arms, ["study_id", "arm_id"])
+    study_info = _records_by(studies, ["study_id"])
     effects: list[dict] = []
     dropped: list[dict] = []
-    for (study_id, outcome, timepoint), rows in usable.groupby(
-        ["study_id", "outcome", "timepoint_h"], sort=True
+    for (study_id, outcome, timepoint), rows in _record_groups(
+        usable, ["study_id", "outcome", "timepoint_h"]
     ):
         if timepoint == 0:
             dropped += _excluded(rows, "baseline visit: not a comparison (used for change)")
             continue
-        drugs = rows["arm_id"].map(lambda a, s=study_id: arm_info.at[(s, a), "drug"])
-        treat_ids = set(rows.loc[drugs.isin(rules.treatment_drugs), "arm_id"])
-        ctrl_ids = set(rows.loc[drugs.isin(rules.control_drugs), "arm_id"])
+        drug = {r["arm_id"]: arm_info[(study_id, r["arm_id"])]["drug"] for r in rows}
+        treat_ids = {a for a, d in drug.items() if d in rules.treatment_drugs}
+        ctrl_ids = {a for a, d in drug.items() if d in rules.control_drugs}
         picker = _pick_rows if outcome in SCORE_OUTCOMES else _pick_count_rows
         chosen = picker(rows, treat_ids, ctrl_ids, rules) if treat_ids and ctrl_ids else None
         if chosen is None:
             dropped += _excluded(rows, _no_comparison_reason(treat_ids, ctrl_ids))
             continue
+        used = {id(r) for r in chosen}
         dropped += _excluded(
-            rows.drop(index=chosen.index, errors="ignore"),
+            [r for r in rows if id(r) not in used],
             "another scale or score basis of this comparison was used (PROTOCOL.md §4-§5)",
         )
         arms_here = arm_info
         if rules.multi_arm == "combine":
-            chosen, treat_ids, ctrl_ids, arms_here = _combine_arms(
+            chosen, treat_ids, ctrl_ids, merged_info = _combine_arms(
                 chosen, treat_ids, ctrl_ids, arm_info, study_id, outcome in SCORE_OUTCOMES
             )
-        by_arm = chosen.set_index("arm_id")
+            arms_here = {**arm_info, **merged_info} if merged_info else arm_info
+        by_arm = {record["arm_id"]: record for record in chosen}
         pairs = [
             (t, c)
-            for t in sorted(treat_ids & set(by_arm.index))
-            for c in sorted(ctrl_ids & set(by_arm.index))
+            for t in sorted(treat_ids & by_arm.keys())
+            for c in sorted(ctrl_ids & by_arm.keys())
         ]
-        uses = pd.Series([a for pair in pairs for a in pair]).value_counts()
+        uses = Counter(a for pair in pairs for a in pair)
         for treat, ctrl in pairs:
             effects.append(
                 _comparison_row(
                     study_id,
                     outcome,
                     timepoint,
-                    by_arm.loc[treat],
-                    by_arm.loc[ctrl],
-                    arms_here.loc[(study_id, treat)],
-                    arms_here.loc[(study_id, ctrl)],
-                    study_info.loc[study_id],
+                    by_arm[treat],
+                    by_arm[ctrl],
+                    arms_here[(study_id, treat)],
+                    arms_here[(study_id, ctrl)],
+                    study_info[(study_id,)],
                     treat,
                     ctrl,
                     uses[treat],
@@ -517,6 +532,22 @@ def _arm_level_effects(
                 )
             )
     return _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules), dropped
+
+
+def _record_groups(frame: pd.DataFrame, key: list[str]) -> list[tuple[tuple, list[dict]]]:
+    """The rows of ``frame`` as dicts, grouped by ``key``.
+
+    As ``groupby(key, sort=True)`` gives them: keys sorted, rows in order.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for record in frame.to_dict("records"):
+        groups.setdefault(tuple(record[k] for k in key), []).append(record)
+    return sorted(groups.items(), key=lambda item: item[0])
+
+
+def _records_by(frame: pd.DataFrame, key: list[str]) -> dict[tuple, dict]:
+    """Each row of ``frame`` as a dict, keyed by the tuple of its ``key`` columns."""
+    return {tuple(record[k] for k in key): record for record in frame.to_dict("records")}
 
 
 def _no_comparison_reason(treat_ids: set, ctrl_ids: set) -> str:
@@ -527,12 +558,9 @@ def _no_comparison_reason(treat_ids: set, ctrl_ids: set) -> str:
     return "no scale of comparisons.scale_preference reported by both a drug and a control arm"
 
 
-def _excluded(rows: pd.DataFrame, reason: str) -> list[dict]:
+def _excluded(rows: list[dict], reason: str) -> list[dict]:
     """Exclusion records (columns :data:`EXCLUSION_COLUMNS`) of ``rows``."""
-    return [
-        {**{c: rec[c] for c in EXCLUSION_COLUMNS if c != "reason"}, "reason": reason}
-        for _, rec in rows.iterrows()
-    ]
+    return [{**{c: r[c] for c in EXCLUSION_COLUMNS[:-1]}, "reason": reason} for r in rows]
 
 
 def _unusable_reasons(scored: pd.DataFrame) -> pd.Series:
@@ -679,50 +707,56 @@ def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:
 
 
 def _combine_arms(
-    chosen: pd.DataFrame,
+    chosen: list[dict],
     treat_ids: set[str],
     ctrl_ids: set[str],
-    arm_info: pd.DataFrame,
+    arm_info: dict[tuple, dict],
     study_id: str,
     is_score: bool,
-) -> tuple[pd.DataFrame, set[str], set[str], pd.DataFrame]:
+) -> tuple[list[dict], set[str], set[str], dict[tuple, dict]]:
     """Merge the rows (and arm records) of arms that share a drug and route.
 
     Scores combine by :func:`~ketamine_meta.stats.effect_sizes.combine_groups`; counts add up. The
-    merged arm is named by joining the arm ids with ``+`` and keeps no single dose.
+    merged arm is named by joining the arm ids with ``+`` and keeps no single dose. Returns
+    the merged rows, treatment and control arm ids, and the records of the merged arms keyed
+    by ``(study_id, arm_id)``.
     """
-    rows = chosen.set_index("arm_id")
-    present = [a for a in rows.index if a in treat_ids | ctrl_ids]
-    key = {a: tuple(arm_info.loc[(study_id, a), ["drug", "route"]].fillna("")) for a in present}
-    new_rows, new_info, new_treat, new_ctrl = [], [], set(), set()
-    for group in sorted({k for k in key.values()}):
+    rows = {record["arm_id"]: record for record in chosen}
+    present = [a for a in rows if a in treat_ids | ctrl_ids]
+    key = {
+        a: tuple(
+            "" if pd.isna(arm_info[(study_id, a)][c]) else arm_info[(study_id, a)][c]
+            for c in ("drug", "route")
+        )
+        for a in present
+    }
+    new_rows, new_info, new_treat, new_ctrl = [], {}, set(), set()
+    for group in sorted(set(key.values())):
         members = sorted(a for a in present if key[a] == group)
         merged_id = "+".join(members)
         (new_treat if members[0] in treat_ids else new_ctrl).add(merged_id)
         if len(members) == 1:
-            new_rows.append(rows.loc[members[0]].rename(merged_id))
+            new_rows.append(rows[members[0]])
             continue
-        record = rows.loc[members[0]].copy()
+        record = {**rows[members[0]], "arm_id": merged_id}
         if is_score:
-            n, mean, sd = (rows.loc[members[0], c] for c in ("n", "mean", "sd_used"))
+            n, mean, sd = (rows[members[0]][c] for c in ("n", "mean", "sd_used"))
             for other in members[1:]:
                 n, mean, sd = combine_groups(
-                    n, mean, sd, *(rows.loc[other, c] for c in ("n", "mean", "sd_used"))
+                    n, mean, sd, *(rows[other][c] for c in ("n", "mean", "sd_used"))
                 )
             record["n"], record["mean"], record["sd_used"] = float(n), float(mean), float(sd)
             record["sd_source"] = "combined"
         else:
-            record["n"] = float(rows.loc[members, "n"].sum())
-            record["events"] = float(rows.loc[members, "events"].sum())
-        record["locator"] = "; ".join(str(rows.loc[m, "locator"]) for m in members)
-        new_rows.append(record.rename(merged_id))
-        info = arm_info.loc[(study_id, members[0])].copy()
-        info["dose"] = np.nan
-        new_info.append(info.rename((study_id, merged_id)))
-    merged = pd.DataFrame(new_rows).rename_axis("arm_id").reset_index()
-    if new_info:
-        arm_info = pd.concat([arm_info, pd.DataFrame(new_info)])
-    return merged, new_treat, new_ctrl, arm_info
+            # Summed as pandas sums, a missing value counting as nothing.
+            record["n"] = float(pd.Series([rows[m]["n"] for m in members], dtype=float).sum())
+            record["events"] = float(
+                pd.Series([rows[m]["events"] for m in members], dtype=float).sum()
+            )
+        record["locator"] = "; ".join(str(rows[m]["locator"]) for m in members)
+        new_rows.append(record)
+        new_info[(study_id, merged_id)] = {**arm_info[(study_id, members[0])], "dose": np.nan}
+    return new_rows, new_treat, new_ctrl, new_info
 
 
 def contrast_effect_sizes(

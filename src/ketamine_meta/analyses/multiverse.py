@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
-from ketamine_meta.analyses.protocol import Protocol, Window, nearest_in_window
+from ketamine_meta.analyses.protocol import Protocol, Window, in_nearest_order
 from ketamine_meta.stats.meta_analysis import fit_batch
 
 DATA_CHOICES = (
@@ -71,10 +71,26 @@ def data_specifications(settings: Mapping) -> pd.DataFrame:
     return frame.rename_axis("data_spec").reset_index()
 
 
-def chunk_specifications(settings: Mapping, chunk: int, chunks: int) -> pd.DataFrame:
-    """The data specifications of one chunk (every ``chunks``-th, from ``chunk``)."""
+def chunk_specifications(
+    settings: Mapping, chunk: int, chunks: int, base_rules: ComparisonRules
+) -> pd.DataFrame:
+    """The data specifications of one chunk.
+
+    A chunk holds whole sets of comparison rules, so that the comparisons of a rule set
+    (the costly step) are built in one chunk only; the sets go, largest first, to the chunk
+    with the fewest specifications so far (ties: the lower chunk), a fixed assignment.
+    """
     specs = data_specifications(settings)
-    return specs[specs["data_spec"] % chunks == chunk].reset_index(drop=True)
+    keys = [repr(specification_rules(base_rules, spec, settings)) for _, spec in specs.iterrows()]
+    sizes = pd.Series(keys).value_counts(sort=False)
+    load = [0] * chunks
+    chunk_of_key = {}
+    for key, size in sorted(sizes.items(), key=lambda item: -item[1]):
+        target = min(range(chunks), key=lambda c: load[c])
+        chunk_of_key[key] = target
+        load[target] += size
+    mine = [chunk_of_key[key] == chunk for key in keys]
+    return specs[mine].reset_index(drop=True)
 
 
 def _value(entries: Sequence[Mapping], name: str):
@@ -100,23 +116,10 @@ def specification_rules(
     )
 
 
-def specification_rows(
-    effects: pd.DataFrame,
-    spec: pd.Series,
-    settings: Mapping,
-    protocol: Protocol,
-    assessed: set[str],
-) -> pd.DataFrame:
-    """The 24 h SMD comparisons one data specification pools."""
-    window_entry = next(w for w in settings["windows"] if w["name"] == spec["window"])
-    window = Window(
-        window_entry["name"],
-        protocol.primary_window.nominal_h,
-        window_entry["low_h"],
-        window_entry["high_h"],
-    )
+def specification_analysis_set(spec: pd.Series, settings: Mapping, protocol: Protocol):
+    """The analysis set (controls, score basis, population, data basis, designs) of ``spec``."""
     crossover = _value(settings["crossover"], spec["crossover"])
-    chosen = replace(
+    return replace(
         protocol.analysis_set,
         control_types=tuple(_value(settings["control_sets"], spec["control_set"])),
         value_types=tuple(_value(settings["score_bases"], spec["score_basis"])),
@@ -124,25 +127,102 @@ def specification_rows(
         source_basis=tuple(_value(settings["data_bases"], spec["data_basis"])),
         designs=("parallel",) if crossover == "exclude" else protocol.analysis_set.designs,
     )
-    rows = effects[
-        (effects["outcome"] == "depression_score")
-        & (effects["measure"] == "SMD")
-        & chosen.mask(effects)
-    ]
-    if spec["risk_of_bias"] == "assessed trials":
-        rows = rows[rows["study_id"].isin(assessed)]
-    return nearest_in_window(rows, window, ["comparison_id"])
 
 
-def _subgroups(rows: pd.DataFrame, subgroups: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
+def specification_window(spec: pd.Series, settings: Mapping, protocol: Protocol) -> Window:
+    """The 24 h window of ``spec``: its bounds, the primary window's nominal time."""
+    entry = next(w for w in settings["windows"] if w["name"] == spec["window"])
+    return Window(entry["name"], protocol.primary_window.nominal_h, entry["low_h"], entry["high_h"])
+
+
+class _Candidates:
+    """The 24 h SMD rows of one rule set, in the order :func:`nearest_in_window` picks from.
+
+    Every specification of the rule set shares the nominal time, so the rows are sorted once
+    (data-basis rank, distance from the nominal time, time; stable) and a specification's
+    comparisons are, per comparison, the first of its rows in that order: the rows that
+    ``nearest_in_window`` returns for the selected rows, in the same order, found with
+    array operations. The masks of the analysis sets, windows and risk-of-bias sets are
+    computed once each.
+    """
+
+    def __init__(self, effects: pd.DataFrame, protocol: Protocol, assessed: set[str]) -> None:
+        rows = effects[(effects["outcome"] == "depression_score") & (effects["measure"] == "SMD")]
+        self.rows = in_nearest_order(rows, protocol.primary_window.nominal_h).reset_index(drop=True)
+        self.comparison = pd.factorize(self.rows["comparison_id"])[0]
+        self.study = pd.factorize(self.rows["study_id"])[0]
+        self.assessed = self.rows["study_id"].isin(assessed).to_numpy()
+        self._masks: dict = {}
+        self._levels: dict[str, tuple[np.ndarray, pd.Index]] = {}
+
+    def levels(self, column: str) -> tuple[np.ndarray, pd.Index]:
+        """Codes of ``column`` (-1 where missing) and its values, sorted as groupby sorts."""
+        if column not in self._levels:
+            self._levels[column] = pd.factorize(self.rows[column], sort=True)
+        return self._levels[column]
+
+    def _mask(self, key, compute) -> np.ndarray:
+        if key not in self._masks:
+            self._masks[key] = np.asarray(compute(), dtype=bool)
+        return self._masks[key]
+
+    def positions(self, spec: pd.Series, settings: Mapping, protocol: Protocol) -> np.ndarray:
+        """Row positions (in order) of the comparisons ``spec`` pools."""
+        chosen = specification_analysis_set(spec, settings, protocol)
+        window = specification_window(spec, settings, protocol)
+        mask = self._mask(chosen, lambda: chosen.mask(self.rows)) & self._mask(
+            window, lambda: window.contains(self.rows["timepoint_h"])
+        )
+        if spec["risk_of_bias"] == "assessed trials":
+            mask = mask & self.assessed
+        selected = np.flatnonzero(mask)
+        _, first = np.unique(self.comparison[selected], return_index=True)
+        return selected[np.sort(first)]
+
+
+def _subgroup_positions(
+    candidates: _Candidates, positions: np.ndarray, subgroups: Sequence[str]
+) -> list[tuple[str, np.ndarray]]:
+    """The selected rows of each subgroup; "overall" is all of them.
+
+    As ``groupby`` gives them: levels sorted, rows in order, no group for a missing value.
+    """
     out = []
     for subgroup in subgroups:
         if subgroup == "overall":
-            out.append(("overall", rows))
+            out.append(("overall", positions))
             continue
-        for level, group in rows.groupby(subgroup, sort=True):
-            out.append((f"{subgroup}: {level}", group))
+        codes, values = candidates.levels(subgroup)
+        selected = codes[positions]
+        for code in np.unique(selected[selected >= 0]):
+            out.append((f"{subgroup}: {values[code]}", positions[selected == code]))
     return out
+
+
+def _specification_positions(
+    tables: Mapping[str, pd.DataFrame],
+    base_rules: ComparisonRules,
+    protocol: Protocol,
+    settings: Mapping,
+    specs: pd.DataFrame,
+) -> Iterator[tuple[pd.Series, _Candidates, np.ndarray]]:
+    """Each data specification, the candidate rows of its rule set, and the ones it pools.
+
+    The comparisons are built once per set of comparison rules the specifications imply.
+    """
+    assessed = set(tables["risk_of_bias"]["study_id"])
+    # Keyed by the rules' repr: config lists make the rules themselves unhashable.
+    candidates_by_rules: dict[str, _Candidates] = {}
+    for _, spec in specs.iterrows():
+        rules = specification_rules(base_rules, spec, settings)
+        key = repr(rules)
+        if key not in candidates_by_rules:
+            effects, _ = build_effect_sizes(
+                tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
+            )
+            candidates_by_rules[key] = _Candidates(effects, protocol, assessed)
+        candidates = candidates_by_rules[key]
+        yield spec, candidates, candidates.positions(spec, settings, protocol)
 
 
 def specification_comparisons(
@@ -152,21 +232,11 @@ def specification_comparisons(
     settings: Mapping,
     specs: pd.DataFrame,
 ) -> Iterator[tuple[pd.Series, pd.DataFrame]]:
-    """Each data specification with the comparisons it pools.
-
-    The comparisons are built once per set of comparison rules the specifications imply.
-    """
-    assessed = set(tables["risk_of_bias"]["study_id"])
-    # Keyed by the rules' repr: config lists make the rules themselves unhashable.
-    effects_by_rules: dict[str, pd.DataFrame] = {}
-    for _, spec in specs.iterrows():
-        rules = specification_rules(base_rules, spec, settings)
-        key = repr(rules)
-        if key not in effects_by_rules:
-            effects_by_rules[key], _ = build_effect_sizes(
-                tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
-            )
-        yield spec, specification_rows(effects_by_rules[key], spec, settings, protocol, assessed)
+    """Each data specification with the 24 h SMD comparisons it pools (one row each)."""
+    for spec, candidates, positions in _specification_positions(
+        tables, base_rules, protocol, settings, specs
+    ):
+        yield spec, candidates.rows.iloc[positions]
 
 
 def padded(vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -189,11 +259,19 @@ def fit_specifications(
 ) -> pd.DataFrame:
     """One row per data specification, subgroup, estimator and CI method."""
     vectors, labels = [], []
-    for spec, rows in specification_comparisons(tables, base_rules, protocol, settings, specs):
-        for subgroup, group in _subgroups(rows, settings["subgroups"]):
-            vectors.append((group["yi"].to_numpy(float), group["vi"].to_numpy(float)))
+    for spec, candidates, positions in _specification_positions(
+        tables, base_rules, protocol, settings, specs
+    ):
+        yi = candidates.rows["yi"].to_numpy(float)
+        vi = candidates.rows["vi"].to_numpy(float)
+        for subgroup, group in _subgroup_positions(candidates, positions, settings["subgroups"]):
+            vectors.append((yi[group], vi[group]))
             labels.append(
-                {**spec.to_dict(), "subgroup": subgroup, "trials": group["study_id"].nunique()}
+                {
+                    **spec.to_dict(),
+                    "subgroup": subgroup,
+                    "trials": len(np.unique(candidates.study[group])),
+                }
             )
     if not vectors:
         return pd.DataFrame(columns=SPEC_COLUMNS)

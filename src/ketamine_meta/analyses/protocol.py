@@ -141,15 +141,29 @@ def nearest_in_window(
     ``rank`` (lower first) comes before the distance in time; by default, rows with a
     ``source_basis`` are ranked by the data-basis hierarchy (PROTOCOL.md §10).
     """
+    inside = rows[window.contains(rows["timepoint_h"])]
+    ordered = in_nearest_order(
+        inside, window.nominal_h, None if rank is None else rank[inside.index]
+    )
+    return ordered.drop_duplicates(list(key))
+
+
+def in_nearest_order(
+    rows: pd.DataFrame, nominal_h: float, rank: pd.Series | None = None
+) -> pd.DataFrame:
+    """``rows`` in the order :func:`nearest_in_window` picks from.
+
+    By ``rank`` (default: the data-basis hierarchy), then distance from ``nominal_h``, then
+    time; a stable sort, so that a subset of the rows keeps the same relative order.
+    """
     if rank is None:
         rank = _basis_rank(rows) if "source_basis" in rows else pd.Series(0, index=rows.index)
-    inside = rows[window.contains(rows["timepoint_h"])]
-    order = inside.assign(
-        _distance=(inside["timepoint_h"].astype(float) - window.nominal_h).abs(),
-        _rank=rank[inside.index],
+    order = rows.assign(
+        _distance=(rows["timepoint_h"].astype(float) - nominal_h).abs(),
+        _rank=rank[rows.index],
     )
     nearest = order.sort_values(["_rank", "_distance", "timepoint_h"], kind="stable")
-    return nearest.drop_duplicates(list(key)).drop(columns=["_distance", "_rank"])
+    return nearest.drop(columns=["_distance", "_rank"])
 
 
 def model_options(pooling: Mapping) -> dict:

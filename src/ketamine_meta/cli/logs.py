@@ -53,8 +53,10 @@ def seconds_since_process_start() -> float | None:
 
 
 def _log_process_time(logger: logging.Logger) -> None:
-    """Log the start-up (interpreter, Snakemake's preamble, imports) now and the total at exit,
-    the two figures benchmarks/pipeline.py reads to split each job into start-up and work."""
+    """Log the start-up (interpreter, Snakemake's preamble, imports) now, the total at exit.
+
+    benchmarks/pipeline.py reads the two to split each job into start-up and work.
+    """
     start_up = seconds_since_process_start()
     if start_up is None:
         return

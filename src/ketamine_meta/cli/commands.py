@@ -1,0 +1,615 @@
+"""The ``ketamine-meta`` command line (see :mod:`ketamine_meta.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.analyses.explain import ANALYSES, explain, subgroups
+from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.citations import bibtex
+from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
+from ketamine_meta.evidence.package_files import read_package_dir, read_table_text
+from ketamine_meta.evidence.package_source import PackageSourceError
+from ketamine_meta.evidence.synthetic import write_synthetic_package
+from ketamine_meta.stats.effect_sizes import (
+    log_odds_ratio,
+    log_risk_ratio,
+    proportion_freeman_tukey,
+    proportion_logit,
+    risk_difference,
+    smd,
+)
+from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_ipd
+from ketamine_meta.stats.meta_analysis import (
+    OVERALL_LABEL,
+    TESTS,
+    confidence_level,
+    pool_by_subgroup,
+)
+from ketamine_meta.stats.network import (
+    NETWORK_METHODS,
+    NetworkError,
+    fit_network,
+    network_from_pairwise,
+)
+from ketamine_meta.stats.tau2 import ESTIMATORS
+
+#: Raw columns each measure needs, in the order the effect-size function takes them.
+MEASURE_COLUMNS = {
+    "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "RR": ("ai", "n1i", "ci", "n2i"),
+    "OR": ("ai", "n1i", "ci", "n2i"),
+    "RD": ("ai", "n1i", "ci", "n2i"),
+    "PLO": ("xi", "ni"),
+    "PFT": ("xi", "ni"),
+}
+MEASURE_FUNCTIONS = {
+    "SMD": smd,
+    "RR": log_risk_ratio,
+    "OR": log_odds_ratio,
+    "RD": risk_difference,
+    "PLO": proportion_logit,
+    "PFT": proportion_freeman_tukey,
+}
+#: Measures that take metafor's continuity-correction arguments ``add`` and ``to``.
+CORRECTED = {"RR", "OR", "RD", "PLO"}
+MEASURE_HELP = (
+    "SMD: Hedges' g from m1i sd1i n1i m2i sd2i n2i; RR, OR, RD: log risk ratio, log odds "
+    "ratio, risk difference from ai n1i ci n2i (events and totals); PLO, PFT: logit and "
+    "Freeman-Tukey transformed proportion from xi ni"
+)
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit status 2."""
+
+
+def _read_csv(path: str) -> pd.DataFrame:
+    """A user's CSV file, or a one-line :class:`UsageError` naming the file and what is wrong."""
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        file = Path(path)
+        if not file.exists():
+            raise UsageError(f"{path}: no such file")
+        try:
+            text = read_table_text(file)
+        except PackageSourceError as exc:
+            raise UsageError(str(exc)) from exc
+    header = next(csv.reader(io.StringIO(text)), [])
+    if not header:
+        raise UsageError(f"{path}: the file is empty: no header row")
+    if len(header) == 1 and ";" in header[0]:
+        raise UsageError(
+            f"{path}: line 1: the header is one column containing ';': the file looks "
+            "semicolon-delimited; write it comma-separated"
+        )
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise UsageError(f"{path}: line 1: column(s) {', '.join(repeated)} appear twice")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UsageError(f"{path}: not a readable CSV file ({exc})") from exc
+
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], path: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}"
+        )
+
+
+def _first_row(mask: np.ndarray) -> int:
+    """1-based number of the first data row where ``mask`` holds."""
+    return int(np.flatnonzero(mask)[0]) + 1
+
+
+def _refuse_cells(frame: pd.DataFrame, path: str, column: str, bad, why: str) -> None:
+    """Raise a :class:`UsageError` naming the first row where ``bad`` holds, with its value."""
+    bad = np.asarray(bad, dtype=bool)
+    if bad.any():
+        row = _first_row(bad)
+        raise UsageError(
+            f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': {why}"
+        )
+
+
+def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    _refuse_cells(frame, path, column, values.isna() & frame[column].notna(), "not a number")
+    return values.to_numpy(dtype=float)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a data package directory."""
+    root = Path(args.directory)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory (give the data package's directory)")
+    try:
+        descriptor, texts = read_package_dir(root)
+    except PackageSourceError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        tables = validate_package(descriptor, texts)
+    except DataPackageError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for name, frame in tables.items():
+        print(f"{name}: {len(frame)} rows valid")
+    return 0
+
+
+def cmd_escalc(args: argparse.Namespace) -> int:
+    """Add yi and vi to a CSV of per-arm data."""
+    frame = _mapped(_read_csv(args.input), args)
+    columns = list(MEASURE_COLUMNS[args.measure])
+    if args.measure in ("RR", "OR", "RD"):
+        frame = _totals_from_two_by_two(frame, args.input)
+    _require_columns(frame, columns, args.input)
+    values = [_numeric(frame, c, args.input) for c in columns]
+    named = dict(zip(columns, values, strict=True))
+    _check_finite(frame, named, args.input)
+    _check_counts(frame, args.measure, named, args.input)
+    if args.measure == "SMD":
+        _check_smd_inputs(frame, named, args.input)
+    options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
+    frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
+    _write(to_csv_text(frame), args.output)
+    return 0
+
+
+#: metafor's argument names, which a file's own column names can be mapped onto.
+METAFOR_NAMES = ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni")
+
+
+def _mapped(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """The frame with the file's columns renamed to metafor's (``--ai tpos``, ``--columns``)."""
+    mapping: dict[str, str] = {}
+    for pair in filter(None, (args.columns or "").split(",")):
+        name, _, column = pair.partition("=")
+        if name.strip() not in METAFOR_NAMES or not column.strip():
+            raise UsageError(
+                f"--columns {pair!r}: give NAME=COLUMN with NAME one of {METAFOR_NAMES}"
+            )
+        mapping[name.strip()] = column.strip()
+    mapping |= {name: getattr(args, name) for name in METAFOR_NAMES if getattr(args, name)}
+    _require_columns(frame, list(mapping.values()), args.input)
+    return frame.rename(columns={column: name for name, column in mapping.items()})
+
+
+def _totals_from_two_by_two(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Metafor's 2x2 form (ai, bi, ci, di): group totals n1i = ai + bi and n2i = ci + di."""
+    cells = {"ai", "bi", "ci", "di"}
+    if cells <= set(frame.columns) and not {"n1i", "n2i"} & set(frame.columns):
+        values = {c: _numeric(frame, c, path) for c in cells}
+        for cell in sorted(cells):
+            _refuse_cells(frame, path, cell, values[cell] < 0, "a cell count cannot be negative")
+        return frame.assign(n1i=values["ai"] + values["bi"], n2i=values["ci"] + values["di"])
+    return frame
+
+
+def _check_finite(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """Every input value must be present and finite."""
+    for column, array in values.items():
+        _refuse_cells(frame, path, column, ~np.isfinite(array), "must be a finite number")
+
+
+def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """Standard deviations must be positive and group sizes at least 2 (Hedges' J needs df)."""
+    rules = [(c, values[c] <= 0, "a standard deviation must be positive") for c in ("sd1i", "sd2i")]
+    rules += [(c, values[c] < 2, "a group needs at least 2 participants") for c in ("n1i", "n2i")]
+    for column, bad, why in rules:
+        _refuse_cells(frame, path, column, bad, why)
+
+
+def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) -> None:
+    """Events must lie between 0 and their total, and totals must be positive."""
+    pairs = {"SMD": [], "PLO": [("xi", "ni")], "PFT": [("xi", "ni")]}.get(
+        measure, [("ai", "n1i"), ("ci", "n2i")]
+    )
+    for events, total in pairs:
+        bad = (values[events] < 0) | (values[events] > values[total]) | (values[total] <= 0)
+        if bad.any():
+            total_value = frame[total].iloc[_first_row(bad) - 1]
+            why = f"events must lie between 0 and {total} ({total_value})"
+            _refuse_cells(frame, path, events, bad, why)
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    """Pool yi/vi columns with a random-effects model."""
+    frame = _read_csv(args.input)
+    _require_columns(frame, [args.yi, args.vi] + ([args.by] if args.by else []), args.input)
+    if frame.empty:
+        raise UsageError(f"{args.input}: no rows; at least one study is needed")
+    yi = _numeric(frame, args.yi, args.input)
+    vi = _numeric(frame, args.vi, args.input)
+    level = _level(args.level)
+    for values, column in ((yi, args.yi), (vi, args.vi)):
+        if np.isnan(values).any():
+            row = _first_row(np.isnan(values))
+            raise UsageError(f"{args.input}: row {row}, column '{column}': value is missing")
+    if not np.isfinite(yi).all():
+        row = _first_row(~np.isfinite(yi))
+        raise UsageError(
+            f"{args.input}: row {row}, column '{args.yi}', value '{yi[row - 1]:g}': "
+            "an effect estimate must be finite"
+        )
+    if (vi <= 0).any():
+        row = _first_row(vi <= 0)
+        raise UsageError(
+            f"{args.input}: row {row}, column '{args.vi}', value '{vi[row - 1]:g}': "
+            "sampling variances must be positive"
+        )
+    groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
+    data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})
+    # A study with infinite variance carries no weight (metafor drops it too): say so.
+    for row in np.flatnonzero(np.isinf(vi)) + 1:
+        print(
+            f"ketamine-meta pool: note: {args.input}: row {row}, column '{args.vi}': infinite "
+            "variance, the study gets no weight and is left out",
+            file=sys.stderr,
+        )
+    data = data[np.isfinite(vi)]
+    if data.empty:
+        raise UsageError(f"{args.input}: no study with a finite variance")
+    _check_variance_spread(data["vi"].to_numpy(), args.input, args.vi)
+    table, _, _ = pool_by_subgroup(
+        data,
+        by="group",
+        analysis=args.analysis,
+        method=args.method,
+        test=args.test,
+        level=level,
+        n=None,
+    )
+    if not args.by:
+        table = table[table["subgroup"] == OVERALL_LABEL]
+    if args.format == "json":
+        _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
+    else:
+        _write(to_csv_text(table), args.output)
+    return 0
+
+
+NMA_COLUMNS = ["study", "treat1", "treat2", "yi", "vi"]
+
+
+def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The contrast table with every cell checked: names present, yi finite, vi > 0."""
+    _require_columns(frame, NMA_COLUMNS, path)
+    if frame.empty:
+        raise UsageError(f"{path}: no rows; a network needs contrasts")
+    for column in ("study", "treat1", "treat2"):
+        _refuse_cells(frame, path, column, frame[column].isna(), "a name is required")
+    yi = _numeric(frame, "yi", path)
+    vi = _numeric(frame, "vi", path)
+    _refuse_cells(frame, path, "yi", ~np.isfinite(yi), "an effect estimate must be finite")
+    _refuse_cells(
+        frame, path, "vi", ~(np.isfinite(vi) & (vi > 0)), "a variance must be positive and finite"
+    )
+    return pd.DataFrame(
+        {
+            "study": frame["study"].astype(str),
+            "treat1": frame["treat1"].astype(str),
+            "treat2": frame["treat2"].astype(str),
+            "yi": yi,
+            "vi": vi,
+        }
+    )
+
+
+def cmd_nma(args: argparse.Namespace) -> int:
+    """Random-effects network meta-analysis of pairwise contrasts."""
+    contrasts = _nma_contrasts(_read_csv(args.input), args.input)
+    try:
+        fit = fit_network(
+            network_from_pairwise(contrasts, args.reference), args.method, _level(args.level)
+        )
+    except NetworkError as exc:
+        if exc.study is None:
+            raise UsageError(f"{args.input}: {exc}") from None
+        rows = np.flatnonzero(contrasts["study"] == exc.study) + 1
+        listed = ", ".join(str(r) for r in rows)
+        raise UsageError(
+            f"{args.input}: rows {listed}, column 'study', value '{exc.study}': {exc}"
+        ) from None
+    table = fit.effects
+    if args.format == "json":
+        _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
+    else:
+        _write(to_csv_text(table), args.output)
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a data package of simulated trials with its true effects (truth.json)."""
+    if args.trials < 1:
+        raise UsageError(f"--trials {args.trials}: at least one trial is needed")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{args.out}: exists and is not an empty directory; give a new one")
+    template = Path(args.template)
+    if not (template / "datapackage.json").is_file():
+        raise UsageError(f"{args.template}: no datapackage.json (the template package)")
+    truth = write_synthetic_package(template, out, args.trials, args.seed)
+    print(f"wrote {args.trials} simulated trials (seed {truth['seed']}) to {out}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Print the pooled number and every comparison, data row and source behind it."""
+    root = Path(args.root)
+    analysis = ANALYSES[args.analysis]
+    table = _read_csv(str(root / analysis.rows))
+    pooled = _read_csv(str(root / analysis.pooled)) if analysis.pooled else None
+    sources = _read_csv(str(root / "data/raw/sources.csv"))
+    try:
+        text = explain(table, sources, args.subgroup, pooled, analysis)
+    except KeyError as exc:
+        valid = ", ".join(subgroups(table, analysis))
+        raise UsageError(
+            f"{args.analysis}: no subgroup {args.subgroup!r}; valid (any case): {valid}"
+        ) from exc
+    _write(text, None)
+    return 0
+
+
+def cmd_reconstruct_km(args: argparse.Namespace) -> int:
+    """Rebuild individual patient data from a digitized Kaplan-Meier curve."""
+    curve = _read_csv(args.curve)
+    risk = _read_csv(args.at_risk)
+    _require_columns(curve, ["time", "survival"], args.curve)
+    _require_columns(risk, ["time", "n_at_risk"], args.at_risk)
+    values = {
+        (path, c): _numeric(frame, c, path)
+        for path, frame, columns in (
+            (args.curve, curve, ("time", "survival")),
+            (args.at_risk, risk, ("time", "n_at_risk")),
+        )
+        for c in columns
+    }
+    for (path, column), array in values.items():
+        if np.isnan(array).any():
+            row = _first_row(np.isnan(array))
+            raise UsageError(f"{path}: row {row}, column '{column}': value is missing")
+    try:
+        ipd = reconstruct_ipd(
+            values[(args.curve, "time")],
+            values[(args.curve, "survival")],
+            values[(args.at_risk, "time")],
+            values[(args.at_risk, "n_at_risk")],
+            args.total_events,
+        )
+    except CurveInputError as exc:
+        table, _, rest = str(exc).partition(": ")
+        path = {"curve": args.curve, "at-risk": args.at_risk}.get(table)
+        raise UsageError(f"{path}: {rest}" if path else str(exc)) from exc
+    requested = ipd.attrs.get("total_events_requested")
+    achieved = ipd.attrs.get("total_events_achieved")
+    if requested is not None and achieved != requested:
+        print(
+            f"ketamine-meta reconstruct-km: warning: --total-events {requested} could not be "
+            f"met by the curve; the rebuilt data have {achieved} events",
+            file=sys.stderr,
+        )
+    _write(to_csv_text(ipd), args.out)
+    return 0
+
+
+#: Largest ratio of sampling variances the engine is asked to weigh against each other;
+#: metafor already warns beyond 1e7 that results may be unstable.
+MAX_VARIANCE_RATIO = 1e12
+
+
+def _check_variance_spread(vi: np.ndarray, path: str, column: str) -> None:
+    low, high = int(np.argmin(vi)), int(np.argmax(vi))
+    if np.log10(vi[high]) - np.log10(vi[low]) > np.log10(MAX_VARIANCE_RATIO):
+        raise UsageError(
+            f"{path}: column '{column}': variances {vi[low]:g} and {vi[high]:g} differ by "
+            f"more than {MAX_VARIANCE_RATIO:g}: no stable weights (check the units)"
+        )
+
+
+def _level(value: float) -> float:
+    try:
+        return confidence_level(value)
+    except ValueError as exc:
+        raise UsageError(f"--level {value}: {exc}") from exc
+
+
+def cmd_cite(args: argparse.Namespace) -> int:
+    """Print (or write) BibTeX for every row of the package's sources.csv."""
+    sources = _read_csv(str(Path(args.package) / "sources.csv"))
+    _require_columns(sources, ["source_id", "citation", "url", "doi"], args.package)
+    _write(bibtex(sources), args.output)
+    return 0
+
+
+def _write(text: str, output: str | None) -> None:
+    """Write ``text`` to ``output`` (whole, via a temporary file) or to standard output."""
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return
+    target = Path(output)
+    if target.is_dir():
+        raise UsageError(f"{output}: is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"{output}: directory {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(text)
+    partial.replace(target)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ketamine-meta`` command."""
+    parser = argparse.ArgumentParser(
+        prog="ketamine-meta",
+        description="Meta-analysis tools of the ketamine-meta project (metafor-compatible).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate a data package directory")
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "escalc",
+        help="add yi and vi computed from per-arm columns",
+        description="Columns are named as metafor's escalc arguments (ai bi ci di n1i n2i m1i "
+        "m2i sd1i sd2i xi ni), or mapped from the file's own names with --ai COLUMN ... or "
+        "--columns ai=COLUMN,ci=COLUMN. RR, OR and RD take ai n1i ci n2i, or the 2x2 table "
+        "ai bi ci di (totals are then ai + bi and ci + di).",
+    )
+    p.add_argument("--input", required=True, help="CSV file, or - for standard input")
+    p.add_argument("--measure", required=True, choices=sorted(MEASURE_COLUMNS), help=MEASURE_HELP)
+    p.add_argument(
+        "--add", type=float, default=0.5, help="continuity correction (default 0.5, metafor's)"
+    )
+    p.add_argument(
+        "--to",
+        default="only0",
+        choices=["only0", "all", "if0all", "none"],
+        help="which studies get the correction: only those with a zero cell (default), all, "
+        "all if any has a zero cell, none",
+    )
+    p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. ai=tpos,ci=cpos)")
+    for name in METAFOR_NAMES:
+        p.add_argument(f"--{name}", metavar="COLUMN", help=f"the file's column for {name}")
+    p.add_argument("--output", help="write here instead of standard output (- too)")
+    p.set_defaults(func=cmd_escalc)
+
+    p = sub.add_parser(
+        "pool",
+        help="random-effects meta-analysis of yi and vi",
+        description="With --by, each subgroup is pooled with its own tau^2 and the last row tests "
+        "for subgroup differences: Cochran's Q of the subgroup estimates with their standard "
+        "errors, chi^2 on (subgroups - 1) df (metafor: rma per subgroup, then "
+        "rma(estimates, sei = ses, method = 'FE')$QE).",
+    )
+    p.add_argument("--input", required=True, help="CSV file, or - for standard input")
+    p.add_argument("--yi", default="yi", help="column of effect estimates (default yi)")
+    p.add_argument("--vi", default="vi", help="column of sampling variances (default vi)")
+    p.add_argument(
+        "--method",
+        default="REML",
+        choices=list(ESTIMATORS),
+        help="tau^2 estimator (default REML)",
+    )
+    p.add_argument(
+        "--test",
+        default="knha",
+        choices=list(TESTS),
+        help="Hartung-Knapp (default), its ad hoc truncated form, or Wald z",
+    )
+    p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
+    p.add_argument(
+        "--by",
+        help="column defining subgroups (separate tau^2 each; Q test for subgroup differences)",
+    )
+    p.add_argument("--analysis", default="pooled", help="text of the analysis column")
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_pool)
+
+    p = sub.add_parser(
+        "nma",
+        help="random-effects network meta-analysis of pairwise contrasts",
+        description="One row per pairwise contrast: study, treat1, treat2, yi (treat1 minus "
+        "treat2), vi. A multi-arm trial gives all its pairs; its arm variances are "
+        "back-calculated (v_A = (v_AB + v_AC - v_BC) / 2). Consistency model with one tau^2 "
+        "(metafor: rma.mv(yi, V, mods = ~ treatments - 1, random = ~ comp | study, "
+        "rho = 1/2)); z confidence and prediction intervals. Output: each treatment minus "
+        "the reference.",
+    )
+    p.add_argument("--input", required=True, help="CSV file, or - for standard input")
+    p.add_argument("--reference", required=True, help="treatment the others are compared with")
+    p.add_argument(
+        "--method", default="REML", choices=list(NETWORK_METHODS), help="tau^2 estimator"
+    )
+    p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
+    p.add_argument("--format", default="csv", choices=["csv", "json"])
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_nma)
+
+    p = sub.add_parser(
+        "synth",
+        help="write a data package of simulated trials with known effects",
+        description="Simulated trials of every formulation (racemic IV, IN, oral, IM; "
+        "esketamine IN, IV; arketamine) against inert or active placebo, with two-dose and "
+        "crossover trials, scores at 2 h, 24 h, 7 d and 28 d, response, dissociation and "
+        "relapse rows. The true effects are written to DIR/truth.json. The descriptor and the "
+        "tables that describe no trial come from --template.",
+    )
+    p.add_argument("--trials", type=int, required=True, help="number of trials")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--out", required=True, help="new directory for the package")
+    p.add_argument("--template", default="data/raw", help="package to take the descriptor from")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
+    p.add_argument("analysis", choices=sorted(ANALYSES))
+    p.add_argument(
+        "subgroup",
+        nargs="?",
+        help="a route, enantiomer, control type, event, regimen, claim id or study, in any case "
+        "(default: all rows and the overall estimate)",
+    )
+    p.add_argument("--root", default=".", help="repository root (default: current directory)")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "reconstruct-km",
+        help="rebuild patient-level data from a digitized Kaplan-Meier curve (Guyot 2012)",
+    )
+    p.add_argument("--curve", required=True, help="CSV with columns time, survival (0-1)")
+    p.add_argument("--at-risk", required=True, help="CSV with columns time, n_at_risk")
+    p.add_argument("--total-events", type=int, help="total number of events, when reported")
+    p.add_argument("--out", help="write IPD (time, event) here instead of standard output")
+    p.set_defaults(func=cmd_reconstruct_km)
+
+    p = sub.add_parser("cite", help="BibTeX of every source the data package's numbers came from")
+    p.add_argument(
+        "--package", default="data/raw", help="data package directory (default data/raw)"
+    )
+    p.add_argument("--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_cite)
+    return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ketamine-meta")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"ketamine-meta {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A file that cannot be read or written (permissions, a full disk): one line, no
+        # traceback; the name is the OS's.
+        print(
+            f"ketamine-meta {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
