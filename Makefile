@@ -18,6 +18,7 @@ FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
 
 .DEFAULT_GOAL := all
 .PHONY: all pipeline test test-fast test-workflow screenshots lint lock venv clean release
+.PHONY: scale benchmark-pipeline
 
 all: pipeline results/report.html
 
@@ -55,6 +56,18 @@ test-workflow: $(STAMP)
 # chromium-driver), written to docs/screenshots.
 screenshots: results/report.html
 	$(BIN)/python tools/screenshot_report.py results/report.html docs/screenshots
+
+# The whole pipeline on a synthetic evidence base of TRIALS simulated trials, in
+# benchmarks/scratch/ (removed afterwards): wall time, peak memory, comparisons and
+# specifications go to benchmarks/results/scale.json.
+TRIALS ?= 500
+scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --trials $(TRIALS)
+
+# Where the everyday pipeline's time goes (start-up vs work per rule) and the three `make`
+# timings (fresh, nothing to do, one-number edit): benchmarks/results/pipeline.json.
+benchmark-pipeline: $(STAMP)
+	$(BIN)/python benchmarks/pipeline.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts tools notebooks

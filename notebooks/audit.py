@@ -45,7 +45,7 @@ def show(figure) -> None:
 
 ROOT = Path.cwd() if (Path.cwd() / "results" / "tables").is_dir() else Path.cwd().parent
 TABLES = ROOT / "results/tables"
-version = json.loads((ROOT / "data/raw/datapackage.json").read_text())["version"]
+version = json.loads((ROOT / "data/processed/package/datapackage.json").read_text())["version"]
 print(f"data package version {version}")
 
 # %% [markdown]
@@ -121,7 +121,7 @@ reproductions[
 # %%
 overall = pooled.set_index("subgroup").loc[OVERALL_LABEL]
 assert claims["claim_id"].is_unique and len(claims) == len(
-    pd.read_csv(ROOT / "data/raw/claims.csv")
+    pd.read_csv(ROOT / "data/processed/package/claims.csv")
 )
 print(
     f"overall g at 24 h: {overall['estimate']:.2f} [{overall['ci_low']:.2f}, {overall['ci_high']:.2f}]"

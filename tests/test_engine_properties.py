@@ -135,6 +135,30 @@ def test_batch_fit_equals_one_fit_at_a_time(datasets, method):
 
 
 @settings(max_examples=30, deadline=None)
+@given(st.lists(studies, min_size=1, max_size=6), st.sampled_from(METHODS))
+def test_a_batch_refitted_with_its_tau2_under_another_test_equals_a_fresh_fit(datasets, method):
+    """What the multiverse does: tau² estimated once per estimator, reused for each test."""
+    width = max(len(d) for d in datasets)
+    y = np.full((len(datasets), width), np.nan)
+    v = np.full((len(datasets), width), np.nan)
+    for i, d in enumerate(datasets):
+        y[i, : len(d)], v[i, : len(d)] = zip(*d, strict=True)
+    first = fit_batch(y, v, method, "z")
+    for test in ("knha", "adhoc"):
+        reused, fresh = (
+            fit_batch(y, v, method, test, tau2=first.tau2),
+            fit_batch(y, v, method, test),
+        )
+        for field in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "pval"):
+            np.testing.assert_array_equal(getattr(reused, field), getattr(fresh, field))
+
+
+def test_a_tau2_of_the_wrong_shape_is_refused():
+    with pytest.raises(ValueError, match="tau2 has shape"):
+        fit_batch(np.zeros((2, 3)), np.ones((2, 3)), "REML", tau2=np.zeros(3))
+
+
+@settings(max_examples=30, deadline=None)
 @given(studies.filter(lambda d: len(d) >= 3), st.sampled_from(METHODS))
 def test_intercept_only_regression_is_the_random_effects_model(data, method):
     yi, vi = map(np.array, zip(*data, strict=True))

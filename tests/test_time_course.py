@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
 from ketamine_meta.analyses.time_course import fit_cells
+from ketamine_meta.stats.meta_analysis import confidence_level
 
 TABLES = REPO / "results" / "tables"
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -66,3 +68,16 @@ def test_one_comparison_per_cell_reproduces_its_own_estimate(observed):
     table = fit_cells(rows, "AR", 0.5, 0.95, "check")
     own = table[(table["group"] == single["group"].iloc[0])]
     assert own["estimate"].iloc[0] == pytest.approx(single["yi"].iloc[0], abs=1e-8)
+
+
+def test_the_committed_models_are_refitted_from_the_committed_observed_g(cells, observed):
+    """fit_cells (per-comparison covariance blocks) reproduces every model of the table from the
+    g it was fitted to; the g are stored to 12 significant digits, hence 1e-9."""
+    level = confidence_level(CONFIG["pooling"]["level"])
+    models = cells[["model", "structure", "sampling_correlation", "method"]].drop_duplicates()
+    for model, structure, correlation, method in models.itertuples(index=False):
+        refit = fit_cells(observed, structure, correlation, level, model, method)
+        table = cells[cells["model"] == model].reset_index(drop=True)
+        assert refit[["group", "window"]].equals(table[["group", "window"]]), model
+        for name in ("estimate", "se", "ci_low", "ci_high", "rho"):
+            np.testing.assert_allclose(refit[name], table[name], rtol=0, atol=1e-9, err_msg=name)

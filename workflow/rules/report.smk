@@ -60,6 +60,8 @@ rule audit_notebook:
     """Execute the audit notebook on the results and render it to HTML."""
     input:
         notebook=AUDIT_NOTEBOOK,
+        # The package as pulled (data.source), whose version and claims the notebook reads.
+        package=PACKAGE_DIR,
         tables=[
             f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
             f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",

@@ -443,7 +443,13 @@ def build_effect_sizes(
         )
         frames.append(from_contrasts)
         exclusions += skipped
-    frame = pd.concat([f for f in frames if len(f)], ignore_index=True)[EFFECT_SIZE_COLUMNS]
+    found = [f for f in frames if len(f)]
+    # No comparison at all (say, no head-to-head trial for its rules) is an empty table.
+    frame = (
+        pd.concat(found, ignore_index=True)[EFFECT_SIZE_COLUMNS]
+        if found
+        else pd.DataFrame(columns=EFFECT_SIZE_COLUMNS)
+    )
     frame = frame.sort_values(
         ["outcome", "timepoint_h", "route", "study_id", "comparison_id"], kind="stable"
     ).reset_index(drop=True)

@@ -2,7 +2,8 @@
 
 Every comparison's Hedges' g in every window of the protocol enters one multivariate model
 (:func:`ketamine_meta.stats.multilevel.fit_autoregressive`): one effect per formulation and
-window, random effects correlated over the ordered windows within a comparison.
+window, random effects correlated over the ordered windows within a comparison. The sampling
+covariance goes to the model as one block per comparison, so its cost is linear in their number.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ketamine_meta.analyses.protocol import Protocol, select_comparisons
 from ketamine_meta.stats.multilevel import (
     MultilevelError,
     fit_autoregressive,
-    sampling_covariance,
+    sampling_covariance_blocks,
 )
 
 #: |rho| beyond which the autocorrelation is reported as not identified.
@@ -101,7 +102,8 @@ def fit_cells(
             for g, w in keys
         }
     ).to_numpy()
-    V = sampling_covariance(
+    # Per-comparison blocks: the n x n matrix would not fit in memory for a large evidence base.
+    V = sampling_covariance_blocks(
         observed["comparison_id"], observed["position"], observed["vi"], correlation
     )
     labels = {

@@ -7,6 +7,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ketamine_meta.figures.plotting import MAX_TRIAL_ROWS, message_figure
+
 #: Colours of robvis (low, some concerns / unclear, high).
 JUDGEMENT_COLOURS = {
     "low": "#02C100",
@@ -40,8 +42,15 @@ def _label(domain: str) -> str:
 
 def traffic_light_plot(table: pd.DataFrame) -> Figure:
     """Trials by domain, one coloured dot per judgement; blank where a domain is not judged."""
+    title = "Risk of bias by trial (RoB 1 as the source judged it)"
     domains = _domains(table)
     studies = sorted(set(table["study_id"]))
+    if not studies or len(studies) > MAX_TRIAL_ROWS:
+        return message_figure(
+            title,
+            f"{len(studies)} trials with a judgement: "
+            + ("nothing to draw." if not studies else "too many rows to read; see the table."),
+        )
     figure = Figure(figsize=(2.6 + 0.55 * len(domains), 1.6 + 0.28 * len(studies)))
     ax = figure.add_axes((0.28, 0.22, 0.68, 0.7))
     judged = table.set_index(["study_id", "domain"])["judgement"]
@@ -92,13 +101,15 @@ def traffic_light_plot(table: pd.DataFrame) -> Figure:
         for k in ("low", "unclear", "high")
     ]
     figure.legend(handles=handles, loc="lower right", fontsize=7, frameon=False, ncols=3)
-    figure.suptitle("Risk of bias by trial (RoB 1 as the source judged it)", fontsize=10)
+    figure.suptitle(title, fontsize=10)
     return figure
 
 
 def summary_plot(table: pd.DataFrame) -> Figure:
     """Per domain, the share of trials judged low, unclear or some concerns, and high."""
     domains = _domains(table)
+    if not domains:
+        return message_figure("Risk of bias across trials, by domain", "No trial is judged.")
     figure = Figure(figsize=(7.6, 1.2 + 0.38 * len(domains)))
     ax = figure.add_axes((0.36, 0.2, 0.55, 0.7))
     for y, domain in enumerate(domains):

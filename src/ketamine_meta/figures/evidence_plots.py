@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from scipy import stats
 
-from ketamine_meta.figures.plotting import RELAPSE_COLORS, ROUTE_NAMES
+from ketamine_meta.figures.plotting import MAX_TRIAL_ROWS, RELAPSE_COLORS, ROUTE_NAMES
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 from ketamine_meta.stats.publication_bias import funnel_data
 
@@ -286,6 +286,10 @@ def adverse_event_plot(table: pd.DataFrame, event: str) -> Figure:
     rows = table[table["event"] == event]
     trials = rows[rows["study_id"] != OVERALL_LABEL].sort_values("yi")
     pooled = rows[rows["study_id"] == OVERALL_LABEL]
+    title = f"Adverse event: {event}"
+    if len(trials) > MAX_TRIAL_ROWS:
+        title += f" ({len(trials)} trials, rows in the table)"
+        trials = trials.iloc[:0]
     z = stats.norm.ppf(0.975)
     low = pd.concat([trials["yi"] - z * np.sqrt(trials["vi"]), pooled["ci_low"]])
     high = pd.concat([trials["yi"] + z * np.sqrt(trials["vi"]), pooled["ci_high"]])
@@ -310,7 +314,7 @@ def adverse_event_plot(table: pd.DataFrame, event: str) -> Figure:
     ax.axvline(1, color="black", lw=0.6)
     ax.set_yticks(y, labels)
     ax.set_xlabel("Risk ratio (drug / control)")
-    ax.set_title(f"Adverse event: {event}", fontsize=8.5)
+    ax.set_title(title, fontsize=8.5)
     _clean_axes(ax)
     return fig
 
@@ -353,7 +357,9 @@ def dissociation_vs_effect_plot(table: pd.DataFrame, slope_text: str) -> Figure:
         color="#1f4e79",
         capsize=2,
     )
-    for i, (_, row) in enumerate(table.iterrows()):
+    # Beyond MAX_TRIAL_ROWS points the labels would cover the plot: the table names them.
+    labelled = table if len(table) <= MAX_TRIAL_ROWS else table.iloc[:0]
+    for i, (_, row) in enumerate(labelled.iterrows()):
         # Alternate above and below so neighbouring labels do not overlap.
         ax.annotate(
             row["label"],

@@ -104,6 +104,19 @@ TEST_NAMES = {
 }
 
 
+#: A figure with a row (or a label) per trial cannot be read beyond this many: above it the
+#: per-trial rows are left to the table and the figure shows the pooled estimates.
+MAX_TRIAL_ROWS = 150
+
+
+def message_figure(title: str, message: str) -> Figure:
+    """A figure that says why there is nothing to draw (no rows, or too many to read)."""
+    figure = Figure(figsize=(6.4, 1.6))
+    figure.suptitle(title, fontsize=10)
+    figure.text(0.5, 0.4, message, ha="center", va="center", fontsize=8, wrap=True)
+    return figure
+
+
 def model_text(method: str, test: str) -> str:
     """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words."""
     return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
@@ -186,10 +199,12 @@ def forest_plot(
 
     # Rows from the top, in data units (1 per line).
     lines: list[tuple[str, dict]] = []
+    draw_trials = len(effects) <= MAX_TRIAL_ROWS
     for name, block in effects.groupby(subgroup, sort=True):
         lines.append(("heading", {"text": names.get(name, str(name))}))
         for idx in block.sort_values(["yi", "label"], ascending=[False, True]).index:
-            lines.append(("study", {"idx": idx}))
+            if draw_trials:
+                lines.append(("study", {"idx": idx}))
         lines.append(
             ("pooled", {"row": by_name.loc[str(name)], "text": "Subgroup estimate", "rows": block})
         )
@@ -212,6 +227,12 @@ def forest_plot(
         )
     model = labels.model or model_text(overall["method"], overall["test"])
     footnotes = [f"Random-effects model: {model}."]
+    if not draw_trials:
+        footnotes.append(
+            f"{len(effects)} comparisons, more than {MAX_TRIAL_ROWS}: their rows are in the "
+            "table, not drawn."
+        )
+        lows, highs = lows.iloc[:0], highs.iloc[:0]
     if "data_basis" in effects and (effects["data_basis"] != ARM_LEVEL).any():
         footnotes.append(
             "† g from a between-arm difference or standardized difference as reported "

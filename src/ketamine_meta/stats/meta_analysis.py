@@ -137,6 +137,7 @@ def fit_batch(
     test: TestMethod = "knha",
     level: float = 0.95,
     mask: ArrayLike | None = None,
+    tau2: ArrayLike | None = None,
 ) -> BatchFit:
     r"""Fit the intercept-only random-effects model to many meta-analyses at once.
 
@@ -170,6 +171,10 @@ def fit_batch(
         Confidence level of the intervals.
     mask : array_like of bool, optional
         Which cells hold a study (default: where ``yi`` and ``vi`` are finite).
+    tau2 : array_like, optional
+        tau^2 of each meta-analysis as ``method`` estimated it on these same arrays (the
+        ``tau2`` of an earlier fit), so that fitting one batch with several tests estimates
+        it once. Not a way to fix tau^2 at another value: ``method`` is reported with it.
 
     Returns
     -------
@@ -189,7 +194,12 @@ def fit_batch(
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
     batch = Batch.from_arrays(yi, vi, mask)
-    tau2 = estimate_tau2(batch, method)
+    if tau2 is None:
+        tau2 = estimate_tau2(batch, method)
+    else:
+        tau2 = np.asarray(tau2, dtype=float)
+        if tau2.shape != batch.k.shape:
+            raise ValueError(f"tau2 has shape {tau2.shape}; the batch has {batch.k.shape}")
     k = batch.k
     w = batch.weights(tau2)
     mu = batch.weighted_mean(w)
