@@ -13,7 +13,6 @@ Writes ``benchmarks/results/multiverse.json``. A measurement, not a test.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from pathlib import Path
@@ -24,7 +23,9 @@ import yaml
 from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import (
     data_specifications,
+    fit_by_width,
     fit_specifications,
+    inclusion_subsets,
     padded,
     specification_comparisons,
 )
@@ -34,14 +35,6 @@ from ketamine_meta.stats.meta_analysis import fit_batch, random_effects
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = 1_000
-
-
-def inclusion_subsets(trials: list[str], drop: int = 2) -> list[tuple[str, ...]]:
-    """Every subset of ``trials`` of size at least ``len(trials) - drop`` (the full set too)."""
-    n = len(trials)
-    return [
-        c for size in range(max(n - drop, 1), n + 1) for c in itertools.combinations(trials, size)
-    ]
 
 
 def main() -> None:
@@ -70,11 +63,8 @@ def main() -> None:
         for subset in inclusion_subsets(sorted(set(rows["study_id"]))):
             chosen = rows[rows["study_id"].isin(subset)]
             vectors.append((chosen["yi"].to_numpy(float), chosen["vi"].to_numpy(float)))
-    yi, vi = padded(vectors)
-    fitted = 0
-    for estimator, test in itertools.product(settings["estimators"], settings["tests"]):
-        fit_batch(yi, vi, method=estimator, test=test)
-        fitted += len(vectors)
+    fits = fit_by_width(vectors, settings["estimators"], settings["tests"], 0.95)
+    fitted = len(vectors) * len(fits)
     inclusion_seconds = time.perf_counter() - start
 
     # The loop of single fits on a sample, against the batch on the same sample.
@@ -86,7 +76,8 @@ def main() -> None:
         random_effects(y, v, method="REML", test="knha")
     loop_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    fit_batch(yi[sample], vi[sample], method="REML", test="knha")
+    yi, vi = padded([vectors[i] for i in sample])
+    fit_batch(yi, vi, method="REML", test="knha")
     batch_seconds = time.perf_counter() - start
 
     total = len(table) + fitted

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import optimize
 
 from ketamine_meta.stats.meta_analysis import random_effects
 from ketamine_meta.stats.network import (
     NetworkError,
+    basic_contrasts,
+    connected_components,
+    design_matrix,
     direct_evidence_share,
+    estimate_network_tau2,
     fit_network,
+    fixed_effect_q,
+    log_likelihood,
+    network_from_arms,
     network_from_pairwise,
     node_split,
     splittable_comparisons,
@@ -149,3 +159,182 @@ def test_disconnected_network_names_its_components():
 def test_unknown_reference_lists_the_treatments():
     with pytest.raises(NetworkError, match=r"reference 'Z' is not a treatment.*A, B, C"):
         network_from_pairwise(pairwise(), "Z")
+
+
+# --- The block form against the dense n x n formulas -----------------------------------------
+
+
+def random_network(seed: int, trials: int = 30):
+    """Trials of 2-4 arms of A-F with true effects and heterogeneity; some lack the reference A,
+    so their baseline is their first arm."""
+    rng = np.random.default_rng(seed)
+    truth = dict(zip("ABCDEF", [0.0, 0.3, 0.5, -0.2, 0.8, 0.1], strict=True))
+    rows = []
+    for i in range(trials):
+        arms = rng.choice(list(truth), size=rng.choice([2, 2, 2, 3, 3, 4]), replace=False)
+        base = rng.normal(0.0, 1.0)
+        for arm in arms:
+            variance = rng.uniform(0.01, 0.2)
+            effect = base + truth[arm] + rng.normal(0.0, 0.25) + rng.normal(0.0, np.sqrt(variance))
+            rows.append((f"s{i}", arm, effect, variance))
+    arms = pd.DataFrame(rows, columns=["study", "treatment", "effect", "variance"])
+    assert len(connected_components(network_from_arms(arms, "A").trials)) == 1
+    return network_from_arms(arms, "A")
+
+
+def dense_structure(network, rows):
+    """V and W from the trials' arms, row by row, independently of the block layout."""
+    variance = {
+        (t.study, a): v
+        for t in network.trials
+        for a, v in zip(t.treatments, t.variances, strict=True)
+    }
+    same = rows.study[:, None] == rows.study[None, :]
+    diagonal = np.eye(len(rows.y), dtype=bool)
+    baseline = np.array([variance[(s, b)] for s, b in zip(rows.study, rows.treat2, strict=True)])
+    arm = np.array([variance[(s, a)] for s, a in zip(rows.study, rows.treat1, strict=True)])
+    V = np.where(same, baseline[:, None], 0.0) + np.diag(arm)
+    W = np.where(same, 0.5, 0.0) + 0.5 * diagonal
+    return V, W
+
+
+def dense_gls(y, X, M):
+    Mi = np.linalg.inv(M)
+    vcov = np.linalg.inv(X.T @ Mi @ X)
+    beta = vcov @ X.T @ Mi @ y
+    P = Mi - Mi @ X @ vcov @ X.T @ Mi
+    return beta, vcov, P
+
+
+def dense_loglik(y, X, M, restricted):
+    beta, vcov, _ = dense_gls(y, X, M)
+    r = y - X @ beta
+    rss = r @ np.linalg.solve(M, r)
+    n, p = X.shape
+    logdet_m = np.linalg.slogdet(M)[1]
+    if restricted:
+        logdet_xmx = -np.linalg.slogdet(vcov)[1]
+        logdet_xx = np.linalg.slogdet(X.T @ X)[1]
+        return -0.5 * ((n - p) * np.log(2 * np.pi) + logdet_m + logdet_xmx + rss - logdet_xx)
+    return -0.5 * (n * np.log(2 * np.pi) + logdet_m + rss)
+
+
+def dense_reml_score(y, X, V, W, tau2):
+    _, _, P = dense_gls(y, X, V + tau2 * W)
+    return -0.5 * (np.trace(P @ W) - y @ P @ W @ P @ y)
+
+
+@pytest.fixture(params=[1, 2, 3])
+def random_model(request):
+    network = random_network(request.param)
+    rows = basic_contrasts(network)
+    X = design_matrix(rows, network.treatments[1:])
+    return network, rows, X, *dense_structure(network, rows)
+
+
+def test_blocks_hold_the_dense_covariance(random_model):
+    _, rows, _, V, W = random_model
+    assert any(block.rows.shape[1] > 1 for block in rows.blocks)  # multi-arm trials
+    assembled_v, assembled_w = np.zeros_like(V), np.zeros_like(W)
+    for block in rows.blocks:
+        for positions, v, w in zip(block.rows, block.V, block.W, strict=True):
+            assembled_v[np.ix_(positions, positions)] = v
+            assembled_w[np.ix_(positions, positions)] = w
+    np.testing.assert_array_equal(assembled_v, V)
+    np.testing.assert_array_equal(assembled_w, W)
+
+
+@pytest.mark.parametrize("tau2", [0.0, 0.03, 0.4])
+@pytest.mark.parametrize("restricted", [True, False])
+def test_block_log_likelihood_is_the_dense_one(random_model, tau2, restricted):
+    _, rows, X, V, W = random_model
+    expected = dense_loglik(rows.y, X, V + tau2 * W, restricted)
+    assert log_likelihood(rows, X, tau2, restricted) == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "DL"])
+def test_block_gls_and_q_are_the_dense_ones(random_model, method):
+    network, rows, X, V, W = random_model
+    fit = fit_network(network, method)
+    beta, vcov, _ = dense_gls(rows.y, X, V + fit.tau2 * W)
+    np.testing.assert_allclose(fit.coefficients, beta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.vcov, vcov, rtol=0, atol=1e-10)
+    q, P = fixed_effect_q(rows.y, X, V)
+    assert fit.q == pytest.approx(q, abs=1e-10)
+    designs = dict(zip((t.study for t in network.trials), network.designs, strict=True))
+    row_design = np.array([designs[s] for s in rows.study])
+    q_within = 0.0
+    for design in set(row_design):
+        idx = np.flatnonzero(row_design == design)
+        if len(set(rows.study[idx])) > 1:
+            comps = [f"{a}|{b}" for a, b in zip(rows.treat1[idx], rows.treat2[idx], strict=True)]
+            Xd = np.column_stack([[c == k for c in comps] for k in dict.fromkeys(comps)])
+            q_within += fixed_effect_q(rows.y[idx], Xd.astype(float), V[np.ix_(idx, idx)])[0]
+    assert fit.q_within == pytest.approx(q_within, abs=1e-10)
+    if method == "DL":
+        df = X.shape[0] - X.shape[1]
+        assert fit.tau2 == pytest.approx(max(0.0, (q - df) / np.trace(P @ W)), abs=1e-10)
+
+
+def test_reml_tau2_is_the_root_of_the_dense_score(random_model):
+    """Brent is polished to the score's root, so tau^2 does not depend on rounding."""
+    _, rows, X, V, W = random_model
+    tau2 = estimate_network_tau2(rows, X, "REML")
+    assert tau2 > 0
+    root = optimize.brentq(
+        lambda t: dense_reml_score(rows.y, X, V, W, t), 0.5 * tau2, 2.0 * tau2, xtol=1e-15
+    )
+    assert tau2 == pytest.approx(root, abs=1e-10)
+
+
+def test_direct_share_is_the_dense_variance_ratio(random_model):
+    network, _, _, _, _ = random_model
+    fit = fit_network(network)
+    shares = direct_evidence_share(network, fit)
+    for column, treatment in enumerate(fit.treatments[1:]):
+        trials = [t for t in network.trials if {treatment, "A"} <= set(t.treatments)]
+        if not trials:
+            assert shares[treatment] == 0.0
+            continue
+        sub = type(network)(tuple(trials), "A")
+        rows = basic_contrasts(sub)
+        X = design_matrix(rows, sub.treatments[1:])
+        V, W = dense_structure(sub, rows)
+        _, vcov, _ = dense_gls(rows.y, X, V + fit.tau2 * W)
+        k = sub.treatments[1:].index(treatment)
+        expected = min(1.0, fit.vcov[column, column] / vcov[k, k])
+        assert shares[treatment] == pytest.approx(expected, abs=1e-10)
+
+
+def test_splittable_pairs_are_those_with_an_estimable_split_design(random_model):
+    """The graph criterion equals the rank of [X, split column] (tests/test_network_parity.py
+    checks the split estimates themselves against metafor)."""
+    network = random_model[0]
+    expected = []
+    for first, second in combinations(network.treatments, 2):
+        direct = {t.study for t in network.trials if {first, second} <= set(t.treatments)}
+        if not direct:
+            continue
+
+        def baseline(trial, direct=direct, first=first):
+            if trial.study in direct:
+                return first
+            return "A" if "A" in trial.treatments else trial.treatments[0]
+
+        rows = basic_contrasts(network, baseline)
+        split = np.isin(rows.study, list(direct)) & (rows.treat1 == second) & (rows.treat2 == first)
+        Xs = np.column_stack([design_matrix(rows, network.treatments[1:]), split])
+        if np.linalg.matrix_rank(Xs) == Xs.shape[1]:
+            expected.append((first, second))
+    assert splittable_comparisons(network) == expected
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "DL"])
+def test_without_residual_degrees_of_freedom_tau2_is_zero(method):
+    """One trial per comparison of a star: as many rows as effects. The restricted
+    likelihood is flat in tau^2 there; tau^2 = 0, as ML, DL and a single study give."""
+    contrasts = pairwise({k: ARMS[k] for k in ("t1", "t2")})
+    fit = fit_network(network_from_pairwise(contrasts, "A"), method)
+    assert fit.tau2 == 0.0
+    np.testing.assert_allclose(fit.coefficients, contrasts["yi"], atol=1e-12)
+    np.testing.assert_allclose(np.diag(fit.vcov), contrasts["vi"], atol=1e-12)

@@ -104,7 +104,15 @@ def test_report_lists_every_table_page_and_the_notebook(report_html, pipeline_ru
     assert len(pages) == len(list((pipeline_run / "results/tables").glob("*.csv")))
     for page in pages:
         assert f"{page.stem}.html" in html, page.name
+        # Each page carries its own caption, rendered from the config by the same job.
+        caption = (pipeline_run / "results/report/captions" / f"{page.stem}.rst").read_text()
+        assert len(caption) > 80, page.stem
     assert "audit.html" in html
+    by_population = "drug against control, per population"
+    assert by_population in (
+        pipeline_run / "results/report/captions/pooled_smd_24h_by_population.rst"
+    ).read_text().replace("\n", " ")
+    assert '"caption": "<p>Pooled standardized mean difference' in html
 
 
 def test_snakemake_lint_reports_no_errors(pipeline_run):

@@ -111,10 +111,21 @@ def get_final_outputs():
         "results/report/summary_of_findings.html",
         *get_figure_paths("risk_of_bias_traffic_light"),
         *get_figure_paths("risk_of_bias_summary"),
-        f"results/multiverse/multiverse_smd_{TIMEPOINT_LABEL}.csv.gz",
-        f"results/tables/multiverse_summary_smd_{TIMEPOINT_LABEL}.csv",
-        *get_figure_paths(f"multiverse_curve_smd_{TIMEPOINT_LABEL}"),
-        *get_figure_paths(f"multiverse_distribution_smd_{TIMEPOINT_LABEL}"),
+        *(
+            path
+            for outcome in ("smd", "rr_response")
+            for path in [
+                f"results/multiverse/multiverse_{outcome}_{TIMEPOINT_LABEL}.csv.gz",
+                f"results/tables/multiverse_summary_{outcome}_{TIMEPOINT_LABEL}.csv",
+                *get_figure_paths(f"multiverse_curve_{outcome}_{TIMEPOINT_LABEL}"),
+                *get_figure_paths(
+                    f"multiverse_distribution_{outcome}_{TIMEPOINT_LABEL}"
+                ),
+            ]
+        ),
+        "results/multiverse/data_specifications.csv",
+        f"results/multiverse/data_specifications_rr_response_{TIMEPOINT_LABEL}.csv",
+        f"results/tables/multiverse_inclusion_smd_{TIMEPOINT_LABEL}.csv",
         *(
             path
             for outcome in NMA_OUTCOMES
@@ -230,6 +241,14 @@ REPORT_TABLES = {
     "time_course_smd": ("time_course_table", "Efficacy"),
     "summary_of_findings": ("summary_of_findings", "Certainty"),
     f"multiverse_summary_smd_{TIMEPOINT_LABEL}": ("multiverse_summary", "Sensitivity"),
+    f"multiverse_summary_rr_response_{TIMEPOINT_LABEL}": (
+        "multiverse_summary_rr_response",
+        "Sensitivity",
+    ),
+    f"multiverse_inclusion_smd_{TIMEPOINT_LABEL}": (
+        "multiverse_inclusion",
+        "Sensitivity",
+    ),
     "risk_of_bias_by_trial": ("risk_of_bias_by_trial", "Certainty"),
     f"sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias": (
         "sensitivity_risk_of_bias",
@@ -270,11 +289,11 @@ REPORT_TABLES = {
 }
 
 
-def get_table_caption(wildcards):
-    """The table's own caption, rendered with the config (and the moderator it is split by),
-    for workflow/report/table_page.rst to show."""
-    caption, _ = REPORT_TABLES[wildcards.table]
-    moderator = wildcards.table.rpartition("_by_")[2]
+def table_caption(table):
+    """The table's own caption, rendered with the config (and the moderator it is split by):
+    the text of its page in the report."""
+    caption, _ = REPORT_TABLES[table]
+    moderator = table.rpartition("_by_")[2]
     template = (REPORT_CAPTIONS / f"{caption}.rst").read_text(encoding="utf-8")
     environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
     return environment.from_string(template).render(
@@ -284,14 +303,17 @@ def get_table_caption(wildcards):
     )
 
 
-def write_table_page(table, page, title, log_file):
-    """Render ``table`` (a CSV) to the HTML ``page``; note its size in ``log_file``."""
-    # Imported here, once per run, so that Snakemake's start-up (a no-op make) does not
-    # load the report's dependencies.
-    from ketamine_meta.figures.report_pages import table_page_html
-
-    html = table_page_html(
-        Path(table).read_text(encoding="utf-8"), title=title, file_name=Path(table).name
-    )
-    Path(page).write_text(html, encoding="utf-8")
-    Path(log_file).write_text(f"{len(html)} bytes of HTML\n", encoding="utf-8")
+def table_page_outputs():
+    """Each table's HTML page, marked for the report under its question's category with its
+    own caption (a file written by the same job: captions are read when the report is made).
+    """
+    return {
+        table: report(
+            f"results/report/tables/{table}.html",
+            caption=os.path.abspath(f"results/report/captions/{table}.rst"),
+            category=category,
+            subcategory="Tables",
+            labels={"table": table},
+        )
+        for table, (_, category) in REPORT_TABLES.items()
+    }

@@ -1,15 +1,36 @@
-# The multiverse of the primary 24 h SMD (PROTOCOL.md §21), scattered over chunks and gathered.
+# The multiverse of the primary 24 h analyses (PROTOCOL.md §21): per outcome of
+# multiverse.outcomes (the SMD, the log RR of response), the data specifications scattered over
+# chunks and gathered; and the inclusion multiverse of the primary SMD specification (§21.2).
+
+MULTIVERSE_OUTCOMES = {
+    entry["name"]: entry for entry in config["multiverse"]["outcomes"]
+}
+
+
+# The stem of each outcome's data-specifications file under results/multiverse (the SMD's
+# keeps its first name), and the outcome of each stem.
+MULTIVERSE_SPECIFICATIONS = {
+    name: (
+        "data_specifications"
+        if name == "smd"
+        else f"data_specifications_{name}_{TIMEPOINT_LABEL}"
+    )
+    for name in MULTIVERSE_OUTCOMES
+}
+MULTIVERSE_OUTCOME_OF = {stem: name for name, stem in MULTIVERSE_SPECIFICATIONS.items()}
 
 
 rule multiverse_chunk:
-    """Fit one chunk of the data specifications, each estimator and CI method one batch."""
+    """Fit one chunk of an outcome's data specifications, each estimator and CI method one
+    batch."""
     input:
         validated=VALIDATED_DIR,
     output:
-        table="data/processed/multiverse/chunk_{chunk}.csv",
+        table="data/processed/multiverse/{outcome}/chunk_{chunk}.csv",
     log:
-        "logs/multiverse_chunk_{chunk}.log",
+        "logs/multiverse_chunk_{outcome}_{chunk}.log",
     wildcard_constraints:
+        outcome="|".join(MULTIVERSE_OUTCOMES),
         chunk=r"\d+",
     conda:
         "../envs/ketamine_meta.yaml"
@@ -20,6 +41,7 @@ rule multiverse_chunk:
         comparisons=config["comparisons"],
         protocol=PROTOCOL,
         multiverse=config["multiverse"],
+        outcome=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome],
         level=config["pooling"]["level"],
         chunks=config["multiverse"]["chunks"],
     script:
@@ -27,36 +49,58 @@ rule multiverse_chunk:
 
 
 rule multiverse_gather:
-    """Every specification in one byte-reproducible file, and the summary per subgroup."""
+    """Every specification of an outcome in one byte-reproducible file, and the summary per
+    subgroup."""
     input:
-        chunks=expand(
-            "data/processed/multiverse/chunk_{chunk}.csv",
+        chunks=lambda wildcards: expand(
+            "data/processed/multiverse/{outcome}/chunk_{chunk}.csv",
+            outcome=wildcards.outcome,
             chunk=range(config["multiverse"]["chunks"]),
         ),
     output:
-        specifications=f"results/multiverse/multiverse_smd_{TIMEPOINT_LABEL}.csv.gz",
-        data_specifications="results/multiverse/data_specifications.csv",
-        summary=f"results/tables/multiverse_summary_smd_{TIMEPOINT_LABEL}.csv",
+        specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
+        summary=f"results/tables/multiverse_summary_{{outcome}}_{TIMEPOINT_LABEL}.csv",
     log:
-        "logs/multiverse_gather.log",
+        "logs/multiverse_gather_{outcome}.log",
+    wildcard_constraints:
+        outcome="|".join(MULTIVERSE_OUTCOMES),
+    conda:
+        "../envs/ketamine_meta.yaml"
+    script:
+        "../scripts/multiverse_gather.py"
+
+
+rule multiverse_data_specifications:
+    """The choices of every data specification of an outcome, once each."""
+    output:
+        table="results/multiverse/{specifications}.csv",
+    log:
+        "logs/multiverse_data_specifications_{specifications}.log",
+    wildcard_constraints:
+        specifications="|".join(MULTIVERSE_OUTCOME_OF),
     conda:
         "../envs/ketamine_meta.yaml"
     params:
         multiverse=config["multiverse"],
+        outcome=lambda wildcards: MULTIVERSE_OUTCOMES[
+            MULTIVERSE_OUTCOME_OF[wildcards.specifications]
+        ],
     script:
-        "../scripts/multiverse_gather.py"
+        "../scripts/multiverse_data_specifications.py"
 
 
 rule multiverse_figures:
     """The specification curve of the overall estimate and the distribution by subgroup."""
     input:
-        specifications=f"results/multiverse/multiverse_smd_{TIMEPOINT_LABEL}.csv.gz",
-        data_specifications="results/multiverse/data_specifications.csv",
+        specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
+        data_specifications=lambda wildcards: (
+            f"results/multiverse/{MULTIVERSE_SPECIFICATIONS[wildcards.outcome]}.csv"
+        ),
     output:
         **figure_set_outputs(
             {
                 name: (
-                    f"multiverse_{name}_smd_{TIMEPOINT_LABEL}",
+                    f"multiverse_{name}_{{outcome}}_{TIMEPOINT_LABEL}",
                     f"multiverse_{name}",
                 )
                 for name in ("curve", "distribution")
@@ -64,10 +108,35 @@ rule multiverse_figures:
             "Sensitivity",
         ),
     log:
-        "logs/multiverse_figures.log",
+        "logs/multiverse_figures_{outcome}.log",
+    wildcard_constraints:
+        outcome="|".join(MULTIVERSE_OUTCOMES),
     conda:
         "../envs/ketamine_meta.yaml"
     params:
+        measure=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome]["measure"],
         png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/multiverse_figures.py"
+
+
+rule multiverse_inclusion:
+    """Every subset of the primary SMD specification's trials that leaves out at most
+    multiverse.inclusion_drop of them, pooled by the primary model, summarised per subgroup.
+    """
+    input:
+        validated=VALIDATED_DIR,
+    output:
+        table=f"results/tables/multiverse_inclusion_smd_{TIMEPOINT_LABEL}.csv",
+    log:
+        "logs/multiverse_inclusion.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        comparisons=config["comparisons"],
+        protocol=PROTOCOL,
+        multiverse=config["multiverse"],
+        outcome=MULTIVERSE_OUTCOMES["smd"],
+        pooling=config["pooling"],
+    script:
+        "../scripts/multiverse_inclusion.py"

@@ -8,32 +8,24 @@
 report: os.path.abspath("results/report/landing.rst")
 
 
-rule report_table:
-    """One results table as an HTML page of the report, its CSV inside as a download.
-
-    Run in Snakemake's own process (a run: block, no conda environment): each page is
-    milliseconds of work, and a script job per table would spend about a second of Python
-    start-up on each of the 46 (benchmarks/pipeline.py).
-    """
+rule report_tables:
+    """Every results table as an HTML page of the report (its CSV inside as a download), with
+    its caption; one job for all, as each page is milliseconds of work and a job each would
+    spend most of its time starting Python (benchmarks/pipeline.py)."""
     input:
-        table="results/tables/{table}.csv",
+        **{table: f"results/tables/{table}.csv" for table in REPORT_TABLES},
     output:
-        page=report(
-            "results/report/tables/{table}.html",
-            caption="../report/table_page.rst",
-            category=lambda wildcards: REPORT_TABLES[wildcards.table][1],
-            subcategory="Tables",
-            labels={"table": "{table}"},
-        ),
+        **table_page_outputs(),
+        captions=[f"results/report/captions/{table}.rst" for table in REPORT_TABLES],
     log:
-        "logs/report_table_{table}.log",
-    wildcard_constraints:
-        table="|".join(REPORT_TABLES),
+        "logs/report_tables.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
-        title=lambda wildcards: wildcards.table.replace("_", " "),
-        caption=get_table_caption,
-    run:
-        write_table_page(input.table, output.page, params.title, log[0])
+        tables=list(REPORT_TABLES),
+        captions={table: table_caption(table) for table in REPORT_TABLES},
+    script:
+        "../scripts/table_pages.py"
 
 
 rule report_landing:

@@ -1,4 +1,4 @@
-"""Snakemake entry: one chunk of the multiverse (PROTOCOL.md §21)."""
+"""Snakemake entry: one chunk of an outcome's multiverse (PROTOCOL.md §21)."""
 
 from pathlib import Path
 
@@ -12,9 +12,10 @@ from ketamine_meta.stats.meta_analysis import confidence_level
 
 log = configure(snakemake.log[0])
 settings = snakemake.params.multiverse
+outcome = snakemake.params.outcome
 rules = ComparisonRules(**snakemake.params.comparisons)
 chunk = int(snakemake.wildcards.chunk)
-specs = chunk_specifications(settings, chunk, snakemake.params.chunks, rules)
+specs = chunk_specifications(settings, chunk, snakemake.params.chunks, rules, outcome)
 table = fit_specifications(
     read_validated_tables(
         snakemake.input.validated, ("studies", "arms", "outcomes", "contrasts", "risk_of_bias")
@@ -24,6 +25,7 @@ table = fit_specifications(
     settings,
     specs,
     confidence_level(snakemake.params.level),
+    outcome,
 )
 Path(snakemake.output.table).write_text(to_csv_text(table))
-log.info("%d data specifications, %d fitted rows", len(specs), len(table))
+log.info("%s: %d data specifications, %d fitted rows", outcome["name"], len(specs), len(table))

@@ -8,12 +8,13 @@ from ketamine_meta.figures.multiverse_plots import estimate_distribution, specif
 from ketamine_meta.figures.plotting import deterministic_style, save_figures
 
 log = configure(snakemake.log[0])
+measure = snakemake.params.measure
 table = pd.read_csv(snakemake.input.specifications, keep_default_na=False, na_values=[""])
 table = table.merge(read_validated_table(snakemake.input.data_specifications), on="data_spec")
 with deterministic_style():
     figures = {
-        "curve": specification_curve(table),
-        "distribution": estimate_distribution(table),
+        "curve": specification_curve(table, measure=measure),
+        "distribution": estimate_distribution(table, measure=measure),
     }
     for path in save_figures(figures, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

@@ -1,12 +1,23 @@
-"""The multiverse of the primary 24 h SMD analysis (PROTOCOL.md §21).
+"""The multiverse of the primary 24 h analyses (PROTOCOL.md §21).
 
 A specification is one value of every choice of the ``multiverse`` config. The data choices
 (control set, score basis, crossover and multi-arm handling, population, data basis, risk of
-bias, window) decide which comparisons, with which g, enter; the model choices (tau²
-estimator, CI method) decide how they are pooled. The comparisons are built once per set of
-comparison rules, every data specification's subgroups become rows of one padded array, and
-each estimator and CI method is one :func:`~ketamine_meta.stats.meta_analysis.fit_batch`
+bias, window) decide which comparisons, with which effect size, enter; the model choices
+(tau² estimator, CI method) decide how they are pooled. The comparisons are built once per set
+of comparison rules, every data specification's subgroups become rows of one padded array,
+and each estimator and CI method is one :func:`~ketamine_meta.stats.meta_analysis.fit_batch`
 call: there is no loop over specifications in Python.
+
+The same machinery fits every outcome of ``multiverse.outcomes`` (§21.1): the 24 h SMD and
+the log risk ratio of 24 h response. A choice that does not change an outcome's estimate
+(``not_applicable``) is not a choice of its space: the score basis holds the single value
+:data:`NOT_APPLICABLE`, and crossover handling keeps only its entries without an r ("as if
+parallel", "parallel trials only"), since counts of crossover trials are always analysed as
+if parallel.
+
+The inclusion multiverse (§21.2, :func:`inclusion_multiverse`) pools, for the primary data
+specification and model, every subset of a subgroup's trials that leaves out at most
+``inclusion_drop`` of them, one ``fit_batch`` call per subgroup.
 """
 
 from __future__ import annotations
@@ -20,7 +31,13 @@ import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, Window, in_nearest_order
-from ketamine_meta.stats.meta_analysis import fit_batch
+from ketamine_meta.stats.meta_analysis import confidence_level, fit_batch
+
+#: The value of a choice that does not apply to an outcome (PROTOCOL.md §21.1).
+NOT_APPLICABLE = "not applicable"
+#: The ``not_applicable`` entries of an outcome: the score basis, and the crossover
+#: correlation (crossover handling then keeps its entries without an r).
+NOT_APPLICABLE_CHOICES = ("score_basis", "crossover_correlation")
 
 DATA_CHOICES = (
     "control_set",
@@ -55,32 +72,82 @@ def _names(entries: Sequence) -> list:
     return [e["name"] if isinstance(e, Mapping) else e for e in entries]
 
 
-def data_specifications(settings: Mapping) -> pd.DataFrame:
-    """Every combination of the data choices, numbered (``data_spec``) in a fixed order."""
-    axes = [
-        _names(settings["control_sets"]),
-        _names(settings["score_bases"]),
-        _names(settings["crossover"]),
-        list(settings["multi_arm"]),
-        _names(settings["populations"]),
-        _names(settings["data_bases"]),
-        list(settings["risk_of_bias"]),
-        _names(settings["windows"]),
+def multiverse_outcome(settings: Mapping, name: str | None = None) -> Mapping:
+    """The entry of ``multiverse.outcomes`` called ``name``; the first (primary) by default."""
+    outcomes = settings["outcomes"]
+    if name is None:
+        return outcomes[0]
+    for entry in outcomes:
+        if entry["name"] == name:
+            return entry
+    known = ", ".join(e["name"] for e in outcomes)
+    raise ValueError(f"no multiverse outcome {name!r}; outcomes: {known}")
+
+
+def choice_values(settings: Mapping, outcome: Mapping | None = None) -> dict[str, list]:
+    """The values of each data choice (:data:`DATA_CHOICES`) in ``outcome``'s space.
+
+    A non-applicable score basis is the single value :data:`NOT_APPLICABLE`; a
+    non-applicable crossover correlation leaves the crossover entries without an r.
+    """
+    outcome = outcome or multiverse_outcome(settings)
+    absent = set(outcome["not_applicable"])
+    unknown = absent - set(NOT_APPLICABLE_CHOICES)
+    if unknown:
+        raise ValueError(f"unknown not_applicable choices: {', '.join(sorted(unknown))}")
+    crossover = [
+        e
+        for e in settings["crossover"]
+        if "crossover_correlation" not in absent or e["value"] is None or e["value"] == "exclude"
     ]
-    frame = pd.DataFrame(list(itertools.product(*axes)), columns=list(DATA_CHOICES))
+    return {
+        "control_set": _names(settings["control_sets"]),
+        "score_basis": [NOT_APPLICABLE]
+        if "score_basis" in absent
+        else _names(settings["score_bases"]),
+        "crossover": _names(crossover),
+        "multi_arm": list(settings["multi_arm"]),
+        "population": _names(settings["populations"]),
+        "data_basis": _names(settings["data_bases"]),
+        "risk_of_bias": list(settings["risk_of_bias"]),
+        "window": _names(settings["windows"]),
+    }
+
+
+def data_specifications(settings: Mapping, outcome: Mapping | None = None) -> pd.DataFrame:
+    """Every combination of the data choices, numbered (``data_spec``) in a fixed order.
+
+    ``outcome`` is an entry of ``multiverse.outcomes`` (default: the first); its space has
+    only the choices that apply to it (:func:`choice_values`).
+    """
+    axes = choice_values(settings, outcome)
+    frame = pd.DataFrame(list(itertools.product(*axes.values())), columns=list(DATA_CHOICES))
     return frame.rename_axis("data_spec").reset_index()
 
 
+def primary_specification(settings: Mapping, outcome: Mapping | None = None) -> pd.Series:
+    """The primary data specification: the first value of every choice (``data_spec`` 0).
+
+    The config lists the primary analysis's value of each choice first (PROTOCOL.md §21.1).
+    """
+    return data_specifications(settings, outcome).iloc[0]
+
+
 def chunk_specifications(
-    settings: Mapping, chunk: int, chunks: int, base_rules: ComparisonRules
+    settings: Mapping,
+    chunk: int,
+    chunks: int,
+    base_rules: ComparisonRules,
+    outcome: Mapping | None = None,
 ) -> pd.DataFrame:
     """The data specifications of one chunk.
 
     A chunk holds whole sets of comparison rules, so that the comparisons of a rule set
     (the costly step) are built in one chunk only; the sets go, largest first, to the chunk
-    with the fewest specifications so far (ties: the lower chunk), a fixed assignment.
+    with the fewest specifications so far (ties: the lower chunk), a fixed assignment. With
+    fewer rule sets than chunks, some chunks are empty.
     """
-    specs = data_specifications(settings)
+    specs = data_specifications(settings, outcome)
     keys = [repr(specification_rules(base_rules, spec, settings)) for _, spec in specs.iterrows()]
     sizes = pd.Series(keys).value_counts(sort=False)
     load = [0] * chunks
@@ -100,9 +167,14 @@ def _value(entries: Sequence[Mapping], name: str):
 def specification_rules(
     base: ComparisonRules, spec: pd.Series, settings: Mapping
 ) -> ComparisonRules:
-    """The comparison rules a specification implies (what build_effect_sizes needs)."""
+    """The comparison rules a specification implies (what build_effect_sizes needs).
+
+    A score basis that does not apply keeps ``base``'s value preference.
+    """
     crossover = _value(settings["crossover"], spec["crossover"])
-    endpoint_only = _value(settings["score_bases"], spec["score_basis"]) == ["endpoint"]
+    endpoint_only = spec["score_basis"] != NOT_APPLICABLE and _value(
+        settings["score_bases"], spec["score_basis"]
+    ) == ["endpoint"]
     return replace(
         base,
         multi_arm=spec["multi_arm"],
@@ -117,12 +189,20 @@ def specification_rules(
 
 
 def specification_analysis_set(spec: pd.Series, settings: Mapping, protocol: Protocol):
-    """The analysis set (controls, score basis, population, data basis, designs) of ``spec``."""
+    """The analysis set (controls, score basis, population, data basis, designs) of ``spec``.
+
+    A score basis that does not apply keeps the protocol's (counts have none, §5).
+    """
     crossover = _value(settings["crossover"], spec["crossover"])
+    value_types = (
+        protocol.analysis_set.value_types
+        if spec["score_basis"] == NOT_APPLICABLE
+        else tuple(_value(settings["score_bases"], spec["score_basis"]))
+    )
     return replace(
         protocol.analysis_set,
         control_types=tuple(_value(settings["control_sets"], spec["control_set"])),
-        value_types=tuple(_value(settings["score_bases"], spec["score_basis"])),
+        value_types=value_types,
         populations=tuple(_value(settings["populations"], spec["population"])),
         source_basis=tuple(_value(settings["data_bases"], spec["data_basis"])),
         designs=("parallel",) if crossover == "exclude" else protocol.analysis_set.designs,
@@ -136,7 +216,9 @@ def specification_window(spec: pd.Series, settings: Mapping, protocol: Protocol)
 
 
 class _Candidates:
-    """The 24 h SMD rows of one rule set, in the order :func:`nearest_in_window` picks from.
+    """One outcome's rows of one rule set, in the order :func:`nearest_in_window` picks from.
+
+    The outcome and measure are those of an entry of ``multiverse.outcomes``.
 
     Every specification of the rule set shares the nominal time, so the rows are sorted once
     (data-basis rank, distance from the nominal time, time; stable) and a specification's
@@ -146,8 +228,12 @@ class _Candidates:
     computed once each.
     """
 
-    def __init__(self, effects: pd.DataFrame, protocol: Protocol, assessed: set[str]) -> None:
-        rows = effects[(effects["outcome"] == "depression_score") & (effects["measure"] == "SMD")]
+    def __init__(
+        self, effects: pd.DataFrame, protocol: Protocol, assessed: set[str], outcome: Mapping
+    ) -> None:
+        rows = effects[
+            (effects["outcome"] == outcome["outcome"]) & (effects["measure"] == outcome["measure"])
+        ]
         self.rows = in_nearest_order(rows, protocol.primary_window.nominal_h).reset_index(drop=True)
         self.comparison = pd.factorize(self.rows["comparison_id"])[0]
         self.study = pd.factorize(self.rows["study_id"])[0]
@@ -205,11 +291,13 @@ def _specification_positions(
     protocol: Protocol,
     settings: Mapping,
     specs: pd.DataFrame,
+    outcome: Mapping | None = None,
 ) -> Iterator[tuple[pd.Series, _Candidates, np.ndarray]]:
     """Each data specification, the candidate rows of its rule set, and the ones it pools.
 
     The comparisons are built once per set of comparison rules the specifications imply.
     """
+    outcome = outcome or multiverse_outcome(settings)
     assessed = set(tables["risk_of_bias"]["study_id"])
     # Keyed by the rules' repr: config lists make the rules themselves unhashable.
     candidates_by_rules: dict[str, _Candidates] = {}
@@ -220,7 +308,7 @@ def _specification_positions(
             effects, _ = build_effect_sizes(
                 tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
             )
-            candidates_by_rules[key] = _Candidates(effects, protocol, assessed)
+            candidates_by_rules[key] = _Candidates(effects, protocol, assessed, outcome)
         candidates = candidates_by_rules[key]
         yield spec, candidates, candidates.positions(spec, settings, protocol)
 
@@ -231,22 +319,77 @@ def specification_comparisons(
     protocol: Protocol,
     settings: Mapping,
     specs: pd.DataFrame,
+    outcome: Mapping | None = None,
 ) -> Iterator[tuple[pd.Series, pd.DataFrame]]:
-    """Each data specification with the 24 h SMD comparisons it pools (one row each)."""
+    """Each data specification with the comparisons it pools, one row each.
+
+    ``outcome`` is an entry of ``multiverse.outcomes`` (default: the first).
+    """
     for spec, candidates, positions in _specification_positions(
-        tables, base_rules, protocol, settings, specs
+        tables, base_rules, protocol, settings, specs, outcome
     ):
         yield spec, candidates.rows.iloc[positions]
 
 
-def padded(vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """``(yi, vi)`` pairs of different lengths as two NaN-padded arrays for ``fit_batch``."""
-    width = max(len(y) for y, _ in vectors)
+def padded(
+    vectors: Sequence[tuple[np.ndarray, np.ndarray]], width: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(yi, vi)`` pairs of different lengths as two NaN-padded arrays for ``fit_batch``.
+
+    ``width`` defaults to the longest pair.
+    """
+    width = width or max(len(y) for y, _ in vectors)
     yi = np.full((len(vectors), width), np.nan)
     vi = np.full((len(vectors), width), np.nan)
     for i, (y, v) in enumerate(vectors):
         yi[i, : len(y)], vi[i, : len(v)] = y, v
     return yi, vi
+
+
+def padding_width(k: int) -> int:
+    """The width a meta-analysis of ``k`` estimates is padded to: a power of two, at least 8.
+
+    A row's sums then depend on its own ``k`` only, not on the longest row of its batch: a
+    specification's results are the same bytes whichever chunk (or cluster job) fits it,
+    and rows of similar size share a batch, so that at most half of the array is padding.
+    """
+    return max(8, 1 << max(k - 1, 0).bit_length())
+
+
+#: The fields of a fit that the multiverse table keeps.
+FIT_FIELDS = ("k", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "pval")
+
+
+def fit_by_width(
+    vectors: Sequence[tuple[np.ndarray, np.ndarray]],
+    estimators: Sequence[str],
+    tests: Sequence[str],
+    level: float,
+) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """Every meta-analysis of ``vectors`` under every estimator and test, batched by width.
+
+    The meta-analyses are grouped by :func:`padding_width`; each group is one ``fit_batch``
+    call per estimator and test, and tau² is estimated once per estimator (the tests share
+    it). Returns, per ``(estimator, test)``, the :data:`FIT_FIELDS` in the order of
+    ``vectors``.
+    """
+    widths = np.array([padding_width(len(y)) for y, _ in vectors])
+    fits = {
+        (e, t): {f: np.empty(len(vectors), dtype=int if f == "k" else float) for f in FIT_FIELDS}
+        for e in estimators
+        for t in tests
+    }
+    for width in np.unique(widths):
+        rows = np.flatnonzero(widths == width)
+        yi, vi = padded([vectors[i] for i in rows], int(width))
+        for estimator in estimators:
+            tau2 = None
+            for test in tests:
+                fit = fit_batch(yi, vi, method=estimator, test=test, level=level, tau2=tau2)
+                tau2 = fit.tau2
+                for field in FIT_FIELDS:
+                    fits[(estimator, test)][field][rows] = getattr(fit, field)
+    return fits
 
 
 def fit_specifications(
@@ -256,11 +399,16 @@ def fit_specifications(
     settings: Mapping,
     specs: pd.DataFrame,
     level: float,
+    outcome: Mapping | None = None,
 ) -> pd.DataFrame:
-    """One row per data specification, subgroup, estimator and CI method."""
+    """One row per data specification, subgroup, estimator and CI method.
+
+    ``outcome`` is an entry of ``multiverse.outcomes`` (default: the first); ``specs`` are
+    rows of its :func:`data_specifications`.
+    """
     vectors, labels = [], []
     for spec, candidates, positions in _specification_positions(
-        tables, base_rules, protocol, settings, specs
+        tables, base_rules, protocol, settings, specs, outcome
     ):
         yi = candidates.rows["yi"].to_numpy(float)
         vi = candidates.rows["vi"].to_numpy(float)
@@ -275,31 +423,21 @@ def fit_specifications(
             )
     if not vectors:
         return pd.DataFrame(columns=SPEC_COLUMNS)
-    yi, vi = padded(vectors)
-    has_data = np.isfinite(yi).any(axis=1)
+    has_data = np.array([len(y) > 0 for y, _ in vectors])
     empty = pd.DataFrame([lab for lab, ok in zip(labels, has_data, strict=True) if not ok])
     fitted = pd.DataFrame([lab for lab, ok in zip(labels, has_data, strict=True) if ok])
+    fits = fit_by_width(
+        [v for v, ok in zip(vectors, has_data, strict=True) if ok],
+        settings["estimators"],
+        settings["tests"],
+        level,
+    )
     frames = []
     for estimator, test in itertools.product(settings["estimators"], settings["tests"]):
         # A specification that leaves no comparison is kept, with k = 0 and no estimate.
         frames.append(empty.assign(estimator=estimator, test=test, k=0))
-        if fitted.empty:
-            continue
-        fit = fit_batch(yi[has_data], vi[has_data], method=estimator, test=test, level=level)
-        frames.append(
-            fitted.assign(
-                estimator=estimator,
-                test=test,
-                k=fit.k,
-                estimate=fit.estimate,
-                ci_low=fit.ci_low,
-                ci_high=fit.ci_high,
-                pi_low=fit.pi_low,
-                pi_high=fit.pi_high,
-                tau2=fit.tau2,
-                pval=fit.pval,
-            )
-        )
+        if not fitted.empty:
+            frames.append(fitted.assign(estimator=estimator, test=test, **fits[(estimator, test)]))
     out = pd.concat([f for f in frames if not f.empty], ignore_index=True).reindex(
         columns=SPEC_COLUMNS
     )
@@ -338,3 +476,134 @@ def multiverse_summary(table: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+INCLUSION_COLUMNS = [
+    "subgroup",
+    "trials",
+    "k",
+    "subsets",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "share_ci_above_zero",
+    "median_estimate",
+    "min_estimate",
+    "max_estimate",
+    "dropped_for_min_estimate",
+    "dropped_for_max_estimate",
+    "method",
+    "test",
+]
+
+
+def inclusion_subsets(trials: Sequence[str], drop: int = 2) -> list[tuple[str, ...]]:
+    """Every subset of ``trials`` of size at least ``len(trials) - drop`` (the full set too).
+
+    At least one trial; fewest trials first, each size in the order of
+    :func:`itertools.combinations`.
+    """
+    n = len(trials)
+    return [
+        c for size in range(max(n - drop, 1), n + 1) for c in itertools.combinations(trials, size)
+    ]
+
+
+def _not_enumerated(subgroup, trials, group, fit, settings, model) -> dict:
+    """The row of a subgroup too large to enumerate: the fit of all its trials, and why."""
+    why = f"not enumerated: more than {settings['inclusion_max_trials']} trials"
+    return {
+        "subgroup": subgroup,
+        "trials": len(trials),
+        "k": len(group),
+        "subsets": 0,
+        "estimate": fit.estimate[0],
+        "ci_low": fit.ci_low[0],
+        "ci_high": fit.ci_high[0],
+        "share_ci_above_zero": np.nan,
+        "median_estimate": np.nan,
+        "min_estimate": np.nan,
+        "max_estimate": np.nan,
+        "dropped_for_min_estimate": why,
+        "dropped_for_max_estimate": why,
+        "method": model["method"],
+        "test": model["test"],
+    }
+
+
+def _left_out(trials: Sequence[str], kept: np.ndarray) -> str:
+    """The trials a subset leaves out, "; "-joined ("none" for the full set)."""
+    return "; ".join(t for t, k in zip(trials, kept, strict=True) if not k) or "none"
+
+
+def inclusion_multiverse(
+    tables: Mapping[str, pd.DataFrame],
+    base_rules: ComparisonRules,
+    protocol: Protocol,
+    settings: Mapping,
+    model: Mapping,
+    outcome: Mapping | None = None,
+) -> pd.DataFrame:
+    """The inclusion multiverse of the primary specification (PROTOCOL.md §21.2).
+
+    For the primary data specification (:func:`primary_specification`) of ``outcome``
+    (default: the first of ``multiverse.outcomes``) and the model ``model`` (``method``,
+    ``test``, ``level``: the config's ``pooling``), per subgroup of ``settings["subgroups"]``:
+    every subset of the subgroup's trials of :func:`inclusion_subsets` with ``drop =
+    settings["inclusion_drop"]``, a trial entering with all its comparisons. The subsets are
+    masks over the subgroup's comparisons, fitted in one ``fit_batch`` call per subgroup.
+
+    Returns one row per subgroup (:data:`INCLUSION_COLUMNS`): trials and comparisons (k), the
+    number of subsets, the fit of all trials, the share of subsets with the CI above zero,
+    the median, smallest and largest estimate, and the trials left out of the subsets with
+    the smallest and the largest estimate ("; "-joined; "none" for the full set; ties: the
+    first subset).
+    """
+    specs = data_specifications(settings, outcome).iloc[[0]]  # the primary specification
+    [(_, candidates, positions)] = _specification_positions(
+        tables, base_rules, protocol, settings, specs, outcome
+    )
+    yi = candidates.rows["yi"].to_numpy(float)
+    vi = candidates.rows["vi"].to_numpy(float)
+    study = candidates.rows["study_id"].to_numpy(str)
+    rows = []
+    for subgroup, group in _subgroup_positions(candidates, positions, settings["subgroups"]):
+        trials = sorted(set(study[group]))
+        enumerated = len(trials) <= settings["inclusion_max_trials"]
+        subsets = inclusion_subsets(trials, settings["inclusion_drop"]) if enumerated else [trials]
+        # member[s, t]: trial t is in subset s; a comparison is in a subset with its trial.
+        member = np.array([np.isin(trials, subset) for subset in subsets])
+        mask = member[:, np.searchsorted(trials, study[group])]
+        fit = fit_batch(
+            np.tile(yi[group], (len(subsets), 1)),
+            np.tile(vi[group], (len(subsets), 1)),
+            method=model["method"],
+            test=model["test"],
+            level=confidence_level(model["level"]),
+            mask=mask,
+        )
+        full = int(np.flatnonzero(member.all(axis=1))[0])
+        if not enumerated:
+            rows.append(_not_enumerated(subgroup, trials, group, fit, settings, model))
+            continue
+        lowest, highest = int(np.argmin(fit.estimate)), int(np.argmax(fit.estimate))
+        rows.append(
+            {
+                "subgroup": subgroup,
+                "trials": len(trials),
+                "k": len(group),
+                "subsets": len(subsets),
+                "estimate": fit.estimate[full],
+                "ci_low": fit.ci_low[full],
+                "ci_high": fit.ci_high[full],
+                "share_ci_above_zero": float((fit.ci_low > 0).mean()),
+                "median_estimate": float(np.median(fit.estimate)),
+                "min_estimate": fit.estimate[lowest],
+                "max_estimate": fit.estimate[highest],
+                "dropped_for_min_estimate": _left_out(trials, member[lowest]),
+                "dropped_for_max_estimate": _left_out(trials, member[highest]),
+                "method": model["method"],
+                "test": model["test"],
+            }
+        )
+    return pd.DataFrame(rows, columns=INCLUSION_COLUMNS)

@@ -9,6 +9,7 @@ consistency model in each connected part of the network.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import permutations
@@ -120,7 +121,7 @@ def _excluded(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
     )
 
 
-def _shared_covariance(row: pd.Series, measure: str) -> float:
+def _shared_covariance(row: Mapping, measure: str) -> float:
     """Covariance two contrasts share through their common comparator arm (§18)."""
     n = float(row["n_ctrl"])
     if measure == "SMD":
@@ -129,6 +130,26 @@ def _shared_covariance(row: pd.Series, measure: str) -> float:
     if events == 0 or events == n:
         events, n = events + 0.5, n + 1.0
     return 1.0 / events - 1.0 / n
+
+
+def _records_by_study(frame: pd.DataFrame) -> list[tuple[object, list[dict]]]:
+    """The rows of ``frame`` as dicts, grouped by study as ``groupby("study_id")`` gives them.
+
+    Plain records: a DataFrame operation per trial costs about a millisecond, which a
+    network of thousands of trials multiplies into seconds.
+    """
+    groups: dict[object, list[dict]] = {}
+    for record in frame.to_dict("records"):
+        if not pd.isna(record["study_id"]):
+            groups.setdefault(record["study_id"], []).append(record)
+    return sorted(groups.items(), key=lambda item: item[0])
+
+
+def _exclusion_records(rows: list[dict], reason: str) -> list[dict]:
+    return [
+        {"study_id": r["study_id"], "comparison_id": r["comparison_id"], "reason": reason}
+        for r in rows
+    ]
 
 
 def trial_arms(
@@ -148,47 +169,45 @@ def trial_arms(
         node_ctrl=comparisons["node_ctrl"].replace(rename),
     )
     trials, excluded = [], []
-    for study, group in rows.groupby("study_id", sort=True):
-        group = group[group["node_treat"] != group["node_ctrl"]]
-        if group.empty:
+    for study, group in _records_by_study(rows):
+        group = [r for r in group if r["node_treat"] != r["node_ctrl"]]
+        if not group:
             continue
-        controls = group["node_ctrl"].value_counts()
-        shared = controls.index[0]
+        # The most frequent comparator, the first one given on a tie (as value_counts).
+        shared = Counter(r["node_ctrl"] for r in group).most_common(1)[0][0]
         if len(group) > 1:
-            used = group[group["node_ctrl"] == shared]
-            dropped = group[group["node_ctrl"] != shared]
-            excluded.append(
-                _excluded(dropped, f"implied by the trial's comparisons against {shared}")
+            excluded += _exclusion_records(
+                [r for r in group if r["node_ctrl"] != shared],
+                f"implied by the trial's comparisons against {shared}",
             )
-            group = used
-        if group["node_treat"].duplicated().any():
-            excluded.append(_excluded(group, "two comparisons of one node pair in one trial"))
+            group = [r for r in group if r["node_ctrl"] == shared]
+        treated = [r["node_treat"] for r in group]
+        if len(set(treated)) < len(treated):
+            excluded += _exclusion_records(group, "two comparisons of one node pair in one trial")
             continue
         if len(group) == 1:
-            r = group.iloc[0]
+            (r,) = group
+            half = float(r["vi"]) / 2
             trials.append(
                 TrialArms(
-                    str(study),
-                    (shared, r["node_treat"]),
-                    (0.0, float(r["yi"])),
-                    (float(r["vi"]) / 2, float(r["vi"]) / 2),
+                    str(study), (shared, r["node_treat"]), (0.0, float(r["yi"])), (half, half)
                 )
             )
             continue
-        covariance = _shared_covariance(group.iloc[0], measure)
-        rest = group["vi"].to_numpy(float) - covariance
-        if (rest <= 0).any():
-            excluded.append(_excluded(group, "variance below the shared arm's covariance"))
+        covariance = _shared_covariance(group[0], measure)
+        rest = [float(r["vi"]) - covariance for r in group]
+        if any(v <= 0 for v in rest):
+            excluded += _exclusion_records(group, "variance below the shared arm's covariance")
             continue
         trials.append(
             TrialArms(
                 str(study),
-                (shared, *group["node_treat"]),
-                (0.0, *group["yi"].astype(float)),
+                (shared, *treated),
+                (0.0, *(float(r["yi"]) for r in group)),
                 (covariance, *rest),
             )
         )
-    dropped = pd.concat(excluded, ignore_index=True) if excluded else _excluded(rows.iloc[:0], "")
+    dropped = pd.DataFrame(excluded) if excluded else _excluded(rows.iloc[:0], "")
     return trials, dropped
 
 
@@ -409,12 +428,15 @@ def _split_rows(network: Network, method: str, labels: Mapping) -> list[dict]:
 def _graph_rows(trials: list[TrialArms], comparisons: pd.DataFrame) -> pd.DataFrame:
     """Edges (node pairs with their trials) and node sizes (participants) of the graph."""
     n_by_node: dict[str, float] = {}
-    for _, r in comparisons.iterrows():
+    for r in comparisons[["node_treat", "n_treat"]].to_dict("records"):
         n_by_node[r["node_treat"]] = n_by_node.get(r["node_treat"], 0.0) + float(r["n_treat"])
     # A comparator shared by several comparisons of one trial counts once.
-    for _, group in comparisons.groupby("study_id"):
-        for node, g in group.groupby("node_ctrl"):
-            n_by_node[node] = n_by_node.get(node, 0.0) + float(g["n_ctrl"].max())
+    for _, group in _records_by_study(comparisons):
+        largest: dict[str, float] = {}
+        for r in group:
+            largest[r["node_ctrl"]] = _nanmax(largest.get(r["node_ctrl"]), float(r["n_ctrl"]))
+        for node in sorted(largest):
+            n_by_node[node] = n_by_node.get(node, 0.0) + largest[node]
     edges: dict[tuple[str, str], list[str]] = {}
     for trial in trials:
         for i, a in enumerate(trial.treatments):
@@ -443,6 +465,13 @@ def _graph_rows(trials: list[TrialArms], comparisons: pd.DataFrame) -> pd.DataFr
         for node, n in sorted(n_by_node.items())
     ]
     return pd.DataFrame(rows, columns=["kind", "node", "other", "trials", "studies", "n"])
+
+
+def _nanmax(current: float | None, value: float) -> float:
+    """The larger of the two, NaN only when both are (as pandas' ``max`` skips NaN)."""
+    if current is None or np.isnan(current):
+        return value
+    return current if np.isnan(value) else max(current, value)
 
 
 def network_analysis(

@@ -16,26 +16,52 @@ Higgins and Whitehead (1996) and of metafor's
 (tests/test_network_parity.py). The fit does not depend on which arm is a trial's baseline.
 
 tau^2 is estimated by REML or ML (maximizing the (restricted) log-likelihood over
-:math:`\tau^2 \ge 0`), or by the generalized DerSimonian-Laird moment estimator
+:math:`\tau^2 \ge 0`: bounded Brent, refined to the root of the score), or by the
+generalized DerSimonian-Laird moment estimator
 :math:`\hat\tau^2 = \max\{0, (Q - df) / \operatorname{tr}(P W)\}` with
 :math:`P = V^{-1} - V^{-1}X(X^\top V^{-1}X)^{-1}X^\top V^{-1}` and :math:`Q = y^\top P y`
 (Jackson, White and Riley 2012), which reduces to DerSimonian-Laird for one comparison.
+Without residual degrees of freedom (as many rows as effects) every estimator gives 0.
+
+The marginal covariance :math:`M = V + \tau^2 W` is block diagonal by trial (one block of
+:math:`m_s` = arms - 1 rows per trial), so every quantity is a sum over trials. With the
+Cholesky factor :math:`M_s = L_s L_s^\top` of a trial's block and its whitened rows
+:math:`\tilde y_s = L_s^{-1} y_s`, :math:`\tilde X_s = L_s^{-1} X_s`,
+
+.. math::
+
+    X^\top M^{-1} X = \sum_s \tilde X_s^\top \tilde X_s, \quad
+    X^\top M^{-1} y = \sum_s \tilde X_s^\top \tilde y_s, \quad
+    \log |M| = 2 \sum_s \sum_i \log (L_s)_{ii}
+
+and the residual quadratic form is :math:`\sum_s \lVert \tilde y_s - \tilde X_s \hat d
+\rVert^2`. Trials with the same :math:`m_s` are stacked as (trials, m, m) arrays and
+factored together, so a likelihood evaluation takes :math:`O(\sum_s m_s^3 + n p^2)` time and
+:math:`O(n p)` memory for n rows and p treatments, where dense n x n matrices take
+:math:`O(n^3)` and :math:`O(n^2)`. tests/test_network.py checks the block form against the
+dense formulas.
 
 References
 ----------
+Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw
+36(3):1-48.
+Harville DA (1977). Maximum likelihood approaches to variance component estimation and to
+related problems. J Am Stat Assoc 72:320-38.
 Higgins JPT, Whitehead A (1996). Borrowing strength from external trials in a
 meta-analysis. Stat Med 15:2733-49.
 Higgins JPT et al. (2012). Consistency and inconsistency in network meta-analysis: concepts
 and models for multi-arm studies. Res Synth Methods 3:98-110.
 Dias S et al. (2010). Checking consistency in mixed treatment comparison meta-analysis.
 Stat Med 29:932-44.
+König J, Krahn U, Binder H (2013). Visualizing the flow of evidence in network
+meta-analysis and characterizing mixed treatment comparisons. Stat Med 32:5414-29.
 Rücker G, Schwarzer G (2015). Ranking treatments in frequentist network meta-analysis
 works without resampling methods. BMC Med Res Methodol 15:58.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
@@ -43,9 +69,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import linalg, optimize, stats
+from scipy import optimize, stats
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 NetworkMethod = Literal["REML", "ML", "DL"]
 NETWORK_METHODS: tuple[str, ...] = ("REML", "ML", "DL")
 
@@ -95,15 +122,40 @@ class Network:
 
 
 @dataclass(frozen=True)
+class StudyBlocks:
+    """The covariance blocks of the trials with m contrast rows each, stacked.
+
+    Trial ``i`` of the stack owns rows ``rows[i]``; its block of the marginal covariance is
+    ``V[i] + tau2 * W[i]``.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        (trials, m) positions of each trial's rows in :class:`ContrastRows`.
+    V : numpy.ndarray
+        (trials, m, m) sampling covariances.
+    W : numpy.ndarray
+        (trials, m, m) heterogeneity structure, (I + J) / 2.
+    """
+
+    rows: IntArray
+    V: FloatArray
+    W: FloatArray
+
+
+@dataclass(frozen=True)
 class ContrastRows:
-    """Basic contrasts (each non-baseline arm minus its trial's baseline arm)."""
+    """Basic contrasts (each non-baseline arm minus its trial's baseline arm).
+
+    ``blocks`` holds the block-diagonal covariance, one :class:`StudyBlocks` per trial size;
+    the n x n matrices are never formed.
+    """
 
     study: NDArray[np.object_]
     treat1: NDArray[np.object_]
     treat2: NDArray[np.object_]
     y: FloatArray
-    V: FloatArray
-    W: FloatArray
+    blocks: tuple[StudyBlocks, ...]
 
 
 @dataclass(frozen=True)
@@ -269,6 +321,11 @@ def network_from_arms(arms: pd.DataFrame, reference: str) -> Network:
 
 def connected_components(trials: Sequence[TrialArms]) -> list[list[str]]:
     """Groups of treatments linked by trials, each sorted, largest first."""
+    return _components(trial.treatments for trial in trials)
+
+
+def _components(arm_sets: Iterable[Sequence[str]]) -> list[list[str]]:
+    """Groups of treatments linked by sharing a set (union-find), sorted, largest first."""
     parent: dict[str, str] = {}
 
     def find(t: str) -> str:
@@ -277,10 +334,10 @@ def connected_components(trials: Sequence[TrialArms]) -> list[list[str]]:
             t = parent[t]
         return t
 
-    for trial in trials:
-        for t in trial.treatments[1:]:
-            parent[find(t)] = find(trial.treatments[0])
-        find(trial.treatments[0])
+    for arms in arm_sets:
+        for t in arms[1:]:
+            parent[find(t)] = find(arms[0])
+        find(arms[0])
     groups: dict[str, list[str]] = {}
     for t in parent:
         groups.setdefault(find(t), []).append(t)
@@ -319,26 +376,57 @@ def basic_contrasts(
             network.reference if network.reference in trial.treatments else trial.treatments[0]
         )
     )
-    study, treat1, treat2, y, blocks, w_blocks = [], [], [], [], [], []
+    study, treat1, treat2, y = [], [], [], []
+    # Per size m: each trial's first row, its baseline arm's variance and its other arms'.
+    by_size: dict[int, tuple[list[int], list[float], list[list[float]]]] = {}
     for trial in network.trials:
         base = trial.treatments.index(pick(trial))
         others = [i for i in range(len(trial.treatments)) if i != base]
+        starts, baselines, arms = by_size.setdefault(len(others), ([], [], []))
+        starts.append(len(y))
+        baselines.append(trial.variances[base])
+        arms.append([trial.variances[i] for i in others])
         for i in others:
             study.append(trial.study)
             treat1.append(trial.treatments[i])
             treat2.append(trial.treatments[base])
             y.append(trial.effects[i] - trial.effects[base])
-        block = np.full((len(others), len(others)), trial.variances[base])
-        block[np.diag_indices(len(others))] += np.asarray(trial.variances)[others]
-        blocks.append(block)
-        w_blocks.append(0.5 * (np.eye(len(others)) + np.ones((len(others), len(others)))))
     return ContrastRows(
         np.array(study, dtype=object),
         np.array(treat1, dtype=object),
         np.array(treat2, dtype=object),
         np.array(y, dtype=float),
-        linalg.block_diag(*blocks),
-        linalg.block_diag(*w_blocks),
+        tuple(
+            _study_blocks(np.array(starts), np.array(baselines), np.array(arms))
+            for _, (starts, baselines, arms) in sorted(by_size.items())
+        ),
+    )
+
+
+def _study_blocks(starts: IntArray, baselines: FloatArray, arms: FloatArray) -> StudyBlocks:
+    r"""Blocks of the trials whose m rows start at ``starts``.
+
+    A trial's contrasts share its baseline arm's variance,
+    :math:`V_s = v_0 J + \operatorname{diag}(v_1, \dots, v_m)`, and half their
+    heterogeneity, :math:`W_s = (I + J) / 2` (rho = 1/2).
+    """
+    count, m = arms.shape
+    V = np.repeat(baselines, m * m).reshape(count, m, m)
+    V[:, np.arange(m), np.arange(m)] += arms
+    w = 0.5 * (np.eye(m) + np.ones((m, m)))
+    return StudyBlocks(starts[:, None] + np.arange(m), V, np.broadcast_to(w, (count, m, m)))
+
+
+def _subset(rows: ContrastRows, keep: NDArray[np.bool_]) -> ContrastRows:
+    """The rows where ``keep``, which must hold all rows of a trial or none."""
+    position = np.cumsum(keep) - 1
+    blocks = []
+    for block in rows.blocks:
+        kept = keep[block.rows[:, 0]]
+        if kept.any():
+            blocks.append(StudyBlocks(position[block.rows[kept]], block.V[kept], block.W[kept]))
+    return ContrastRows(
+        rows.study[keep], rows.treat1[keep], rows.treat2[keep], rows.y[keep], tuple(blocks)
     )
 
 
@@ -352,34 +440,187 @@ def design_matrix(rows: ContrastRows, treatments: Sequence[str]) -> FloatArray:
 # --- Fitting ----------------------------------------------------------------------------------
 
 
-def _gls(y: FloatArray, X: FloatArray, M: FloatArray) -> tuple[FloatArray, FloatArray, float]:
-    """GLS coefficients, their covariance and the residual quadratic form under ``M``."""
-    chol = linalg.cho_factor(M)
-    Mi_X = linalg.cho_solve(chol, X)
-    Mi_y = linalg.cho_solve(chol, y)
-    vcov = np.linalg.inv(X.T @ Mi_X)
-    beta = vcov @ (X.T @ Mi_y)
+@dataclass(frozen=True)
+class _Stack:
+    """The rows of the trials of one size, gathered for stacked linear algebra."""
+
+    y: FloatArray  # (trials, m)
+    X: FloatArray  # (trials, m, p)
+    V: FloatArray  # (trials, m, m)
+    W: FloatArray  # (trials, m, m)
+
+
+def _stacks(rows: ContrastRows, X: FloatArray) -> tuple[_Stack, ...]:
+    """Gather y and X by trial size, once per model rather than once per evaluation."""
+    return tuple(_Stack(rows.y[b.rows], X[b.rows], b.V, b.W) for b in rows.blocks)
+
+
+@dataclass(frozen=True)
+class _Whitened:
+    r"""One stack's rows whitened by its Cholesky factors, :math:`M_s = L_s L_s^\top`."""
+
+    chol: FloatArray  # (trials, m, m) L
+    y: FloatArray  # (trials, m) L^-1 y
+    X: FloatArray  # (trials, m, p) L^-1 X
+
+
+@dataclass(frozen=True)
+class _GLSFit:
+    """GLS under M = V + tau^2 W: coefficients, covariance and the likelihood's parts."""
+
+    beta: FloatArray
+    vcov: FloatArray  # (X' M^-1 X)^-1
+    rss: float  # (y - X beta)' M^-1 (y - X beta)
+    logdet_m: float  # log |M|
+    logdet_xmx: float  # log |X' M^-1 X|
+    whitened: tuple[_Whitened, ...]
+
+
+def _forward_solve(chol: FloatArray, rhs: FloatArray) -> FloatArray:
+    """:math:`L^{-1} B` for stacked lower-triangular L (trials, m, m) and B (trials, m, k).
+
+    Forward substitution row by row, each step one vector operation over all trials: m is
+    small (arms - 1) and the trials many, so this beats a LAPACK call per trial.
+    """
+    out = np.empty(rhs.shape)
+    for i in range(chol.shape[1]):
+        known = chol[:, i : i + 1, :i] @ out[:, :i]
+        out[:, i] = (rhs[:, i] - known[:, 0]) / chol[:, i, i, None]
+    return out
+
+
+def _gls(stacks: Sequence[_Stack], tau2: float) -> _GLSFit:
+    r"""GLS fit from the whitened rows of each trial (see the module docstring).
+
+    :math:`\hat\beta = (X^\top M^{-1} X)^{-1} X^\top M^{-1} y` with
+    :math:`X^\top M^{-1} X = \sum_s \tilde X_s^\top \tilde X_s`, and the residual quadratic
+    form :math:`\sum_s \lVert \tilde y_s - \tilde X_s \hat\beta \rVert^2`.
+    """
+    whitened = []
+    for stack in stacks:
+        chol = np.linalg.cholesky(stack.V + tau2 * stack.W)
+        y = _forward_solve(chol, stack.y[..., None])[..., 0]
+        whitened.append(_Whitened(chol, y, _forward_solve(chol, stack.X)))
+    p = stacks[0].X.shape[-1]
+    y = np.concatenate([w.y.ravel() for w in whitened])
+    X = np.concatenate([w.X.reshape(-1, p) for w in whitened])
+    xmx = X.T @ X
+    vcov = np.linalg.inv(xmx)
+    beta = vcov @ (X.T @ y)
     resid = y - X @ beta
-    return beta, vcov, float(resid @ linalg.cho_solve(chol, resid))
+    logdet_m = sum(
+        2.0 * float(np.log(np.diagonal(w.chol, axis1=1, axis2=2)).sum()) for w in whitened
+    )
+    return _GLSFit(
+        beta,
+        vcov,
+        float(resid @ resid),
+        logdet_m,
+        float(np.linalg.slogdet(xmx)[1]),
+        tuple(whitened),
+    )
+
+
+@dataclass(frozen=True)
+class _VarianceTerms:
+    r"""Traces and quadratic form of W under the fit's M (Harville 1977).
+
+    ``trace_mw`` is :math:`\operatorname{tr}(M^{-1} W)`, ``trace_pw`` is
+    :math:`\operatorname{tr}(P W)` with :math:`P = M^{-1} - M^{-1} X (X^\top M^{-1} X)^{-1}
+    X^\top M^{-1}`, and ``quad`` is :math:`r^\top M^{-1} W M^{-1} r = y^\top P W P y`.
+    """
+
+    trace_mw: float
+    trace_pw: float
+    quad: float
+
+
+def _variance_terms(stacks: Sequence[_Stack], fit: _GLSFit) -> _VarianceTerms:
+    r"""The traces and quadratic form of W, trial by trial, without the n x n P.
+
+    With :math:`\tilde W_s = L_s^{-1} W_s L_s^{-\top}` and the whitened residuals
+    :math:`\tilde r_s = \tilde y_s - \tilde X_s \hat\beta`:
+    :math:`\operatorname{tr}(M^{-1}W) = \sum_s \operatorname{tr}\tilde W_s`,
+    :math:`\operatorname{tr}(PW) = \operatorname{tr}(M^{-1}W) -
+    \operatorname{tr}\{(X^\top M^{-1} X)^{-1} \sum_s \tilde X_s^\top \tilde W_s \tilde X_s\}`
+    and :math:`r^\top M^{-1} W M^{-1} r = \sum_s \tilde r_s^\top \tilde W_s \tilde r_s`.
+    """
+    p = fit.vcov.shape[0]
+    trace_mw, quad, xwx = 0.0, 0.0, np.zeros_like(fit.vcov)
+    for stack, white in zip(stacks, fit.whitened, strict=True):
+        # L^-1 W L^-T: W is symmetric, so (L^-1 W)' = W L^-T.
+        half = np.swapaxes(_forward_solve(white.chol, stack.W), 1, 2)
+        w = _forward_solve(white.chol, half)
+        resid = (white.y - white.X @ fit.beta)[..., None]
+        trace_mw += float(np.trace(w, axis1=1, axis2=2).sum())
+        quad += float(np.sum(resid * (w @ resid)))
+        # Batched products, then one (p, n) x (n, p) product: sum_s X_s' W_s X_s.
+        xwx += white.X.reshape(-1, p).T @ (w @ white.X).reshape(-1, p)
+    return _VarianceTerms(trace_mw, trace_mw - float(np.sum(fit.vcov * xwx)), quad)
+
+
+def _likelihood(rows: ContrastRows, X: FloatArray, restricted: bool) -> Callable[[float], float]:
+    """:func:`log_likelihood` as a function of tau^2 for the optimizer.
+
+    The rows are gathered by trial size and log|X'X| is computed once, not per evaluation.
+    """
+    stacks = _stacks(rows, X)
+    n, p = X.shape
+    logdet_xx = float(np.linalg.slogdet(X.T @ X)[1]) if restricted else 0.0
+
+    def loglik(tau2: float) -> float:
+        fit = _gls(stacks, tau2)
+        if restricted:
+            return -0.5 * (
+                (n - p) * np.log(2 * np.pi) + fit.logdet_m + fit.logdet_xmx + fit.rss - logdet_xx
+            )
+        return -0.5 * (n * np.log(2 * np.pi) + fit.logdet_m + fit.rss)
+
+    return loglik
+
+
+def _score(rows: ContrastRows, X: FloatArray, restricted: bool) -> Callable[[float], float]:
+    r"""The derivative of the (restricted) log-likelihood in tau^2 (Harville 1977).
+
+    :math:`\partial\ell_{ML}/\partial\tau^2 = -\tfrac12 \{\operatorname{tr}(M^{-1}W) -
+    r^\top M^{-1} W M^{-1} r\}`; REML has :math:`\operatorname{tr}(PW)` in place of
+    :math:`\operatorname{tr}(M^{-1}W)`.
+    """
+    stacks = _stacks(rows, X)
+
+    def score(tau2: float) -> float:
+        terms = _variance_terms(stacks, _gls(stacks, tau2))
+        trace = terms.trace_pw if restricted else terms.trace_mw
+        return -0.5 * (trace - terms.quad)
+
+    return score
 
 
 def log_likelihood(rows: ContrastRows, X: FloatArray, tau2: float, restricted: bool) -> float:
-    """(Restricted) log-likelihood of the model at ``tau2``, as metafor's ``logLik``."""
-    M = rows.V + tau2 * rows.W
-    _beta, vcov, rss = _gls(rows.y, X, M)
-    n, p = X.shape
-    logdet_m = np.linalg.slogdet(M)[1]
-    if restricted:
-        # metafor's REML log-likelihood keeps the constant + log|X'X| / 2 (Harville 1977),
-        # which depends on the trials' baselines (see basic_contrasts).
-        logdet_xmx = -np.linalg.slogdet(vcov)[1]
-        logdet_xx = np.linalg.slogdet(X.T @ X)[1]
-        return float(-0.5 * ((n - p) * np.log(2 * np.pi) + logdet_m + logdet_xmx + rss - logdet_xx))
-    return float(-0.5 * (n * np.log(2 * np.pi) + logdet_m + rss))
+    r"""(Restricted) log-likelihood of the model at ``tau2``, as metafor's ``logLik``.
+
+    .. math::
+
+        \ell_{ML} = -\tfrac12 \{ n \log 2\pi + \log|M| + r^\top M^{-1} r \}, \quad
+        \ell_{REML} = -\tfrac12 \{ (n - p) \log 2\pi + \log|M| + \log|X^\top M^{-1} X|
+        + r^\top M^{-1} r - \log|X^\top X| \}
+
+    with :math:`M = V + \tau^2 W` and :math:`r = y - X\hat\beta` (Harville 1977;
+    Viechtbauer 2010), every term summed over the trials' blocks (module docstring). metafor
+    keeps the constant :math:`\log|X^\top X|`, which depends on the trials' baselines (see
+    :func:`basic_contrasts`).
+    """
+    return _likelihood(rows, X, restricted)(tau2)
 
 
 def fixed_effect_q(y: FloatArray, X: FloatArray, V: FloatArray) -> tuple[float, FloatArray]:
-    """Q = y' P y with P the fixed-effect residual projector, and P itself."""
+    r"""Q = y' P y with P the fixed-effect residual projector, and P itself, for a dense V.
+
+    :math:`P = V^{-1} - V^{-1} X (X^\top V^{-1} X)^{-1} X^\top V^{-1}`, n x n by its nature:
+    the general form for any covariance (:mod:`ketamine_meta.stats.multilevel`). The
+    network's own Q uses the block form (the residual quadratic form of :func:`_gls` at
+    tau^2 = 0), which never forms P.
+    """
     Vi = np.linalg.inv(V)
     Vi_X = Vi @ X
     P = Vi - Vi_X @ np.linalg.solve(X.T @ Vi_X, Vi_X.T)
@@ -387,50 +628,100 @@ def fixed_effect_q(y: FloatArray, X: FloatArray, V: FloatArray) -> tuple[float, 
 
 
 def _tau2_moment(rows: ContrastRows, X: FloatArray) -> float:
-    q, P = fixed_effect_q(rows.y, X, rows.V)
+    r"""Generalized DerSimonian-Laird: :math:`\max\{0, (Q - df) / \operatorname{tr}(PW)\}`.
+
+    Q and P are those of the fixed-effect model (tau^2 = 0).
+    """
+    stacks = _stacks(rows, X)
+    fit = _gls(stacks, 0.0)
     df = X.shape[0] - X.shape[1]
-    return max(0.0, (q - df) / float(np.trace(P @ rows.W)))
+    return max(0.0, (fit.rss - df) / _variance_terms(stacks, fit).trace_pw)
+
+
+def _max_sampling_variance(rows: ContrastRows) -> float:
+    """The largest sampling variance of a row (the largest diagonal element of V)."""
+    return max(float(np.diagonal(b.V, axis1=1, axis2=2).max()) for b in rows.blocks)
 
 
 def _tau2_likelihood(rows: ContrastRows, X: FloatArray, restricted: bool) -> float:
-    """Maximize the (restricted) likelihood over tau^2 >= 0 (bounded Brent, then zero)."""
-    upper = 10.0 * max(float(np.var(rows.y)) + float(np.diag(rows.V).max()), 1e-8)
+    """Maximize the (restricted) likelihood over tau^2 >= 0.
+
+    Bounded Brent finds the maximum, the root of the score polishes it (:func:`_polish`),
+    and tau^2 = 0 wins if its likelihood is as high (metafor's check of the boundary).
+    """
+    upper = 10.0 * max(float(np.var(rows.y)) + _max_sampling_variance(rows), 1e-8)
+    loglik = _likelihood(rows, X, restricted)
 
     def objective(tau2: float) -> float:
-        return -log_likelihood(rows, X, tau2, restricted)
+        return -loglik(tau2)
 
     best = optimize.minimize_scalar(
         objective, bounds=(0.0, upper), method="bounded", options={"xatol": 1e-14}
     )
-    tau2 = float(best.x)
+    tau2 = _polish(_score(rows, X, restricted), float(best.x), upper)
     return 0.0 if objective(0.0) <= objective(tau2) else tau2
 
 
+# Half-width, relative to tau^2, of the bracket around Brent's estimate searched for the
+# score's root: far wider than Brent's error (up to ~1e-7 relative on flat likelihoods).
+_POLISH_BRACKET = 1e-4
+
+
+def _polish(score: Callable[[float], float], tau2: float, upper: float) -> float:
+    """The root of the score next to Brent's ``tau2``, or ``tau2`` without one.
+
+    Brent on the likelihood stops where rounding hides its changes, which on a flat
+    likelihood is up to ~1e-7 (relative) from the maximum, and which point of that plateau
+    it returns depends on the order of the arithmetic. The score crosses zero there with a
+    slope, so its root is determined to rounding: the estimate no longer depends on how the
+    likelihood is summed.
+    """
+    half = _POLISH_BRACKET * tau2
+    low, high = max(tau2 - half, 0.0), min(tau2 + half, upper)
+    if tau2 == 0.0 or not score(low) > 0.0 > score(high):
+        return tau2
+    return float(optimize.brentq(score, low, high, xtol=1e-300, rtol=4 * np.finfo(float).eps))
+
+
 def estimate_network_tau2(rows: ContrastRows, X: FloatArray, method: str) -> float:
-    """The common tau^2 by REML, ML or the generalized DerSimonian-Laird estimator."""
+    """The common tau^2 by REML, ML or the generalized DerSimonian-Laird estimator.
+
+    Without residual degrees of freedom (as many rows as effects, say one trial per
+    comparison of a tree) the data say nothing about tau^2: the residuals are 0, Q = df = 0
+    and the restricted likelihood is flat, since log|M| + log|X'M^-1 X| = log|X'X|. tau^2 is
+    then 0, the ML estimate and what metafor gives a single study.
+    """
+    if method not in NETWORK_METHODS:
+        raise NetworkError(f"method must be one of {', '.join(NETWORK_METHODS)}, not {method!r}")
+    if X.shape[0] == X.shape[1]:
+        return 0.0
     if method == "DL":
         return _tau2_moment(rows, X)
-    if method in ("REML", "ML"):
-        return _tau2_likelihood(rows, X, restricted=method == "REML")
-    raise NetworkError(f"method must be one of {', '.join(NETWORK_METHODS)}, not {method!r}")
+    return _tau2_likelihood(rows, X, restricted=method == "REML")
+
+
+def _fit_at(rows: ContrastRows, X: FloatArray, tau2: float) -> _GLSFit:
+    """GLS fit of the rows under M = V + tau^2 W (tau^2 = 0: the fixed-effect model)."""
+    return _gls(_stacks(rows, X), tau2)
 
 
 def _within_design_q(network: Network, rows: ContrastRows) -> tuple[float, int]:
-    """Fixed-effect Q within designs: each design with its own effects, summed."""
+    """Fixed-effect Q within designs: each design with its own effects, summed.
+
+    Each design's Q is fitted on its own rows only, so the cost is linear in the rows.
+    """
     designs = dict(zip((t.study for t in network.trials), network.designs, strict=True))
     row_design = np.array([designs[s] for s in rows.study], dtype=object)
     q_total, df_total = 0.0, 0
     for design in dict.fromkeys(row_design):
-        idx = np.flatnonzero(row_design == design)
-        if len(set(rows.study[idx])) < 2:
+        keep = row_design == design
+        if len(set(rows.study[keep])) < 2:
             continue
-        comps = np.array(
-            [f"{a}|{b}" for a, b in zip(rows.treat1[idx], rows.treat2[idx], strict=True)]
-        )
+        sub = _subset(rows, keep)
+        comps = np.array([f"{a}|{b}" for a, b in zip(sub.treat1, sub.treat2, strict=True)])
         X = np.column_stack([(comps == c).astype(float) for c in dict.fromkeys(comps)])
-        q, _ = fixed_effect_q(rows.y[idx], X, rows.V[np.ix_(idx, idx)])
-        q_total += q
-        df_total += len(idx) - X.shape[1]
+        q_total += _fit_at(sub, X, 0.0).rss
+        df_total += len(sub.y) - X.shape[1]
     return q_total, df_total
 
 
@@ -451,7 +742,8 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise NetworkError("the design matrix is rank-deficient: some effects are not estimable")
     tau2 = estimate_network_tau2(rows, X, method)
-    beta, vcov, _ = _gls(rows.y, X, rows.V + tau2 * rows.W)
+    fit = _fit_at(rows, X, tau2)
+    beta, vcov = fit.beta, fit.vcov
     se = np.sqrt(np.diag(vcov))
     crit = stats.norm.ppf(0.5 + level / 2)
     pi_half = crit * np.sqrt(se**2 + tau2)
@@ -473,7 +765,7 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     league = full[:, None] - full[None, :]
     var = np.diag(full_vcov)[:, None] + np.diag(full_vcov)[None, :] - 2 * full_vcov
     league_se = np.sqrt(np.clip(var, 0.0, None))
-    q, _ = fixed_effect_q(rows.y, X, rows.V)
+    q = _fit_at(rows, X, 0.0).rss
     q_df = X.shape[0] - X.shape[1]
     q_within, q_within_df = _within_design_q(network, rows)
     q_between_df = q_df - q_within_df
@@ -529,13 +821,38 @@ class NodeSplit:
     tau2: float
 
 
+def _direct_trials(network: Network, first: str, second: str) -> list[TrialArms]:
+    return [t for t in network.trials if first in t.treatments and second in t.treatments]
+
+
+def _has_indirect_evidence(
+    network: Network, first: str, second: str, direct: Sequence[TrialArms]
+) -> bool:
+    """Whether the rest of the network links ``first`` and ``second``.
+
+    The node-split design [X, split] has full column rank exactly when the rows other than
+    the split ones connect the two (X has full rank in a connected network; a null vector
+    needs effects that differ between ``first`` and ``second`` but agree along every other
+    row). The direct trials, re-based on ``first``, keep their rows to their other arms;
+    every other trial links all its arms.
+    """
+    direct_ids = {t.study for t in direct}
+    linked = (
+        [a for a in t.treatments if a != second] if t.study in direct_ids else t.treatments
+        for t in network.trials
+    )
+    return any(first in part and second in part for part in _components(linked))
+
+
 def _split_design(
     network: Network, first: str, second: str
 ) -> tuple[ContrastRows, FloatArray, int]:
     """Rows re-based on ``first`` in the direct trials, and the design with a split column."""
-    direct = [t for t in network.trials if first in t.treatments and second in t.treatments]
+    direct = _direct_trials(network, first, second)
     if not direct:
         raise NetworkError(f"no trial compares {second!r} with {first!r}")
+    if not _has_indirect_evidence(network, first, second, direct):
+        raise NetworkError(f"{second!r} vs {first!r} has no indirect evidence to split from")
     direct_ids = {t.study for t in direct}
 
     def baseline(trial: TrialArms) -> str:
@@ -546,13 +863,9 @@ def _split_design(
 
     rows = basic_contrasts(network, baseline)
     X = design_matrix(rows, network.treatments[1:])
-    split = (
-        np.isin(rows.study, list(direct_ids)) & (rows.treat1 == second) & (rows.treat2 == first)
-    ).astype(float)
-    Xs = np.column_stack([X, split])
-    if np.linalg.matrix_rank(Xs) < Xs.shape[1]:
-        raise NetworkError(f"{second!r} vs {first!r} has no indirect evidence to split from")
-    return rows, Xs, len(direct)
+    in_direct = np.fromiter((s in direct_ids for s in rows.study), bool, len(rows.study))
+    split = (in_direct & (rows.treat1 == second) & (rows.treat2 == first)).astype(float)
+    return rows, np.column_stack([X, split]), len(direct)
 
 
 def node_split(network: Network, first: str, second: str, method: str = "REML") -> NodeSplit:
@@ -569,7 +882,8 @@ def node_split(network: Network, first: str, second: str, method: str = "REML") 
     """
     rows, Xs, k_direct = _split_design(network, first, second)
     tau2 = estimate_network_tau2(rows, Xs, method)
-    beta, vcov, _ = _gls(rows.y, Xs, rows.V + tau2 * rows.W)
+    fit = _fit_at(rows, Xs, tau2)
+    beta, vcov = fit.beta, fit.vcov
     contrast = np.array([(t == second) - (t == first) for t in network.treatments[1:]], dtype=float)
     l_ind = np.append(contrast, 0.0)
     l_dir = np.append(contrast, 1.0)
@@ -597,11 +911,9 @@ def splittable_comparisons(network: Network) -> list[tuple[str, str]]:
     """
     out = []
     for first, second in combinations(network.treatments, 2):
-        try:
-            _split_design(network, first, second)
-        except NetworkError:
-            continue
-        out.append((first, second))
+        direct = _direct_trials(network, first, second)
+        if direct and _has_indirect_evidence(network, first, second, direct):
+            out.append((first, second))
     return out
 
 
@@ -626,6 +938,6 @@ def direct_evidence_share(network: Network, fit: NetworkFit) -> pd.Series:
         rows = basic_contrasts(sub)
         X = design_matrix(rows, sub.treatments[1:])
         column = sub.treatments[1:].index(treatment)
-        _, vcov, _ = _gls(rows.y, X, rows.V + fit.tau2 * rows.W)
-        shares[treatment] = float(min(1.0, var / vcov[column, column]))
+        direct_vcov = _fit_at(rows, X, fit.tau2).vcov
+        shares[treatment] = float(min(1.0, var / direct_vcov[column, column]))
     return pd.Series(shares, name="direct_share")
