@@ -16,10 +16,10 @@ from itertools import permutations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ketamine_meta.analyses.comparisons import ENANTIOMER, ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, select_comparisons
+from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.network import (
     Network,
     NetworkError,
@@ -336,7 +336,7 @@ def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 def _league_rows(fit, labels: Mapping) -> pd.DataFrame:
     """Every ordered pair of nodes: row node minus column node, with its CI."""
-    crit = stats.norm.ppf(0.5 + fit.level / 2)
+    crit = norm_ppf(0.5 + fit.level / 2)
     rows = [
         {
             "row": a,

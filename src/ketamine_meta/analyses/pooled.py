@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import special
 
 from ketamine_meta.analyses.comparisons import (
     CONTROL_TYPE,
@@ -30,6 +30,7 @@ from ketamine_meta.analyses.protocol import (
     nearest_in_window,
     select_comparisons,
 )
+from ketamine_meta.stats.distributions import norm_ppf, norm_sf, t_ppf
 from ketamine_meta.stats.effect_sizes import (
     inverse_freeman_tukey,
     log_risk_ratio,
@@ -761,9 +762,9 @@ def dose_response(doses: pd.DataFrame, pooling: Mapping) -> tuple[pd.DataFrame, 
     estimate = design @ fit.coefficients["estimate"].to_numpy()
     se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.vcov, design))
     crit = (
-        stats.t.ppf(0.5 + pooling["level"] / 2, fit.k - fit.p)
+        t_ppf(0.5 + pooling["level"] / 2, fit.k - fit.p)
         if fit.test != "z"
-        else stats.norm.ppf(0.5 + pooling["level"] / 2)
+        else norm_ppf(0.5 + pooling["level"] / 2)
     )
     line = pd.DataFrame(
         {
@@ -859,7 +860,7 @@ def enantiomer_head_to_head(
       meta-regression of the primary comparisons on enantiomer (common tau^2), i.e. the
       difference in pooled g, confounded with population, comparator and era.
     """
-    crit = stats.norm.ppf(0.5 + pooling["level"] / 2)
+    crit = norm_ppf(0.5 + pooling["level"] / 2)
     within_rules = replace(
         rules, treatment_drugs=("racemic_ketamine",), control_drugs=("esketamine",)
     )
@@ -880,7 +881,7 @@ def enantiomer_head_to_head(
                     "measure": "g" if measure == "SMD" else "RR",
                     "k": 1,
                     **_on_scale(measure, r["yi"], r["yi"] - half, r["yi"] + half),
-                    "pval": float(2 * stats.norm.sf(abs(r["yi"]) / np.sqrt(r["vi"]))),
+                    "pval": float(2 * norm_sf(abs(r["yi"]) / np.sqrt(r["vi"]))),
                     "n_racemic": r["n_treat"],
                     "n_esketamine": r["n_ctrl"],
                     "note": f"{r['label']} against esketamine at {r['timepoint_h']:g} h, "

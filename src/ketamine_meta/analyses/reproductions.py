@@ -19,9 +19,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ketamine_meta.analyses.protocol import DEFAULT_WINDOWS, Window, nearest_in_window, window_at
+from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.effect_sizes import log_odds_ratio
 from ketamine_meta.stats.meta_analysis import random_effects
 
@@ -189,11 +189,11 @@ def _difference(fit, row: Mapping, ratio: bool) -> tuple[float, float, float]:
     transform = np.log if ratio else (lambda v: v)
     published = transform(row["published"])
     published_se = (transform(row["published_ci_high"]) - transform(row["published_ci_low"])) / (
-        2 * stats.norm.ppf(0.975)
+        2 * norm_ppf(0.975)
     )
     difference = float(fit.estimate - published)
     se = float(np.sqrt(fit.se**2 + published_se**2))
-    half = stats.norm.ppf(0.975) * se
+    half = norm_ppf(0.975) * se
     return difference, difference - half, difference + half
 
 

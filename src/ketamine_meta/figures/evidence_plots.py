@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
-from scipy import stats
 
 from ketamine_meta.figures.plotting import MAX_TRIAL_ROWS, RELAPSE_COLORS, ROUTE_NAMES
+from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 from ketamine_meta.stats.publication_bias import funnel_data
 
@@ -290,7 +290,7 @@ def adverse_event_plot(table: pd.DataFrame, event: str) -> Figure:
     if len(trials) > MAX_TRIAL_ROWS:
         title += f" ({len(trials)} trials, rows in the table)"
         trials = trials.iloc[:0]
-    z = stats.norm.ppf(0.975)
+    z = norm_ppf(0.975)
     low = pd.concat([trials["yi"] - z * np.sqrt(trials["vi"]), pooled["ci_low"]])
     high = pd.concat([trials["yi"] + z * np.sqrt(trials["vi"]), pooled["ci_high"]])
     est = pd.concat([trials["yi"], pooled["yi"]])
@@ -347,7 +347,7 @@ def dissociation_vs_effect_plot(table: pd.DataFrame, slope_text: str) -> Figure:
     """Hedges' g at 24 h against the share of the drug arm reporting dissociation."""
     fig = Figure(figsize=(5.4, 4.0))
     ax = fig.add_axes((0.13, 0.15, 0.82, 0.72))
-    z = stats.norm.ppf(0.975)
+    z = norm_ppf(0.975)
     half = z * np.sqrt(table["vi"])
     ax.errorbar(
         table["dissociation_share"] * 100,

@@ -11,10 +11,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
-from scipy import stats
 
 from ketamine_meta.analyses.comparisons import ARM_LEVEL
 from ketamine_meta.analyses.relapse import SummaryFit
+from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 
 ROUTE_NAMES = {
@@ -193,7 +193,7 @@ def forest_plot(
     overall = by_name.loc[OVERALL_LABEL]
     weights = 1 / (effects["vi"] + overall["tau2"])
     weights = 100 * weights / weights.sum()
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     lows = effects["yi"] - z * np.sqrt(effects["vi"])
     highs = effects["yi"] + z * np.sqrt(effects["vi"])
 
@@ -446,7 +446,7 @@ def relapse_curves(
     curves[group_by] = curves[group_by].where(curves["regimen"] != "comparator", COMPARATOR_PANEL)
     groups = sorted(set(curves[group_by]) - {COMPARATOR_PANEL})
     groups += [COMPARATOR_PANEL] if (curves[group_by] == COMPARATOR_PANEL).any() else []
-    crit = stats.norm.ppf(0.5 + level / 2)
+    crit = norm_ppf(0.5 + level / 2)
     fig = Figure(figsize=(4.2 * len(groups), 4.6))
     for p, group in enumerate(groups):
         width = 0.94 / len(groups)

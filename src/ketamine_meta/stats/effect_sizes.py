@@ -11,7 +11,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
+
+from ketamine_meta.stats.distributions import norm_ppf, t_isf, t_ppf
 
 FloatArray = NDArray[np.float64]
 
@@ -336,7 +338,7 @@ def log_hazard_ratio(
     Medicine*, 17(24), 2815-2834, eq. 5; Tierney, J. F., et al. (2007). *Trials*, 8, 16.
     """
     se = (np.log(np.asarray(ci_high, dtype=float)) - np.log(np.asarray(ci_low, dtype=float))) / (
-        2 * stats.norm.ppf(0.5 + level / 2)
+        2 * norm_ppf(0.5 + level / 2)
     )
     return np.log(np.asarray(hr, dtype=float)), se**2
 
@@ -372,7 +374,7 @@ def smd_from_p(
     """
     n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
     p = np.asarray(p, dtype=float)
-    t = np.sign(np.asarray(sign, dtype=float)) * stats.t.isf(p / 2, n1 + n2 - 2)
+    t = np.sign(np.asarray(sign, dtype=float)) * t_isf(p / 2, n1 + n2 - 2)
     return smd_from_t(t, n1, n2)
 
 
@@ -451,8 +453,8 @@ def _normal_or_t_quantile(small: ArrayLike, df: ArrayLike, level: ArrayLike) -> 
     upper = 0.5 + np.asarray(level, dtype=float) / 2
     df = np.asarray(df, dtype=float)
     # NaN df (unknown group sizes) never reaches the t branch, but must not warn either.
-    t = stats.t.ppf(upper, np.where(np.isfinite(df), np.maximum(df, 1), 1))
-    return np.where(small, t, stats.norm.ppf(upper))
+    t = t_ppf(upper, np.where(np.isfinite(df), np.maximum(df, 1), 1))
+    return np.where(small, t, norm_ppf(upper))
 
 
 def sd_from_se(se: ArrayLike, n: ArrayLike) -> FloatArray:

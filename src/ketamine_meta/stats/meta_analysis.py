@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
+from ketamine_meta.stats.distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_sf
 from ketamine_meta.stats.tau2 import Batch, Tau2Method, estimate_tau2, q_profile_interval
 
 TestMethod = Literal["knha", "adhoc", "z"]
@@ -212,15 +212,15 @@ def fit_batch(
     se = np.sqrt(s2w) * se_wald
     df = np.where(scaled, k - 1, np.inf)
     upper = 1 - (1 - level) / 2
-    crit = np.where(scaled, stats.t.ppf(upper, np.maximum(df, 1)), stats.norm.ppf(upper))
+    crit = np.where(scaled, t_ppf(upper, np.maximum(df, 1)), norm_ppf(upper))
     # Identical estimates give a Hartung-Knapp SE of 0; metafor then reports an infinite or
     # undefined statistic rather than failing, and so do we.
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = mu / se
     pval = np.where(
         scaled,
-        2 * stats.t.sf(np.abs(statistic), np.maximum(df, 1)),
-        2 * stats.norm.sf(np.abs(statistic)),
+        2 * t_sf(np.abs(statistic), np.maximum(df, 1)),
+        2 * norm_sf(np.abs(statistic)),
     )
     pi_half = crit * np.sqrt(se**2 + tau2)
     q = batch.generalized_q(np.zeros_like(tau2))
@@ -242,7 +242,7 @@ def fit_batch(
         q=q,
         q_df=(k - 1).astype(np.int64),
         # metafor reports Q = 0 with p = 1 for a single estimate.
-        q_p=np.where(pooled, stats.chi2.sf(q, np.maximum(k - 1, 1)), 1.0),
+        q_p=np.where(pooled, chi2_sf(q, np.maximum(k - 1, 1)), 1.0),
         weights=w,
         test=np.where(scaled, test, "z"),
         method=method,
@@ -425,7 +425,7 @@ def subgroup_difference_test(fits: dict[str, RandomEffectsResult]) -> SubgroupDi
     q = cochran_q(est, se**2)
     df = len(fits) - 1
     # As metafor does for a single estimate, one subgroup gives Q = 0 with p = 1.
-    return SubgroupDifferenceTest(q=q, df=df, pval=float(stats.chi2.sf(q, df)) if df else 1.0)
+    return SubgroupDifferenceTest(q=q, df=df, pval=float(chi2_sf(q, df)) if df else 1.0)
 
 
 #: Label of the between-subgroup test row in pooled tables.

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
+from scipy import optimize
 
+from ketamine_meta.stats.distributions import chi2_sf, f_sf, norm_ppf, norm_sf, t_ppf, t_sf
 from ketamine_meta.stats.meta_analysis import (
     MACHINE_EPS,
     TESTS,
@@ -175,13 +176,13 @@ def meta_regression(
     beta, vb, se, statistic = fit.beta[0], fit.vcov[0], fit.se[0], fit.statistic[0]
     qm, m = float(fit.qm[0]), len(_moderators(terms))
     if test == "z":
-        crit = stats.norm.ppf(0.5 + level / 2)
-        pval = 2 * stats.norm.sf(np.abs(statistic))
-        qm_df2, qm_p = np.nan, float(stats.chi2.sf(qm, m)) if m else np.nan
+        crit = norm_ppf(0.5 + level / 2)
+        pval = 2 * norm_sf(np.abs(statistic))
+        qm_df2, qm_p = np.nan, float(chi2_sf(qm, m)) if m else np.nan
     else:
-        crit = stats.t.ppf(0.5 + level / 2, k - p)
-        pval = 2 * stats.t.sf(np.abs(statistic), k - p)
-        qm_df2, qm_p = float(k - p), float(stats.f.sf(qm, m, k - p)) if m else np.nan
+        crit = t_ppf(0.5 + level / 2, k - p)
+        pval = 2 * t_sf(np.abs(statistic), k - p)
+        qm_df2, qm_p = float(k - p), float(f_sf(qm, m, k - p)) if m else np.nan
     w0, _, inv0, _, _ = design.solve(np.zeros(1))
     qe = max(0.0, _rss(design, 0.0))
     typical_v = (k - p) / float(np.trace(design.projection(w0, inv0)[0]))
@@ -205,7 +206,7 @@ def meta_regression(
         r2=_pseudo_r2(y, v, tau2, method, "intercept" in terms),
         qe=qe,
         qe_df=k - p,
-        qe_p=float(stats.chi2.sf(qe, k - p)),
+        qe_p=float(chi2_sf(qe, k - p)),
         qm=qm,
         qm_df=m,
         qm_df2=qm_df2,

@@ -63,7 +63,9 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
+from scipy import optimize
+
+from ketamine_meta.stats.distributions import chi2_sf, norm_ppf, norm_sf
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -529,7 +531,7 @@ def fit_autoregressive(
     final = model.state(result.x)
     beta, vcov, tau2, rho = final.gls.beta, final.gls.vcov, final.tau2, final.rho
     se = np.sqrt(np.diag(vcov))
-    crit = stats.norm.ppf(0.5 + level / 2)
+    crit = norm_ppf(0.5 + level / 2)
     z = beta / se
     q = model.fixed_effect_q()
     q_df = len(y) - X.shape[1]
@@ -539,14 +541,14 @@ def fit_autoregressive(
         ci_low=beta - crit * se,
         ci_high=beta + crit * se,
         zval=z,
-        pval=2 * stats.norm.sf(np.abs(z)),
+        pval=2 * norm_sf(np.abs(z)),
         vcov=vcov,
         tau2=tau2,
         rho=rho,
         loglik=model.loglik_at(final),
         q=q,
         q_df=q_df,
-        q_p=float(stats.chi2.sf(q, q_df)) if q_df > 0 else float("nan"),
+        q_p=float(chi2_sf(q, q_df)) if q_df > 0 else float("nan"),
         structure=structure,
         method=method,
         times=levels,

@@ -69,7 +69,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import optimize, stats
+from scipy import optimize
+
+from ketamine_meta.stats.distributions import chi2_sf, norm_cdf, norm_ppf, norm_sf
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -729,7 +731,7 @@ def _pscores(estimate: FloatArray, se: FloatArray, treatments: Sequence[str]) ->
     """P-score: mean over the other treatments of P(this one better), larger effects better."""
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, estimate / np.where(se > 0, se, 1.0), 0.0)
-    p = stats.norm.cdf(z)
+    p = norm_cdf(z)
     np.fill_diagonal(p, np.nan)
     return pd.Series(np.nanmean(p, axis=1), index=list(treatments), name="pscore")
 
@@ -745,7 +747,7 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     fit = _fit_at(rows, X, tau2)
     beta, vcov = fit.beta, fit.vcov
     se = np.sqrt(np.diag(vcov))
-    crit = stats.norm.ppf(0.5 + level / 2)
+    crit = norm_ppf(0.5 + level / 2)
     pi_half = crit * np.sqrt(se**2 + tau2)
     effects = pd.DataFrame(
         {
@@ -798,7 +800,7 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
 
 
 def _chi2_sf(q: float, df: int) -> float:
-    return float(stats.chi2.sf(q, df)) if df > 0 else float("nan")
+    return float(chi2_sf(q, df)) if df > 0 else float("nan")
 
 
 # --- Inconsistency: node-splitting ------------------------------------------------------------
@@ -898,7 +900,7 @@ def node_split(network: Network, first: str, second: str, method: str = "REML") 
         indirect_se=float(np.sqrt(l_ind @ vcov @ l_ind)),
         difference=float(beta[-1]),
         difference_se=diff_se,
-        pval=float(2 * stats.norm.sf(abs(beta[-1]) / diff_se)),
+        pval=float(2 * norm_sf(abs(beta[-1]) / diff_se)),
         tau2=tau2,
     )
 

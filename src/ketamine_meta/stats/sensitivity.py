@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
+from ketamine_meta.stats.distributions import chi2_cdf
 from ketamine_meta.stats.meta_analysis import BatchFit, TestMethod, fit_batch, random_effects
 from ketamine_meta.stats.tau2 import Tau2Method
 
@@ -172,7 +172,7 @@ def influence(
     dfbetas = difference / np.sqrt(s2w_del * var_full_data_del)
     flagged = (
         (np.abs(dffits) > 3 * np.sqrt(1 / (k - 1)))
-        | (stats.chi2.cdf(cook, 1) > 0.5)
+        | (chi2_cdf(cook, 1) > 0.5)
         | (hat > 3 / k)
         | (np.abs(dfbetas) > 1)
     )

@@ -14,8 +14,8 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
+from ketamine_meta.stats.distributions import chi2_sf, norm_ppf, norm_sf
 from ketamine_meta.stats.effect_sizes import log_odds_ratio, log_risk_ratio, risk_difference
 
 SparseMeasure = Literal["OR", "RR", "RD"]
@@ -58,7 +58,7 @@ def _tables(events1, n1, events2, n2):
 
 
 def _result(estimate, se, q, k, level, measure, method) -> FixedEffectResult:
-    crit = stats.norm.ppf(0.5 + level / 2)
+    crit = norm_ppf(0.5 + level / 2)
     z = estimate / se
     return FixedEffectResult(
         k=int(k),
@@ -67,9 +67,9 @@ def _result(estimate, se, q, k, level, measure, method) -> FixedEffectResult:
         ci_low=float(estimate - crit * se),
         ci_high=float(estimate + crit * se),
         statistic=float(z),
-        pval=float(2 * stats.norm.sf(abs(z))),
+        pval=float(2 * norm_sf(abs(z))),
         q=float(q),
-        q_p=float(stats.chi2.sf(q, k - 1)) if k > 1 else 1.0,
+        q_p=float(chi2_sf(q, k - 1)) if k > 1 else 1.0,
         i2=float(max(0.0, 100 * (q - (k - 1)) / q)) if k > 1 and q > 0 else 0.0,
         h2=float(q / (k - 1)) if k > 1 else 1.0,
         measure=measure,

@@ -26,7 +26,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, stats
+from scipy import optimize
+
+from ketamine_meta.stats.distributions import chi2_isf, chi2_ppf
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -445,6 +447,6 @@ def q_profile_interval(batch: Batch, level: float = 0.95) -> tuple[FloatArray, F
         raise ValueError("a confidence interval for tau^2 needs at least 2 studies")
     df = batch.k - 1
     alpha = 1 - level
-    lower = _decreasing_root(batch.generalized_q, stats.chi2.isf(alpha / 2, df), batch)
-    upper = _decreasing_root(batch.generalized_q, stats.chi2.ppf(alpha / 2, df), batch)
+    lower = _decreasing_root(batch.generalized_q, chi2_isf(alpha / 2, df), batch)
+    upper = _decreasing_root(batch.generalized_q, chi2_ppf(alpha / 2, df), batch)
     return lower, upper
