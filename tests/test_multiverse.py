@@ -41,7 +41,7 @@ SMD = multiverse_outcome(SETTINGS, "smd")
 RESPONSE = multiverse_outcome(SETTINGS, "rr_response")
 #: Each outcome's specifications and data specifications (the SMD's keeps its first name).
 FILES = {
-    "smd": ("multiverse_smd_24h.csv.gz", "data_specifications.csv"),
+    "smd": ("multiverse_smd_24h.csv.gz", "data_specifications_smd_24h.csv"),
     "rr_response": (
         "multiverse_rr_response_24h.csv.gz",
         "data_specifications_rr_response_24h.csv",

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.pipeline
 
 TARGETS = [
     "results/multiverse/multiverse_smd_24h.csv.gz",
-    "results/multiverse/data_specifications.csv",
+    "results/multiverse/data_specifications_smd_24h.csv",
     "results/tables/multiverse_summary_smd_24h.csv",
 ]
 

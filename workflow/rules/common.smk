@@ -123,8 +123,10 @@ def get_final_outputs():
                 ),
             ]
         ),
-        "results/multiverse/data_specifications.csv",
-        f"results/multiverse/data_specifications_rr_response_{TIMEPOINT_LABEL}.csv",
+        *[
+            f"results/multiverse/data_specifications_{outcome['name']}_{TIMEPOINT_LABEL}.csv"
+            for outcome in config["multiverse"]["outcomes"]
+        ],
         f"results/tables/multiverse_inclusion_smd_{TIMEPOINT_LABEL}.csv",
         *(
             path

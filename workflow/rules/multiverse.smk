@@ -7,19 +7,6 @@ MULTIVERSE_OUTCOMES = {
 }
 
 
-# The stem of each outcome's data-specifications file under results/multiverse (the SMD's
-# keeps its first name), and the outcome of each stem.
-MULTIVERSE_SPECIFICATIONS = {
-    name: (
-        "data_specifications"
-        if name == "smd"
-        else f"data_specifications_{name}_{TIMEPOINT_LABEL}"
-    )
-    for name in MULTIVERSE_OUTCOMES
-}
-MULTIVERSE_OUTCOME_OF = {stem: name for name, stem in MULTIVERSE_SPECIFICATIONS.items()}
-
-
 rule multiverse_chunk:
     """Fit one chunk of an outcome's data specifications, each estimator and CI method one
     batch."""
@@ -59,6 +46,9 @@ rule multiverse_gather:
         ),
     output:
         specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
+        data_specifications=(
+            f"results/multiverse/data_specifications_{{outcome}}_{TIMEPOINT_LABEL}.csv"
+        ),
         summary=f"results/tables/multiverse_summary_{{outcome}}_{TIMEPOINT_LABEL}.csv",
     log:
         "logs/multiverse_gather_{outcome}.log",
@@ -66,35 +56,19 @@ rule multiverse_gather:
         outcome="|".join(MULTIVERSE_OUTCOMES),
     conda:
         "../envs/ketamine_meta.yaml"
-    script:
-        "../scripts/multiverse_gather.py"
-
-
-rule multiverse_data_specifications:
-    """The choices of every data specification of an outcome, once each."""
-    output:
-        table="results/multiverse/{specifications}.csv",
-    log:
-        "logs/multiverse_data_specifications_{specifications}.log",
-    wildcard_constraints:
-        specifications="|".join(MULTIVERSE_OUTCOME_OF),
-    conda:
-        "../envs/ketamine_meta.yaml"
     params:
         multiverse=config["multiverse"],
-        outcome=lambda wildcards: MULTIVERSE_OUTCOMES[
-            MULTIVERSE_OUTCOME_OF[wildcards.specifications]
-        ],
+        outcome=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome],
     script:
-        "../scripts/multiverse_data_specifications.py"
+        "../scripts/multiverse_gather.py"
 
 
 rule multiverse_figures:
     """The specification curve of the overall estimate and the distribution by subgroup."""
     input:
         specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
-        data_specifications=lambda wildcards: (
-            f"results/multiverse/{MULTIVERSE_SPECIFICATIONS[wildcards.outcome]}.csv"
+        data_specifications=(
+            f"results/multiverse/data_specifications_{{outcome}}_{TIMEPOINT_LABEL}.csv"
         ),
     output:
         **figure_set_outputs(

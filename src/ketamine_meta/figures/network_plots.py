@@ -12,7 +12,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from ketamine_meta.figures.plotting import model_text
+from ketamine_meta.figures.labels import model_text
 
 PRIMARY = "primary"
 #: One colour per connected part of the network (part 1 first).

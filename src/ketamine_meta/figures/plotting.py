@@ -14,6 +14,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from ketamine_meta.analyses.comparisons import ARM_LEVEL
 from ketamine_meta.analyses.relapse import SummaryFit
+from ketamine_meta.figures.labels import model_text
 from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 
@@ -96,14 +97,6 @@ class ForestLabels:
     exponentiate: bool = False
 
 
-#: How each inference method is named in figures and captions.
-TEST_NAMES = {
-    "knha": "Hartung-Knapp confidence intervals",
-    "adhoc": "ad hoc Hartung-Knapp confidence intervals (never narrower than Wald)",
-    "z": "Wald z confidence intervals",
-}
-
-
 #: A figure with a row (or a label) per trial cannot be read beyond this many: above it the
 #: per-trial rows are left to the table and the figure shows the pooled estimates.
 MAX_TRIAL_ROWS = 150
@@ -115,11 +108,6 @@ def message_figure(title: str, message: str) -> Figure:
     figure.suptitle(title, fontsize=10)
     figure.text(0.5, 0.4, message, ha="center", va="center", fontsize=8, wrap=True)
     return figure
-
-
-def model_text(method: str, test: str) -> str:
-    """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words."""
-    return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
 
 
 def _fmt_p(p: float) -> str:

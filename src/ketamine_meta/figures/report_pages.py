@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ketamine_meta.figures.plotting import model_text
+from ketamine_meta.figures.labels import model_text
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     SUBGROUP_TEST_LABEL,

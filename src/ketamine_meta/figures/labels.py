@@ -1,0 +1,18 @@
+"""How a fitted model is named in figures, captions and report pages.
+
+No matplotlib here: the report's pages (report_pages) name the model without drawing.
+"""
+
+from __future__ import annotations
+
+#: How each inference method is named in figures and captions.
+TEST_NAMES = {
+    "knha": "Hartung-Knapp confidence intervals",
+    "adhoc": "ad hoc Hartung-Knapp confidence intervals (never narrower than Wald)",
+    "z": "Wald z confidence intervals",
+}
+
+
+def model_text(method: str, test: str) -> str:
+    """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words."""
+    return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
