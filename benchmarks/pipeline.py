@@ -41,7 +41,7 @@ RESULT = ROOT / "benchmarks" / "results" / "pipeline.json"
 TARGETS_S = {"full": 60.0, "noop": 3.0, "edit": 30.0}
 JOB_HEADER = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 LOG_LINE = re.compile(r"^\s+log: (\S+)")
-TIMING = re.compile(r"^INFO (start-up|process) ([0-9.]+) s$")
+TIMING = re.compile(r"^INFO (start-up|process) ([0-9.]+) s(?:, peak ([0-9]+) MB)?$")
 
 
 def fresh_clone(destination: Path) -> None:
@@ -91,19 +91,22 @@ def jobs_by_log(snakemake_output: str) -> dict[str, str]:
 
 
 def per_rule_times(clone: Path, rule_of_log: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Jobs, process, start-up and work seconds summed per rule, from the jobs' logs."""
+    """Jobs, process, start-up and work seconds summed per rule, and the largest job's peak
+    memory (MB), from the jobs' logs."""
     totals: dict[str, dict[str, float]] = defaultdict(
-        lambda: {"jobs": 0, "process_s": 0.0, "start_up_s": 0.0, "work_s": 0.0}
+        lambda: {"jobs": 0, "process_s": 0.0, "start_up_s": 0.0, "work_s": 0.0, "peak_mb": 0.0}
     )
     for log, rule in rule_of_log.items():
         path = clone / log
-        times = {}
+        times, peak = {}, 0.0
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 if match := TIMING.match(line):
                     times[match.group(1)] = float(match.group(2))
+                    peak = float(match.group(3) or peak)
         entry = totals[rule]
         entry["jobs"] += 1
+        entry["peak_mb"] = max(entry["peak_mb"], peak)
         if {"start-up", "process"} <= times.keys():
             entry["process_s"] += times["process"]
             entry["start_up_s"] += times["start-up"]
@@ -112,11 +115,11 @@ def per_rule_times(clone: Path, rule_of_log: dict[str, str]) -> dict[str, dict[s
 
 
 def print_rules(rules: dict[str, dict[str, float]]) -> None:
-    print(f"{'rule':36} {'jobs':>4} {'process s':>10} {'start-up s':>11} {'work s':>8}")
+    print(f"{'rule':36} {'jobs':>4} {'process s':>10} {'start-up s':>11} {'work s':>8} {'MB':>6}")
     for rule, t in sorted(rules.items(), key=lambda item: -item[1]["process_s"]):
         print(
             f"{rule:36} {t['jobs']:>4.0f} {t['process_s']:>10.2f} "
-            f"{t['start_up_s']:>11.2f} {t['work_s']:>8.2f}"
+            f"{t['start_up_s']:>11.2f} {t['work_s']:>8.2f} {t['peak_mb']:>6.0f}"
         )
 
 

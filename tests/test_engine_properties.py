@@ -6,11 +6,14 @@ a wrong sign, a wrong scale or an order dependence would break.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ketamine_meta.stats import meta_analysis
 from ketamine_meta.stats.effect_sizes import (
     combine_groups,
     log_odds_ratio,
@@ -196,3 +199,23 @@ def test_batch_meta_regression_equals_one_fit_at_a_time(data, method, test):
             batch.beta[i], single.coefficients["estimate"], rtol=1e-7, atol=1e-9
         )
         assert batch.qm[i] == pytest.approx(single.qm, rel=1e-6, abs=1e-9, nan_ok=True)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_batch_fitted_in_blocks_of_rows_equals_one_call(monkeypatch, method):
+    """fit_batch splits a large batch into blocks of rows to bound its memory; the meta-
+    analyses are independent, so every field must be the same bits."""
+    rng = np.random.default_rng(7)
+    y = rng.normal(0.4, 0.3, (23, 9))
+    v = rng.uniform(0.01, 0.2, (23, 9))
+    y[rng.random((23, 9)) < 0.3] = np.nan  # meta-analyses of different sizes
+    y[:, 0] = 0.1
+    whole = meta_analysis.fit_batch(y, v, method, "knha")
+    monkeypatch.setattr(meta_analysis, "BATCH_BLOCK_CELLS", 20)  # 2 rows a block
+    blocked = meta_analysis.fit_batch(y, v, method, "knha", tau2=None)
+    reused = meta_analysis.fit_batch(y, v, method, "adhoc", tau2=whole.tau2)
+    for field in dataclasses.fields(whole):
+        np.testing.assert_array_equal(getattr(blocked, field.name), getattr(whole, field.name))
+    np.testing.assert_array_equal(
+        reused.ci_low, meta_analysis.fit_batch(y, v, method, "adhoc").ci_low
+    )

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, Window, in_nearest_order
-from ketamine_meta.stats.meta_analysis import confidence_level, fit_batch
+from ketamine_meta.stats.meta_analysis import BATCH_BLOCK_CELLS, confidence_level, fit_batch
 
 #: The value of a choice that does not apply to an outcome (PROTOCOL.md §21.1).
 NOT_APPLICABLE = "not applicable"
@@ -368,10 +368,11 @@ def fit_by_width(
 ) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """Every meta-analysis of ``vectors`` under every estimator and test, batched by width.
 
-    The meta-analyses are grouped by :func:`padding_width`; each group is one ``fit_batch``
-    call per estimator and test, and tau² is estimated once per estimator (the tests share
-    it). Returns, per ``(estimator, test)``, the :data:`FIT_FIELDS` in the order of
-    ``vectors``.
+    The meta-analyses are grouped by :func:`padding_width`, in blocks of at most
+    ``BATCH_BLOCK_CELLS`` cells (:mod:`ketamine_meta.stats.meta_analysis`); each block is
+    one ``fit_batch`` call per estimator and test, and tau² is estimated once per estimator
+    (the tests share it). Returns, per ``(estimator, test)``, the :data:`FIT_FIELDS` in the
+    order of ``vectors``.
     """
     widths = np.array([padding_width(len(y)) for y, _ in vectors])
     fits = {
@@ -380,15 +381,20 @@ def fit_by_width(
         for t in tests
     }
     for width in np.unique(widths):
-        rows = np.flatnonzero(widths == width)
-        yi, vi = padded([vectors[i] for i in rows], int(width))
-        for estimator in estimators:
-            tau2 = None
-            for test in tests:
-                fit = fit_batch(yi, vi, method=estimator, test=test, level=level, tau2=tau2)
-                tau2 = fit.tau2
-                for field in FIT_FIELDS:
-                    fits[(estimator, test)][field][rows] = getattr(fit, field)
+        same_width = np.flatnonzero(widths == width)
+        # The padded arrays too are built a block of rows at a time (fit_batch's own block
+        # size), so that their memory stays bounded however many trials there are.
+        block = max(1, BATCH_BLOCK_CELLS // int(width))
+        for start in range(0, len(same_width), block):
+            rows = same_width[start : start + block]
+            yi, vi = padded([vectors[i] for i in rows], int(width))
+            for estimator in estimators:
+                tau2 = None
+                for test in tests:
+                    fit = fit_batch(yi, vi, method=estimator, test=test, level=level, tau2=tau2)
+                    tau2 = fit.tau2
+                    for field in FIT_FIELDS:
+                        fits[(estimator, test)][field][rows] = getattr(fit, field)
     return fits
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import resource
 import sys
 import time
 import traceback
@@ -53,15 +54,25 @@ def seconds_since_process_start() -> float | None:
 
 
 def _log_process_time(logger: logging.Logger) -> None:
-    """Log the start-up (interpreter, Snakemake's preamble, imports) now, the total at exit.
+    """Log the start-up (interpreter, Snakemake's preamble, imports) now; at exit, the total.
 
-    benchmarks/pipeline.py reads the two to split each job into start-up and work.
+    With the peak memory: benchmarks/pipeline.py reads them to split each job into start-up
+    and work.
     """
     start_up = seconds_since_process_start()
     if start_up is None:
         return
     logger.info("start-up %.3f s", start_up)
-    atexit.register(lambda: logger.info("process %.3f s", seconds_since_process_start()))
+    atexit.register(
+        lambda: logger.info(
+            "process %.3f s, peak %.0f MB", seconds_since_process_start(), peak_rss_mb()
+        )
+    )
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (``ru_maxrss``: KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _one_line_errors(logger: logging.Logger, log_file: str | Path | None):

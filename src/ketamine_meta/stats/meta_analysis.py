@@ -7,7 +7,7 @@ metafor in ``tests/test_metafor_parity.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import numpy as np
@@ -130,6 +130,38 @@ class BatchFit:
         )
 
 
+#: Cells (meta-analyses x studies) of one block of :func:`fit_batch`: the meta-analyses are
+#: independent, so larger batches are fitted in blocks of rows, which bounds the memory of the
+#: temporaries (2**21 cells: 16 MB an array) and changes no bit of any result.
+BATCH_BLOCK_CELLS = 1 << 21
+
+
+def _fit_in_blocks(
+    batch: Batch, method: Tau2Method, test: TestMethod, level: float, tau2: ArrayLike | None
+) -> BatchFit:
+    """:func:`fit_batch` of ``batch``, a block of rows at a time, the fits joined in order."""
+    rows, width = batch.y.shape
+    step = max(1, BATCH_BLOCK_CELLS // width)
+    fits = [
+        fit_batch(
+            batch.y[start : start + step],
+            batch.v[start : start + step],
+            method,
+            test,
+            level,
+            mask=batch.mask[start : start + step],
+            tau2=None if tau2 is None else np.asarray(tau2, dtype=float)[start : start + step],
+        )
+        for start in range(0, rows, step)
+    ]
+    joined = {
+        f.name: np.concatenate([getattr(fit, f.name) for fit in fits])
+        for f in fields(BatchFit)
+        if f.name not in ("method", "level")
+    }
+    return BatchFit(**joined, method=method, level=level)
+
+
 def fit_batch(
     yi: ArrayLike,
     vi: ArrayLike,
@@ -194,6 +226,9 @@ def fit_batch(
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
     batch = Batch.from_arrays(yi, vi, mask)
+    rows, width = batch.y.shape
+    if rows > 1 and rows * width > BATCH_BLOCK_CELLS:
+        return _fit_in_blocks(batch, method, test, level, tau2)
     if tau2 is None:
         tau2 = estimate_tau2(batch, method)
     else:
