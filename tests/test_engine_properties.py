@@ -119,15 +119,21 @@ def test_a_study_with_infinite_variance_changes_nothing(data, method, y_extra, t
         assert getattr(b, field) == pytest.approx(getattr(a, field), rel=1e-9, abs=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(studies, min_size=1, max_size=6), st.sampled_from(METHODS))
-def test_batch_fit_equals_one_fit_at_a_time(datasets, method):
-    """Padding meta-analyses of different sizes into one batch changes no result."""
+def _padded(datasets) -> tuple[np.ndarray, np.ndarray]:
+    """Meta-analyses of different sizes as NaN-padded ``yi`` and ``vi`` arrays."""
     width = max(len(d) for d in datasets)
     y = np.full((len(datasets), width), np.nan)
     v = np.full((len(datasets), width), np.nan)
     for i, d in enumerate(datasets):
         y[i, : len(d)], v[i, : len(d)] = zip(*d, strict=True)
+    return y, v
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(studies, min_size=1, max_size=6), st.sampled_from(METHODS))
+def test_batch_fit_equals_one_fit_at_a_time(datasets, method):
+    """Padding meta-analyses of different sizes into one batch changes no result."""
+    y, v = _padded(datasets)
     batch = fit_batch(y, v, method)
     for i, d in enumerate(datasets):
         single = random_effects(*map(np.array, zip(*d, strict=True)), method)
@@ -141,11 +147,7 @@ def test_batch_fit_equals_one_fit_at_a_time(datasets, method):
 @given(st.lists(studies, min_size=1, max_size=6), st.sampled_from(METHODS))
 def test_a_batch_refitted_with_its_tau2_under_another_test_equals_a_fresh_fit(datasets, method):
     """What the multiverse does: tau² estimated once per estimator, reused for each test."""
-    width = max(len(d) for d in datasets)
-    y = np.full((len(datasets), width), np.nan)
-    v = np.full((len(datasets), width), np.nan)
-    for i, d in enumerate(datasets):
-        y[i, : len(d)], v[i, : len(d)] = zip(*d, strict=True)
+    y, v = _padded(datasets)
     first = fit_batch(y, v, method, "z")
     for test in ("knha", "adhoc"):
         reused, fresh = (
