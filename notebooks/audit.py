@@ -45,7 +45,14 @@ def show(figure) -> None:
 
 ROOT = Path.cwd() if (Path.cwd() / "results" / "tables").is_dir() else Path.cwd().parent
 TABLES = ROOT / "results/tables"
-version = json.loads((ROOT / "data/processed/package/datapackage.json").read_text())["version"]
+# The package as the pipeline pulled it (config data.source); in a clone with only the
+# committed results, the repository's package they were made from.
+PACKAGE = next(
+    p
+    for p in (ROOT / "data/processed/package", ROOT / "data/raw")
+    if p.joinpath("datapackage.json").exists()
+)
+version = json.loads((PACKAGE / "datapackage.json").read_text())["version"]
 print(f"data package version {version}")
 
 # %% [markdown]
@@ -120,9 +127,7 @@ reproductions[
 
 # %%
 overall = pooled.set_index("subgroup").loc[OVERALL_LABEL]
-assert claims["claim_id"].is_unique and len(claims) == len(
-    pd.read_csv(ROOT / "data/processed/package/claims.csv")
-)
+assert claims["claim_id"].is_unique and len(claims) == len(pd.read_csv(PACKAGE / "claims.csv"))
 print(
     f"overall g at 24 h: {overall['estimate']:.2f} [{overall['ci_low']:.2f}, {overall['ci_high']:.2f}]"
 )
