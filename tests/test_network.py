@@ -20,7 +20,6 @@ from ketamine_meta.stats.network import (
     direct_evidence_share,
     estimate_network_tau2,
     fit_network,
-    fixed_effect_q,
     log_likelihood,
     network_from_arms,
     network_from_pairwise,
@@ -204,6 +203,12 @@ def dense_gls(y, X, M):
     beta = vcov @ X.T @ Mi @ y
     P = Mi - Mi @ X @ vcov @ X.T @ Mi
     return beta, vcov, P
+
+
+def fixed_effect_q(y, X, V):
+    """Q = y' P y at tau^2 = 0, with the dense residual projector P."""
+    _, _, P = dense_gls(y, X, V)
+    return float(y @ P @ y), P
 
 
 def dense_loglik(y, X, M, restricted):

@@ -113,7 +113,7 @@ def get_final_outputs():
         *get_figure_paths("risk_of_bias_summary"),
         *(
             path
-            for outcome in ("smd", "rr_response")
+            for outcome in (entry["name"] for entry in config["multiverse"]["outcomes"])
             for path in [
                 f"results/multiverse/multiverse_{outcome}_{TIMEPOINT_LABEL}.csv.gz",
                 f"results/tables/multiverse_summary_{outcome}_{TIMEPOINT_LABEL}.csv",

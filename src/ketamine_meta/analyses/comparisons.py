@@ -488,7 +488,7 @@ def _arm_level_effects(
     study_info = _records_by(studies, ["study_id"])
     effects: list[dict] = []
     dropped: list[dict] = []
-    for (study_id, outcome, timepoint), rows in _record_groups(
+    for (study_id, outcome, timepoint), rows in record_groups(
         usable, ["study_id", "outcome", "timepoint_h"]
     ):
         if timepoint == 0:
@@ -540,14 +540,18 @@ def _arm_level_effects(
     return _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules), dropped
 
 
-def _record_groups(frame: pd.DataFrame, key: list[str]) -> list[tuple[tuple, list[dict]]]:
+def record_groups(frame: pd.DataFrame, key: list[str]) -> list[tuple[tuple, list[dict]]]:
     """The rows of ``frame`` as dicts, grouped by ``key``.
 
-    As ``groupby(key, sort=True)`` gives them: keys sorted, rows in order.
+    As ``groupby(key, sort=True)`` gives them: keys sorted, rows in order, no group for a
+    missing key. Plain records: a DataFrame operation per group costs about a millisecond,
+    which an evidence base of thousands of trials multiplies into minutes.
     """
     groups: dict[tuple, list[dict]] = {}
     for record in frame.to_dict("records"):
-        groups.setdefault(tuple(record[k] for k in key), []).append(record)
+        values = tuple(record[k] for k in key)
+        if not any(pd.isna(v) for v in values):
+            groups.setdefault(values, []).append(record)
     return sorted(groups.items(), key=lambda item: item[0])
 
 

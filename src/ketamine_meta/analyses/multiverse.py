@@ -235,6 +235,8 @@ class _Candidates:
             (effects["outcome"] == outcome["outcome"]) & (effects["measure"] == outcome["measure"])
         ]
         self.rows = in_nearest_order(rows, protocol.primary_window.nominal_h).reset_index(drop=True)
+        self.yi = self.rows["yi"].to_numpy(float)
+        self.vi = self.rows["vi"].to_numpy(float)
         self.comparison = pd.factorize(self.rows["comparison_id"])[0]
         self.study = pd.factorize(self.rows["study_id"])[0]
         self.assessed = self.rows["study_id"].isin(assessed).to_numpy()
@@ -416,10 +418,8 @@ def fit_specifications(
     for spec, candidates, positions in _specification_positions(
         tables, base_rules, protocol, settings, specs, outcome
     ):
-        yi = candidates.rows["yi"].to_numpy(float)
-        vi = candidates.rows["vi"].to_numpy(float)
         for subgroup, group in _subgroup_positions(candidates, positions, settings["subgroups"]):
-            vectors.append((yi[group], vi[group]))
+            vectors.append((candidates.yi[group], candidates.vi[group]))
             labels.append(
                 {
                     **spec.to_dict(),
@@ -565,12 +565,11 @@ def inclusion_multiverse(
     the smallest and the largest estimate ("; "-joined; "none" for the full set; ties: the
     first subset).
     """
-    specs = data_specifications(settings, outcome).iloc[[0]]  # the primary specification
+    specs = primary_specification(settings, outcome).to_frame().T
     [(_, candidates, positions)] = _specification_positions(
         tables, base_rules, protocol, settings, specs, outcome
     )
-    yi = candidates.rows["yi"].to_numpy(float)
-    vi = candidates.rows["vi"].to_numpy(float)
+    yi, vi = candidates.yi, candidates.vi
     study = candidates.rows["study_id"].to_numpy(str)
     rows = []
     for subgroup, group in _subgroup_positions(candidates, positions, settings["subgroups"]):

@@ -17,7 +17,12 @@ from itertools import permutations
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses.comparisons import ENANTIOMER, ComparisonRules, build_effect_sizes
+from ketamine_meta.analyses.comparisons import (
+    ENANTIOMER,
+    ComparisonRules,
+    build_effect_sizes,
+    record_groups,
+)
 from ketamine_meta.analyses.protocol import Protocol, select_comparisons
 from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.network import (
@@ -115,9 +120,13 @@ def network_comparisons(
     return rows[~unmapped & ~same].reset_index(drop=True), excluded
 
 
+#: Columns of the network's exclusion table.
+EXCLUSION_COLUMNS = ["study_id", "comparison_id", "reason"]
+
+
 def _excluded(rows: pd.DataFrame, reason: str) -> pd.DataFrame:
     return pd.DataFrame(
-        {"study_id": rows["study_id"], "comparison_id": rows["comparison_id"], "reason": reason}
+        _exclusion_records(rows.to_dict("records"), reason), columns=EXCLUSION_COLUMNS
     )
 
 
@@ -130,19 +139,6 @@ def _shared_covariance(row: Mapping, measure: str) -> float:
     if events == 0 or events == n:
         events, n = events + 0.5, n + 1.0
     return 1.0 / events - 1.0 / n
-
-
-def _records_by_study(frame: pd.DataFrame) -> list[tuple[object, list[dict]]]:
-    """The rows of ``frame`` as dicts, grouped by study as ``groupby("study_id")`` gives them.
-
-    Plain records: a DataFrame operation per trial costs about a millisecond, which a
-    network of thousands of trials multiplies into seconds.
-    """
-    groups: dict[object, list[dict]] = {}
-    for record in frame.to_dict("records"):
-        if not pd.isna(record["study_id"]):
-            groups.setdefault(record["study_id"], []).append(record)
-    return sorted(groups.items(), key=lambda item: item[0])
 
 
 def _exclusion_records(rows: list[dict], reason: str) -> list[dict]:
@@ -169,7 +165,7 @@ def trial_arms(
         node_ctrl=comparisons["node_ctrl"].replace(rename),
     )
     trials, excluded = [], []
-    for study, group in _records_by_study(rows):
+    for (study,), group in record_groups(rows, ["study_id"]):
         group = [r for r in group if r["node_treat"] != r["node_ctrl"]]
         if not group:
             continue
@@ -207,7 +203,7 @@ def trial_arms(
                 (covariance, *rest),
             )
         )
-    dropped = pd.DataFrame(excluded) if excluded else _excluded(rows.iloc[:0], "")
+    dropped = pd.DataFrame(excluded, columns=EXCLUSION_COLUMNS)
     return trials, dropped
 
 
@@ -431,10 +427,11 @@ def _graph_rows(trials: list[TrialArms], comparisons: pd.DataFrame) -> pd.DataFr
     for r in comparisons[["node_treat", "n_treat"]].to_dict("records"):
         n_by_node[r["node_treat"]] = n_by_node.get(r["node_treat"], 0.0) + float(r["n_treat"])
     # A comparator shared by several comparisons of one trial counts once.
-    for _, group in _records_by_study(comparisons):
+    for _, group in record_groups(comparisons, ["study_id"]):
         largest: dict[str, float] = {}
         for r in group:
-            largest[r["node_ctrl"]] = _nanmax(largest.get(r["node_ctrl"]), float(r["n_ctrl"]))
+            # fmax skips a missing n, as pandas' max does.
+            largest[r["node_ctrl"]] = np.fmax(largest.get(r["node_ctrl"], np.nan), r["n_ctrl"])
         for node in sorted(largest):
             n_by_node[node] = n_by_node.get(node, 0.0) + largest[node]
     edges: dict[tuple[str, str], list[str]] = {}
@@ -465,13 +462,6 @@ def _graph_rows(trials: list[TrialArms], comparisons: pd.DataFrame) -> pd.DataFr
         for node, n in sorted(n_by_node.items())
     ]
     return pd.DataFrame(rows, columns=["kind", "node", "other", "trials", "studies", "n"])
-
-
-def _nanmax(current: float | None, value: float) -> float:
-    """The larger of the two, NaN only when both are (as pandas' ``max`` skips NaN)."""
-    if current is None or np.isnan(current):
-        return value
-    return current if np.isnan(value) else max(current, value)
 
 
 def network_analysis(

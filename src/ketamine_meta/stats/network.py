@@ -615,20 +615,6 @@ def log_likelihood(rows: ContrastRows, X: FloatArray, tau2: float, restricted: b
     return _likelihood(rows, X, restricted)(tau2)
 
 
-def fixed_effect_q(y: FloatArray, X: FloatArray, V: FloatArray) -> tuple[float, FloatArray]:
-    r"""Q = y' P y with P the fixed-effect residual projector, and P itself, for a dense V.
-
-    :math:`P = V^{-1} - V^{-1} X (X^\top V^{-1} X)^{-1} X^\top V^{-1}`, n x n by its nature:
-    the general form for any covariance (:mod:`ketamine_meta.stats.multilevel`). The
-    network's own Q uses the block form (the residual quadratic form of :func:`_gls` at
-    tau^2 = 0), which never forms P.
-    """
-    Vi = np.linalg.inv(V)
-    Vi_X = Vi @ X
-    P = Vi - Vi_X @ np.linalg.solve(X.T @ Vi_X, Vi_X.T)
-    return float(y @ P @ y), P
-
-
 def _tau2_moment(rows: ContrastRows, X: FloatArray) -> float:
     r"""Generalized DerSimonian-Laird: :math:`\max\{0, (Q - df) / \operatorname{tr}(PW)\}`.
 
