@@ -32,9 +32,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# tools/run_pipeline.py clears a stale lock, reruns what an interrupted run left incomplete and
+# rebuilds any result edited by hand (results/manifest.tsv) before Snakemake runs.
 pipeline: $(STAMP)
-	$(BIN)/python tools/clear_stale_lock.py $(BIN)/snakemake
-	$(BIN)/snakemake --cores $(CORES) $(FORCE_IF_FRESH)
+	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH)
 
 # The report embeds every figure and table; rebuilt only when a result is newer.
 results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst)

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, validate_package
+from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
+
 # Property tests run the same examples on every machine (a CI failure can be replayed) and
 # without a per-example deadline (the first call pays for SciPy's imports).
 settings.register_profile("ketamine-meta", derandomize=True, deadline=None, print_blob=True)
@@ -20,6 +23,14 @@ settings.load_profile("ketamine-meta")
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "reference" / "metafor_reference.json"
+#: The project's rules for every data package (workflow/schemas/datapackage.schema.json).
+CANONICAL = read_canonical_schema(REPO / CANONICAL_SCHEMA)
+
+
+def validated_package(root: Path) -> dict:
+    """The typed tables of the package at ``root``, validated against :data:`CANONICAL`."""
+    return validate_package(*read_package_dir(root), CANONICAL)
+
 
 #: What a temporary copy of the repository leaves out: environments, caches, derived data.
 COPY_IGNORE = shutil.ignore_patterns(

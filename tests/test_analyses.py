@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, validated_package
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.pooled import (
     crossover_correlation_sensitivity,
@@ -14,8 +14,6 @@ from ketamine_meta.analyses.pooled import (
     subgroup_tests,
 )
 from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.evidence.datapackage import validate_package
-from ketamine_meta.evidence.package_files import read_package_dir
 from ketamine_meta.stats.effect_sizes import combine_groups, smd
 
 POOLING = {"timepoint_h": 24, "method": "REML", "test": "knha", "level": 0.95}
@@ -26,8 +24,7 @@ SCALES = ComparisonRules().scale_preference
 
 @pytest.fixture(scope="module")
 def tables():
-    descriptor, texts = read_package_dir(REPO / "data/raw")
-    return validate_package(descriptor, texts)
+    return validated_package(REPO / "data/raw")
 
 
 def effects_with(tables, **rules):

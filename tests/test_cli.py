@@ -211,7 +211,9 @@ def test_escalc_pipes_into_pool_through_standard_streams(tmp_path, capsys, monke
         main(["escalc", "--input", str(tmp_path / "arms.csv"), "--measure", "SMD", "--output", "-"])
         == 0
     )
-    monkeypatch.setattr("sys.stdin", io.StringIO(capsys.readouterr().out))
+    # Standard input is read as bytes (sys.stdin.buffer), as a pipe delivers it.
+    piped = io.TextIOWrapper(io.BytesIO(capsys.readouterr().out.encode()), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", piped)
     assert main(["pool", "--input", "-"]) == 0
     pooled = pd.read_csv(io.StringIO(capsys.readouterr().out)).squeeze()
     assert pooled["subgroup"] == "overall" and pooled["k"] == 3

@@ -9,7 +9,15 @@ import io
 import pytest
 
 from conftest import REPO
-from ketamine_meta.evidence.datapackage import DataPackageError, parse_csv_text, validate_package
+from ketamine_meta.evidence.datapackage import (
+    CANONICAL_SCHEMA,
+    DataPackageError,
+    parse_csv_text,
+    validate_package,
+)
+from ketamine_meta.evidence.package_files import read_canonical_schema
+
+CANONICAL = read_canonical_schema(REPO / CANONICAL_SCHEMA)
 
 
 def table_text(header: list[str], rows: list[dict]) -> str:
@@ -100,12 +108,12 @@ def small_package(descriptor):
 
 def problems_of(descriptor, texts) -> list:
     with pytest.raises(DataPackageError) as info:
-        validate_package(descriptor, texts)
+        validate_package(descriptor, texts, CANONICAL)
     return info.value.problems
 
 
 def test_small_package_is_valid(descriptor, small_package):
-    tables = validate_package(descriptor, small_package)
+    tables = validate_package(descriptor, small_package, CANONICAL)
     assert tables["outcomes"]["events"].tolist() == [10, 2]
 
 
@@ -202,13 +210,21 @@ def test_contrast_needs_a_coherent_spread(descriptor, small_package):
     assert found == {(1, "se"), (2, "estimate")}
 
 
-def test_descriptor_change_is_detected(descriptor, small_package):
+def test_a_descriptor_cannot_change_the_rules(descriptor, small_package):
+    """A stricter vocabulary in the package's descriptor is refused, not applied: the rules
+    are the canonical schema's (the package's own IV arms stay valid under them)."""
     strict = copy.deepcopy(descriptor)
     arms = next(r for r in strict["resources"] if r["name"] == "arms")
     next(f for f in arms["schema"]["fields"] if f["name"] == "route")["constraints"]["enum"] = [
         "IN"
     ]
-    assert {p.column for p in problems_of(strict, small_package)} == {"route"}
+    (problem,) = problems_of(strict, small_package)
+    assert problem.file == "datapackage.json"
+    assert str(problem) == (
+        "datapackage.json: resources[1] 'arms' schema.fields[3] 'route': constraints.enum "
+        "lacks 'IV', 'PO', 'SL', 'IM', 'SC' compared with the canonical schema "
+        "(workflow/schemas/datapackage.schema.json)"
+    )
 
 
 def _fields_of(descriptor, name):

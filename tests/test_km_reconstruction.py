@@ -34,7 +34,12 @@ from km_simulation import (
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from ketamine_meta.cli import main
-from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_ipd
+from ketamine_meta.stats.km_reconstruction import (
+    MAX_PATIENTS,
+    MAX_ROWS,
+    CurveInputError,
+    reconstruct_ipd,
+)
 
 SEEDS = range(20)
 # Bounds per scenario: worst-case median (relative), survival (absolute) and |log HR|, and the
@@ -301,12 +306,67 @@ INF, NAN = float("inf"), float("nan")
          "number at risk at time 0 (10)"),
         (CURVE, RISK, 2.5, "total_events: value 2.5: must be a whole number between 0 and the "
          "number at risk at time 0 (10)"),
+        # A total the curve rules out: none on a falling curve (all were censored silently),
+        # some on a flat one, everyone on one that stays above 0.
+        (CURVE, RISK, 0, "total_events: value 0: the curve falls to 0.8 (curve row 3), so at "
+         "least one event happened"),
+        (([0, 1, 2], [1, 1, 1]), RISK, 2, "total_events: value 2: the curve never falls below "
+         "1, so it shows no events"),
+        (CURVE, RISK, 10, "total_events: value 10: the curve falls to 0.8 (curve row 3), above "
+         "0, so not all 10 at risk at time 0 had an event"),
+        # What float() reads but a table does not hold as a number.
+        (([0, "\u0661", 2], [1, 0.9, 0.8]), RISK, None, "curve: row 2, column 'time', value "
+         "'\u0661': not a number"),
+        (([0, "1_0", 20], [1, 0.9, 0.8]), RISK, None, "curve: row 2, column 'time', value "
+         "'1_0': not a number"),
+        (CURVE, ([0, 1], [True, 8]), None, "at-risk: row 1, column 'n_at_risk', value True: "
+         "not a number"),
+        (CURVE, RISK, True, "total_events: value True: not a number"),
+        # Beyond the bounds on the work.
+        (([0, 1, 2e12], [1, 0.9, 0.8]), RISK, None, "curve: row 3, column 'time', value "
+         "2000000000000: times above 1e+12 are refused"),
+        (CURVE, ([0], [1_000_001]), None, "at-risk: row 1, column 'n_at_risk', value 1000001: "
+         "more than 1000000 patients; the reconstruction is bounded to 1000000"),
+        (CURVE, ([0], [1e9]), None, "at-risk: row 1, column 'n_at_risk', value 1000000000: "
+         "more than 1000000 patients; the reconstruction is bounded to 1000000"),
     ],
 )  # fmt: skip
 def test_invalid_input_names_table_row_column_and_value(curve, risk, total, message):
     with pytest.raises(CurveInputError) as raised:
         reconstruct_ipd(*curve, *risk, total_events=total)
     assert str(raised.value) == message
+
+
+def test_more_rows_than_the_bound_are_refused_before_any_work():
+    time = np.arange(MAX_ROWS + 1.0)
+    survival = np.linspace(1, 0.5, MAX_ROWS + 1)
+    with pytest.raises(CurveInputError) as raised:
+        reconstruct_ipd(time, survival, [0], [10])
+    assert str(raised.value) == (
+        f"curve: row {MAX_ROWS + 1}, column 'time', value {MAX_ROWS}: more than {MAX_ROWS} "
+        f"rows; the reconstruction is bounded to {MAX_ROWS}"
+    )
+
+
+def test_the_bounds_themselves_are_accepted():
+    days = np.linspace(0, 100, MAX_ROWS)
+    survival = np.r_[1.0, np.linspace(0.999, 0.5, MAX_ROWS - 1)]
+    ipd = reconstruct_ipd(days, survival, [0, 50], [MAX_PATIENTS, MAX_PATIENTS // 2])
+    assert len(ipd) == MAX_PATIENTS
+    assert ipd["event"].sum() == ipd.attrs["total_events_achieved"] > 0
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("total", [None, 60])
+@pytest.mark.parametrize(
+    "time", [[0, 1e-320, 1, 2], [0, 5e-324, 1e-300, 1e12]], ids=["subnormal gap", "1e-300 span"]
+)
+def test_gaps_too_narrow_for_a_float_ratio_do_not_overflow(time, total):
+    """A first gap of 1e-320 made the saturation count and the last interval's rate infinite
+    (OverflowError converting them to int); the curve is still rebuilt, one row a patient."""
+    ipd = reconstruct_ipd(time, [1, 0.9, 0.5, 0.4], [0, time[2]], [100, 10], total_events=total)
+    assert len(ipd) == 100
+    assert ipd.attrs["total_events_achieved"] == ipd["event"].sum() > 0
 
 
 @st.composite
@@ -323,7 +383,10 @@ def digitized_curves(draw):
     risk_time = np.unique(np.r_[0.0, draw(st.lists(st.floats(0.1, 120), max_size=12))])
     drops = draw(st.lists(st.integers(0, 60), min_size=risk_time.size - 1, max_size=12))
     n_at_risk = np.maximum(n - np.cumsum(np.r_[0, drops[: risk_time.size - 1]]), 0)
-    total = draw(st.none() | st.integers(0, n))
+    # Any total the curve allows: some events once it falls, not everyone unless it reaches 0.
+    falls, reaches_zero = survival[-1] < 1, survival[-1] == 0
+    low, high = int(falls), n if reaches_zero else (n - 1 if falls else 0)
+    total = draw(st.none() | st.integers(low, high)) if low <= high else None
     return time, survival, risk_time, n_at_risk, total
 
 

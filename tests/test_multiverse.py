@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, validated_package
 from ketamine_meta.analyses import multiverse
 from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import (
@@ -29,8 +29,6 @@ from ketamine_meta.analyses.multiverse import (
     specification_comparisons,
 )
 from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.evidence.datapackage import validate_package
-from ketamine_meta.evidence.package_files import read_package_dir
 from ketamine_meta.stats.meta_analysis import random_effects
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -86,8 +84,7 @@ def response() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tables():
-    descriptor, texts = read_package_dir(REPO / "data/raw")
-    return validate_package(descriptor, texts)
+    return validated_package(REPO / "data/raw")
 
 
 def test_the_space_is_the_product_of_the_choices():

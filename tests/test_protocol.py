@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, validated_package
 from ketamine_meta.analyses.claims import (
     NOT_SUPPORTED,
     NOT_TESTABLE,
@@ -49,8 +49,6 @@ from ketamine_meta.analyses.pooled import (
 )
 from ketamine_meta.analyses.protocol import AnalysisSet, Protocol, Window, nearest_in_window
 from ketamine_meta.analyses.relapse import durability_evidence, relapse_by_study, relapse_pooled
-from ketamine_meta.evidence.datapackage import validate_package
-from ketamine_meta.evidence.package_files import read_package_dir
 from ketamine_meta.figures.evidence_plots import response_time_course_plot
 from ketamine_meta.figures.plotting import ForestLabels, forest_plot, relapse_curves
 from ketamine_meta.stats.meta_regression import meta_regression
@@ -71,8 +69,7 @@ RULES = ComparisonRules(**CONFIG["comparisons"])
 
 @pytest.fixture(scope="module")
 def tables():
-    descriptor, texts = read_package_dir(REPO / "data/raw")
-    return validate_package(descriptor, texts)
+    return validated_package(REPO / "data/raw")
 
 
 @pytest.fixture(scope="module")

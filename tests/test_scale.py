@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, validated_package
 from ketamine_meta.analyses.comparisons import (
     EFFECT_SIZE_COLUMNS,
     ComparisonRules,
@@ -26,8 +26,6 @@ from ketamine_meta.analyses.comparisons import (
 from ketamine_meta.analyses.multiverse import chunk_specifications, fit_specifications
 from ketamine_meta.analyses.protocol import Protocol
 from ketamine_meta.cli.tables import to_csv_text
-from ketamine_meta.evidence.datapackage import validate_package
-from ketamine_meta.evidence.package_files import read_package_dir
 from ketamine_meta.evidence.synthetic import write_synthetic_package
 from ketamine_meta.figures.certainty_plots import summary_plot, traffic_light_plot
 from ketamine_meta.figures.evidence_plots import adverse_event_plot, dissociation_vs_effect_plot
@@ -39,7 +37,7 @@ from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, pool_by_subgroup
 def synthetic_tables(tmp_path_factory) -> dict[str, pd.DataFrame]:
     out = tmp_path_factory.mktemp("synthetic") / "package"
     write_synthetic_package(REPO / "data" / "raw", out, 2 * MAX_TRIAL_ROWS, seed=5)
-    return validate_package(*read_package_dir(out))
+    return validated_package(out)
 
 
 def _effects(tables, rules: ComparisonRules | None = None) -> pd.DataFrame:
@@ -149,7 +147,7 @@ def test_the_multiverse_does_not_depend_on_how_it_is_chunked():
     protocol = Protocol.from_config(
         {"windows": config["windows"], "timepoint_h": 24, "analysis_set": config["analysis_set"]}
     )
-    tables = validate_package(*read_package_dir(REPO / "data" / "raw"))
+    tables = validated_package(REPO / "data" / "raw")
 
     def gathered(chunks: int) -> str:
         parts = [

@@ -4,23 +4,30 @@ pooled estimates that recover it at the nominal rate."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import REPO
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, select_comparisons
 from ketamine_meta.cli import main
-from ketamine_meta.evidence.datapackage import validate_package
-from ketamine_meta.evidence.package_files import read_package_dir
+from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, validate_package
+from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
+from ketamine_meta.evidence.package_source import PackageSourceError
 from ketamine_meta.evidence.synthetic import (
     FORMULATIONS,
+    MAX_TRIALS,
     synthetic_study_id,
     write_synthetic_package,
 )
 from ketamine_meta.stats.meta_analysis import random_effects
 
 TEMPLATE = REPO / "data" / "raw"
+CANONICAL = read_canonical_schema(REPO / CANONICAL_SCHEMA)
 
 
 def test_study_ids_are_unique_and_follow_the_pattern():
@@ -33,7 +40,7 @@ def test_cli_writes_a_valid_package_and_its_truth(tmp_path, capsys):
     out = tmp_path / "synthetic"
     assert main(["synth", "--trials", "40", "--seed", "5", "--out", str(out)]) == 0
     descriptor, texts = read_package_dir(out)
-    tables = validate_package(descriptor, texts)
+    tables = validate_package(descriptor, texts, CANONICAL)
     assert len(tables["studies"]) == 40
     assert set(tables["arms"]["drug"]) >= {"racemic_ketamine", "esketamine", "arketamine"}
     truth = json.loads((out / "truth.json").read_text())
@@ -46,6 +53,88 @@ def test_cli_refuses_to_overwrite(tmp_path, capsys):
     (tmp_path / "taken" / "x").write_text("x")
     assert main(["synth", "--trials", "5", "--out", str(tmp_path / "taken")]) == 2
     assert "not an empty directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("trials", "seed", "message"),
+    [
+        (MAX_TRIALS + 1, 1, f"trials must lie between 1 and {MAX_TRIALS}, got {MAX_TRIALS + 1}"),
+        (0, 1, f"trials must lie between 1 and {MAX_TRIALS}, got 0"),
+        (3, -1, "a seed must not be negative, got -1"),
+    ],
+)
+def test_trials_and_seed_out_of_bounds_are_refused_before_writing(tmp_path, trials, seed, message):
+    with pytest.raises(ValueError, match=message):
+        write_synthetic_package(TEMPLATE, tmp_path / "out", trials, seed)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--trials", "1000000000"], f"--trials 1000000000: at most {MAX_TRIALS} trials"),
+        (["--trials", "3", "--seed", "-1"], "--seed -1: a seed must not be negative"),
+        (["--trials", "\u0663"], "argument --trials: '\u0663': not a number (ASCII digits)"),
+        (["--trials", "1_000"], "argument --trials: '1_000': not a number (ASCII digits)"),
+    ],
+)
+def test_cli_refuses_bad_trials_and_seeds_in_one_line(tmp_path, capsys, argv, message):
+    try:
+        status = main(["synth", *argv, "--out", str(tmp_path / "out")])
+    except SystemExit as exc:  # argparse refusing the option's text
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def _template_with(tmp_path, edit) -> str:
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template)
+    edit(template)
+    return str(template)
+
+
+def _drop_resource(name: str):
+    def edit(template):
+        path = template / "datapackage.json"
+        descriptor = json.loads(path.read_text())
+        descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != name]
+        path.write_text(json.dumps(descriptor))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: (t / "datapackage.json").write_text('{"resources": ['),
+            "datapackage.json: not valid JSON (line 1, column 16",
+        ),
+        (lambda t: (t / "datapackage.json").write_text('{"resources": []}'), "no 'resources'"),
+        (_drop_resource("relapse"), "no resource relapse (needed by synth)"),
+        (lambda t: (t / "claims.csv").unlink(), "claims.csv: no such file"),
+        (
+            lambda t: (t / "datapackage.json").write_text(
+                '{"resources": [{"name": "studies", "path": "studies.csv"}]}'
+            ),
+            "resources[0] needs a 'name' and 'schema.fields' with named fields",
+        ),
+    ],
+    ids=["malformed JSON", "no resources", "a needed table unlisted", "a copied table absent",
+         "no schema"],
+)  # fmt: skip
+def test_an_unusable_template_is_refused_and_nothing_is_written(tmp_path, capsys, edit, message):
+    template = _template_with(tmp_path, edit)
+    with pytest.raises(PackageSourceError, match=re.escape(message)):
+        write_synthetic_package(Path(template), tmp_path / "out", 3, 1)
+    assert not (tmp_path / "out").exists()
+    out = str(tmp_path / "cli")
+    assert main(["synth", "--trials", "3", "--out", out, "--template", template]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "cli").exists()
 
 
 def test_same_seed_same_package(tmp_path):
@@ -65,7 +154,7 @@ def test_pooled_estimates_cover_the_truth_at_the_nominal_rate(tmp_path):
         out = tmp_path / f"s{seed}"
         write_synthetic_package(TEMPLATE, out, 80, seed)
         descriptor, texts = read_package_dir(out)
-        tables = validate_package(descriptor, texts)
+        tables = validate_package(descriptor, texts, CANONICAL)
         effects, _ = build_effect_sizes(
             tables["studies"],
             tables["arms"],

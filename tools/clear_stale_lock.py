@@ -5,7 +5,8 @@ stops with "Directory cannot be locked". If no live process runs Snakemake with 
 directory as its working directory, the lock is stale: unlock and say so. Otherwise leave it,
 and print the command to use once that run has ended.
 
-Usage: python tools/clear_stale_lock.py SNAKEMAKE_EXECUTABLE
+Usage: python tools/clear_stale_lock.py SNAKEMAKE_EXECUTABLE (``make`` calls it through
+tools/run_pipeline.py)
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def snakemake_running_here(here: Path) -> bool:
     return False
 
 
-def main(snakemake: str) -> int:
-    """Unlock a stale lock; exit 1 if a live run holds it."""
+def clear_stale_lock(snakemake: list[str]) -> int:
+    """Unlock a stale lock with the ``snakemake`` command given; 1 if a live run holds it."""
     here = Path.cwd().resolve()
     locks = here / ".snakemake" / "locks"
     if not locks.is_dir() or not any(locks.iterdir()):
@@ -40,14 +41,14 @@ def main(snakemake: str) -> int:
     if snakemake_running_here(here):
         print(
             "ketamine-meta: another Snakemake run holds this directory's lock; wait for it to "
-            f"end (or, if it is gone, run: {snakemake} --unlock)",
+            f"end (or, if it is gone, run: {' '.join(snakemake)} --unlock)",
             file=sys.stderr,
         )
         return 1
-    subprocess.run([snakemake, "--unlock", "--quiet"], check=True, capture_output=True)
+    subprocess.run([*snakemake, "--unlock", "--quiet"], check=True, capture_output=True)
     print("ketamine-meta: removed a stale Snakemake lock left by an interrupted run")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(clear_stale_lock([sys.argv[1]]))

@@ -15,8 +15,13 @@ import json
 import sys
 from pathlib import Path
 
-from ketamine_meta.evidence.package_files import local_package_files
-from ketamine_meta.evidence.package_source import build_archive, select_package, sha256_hex
+from ketamine_meta.evidence.package_files import read_local_package
+from ketamine_meta.evidence.package_source import (
+    PackageSourceError,
+    build_archive,
+    select_package,
+    sha256_hex,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -25,9 +30,8 @@ RAW = ROOT / "data" / "raw"
 def release(out: Path) -> tuple[Path, str]:
     """Write the archive and ``NAME.sha256`` into ``out``; return the archive and its digest."""
     version = json.loads((RAW / "datapackage.json").read_text())["version"]
-    files = {
-        str(p.relative_to(RAW)): p.read_bytes() for p in local_package_files(RAW) if p.exists()
-    }
+    # Read as pull reads a directory: a symbolic link is refused, never followed.
+    files = read_local_package(RAW)
     name = f"ketamine-meta-data-{version}"
     archive = build_archive(select_package(files, str(RAW)), name)
     out.mkdir(parents=True, exist_ok=True)
@@ -40,5 +44,8 @@ def release(out: Path) -> tuple[Path, str]:
 
 if __name__ == "__main__":
     out = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else ROOT / "dist"
-    path, digest = release(out)
+    try:
+        path, digest = release(out)
+    except PackageSourceError as exc:
+        sys.exit(f"make release: {exc}")
     print(f"{path}\nsha256 {digest}\nconfig: data.source: {path}  data.sha256: {digest}")

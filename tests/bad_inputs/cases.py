@@ -797,3 +797,8 @@ _add(
     2,
     ["no datapackage.json"],
 )
+
+# Classes grouped by area, each module building on the helpers above.
+from bad_inputs import cases_cli, cases_config, cases_package  # noqa: E402
+
+CASES += cases_package.CASES + cases_cli.CASES + cases_config.CASES

@@ -297,7 +297,13 @@ def table_caption(table):
     caption, _ = REPORT_TABLES[table]
     moderator = table.rpartition("_by_")[2]
     template = (REPORT_CAPTIONS / f"{caption}.rst").read_text(encoding="utf-8")
-    environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    # Snakemake renders the caption through Jinja again when it builds the report: a brace
+    # in a config value is written as a Jinja literal, so that it is shown, not evaluated.
+    environment = jinja2.Environment(
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=lambda value: str(value).replace("{", "{{ '{' }}"),
+    )
     return environment.from_string(template).render(
         snakemake=SimpleNamespace(
             config=config, wildcards=SimpleNamespace(moderator=moderator)

@@ -1,8 +1,10 @@
 rule validate:
-    """Check the package against datapackage.json and the cross-field rules; write typed
-    tables only if every check passes."""
+    """Check the package against the canonical schema (its datapackage.json must state the
+    same rules) and the cross-field rules; write typed tables only if every check passes.
+    """
     input:
-        PACKAGE_DIR,
+        package=PACKAGE_DIR,
+        schema=WORKFLOW_DIR / "schemas" / "datapackage.schema.json",
     output:
         directory(VALIDATED_DIR),
     log:

@@ -1,19 +1,21 @@
 """Snakemake entry: the claims audit."""
 
+import sys
 from pathlib import Path
-
-from snakemake.utils import validate
 
 from ketamine_meta.analyses.claims import Evidence, VerdictRules, audit_claims
 from ketamine_meta.analyses.protocol import Protocol
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.cli.tables import to_csv_text
-from ketamine_meta.evidence.configuration import load_yaml_file
+from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
 from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
-mapping = load_yaml_file(snakemake.input.mapping)
-validate(mapping, snakemake.input.schema)
+try:
+    mapping = load_checked_yaml(snakemake.input.mapping, snakemake.input.schema)
+except ConfigError as exc:
+    log.error("%s", exc)
+    sys.exit(1)
 validated = Path(snakemake.input.validated)
 package = (
     "outcomes",

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ketamine_meta.cli.logs import configure
-from ketamine_meta.evidence.package_files import local_package_files
+from ketamine_meta.evidence.package_files import read_local_package
 from ketamine_meta.evidence.package_source import (
     PackageSourceError,
     check_sha256,
@@ -26,10 +26,8 @@ def read_source() -> dict[str, bytes]:
     if kind == "directory":
         if expected is not None:
             raise PackageSourceError(f"{source}: data.sha256 applies to archives; set it to null")
-        root = Path(source)
-        present = [p for p in local_package_files(root) if p.exists()]
-        files = {str(p.relative_to(root)): p.read_bytes() for p in present}
-        return select_package(files, source)
+        # Links are refused: a linked README or table would copy a file from outside.
+        return select_package(read_local_package(source), source)
     if kind == "archive":
         data = Path(source).read_bytes()
     else:

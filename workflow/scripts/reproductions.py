@@ -1,22 +1,24 @@
 """Snakemake entry: published meta-analyses beside ours."""
 
+import sys
 from pathlib import Path
-
-from snakemake.utils import validate
 
 from ketamine_meta.analyses.protocol import windows_from_config
 from ketamine_meta.analyses.reproductions import reproductions_table
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.cli.tables import to_csv_text
-from ketamine_meta.evidence.configuration import load_yaml_file
+from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
 from ketamine_meta.evidence.package_files import read_validated_table
 
 log = configure(snakemake.log[0])
-specs = {}
-for path in snakemake.input.specs:
-    spec = load_yaml_file(path)
-    validate(spec, snakemake.params.schema)
-    specs[Path(path).stem] = spec
+try:
+    specs = {
+        Path(path).stem: load_checked_yaml(path, snakemake.params.schema)
+        for path in snakemake.input.specs
+    }
+except ConfigError as exc:
+    log.error("%s", exc)
+    sys.exit(1)
 table = reproductions_table(
     specs,
     read_validated_table(snakemake.input.effects),

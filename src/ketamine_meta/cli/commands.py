@@ -1,4 +1,23 @@
-"""The ``ketamine-meta`` command line (see :mod:`ketamine_meta.cli`)."""
+"""The ``ketamine-meta`` command line (see :mod:`ketamine_meta.cli`).
+
+Every error is one line on standard error, exit status 2, naming the file, row, column and
+value that caused it (an invalid data package, exit 1, lists its problems one a line).
+
+Text from the input that can reach an output table (``pool --by`` labels and
+``--analysis``, ``nma`` treatment and study names, every text cell and column name ``escalc``
+passes through) is refused when a spreadsheet would run it as a formula: a cell whose first
+character, or first after leading spaces, is ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return, and that is not a plain number (OWASP "CSV injection"; the data package refuses the
+same cells, :func:`~ketamine_meta.evidence.datapackage.formula_problem`). Refusing rather
+than rewriting keeps every output cell equal to its input, so that names still match.
+
+The work is bounded: effect estimates within +-:data:`MAX_ABS_EFFECT` and variances within
+:data:`VARIANCE_BOUNDS` (every square the engines form stays a float), at most
+:data:`MAX_SUBGROUPS` subgroups, networks of at most :data:`MAX_NETWORK_TREATMENTS`
+treatments and :data:`MAX_NETWORK_CONTRASTS` contrasts,
+:data:`~ketamine_meta.evidence.synthetic.MAX_TRIALS` simulated trials, and the bounds of
+:mod:`~ketamine_meta.stats.km_reconstruction` (rows, patients, times).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +27,22 @@ import io
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses.explain import ANALYSES, explain, subgroups
+from ketamine_meta.analyses.explain import ANALYSES, explain, select_rows, subgroups
 from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.citations import bibtex
-from ketamine_meta.evidence.datapackage import DataPackageError, validate_package
+from ketamine_meta.evidence.datapackage import (
+    DataPackageError,
+    formula_problem,
+    validate_package,
+)
 from ketamine_meta.evidence.package_files import read_package_dir, read_table_text
 from ketamine_meta.evidence.package_source import PackageSourceError
-from ketamine_meta.evidence.synthetic import write_synthetic_package
+from ketamine_meta.evidence.synthetic import MAX_TRIALS, write_synthetic_package
 from ketamine_meta.stats.effect_sizes import (
     log_odds_ratio,
     log_risk_ratio,
@@ -30,6 +54,7 @@ from ketamine_meta.stats.effect_sizes import (
 from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_ipd
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
+    SUBGROUP_TEST_LABEL,
     TESTS,
     confidence_level,
     pool_by_subgroup,
@@ -72,10 +97,34 @@ class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
 
 
-def _read_csv(path: str) -> pd.DataFrame:
-    """A user's CSV file, or a one-line :class:`UsageError` naming the file and what is wrong."""
+def _stdin_text() -> str:
+    """Standard input as :func:`read_table_text` reads a file: UTF-8 text without NUL bytes.
+
+    Read as bytes: a text stream would pass a NUL on to the parser and carry a byte that is
+    not UTF-8 as a surrogate until writing fails.
+    """
+    data = sys.stdin.buffer.read()
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise UsageError(f"-: line {line}: NUL byte, binary data, not CSV text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"-: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 (send the table as "
+            "UTF-8; Latin-1 and Windows-1252 are not read)"
+        ) from exc
+
+
+def _read_csv(path: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A user's CSV file, or a one-line :class:`UsageError` naming the file and what is wrong.
+
+    ``text_columns`` (names and labels copied to the output) are kept as written: read as
+    numbers, "+2.5" and "01" would come out as "2.5" and "1".
+    """
     if path == "-":
-        text = sys.stdin.read()
+        text = _stdin_text()
     else:
         file = Path(path)
         if not file.exists():
@@ -84,7 +133,10 @@ def _read_csv(path: str) -> pd.DataFrame:
             text = read_table_text(file)
         except PackageSourceError as exc:
             raise UsageError(str(exc)) from exc
-    header = next(csv.reader(io.StringIO(text)), [])
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:  # e.g. a header field beyond the csv module's size limit
+        raise UsageError(f"{path}: line 1: not a readable CSV header ({exc})") from exc
     if not header:
         raise UsageError(f"{path}: the file is empty: no header row")
     if len(header) == 1 and ";" in header[0]:
@@ -96,7 +148,7 @@ def _read_csv(path: str) -> pd.DataFrame:
     if repeated:
         raise UsageError(f"{path}: line 1: column(s) {', '.join(repeated)} appear twice")
     try:
-        return pd.read_csv(io.StringIO(text))
+        return pd.read_csv(io.StringIO(text), dtype={c: str for c in text_columns if c in header})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UsageError(f"{path}: not a readable CSV file ({exc})") from exc
 
@@ -114,33 +166,95 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
+#: Characters of a cell shown in a message; a longer one is cut (a 100 kB cell is one line,
+#: but not a readable one).
+SHOWN_CHARACTERS = 80
+
+
+def _shown(value: object) -> str:
+    """A cell as a message shows it: at most :data:`SHOWN_CHARACTERS`, then its length."""
+    text = str(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}... ({len(text)} characters)"
+
+
 def _refuse_cells(frame: pd.DataFrame, path: str, column: str, bad, why: str) -> None:
     """Raise a :class:`UsageError` naming the first row where ``bad`` holds, with its value."""
     bad = np.asarray(bad, dtype=bool)
     if bad.any():
         row = _first_row(bad)
-        raise UsageError(
-            f"{path}: row {row}, column '{column}', value '{frame[column].iloc[row - 1]}': {why}"
-        )
+        value = _shown(frame[column].iloc[row - 1])
+        raise UsageError(f"{path}: row {row}, column '{column}', value '{value}': {why}")
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: str) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    _refuse_cells(frame, path, column, values.isna() & frame[column].notna(), "not a number")
+    """A column as floats; a cell that is not an ASCII number is refused, naming it.
+
+    pandas reads neither other scripts' digits nor "1_6.5" as numbers (Python's ``float``
+    would), but it reads a column of True and False as booleans, which would count as 1 and 0.
+    """
+    cells = frame[column]
+    if pd.api.types.is_bool_dtype(cells):
+        _refuse_cells(frame, path, column, np.ones(len(cells), dtype=bool), "not a number")
+    values = pd.to_numeric(cells, errors="coerce")
+    _refuse_cells(frame, path, column, values.isna() & cells.notna(), "not a number")
     return values.to_numpy(dtype=float)
 
 
+def _formula_reason(text: str) -> str | None:
+    """Why a text cell is refused as a spreadsheet formula, or None.
+
+    :func:`~ketamine_meta.evidence.datapackage.formula_problem` of the text, and of the text
+    after its leading spaces (newlines and no-break spaces too), which spreadsheets skip.
+    """
+    return formula_problem(text) or formula_problem(text.lstrip())
+
+
+def _refuse_formulas(frame: pd.DataFrame, path: str, columns: list[str]) -> None:
+    """Refuse the first text cell of ``columns`` that a spreadsheet would run as a formula."""
+    for column in columns:
+        cells = frame[column]
+        if pd.api.types.is_numeric_dtype(cells):
+            continue  # numbers are written as plain numbers
+        reasons = cells.map(lambda cell: _formula_reason(cell) if isinstance(cell, str) else None)
+        bad = reasons.notna().to_numpy()
+        if bad.any():
+            _refuse_cells(frame, path, column, bad, reasons.iloc[_first_row(bad) - 1])
+
+
+def _refuse_formula_header(frame: pd.DataFrame, path: str) -> None:
+    """Refuse a column name (copied to the output's header) that would run as a formula."""
+    for column in frame.columns:
+        reason = _formula_reason(str(column))
+        if reason:
+            raise UsageError(f"{path}: line 1, column '{_shown(column)}': {reason}")
+
+
+def _refuse_formula_argument(option: str, value: str) -> None:
+    """Refuse an option's text (written into the output) that would run as a formula."""
+    reason = _formula_reason(value)
+    if reason:
+        raise UsageError(f"{option} '{_shown(value)}': {reason}")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a data package directory."""
+    """Validate a data package directory against the project's canonical schema."""
+    from ketamine_meta.evidence.package_files import (
+        read_canonical_schema,
+        source_tree_canonical_schema,
+    )
+
     root = Path(args.directory)
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory (give the data package's directory)")
     try:
+        canonical = read_canonical_schema(source_tree_canonical_schema())
         descriptor, texts = read_package_dir(root)
     except PackageSourceError as exc:
         raise UsageError(str(exc)) from exc
     try:
-        tables = validate_package(descriptor, texts)
+        tables = validate_package(descriptor, texts, canonical)
     except DataPackageError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -151,7 +265,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_escalc(args: argparse.Namespace) -> int:
     """Add yi and vi to a CSV of per-arm data."""
-    frame = _mapped(_read_csv(args.input), args)
+    if not (np.isfinite(args.add) and args.add >= 0):
+        raise UsageError(f"--add {args.add}: a continuity correction must be finite and >= 0")
+    frame = _read_csv(args.input)
+    # Every column is written back out: none may hold a formula.
+    _refuse_formula_header(frame, args.input)
+    _refuse_formulas(frame, args.input, list(frame.columns))
+    frame = _mapped(frame, args)
     columns = list(MEASURE_COLUMNS[args.measure])
     if args.measure in ("RR", "OR", "RD"):
         frame = _totals_from_two_by_two(frame, args.input)
@@ -163,7 +283,10 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     if args.measure == "SMD":
         _check_smd_inputs(frame, named, args.input)
     options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
-    frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
+    uncorrected = args.measure in CORRECTED and args.to == "none"
+    _check_outputs(frame, args.input, _zero_cells(args.measure, named) if uncorrected else None)
     _write(to_csv_text(frame), args.output)
     return 0
 
@@ -184,6 +307,16 @@ def _mapped(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
         mapping[name.strip()] = column.strip()
     mapping |= {name: getattr(args, name) for name in METAFOR_NAMES if getattr(args, name)}
     _require_columns(frame, list(mapping.values()), args.input)
+    for name, column in mapping.items():
+        others = [n for n, c in mapping.items() if c == column and n != name]
+        if others:
+            raise UsageError(f"column '{column}' is mapped to both {name} and {others[0]}")
+        if name in frame.columns and name not in mapping.values():
+            # Renaming would leave two columns of that name.
+            raise UsageError(
+                f"--{name} {column}: {args.input} already has a column '{name}'; map that "
+                "one, or rename it"
+            )
     return frame.rename(columns={column: name for name, column in mapping.items()})
 
 
@@ -204,6 +337,37 @@ def _check_finite(frame: pd.DataFrame, values: dict, path: str) -> None:
         _refuse_cells(frame, path, column, ~np.isfinite(array), "must be a finite number")
 
 
+def _check_outputs(frame: pd.DataFrame, path: str, undefined: np.ndarray | None) -> None:
+    """The computed ``yi`` and ``vi`` must be finite: inputs of extreme size (1e308) overflow.
+
+    ``undefined`` marks the rows left without a value on purpose: a zero cell under
+    ``--to none``, which metafor leaves undefined (NA) too.
+    """
+    bad = ~(np.isfinite(frame["yi"]) & np.isfinite(frame["vi"])).to_numpy()
+    if undefined is not None:
+        bad &= ~undefined
+    if bad.any():
+        row = _first_row(bad)
+        yi, vi = frame["yi"].iloc[row - 1], frame["vi"].iloc[row - 1]
+        raise UsageError(
+            f"{path}: row {row}: the effect size is {yi:g} with variance {vi:g}: the inputs "
+            "are too large or too small for floating point (check the units)"
+        )
+
+
+def _event_pairs(measure: str) -> list[tuple[str, str]]:
+    """The (events, total) columns of a measure."""
+    return {"SMD": [], "PLO": [("xi", "ni")], "PFT": [("xi", "ni")]}.get(
+        measure, [("ai", "n1i"), ("ci", "n2i")]
+    )
+
+
+def _zero_cells(measure: str, values: dict) -> np.ndarray:
+    """Rows with a zero cell: no events, or events in everyone, in some group."""
+    pairs = _event_pairs(measure)
+    return np.any([(values[e] == 0) | (values[e] == values[t]) for e, t in pairs], axis=0)
+
+
 def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
     """Standard deviations must be positive and group sizes at least 2 (Hedges' J needs df)."""
     rules = [(c, values[c] <= 0, "a standard deviation must be positive") for c in ("sd1i", "sd2i")]
@@ -214,10 +378,7 @@ def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
 
 def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) -> None:
     """Events must lie between 0 and their total, and totals must be positive."""
-    pairs = {"SMD": [], "PLO": [("xi", "ni")], "PFT": [("xi", "ni")]}.get(
-        measure, [("ai", "n1i"), ("ci", "n2i")]
-    )
-    for events, total in pairs:
+    for events, total in _event_pairs(measure):
         bad = (values[events] < 0) | (values[events] > values[total]) | (values[total] <= 0)
         if bad.any():
             total_value = frame[total].iloc[_first_row(bad) - 1]
@@ -225,12 +386,31 @@ def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) ->
             _refuse_cells(frame, path, events, bad, why)
 
 
+#: Most subgroups pooled: real subgroup analyses have a handful; each is a model of its own
+#: (measured: 1,000 take 3 s, 10,000 take 12 s; a million would take half an hour).
+MAX_SUBGROUPS = 1_000
+
+
+def _check_subgroup_labels(frame: pd.DataFrame, path: str, column: str) -> None:
+    """Labels present, no formula, none named as an output row, at most MAX_SUBGROUPS."""
+    labels = frame[column]
+    _refuse_cells(frame, path, column, labels.isna(), "a subgroup label is required")
+    _refuse_formulas(frame, path, [column])
+    reserved = labels.astype(str).isin([OVERALL_LABEL, SUBGROUP_TEST_LABEL])
+    why = "the name of an output row of its own; give the subgroup another label"
+    _refuse_cells(frame, path, column, reserved, why)
+    _check_distinct(frame, path, [column], MAX_SUBGROUPS, "subgroup")
+
+
 def cmd_pool(args: argparse.Namespace) -> int:
     """Pool yi/vi columns with a random-effects model."""
-    frame = _read_csv(args.input)
+    frame = _read_csv(args.input, text_columns=(args.by,) if args.by else ())
     _require_columns(frame, [args.yi, args.vi] + ([args.by] if args.by else []), args.input)
     if frame.empty:
         raise UsageError(f"{args.input}: no rows; at least one study is needed")
+    _refuse_formula_argument("--analysis", args.analysis)
+    if args.by:
+        _check_subgroup_labels(frame, args.input, args.by)
     yi = _numeric(frame, args.yi, args.input)
     vi = _numeric(frame, args.vi, args.input)
     level = _level(args.level)
@@ -244,25 +424,28 @@ def cmd_pool(args: argparse.Namespace) -> int:
             f"{args.input}: row {row}, column '{args.yi}', value '{yi[row - 1]:g}': "
             "an effect estimate must be finite"
         )
+    _check_effect_bound(frame, args.input, args.yi, yi)
     if (vi <= 0).any():
         row = _first_row(vi <= 0)
         raise UsageError(
             f"{args.input}: row {row}, column '{args.vi}', value '{vi[row - 1]:g}': "
             "sampling variances must be positive"
         )
-    groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
-    data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})
-    # A study with infinite variance carries no weight (metafor drops it too): say so.
-    for row in np.flatnonzero(np.isinf(vi)) + 1:
+    finite = np.isfinite(vi)
+    if not finite.any():
+        raise UsageError(f"{args.input}: no study with a finite variance")
+    _check_variance_spread(vi[finite], args.input, args.vi)
+    _check_variance_bounds(frame, args.input, args.vi, vi)
+    # A study with infinite variance carries no weight (metafor drops it too): say so, once
+    # nothing else can fail.
+    for row in np.flatnonzero(~finite) + 1:
         print(
             f"ketamine-meta pool: note: {args.input}: row {row}, column '{args.vi}': infinite "
             "variance, the study gets no weight and is left out",
             file=sys.stderr,
         )
-    data = data[np.isfinite(vi)]
-    if data.empty:
-        raise UsageError(f"{args.input}: no study with a finite variance")
-    _check_variance_spread(data["vi"].to_numpy(), args.input, args.vi)
+    groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
+    data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})[finite]
     table, _, _ = pool_by_subgroup(
         data,
         by="group",
@@ -282,6 +465,14 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
 
 NMA_COLUMNS = ["study", "treat1", "treat2", "yi", "vi"]
+NMA_NAMES = ("study", "treat1", "treat2")
+
+
+#: Largest network fitted: published networks have tens of treatments, a hundred at most.
+#: At the bounds a fit takes about a minute (measured: 200 treatments, 20,000 two-arm
+#: contrasts, 55 s); 2,000 treatments took over three minutes.
+MAX_NETWORK_TREATMENTS = 200
+MAX_NETWORK_CONTRASTS = 20_000
 
 
 def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
@@ -289,14 +480,25 @@ def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     _require_columns(frame, NMA_COLUMNS, path)
     if frame.empty:
         raise UsageError(f"{path}: no rows; a network needs contrasts")
-    for column in ("study", "treat1", "treat2"):
-        _refuse_cells(frame, path, column, frame[column].isna(), "a name is required")
+    if len(frame) > MAX_NETWORK_CONTRASTS:
+        raise UsageError(
+            f"{path}: row {MAX_NETWORK_CONTRASTS + 1}: more than {MAX_NETWORK_CONTRASTS} "
+            f"contrasts; a network is bounded to {MAX_NETWORK_CONTRASTS}"
+        )
+    for column in NMA_NAMES:
+        blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+        _refuse_cells(frame, path, column, blank, "a name is required")
+    _refuse_formulas(frame, path, list(NMA_NAMES))
+    _check_distinct(frame, path, ["treat1", "treat2"], MAX_NETWORK_TREATMENTS, "treatment")
     yi = _numeric(frame, "yi", path)
     vi = _numeric(frame, "vi", path)
     _refuse_cells(frame, path, "yi", ~np.isfinite(yi), "an effect estimate must be finite")
     _refuse_cells(
         frame, path, "vi", ~(np.isfinite(vi) & (vi > 0)), "a variance must be positive and finite"
     )
+    _check_effect_bound(frame, path, "yi", yi)
+    _check_variance_spread(vi, path, "vi")
+    _check_variance_bounds(frame, path, "vi", vi)
     return pd.DataFrame(
         {
             "study": frame["study"].astype(str),
@@ -308,9 +510,25 @@ def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     )
 
 
+def _check_distinct(
+    frame: pd.DataFrame, path: str, columns: list[str], bound: int, what: str
+) -> None:
+    """Refuse the cell that names the ``what`` one beyond ``bound`` distinct values."""
+    # Row by row, column by column: the order in which a reader meets the names.
+    cells = frame[columns].astype(str).to_numpy().ravel()
+    first_seen = pd.Index(cells).drop_duplicates()
+    if len(first_seen) > bound:
+        at = int(np.flatnonzero(cells == first_seen[bound])[0])
+        row, column = at // len(columns) + 1, columns[at % len(columns)]
+        raise UsageError(
+            f"{path}: row {row}, column '{column}', value '{_shown(cells[at])}': {what} "
+            f"{bound + 1}; the command is bounded to {bound} {what}s"
+        )
+
+
 def cmd_nma(args: argparse.Namespace) -> int:
     """Random-effects network meta-analysis of pairwise contrasts."""
-    contrasts = _nma_contrasts(_read_csv(args.input), args.input)
+    contrasts = _nma_contrasts(_read_csv(args.input, text_columns=NMA_NAMES), args.input)
     try:
         fit = fit_network(
             network_from_pairwise(contrasts, args.reference), args.method, _level(args.level)
@@ -319,9 +537,9 @@ def cmd_nma(args: argparse.Namespace) -> int:
         if exc.study is None:
             raise UsageError(f"{args.input}: {exc}") from None
         rows = np.flatnonzero(contrasts["study"] == exc.study) + 1
-        listed = ", ".join(str(r) for r in rows)
+        listed = ("row " if len(rows) == 1 else "rows ") + ", ".join(str(r) for r in rows)
         raise UsageError(
-            f"{args.input}: rows {listed}, column 'study', value '{exc.study}': {exc}"
+            f"{args.input}: {listed}, column 'study', value '{exc.study}': {exc}"
         ) from None
     table = fit.effects
     if args.format == "json":
@@ -335,13 +553,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """Write a data package of simulated trials with its true effects (truth.json)."""
     if args.trials < 1:
         raise UsageError(f"--trials {args.trials}: at least one trial is needed")
+    if args.trials > MAX_TRIALS:
+        raise UsageError(f"--trials {args.trials}: at most {MAX_TRIALS} trials are simulated")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: a seed must not be negative")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{args.out}: exists and is not an empty directory; give a new one")
     template = Path(args.template)
     if not (template / "datapackage.json").is_file():
         raise UsageError(f"{args.template}: no datapackage.json (the template package)")
-    truth = write_synthetic_package(template, out, args.trials, args.seed)
+    try:
+        truth = write_synthetic_package(template, out, args.trials, args.seed)
+    except PackageSourceError as exc:
+        raise UsageError(str(exc)) from exc
     print(f"wrote {args.trials} simulated trials (seed {truth['seed']}) to {out}")
     return 0
 
@@ -350,16 +575,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """Print the pooled number and every comparison, data row and source behind it."""
     root = Path(args.root)
     analysis = ANALYSES[args.analysis]
-    table = _read_csv(str(root / analysis.rows))
-    pooled = _read_csv(str(root / analysis.pooled)) if analysis.pooled else None
-    sources = _read_csv(str(root / "data/raw/sources.csv"))
+    rows_path, pooled_path = str(root / analysis.rows), str(root / (analysis.pooled or ""))
+    table = _read_csv(rows_path)
+    pooled = _read_csv(pooled_path) if analysis.pooled else None
+    sources_path = str(root / "data/raw/sources.csv")
+    sources = _read_csv(sources_path)
+    _require_columns(sources, ["source_id", "url"], sources_path)
     try:
-        text = explain(table, sources, args.subgroup, pooled, analysis)
+        select_rows(table, args.subgroup, analysis)
     except KeyError as exc:
         valid = ", ".join(subgroups(table, analysis))
         raise UsageError(
             f"{args.analysis}: no subgroup {args.subgroup!r}; valid (any case): {valid}"
         ) from exc
+    try:
+        text = explain(table, sources, args.subgroup, pooled, analysis)
+    except KeyError as exc:  # a table that is not the one the pipeline wrote
+        missing = exc.args[0]
+        path = pooled_path if missing in table.columns else rows_path
+        raise UsageError(f"{path}: no column {missing!r} (a table of the pipeline?)") from exc
     _write(text, None)
     return 0
 
@@ -392,8 +626,8 @@ def cmd_reconstruct_km(args: argparse.Namespace) -> int:
         )
     except CurveInputError as exc:
         table, _, rest = str(exc).partition(": ")
-        path = {"curve": args.curve, "at-risk": args.at_risk}.get(table)
-        raise UsageError(f"{path}: {rest}" if path else str(exc)) from exc
+        path = {"curve": args.curve, "at-risk": args.at_risk, "total_events": "--total-events"}
+        raise UsageError(f"{path[table]}: {rest}" if table in path else str(exc)) from exc
     requested = ipd.attrs.get("total_events_requested")
     achieved = ipd.attrs.get("total_events_achieved")
     if requested is not None and achieved != requested:
@@ -420,6 +654,30 @@ def _check_variance_spread(vi: np.ndarray, path: str, column: str) -> None:
         )
 
 
+#: Largest |yi| and range of vi given to the engines: far beyond any effect or variance in
+#: any unit, and every square and product the engines form stays a float (at 1e100 REML's
+#: likelihood overflows; 1e300 squared is infinite).
+MAX_ABS_EFFECT = 1e50
+VARIANCE_BOUNDS = (1e-50, 1e50)
+
+
+def _check_effect_bound(frame: pd.DataFrame, path: str, column: str, yi: np.ndarray) -> None:
+    """Refuse the first estimate beyond +-:data:`MAX_ABS_EFFECT`."""
+    too_large = np.abs(yi) > MAX_ABS_EFFECT
+    why = f"an effect estimate beyond +-{MAX_ABS_EFFECT:g} is refused (check the units)"
+    _refuse_cells(frame, path, column, too_large, why)
+
+
+def _check_variance_bounds(frame: pd.DataFrame, path: str, column: str, vi: np.ndarray) -> None:
+    """Refuse the first variance outside :data:`VARIANCE_BOUNDS`.
+
+    An infinite one is not refused: ``pool`` gives that study no weight, as metafor does.
+    """
+    low, high = VARIANCE_BOUNDS
+    why = f"a sampling variance outside [{low:g}, {high:g}] is refused (check the units)"
+    _refuse_cells(frame, path, column, (vi < low) | ((vi > high) & np.isfinite(vi)), why)
+
+
 def _level(value: float) -> float:
     try:
         return confidence_level(value)
@@ -429,8 +687,15 @@ def _level(value: float) -> float:
 
 def cmd_cite(args: argparse.Namespace) -> int:
     """Print (or write) BibTeX for every row of the package's sources.csv."""
-    sources = _read_csv(str(Path(args.package) / "sources.csv"))
+    path = str(Path(args.package) / "sources.csv")
+    sources = _read_csv(path)
     _require_columns(sources, ["source_id", "citation", "url", "doi"], args.package)
+    # The package's own rules for what BibTeX is built from: a key it can hold, no gaps.
+    keys = sources["source_id"].astype(str)
+    not_key = sources["source_id"].isna() | ~keys.str.fullmatch(r"[a-z0-9_]+")
+    _refuse_cells(sources, path, "source_id", not_key, "a key is lower-case letters, digits, _")
+    for column in ("citation", "url"):
+        _refuse_cells(sources, path, column, sources[column].isna(), "a value is required")
     _write(bibtex(sources), args.output)
     return 0
 
@@ -446,15 +711,52 @@ def _write(text: str, output: str | None) -> None:
     if not target.parent.is_dir():
         raise UsageError(f"{output}: directory {target.parent} does not exist")
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(text)
-    partial.replace(target)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)  # gone once replaced; a failed write leaves none
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _ascii_number(text: str, convert: type[int] | type[float]) -> int | float:
+    """``convert(text)``, refusing other scripts' digits and digit separators.
+
+    ``int`` and ``float`` read both (Arabic-Indic one-two is 12, "1_0" is 10): in an option
+    they are a slip, not a number.
+    """
+    if not text.isascii() or "_" in text:
+        raise argparse.ArgumentTypeError(f"'{_shown(text)}': not a number (ASCII digits)")
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{_shown(text)}': not a {convert.__name__}") from None
+
+
+def _decimal(text: str) -> float:
+    """An option's number: ASCII, as ``float`` reads it (nan and inf are refused later)."""
+    return _ascii_number(text, float)
+
+
+def _whole(text: str) -> int:
+    """An option's whole number, in ASCII digits."""
+    return _ascii_number(text, int)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ketamine-meta`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="ketamine-meta",
         description="Meta-analysis tools of the ketamine-meta project (metafor-compatible).",
+        epilog="Errors are one line naming file, row, column and value. Text a spreadsheet "
+        "would run as a formula (first character, after any spaces, = + - @ tab or CR, not "
+        "a number) is refused wherever it would be copied into an output.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -474,7 +776,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="CSV file, or - for standard input")
     p.add_argument("--measure", required=True, choices=sorted(MEASURE_COLUMNS), help=MEASURE_HELP)
     p.add_argument(
-        "--add", type=float, default=0.5, help="continuity correction (default 0.5, metafor's)"
+        "--add", type=_decimal, default=0.5, help="continuity correction (default 0.5, metafor's)"
     )
     p.add_argument(
         "--to",
@@ -512,12 +814,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(TESTS),
         help="Hartung-Knapp (default), its ad hoc truncated form, or Wald z",
     )
-    p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
+    p.add_argument("--level", default=0.95, type=_decimal, help="confidence level (default 0.95)")
     p.add_argument(
         "--by",
-        help="column defining subgroups (separate tau^2 each; Q test for subgroup differences)",
+        help="column defining subgroups (separate tau^2 each; Q test for subgroup differences); "
+        f"at most {MAX_SUBGROUPS}; labels a spreadsheet would run as formulas are refused",
     )
-    p.add_argument("--analysis", default="pooled", help="text of the analysis column")
+    p.add_argument(
+        "--analysis",
+        default="pooled",
+        help="text of the analysis column (refused if a spreadsheet would run it as a formula)",
+    )
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_pool)
@@ -526,9 +833,10 @@ def build_parser() -> argparse.ArgumentParser:
         "nma",
         help="random-effects network meta-analysis of pairwise contrasts",
         description="One row per pairwise contrast: study, treat1, treat2, yi (treat1 minus "
-        "treat2), vi. A multi-arm trial gives all its pairs; its arm variances are "
-        "back-calculated (v_A = (v_AB + v_AC - v_BC) / 2). Consistency model with one tau^2 "
-        "(metafor: rma.mv(yi, V, mods = ~ treatments - 1, random = ~ comp | study, "
+        f"treat2), vi; at most {MAX_NETWORK_TREATMENTS} treatments and "
+        f"{MAX_NETWORK_CONTRASTS} contrasts. A multi-arm trial gives all its pairs; its arm "
+        "variances are back-calculated (v_A = (v_AB + v_AC - v_BC) / 2). Consistency model "
+        "with one tau^2 (metafor: rma.mv(yi, V, mods = ~ treatments - 1, random = ~ comp | study, "
         "rho = 1/2)); z confidence and prediction intervals. Output: each treatment minus "
         "the reference.",
     )
@@ -537,7 +845,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--method", default="REML", choices=list(NETWORK_METHODS), help="tau^2 estimator"
     )
-    p.add_argument("--level", default=0.95, type=float, help="confidence level (default 0.95)")
+    p.add_argument("--level", default=0.95, type=_decimal, help="confidence level (default 0.95)")
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_nma)
@@ -551,8 +859,10 @@ def build_parser() -> argparse.ArgumentParser:
         "relapse rows. The true effects are written to DIR/truth.json. The descriptor and the "
         "tables that describe no trial come from --template.",
     )
-    p.add_argument("--trials", type=int, required=True, help="number of trials")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--trials", type=_whole, required=True, help=f"number of trials (1 to {MAX_TRIALS})"
+    )
+    p.add_argument("--seed", type=_whole, default=1, help="random seed, >= 0 (default 1)")
     p.add_argument("--out", required=True, help="new directory for the package")
     p.add_argument("--template", default="data/raw", help="package to take the descriptor from")
     p.set_defaults(func=cmd_synth)
@@ -574,7 +884,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--curve", required=True, help="CSV with columns time, survival (0-1)")
     p.add_argument("--at-risk", required=True, help="CSV with columns time, n_at_risk")
-    p.add_argument("--total-events", type=int, help="total number of events, when reported")
+    p.add_argument(
+        "--total-events",
+        type=_whole,
+        help="total number of events, when reported (refused if the curve rules it out)",
+    )
     p.add_argument("--out", help="write IPD (time, event) here instead of standard output")
     p.set_defaults(func=cmd_reconstruct_km)
 
@@ -600,15 +914,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"ketamine-meta {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        message = str(exc)
     except OSError as exc:
         # A file that cannot be read or written (permissions, a full disk): one line, no
         # traceback; the name is the OS's.
-        print(
-            f"ketamine-meta {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr
-        )
-        return 2
+        message = f"{exc.filename}: {exc.strerror}"
+    print(f"ketamine-meta {args.command}: error: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line: control characters (a newline in a cell or a path) escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Parse and validate the extracted-trial data package against its Table Schema descriptor.
+"""Parse and validate the extracted-trial data package against the project's canonical schema.
 
-The descriptor (``data/raw/datapackage.json``) follows the Frictionless Data Package and Table
-Schema specifications: per field a ``type`` and ``constraints`` (``required``, ``enum``,
-``minimum``, ``exclusiveMinimum``, ``maximum``, ``pattern``), per table a ``primaryKey`` and
-``foreignKeys``. On top of the schema, :func:`cross_field_problems` checks rules no schema can
-state (responders cannot exceed n, a spread must accompany a mean, ...).
+The rules are those of the canonical descriptor (:data:`CANONICAL_SCHEMA`), which follows the
+Frictionless Data Package and Table Schema specifications: per field a ``type`` and
+``constraints`` (``required``, ``unique``, ``enum``, ``minimum``, ``exclusiveMinimum``,
+``maximum``, ``exclusiveMaximum``, ``pattern``), per table a ``primaryKey`` and ``foreignKeys``.
+A package's own ``datapackage.json`` must state the same rules (:func:`descriptor_differences`)
+but is never the source of them. On top of the schema, :func:`cross_field_problems` checks
+rules no schema can state (responders cannot exceed n, a spread must accompany a mean, ...).
 
 Every problem names the file, the data row (1-based, header excluded), the file line, the column
 and the offending value, so that a reviewer can open the CSV at that line.
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -48,7 +52,17 @@ class Problem:
             where.append(f"column '{self.column}'")
         if self.value is not None:
             where.append(f"value '{self.value}'")
-        return ", ".join(where) + f": {self.message}"
+        return printable(", ".join(where) + f": {self.message}")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every unprintable character escaped (``\n``, ``\u200b``, ``\xa0``).
+
+    A problem is one line, and a character a reader cannot see is shown by its code.
+    """
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 class DataPackageError(ValueError):
@@ -157,8 +171,12 @@ def _header_problem(header: list[str], file: str) -> Problem | None:
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-#: A signed plain number, which spreadsheets read as a number whatever its first character.
-PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+#: A signed plain number in ASCII digits, the only form a number cell may take (Python's
+#: ``float`` would also read ``1_6.5``, Arabic-Indic digits and ``inf``); spreadsheets read it as a
+#: number whatever its first character.
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
+PLAIN_YEAR = re.compile(r"[0-9]{4}")
 
 
 def formula_problem(value: str) -> str | None:
@@ -168,7 +186,7 @@ def formula_problem(value: str) -> str | None:
     a plain number would run as a formula when a reviewer opens a results CSV in a
     spreadsheet (OWASP "CSV Injection"); the package refuses it rather than rewriting it.
     """
-    if FORMULA_START.match(value) and not PLAIN_NUMBER.match(value):
+    if FORMULA_START.match(value) and not PLAIN_NUMBER.fullmatch(value):
         return (
             f"text starting with {value[0]!r} is refused: a spreadsheet would run it as a "
             "formula (OWASP CSV injection)"
@@ -195,20 +213,40 @@ def _unreadable_row(
 
 
 def _cast(value: str, field_type: str) -> object:
+    """``value`` as its field type; a number is plain ASCII (:data:`PLAIN_NUMBER`) or refused."""
+    if field_type not in ("integer", "number", "year"):
+        return value
+    foreign = next((c for c in value if c.isdigit() and not c.isascii()), None)
+    if foreign:
+        raise ValueError(f"the digit '{foreign}' (U+{ord(foreign):04X}) is not an ASCII digit 0-9")
     if field_type == "integer":
-        if not re.fullmatch(r"[+-]?\d+", value):
+        if not PLAIN_INTEGER.fullmatch(value):
             raise ValueError("not an integer")
         return int(value)
-    if field_type == "number":
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError("not a finite number")
-        return number
     if field_type == "year":
-        if not re.fullmatch(r"\d{4}", value):
+        if not PLAIN_YEAR.fullmatch(value):
             raise ValueError("not a four-digit year")
         return int(value)
-    return value
+    if not PLAIN_NUMBER.fullmatch(value):
+        raise ValueError("not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def invisible_character_problem(value: str) -> str | None:
+    """Why a cell holding an invisible format character (Unicode category Cf) is refused.
+
+    A zero-width space or joiner, a direction mark or a byte-order mark makes two values that
+    look the same differ (``Daly2018`` and ``Daly2018`` followed by U+200B), so a key could
+    be repeated unseen or a reference fail for no visible reason.
+    """
+    hidden = next((c for c in value if unicodedata.category(c) == "Cf"), None)
+    if hidden is None:
+        return None
+    name = unicodedata.name(hidden, "format character")
+    return f"invisible character U+{ord(hidden):04X} ({name}): retype the value without it"
 
 
 def _constraint_problem(value: object, constraints: Mapping) -> str | None:
@@ -220,6 +258,8 @@ def _constraint_problem(value: object, constraints: Mapping) -> str | None:
         return f"must be greater than {constraints['exclusiveMinimum']}"
     if "maximum" in constraints and value > constraints["maximum"]:
         return f"above the maximum {constraints['maximum']}"
+    if "exclusiveMaximum" in constraints and value >= constraints["exclusiveMaximum"]:
+        return f"must be less than {constraints['exclusiveMaximum']}"
     if "pattern" in constraints and not re.fullmatch(constraints["pattern"], str(value)):
         return f"does not match the pattern {constraints['pattern']}"
     return None
@@ -229,11 +269,14 @@ def _row_line(table: ParsedTable, row: int) -> int | None:
     return 1 if row == 0 else table.lines.get(row)
 
 
-def validate_table(table: ParsedTable, schema: Mapping) -> tuple[pd.DataFrame, list[Problem]]:
+def validate_table(
+    table: ParsedTable, schema: Mapping, keys: Iterable[list[str]] = ()
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Check one table against its Table Schema and return it with typed columns.
 
-    Checks the header (every schema field present, no unknown column), each cell's type and
-    constraints, and the uniqueness of the primary key. Empty cells are missing values (NA).
+    Checks the header (every schema field present, no unknown column), each cell
+    (:func:`_typed_cell`), and that no two rows share a value of the primary key or of any of
+    ``keys`` (:func:`_key_problems`). Empty cells are missing values (NA).
     """
     problems: list[Problem] = []
     fields = {f["name"]: f for f in schema["fields"]}
@@ -250,30 +293,10 @@ def validate_table(table: ParsedTable, schema: Mapping) -> tuple[pd.DataFrame, l
                 Problem(table.file, 0, 1, name, None, "required column is missing from the header")
             )
             continue
-        constraints = field.get("constraints", {})
         values: list = []
         for row, raw in frame[name].items():
-            cell = raw.strip()
-            if cell == "":
-                values.append(pd.NA)
-                if constraints.get("required"):
-                    problems.append(
-                        Problem(
-                            table.file, row, _row_line(table, row), name, raw, "value is required"
-                        )
-                    )
-                continue
-            try:
-                value = _cast(cell, field.get("type", "string"))
-            except ValueError as exc:
-                values.append(pd.NA)
-                message = f"{exc} (expected {field.get('type')})"
-                problems.append(Problem(table.file, row, _row_line(table, row), name, raw, message))
-                continue
+            value, message = _typed_cell(raw, field)
             values.append(value)
-            message = _constraint_problem(value, constraints)
-            if field.get("type", "string") == "string":
-                message = message or formula_problem(raw)
             if message:
                 problems.append(Problem(table.file, row, _row_line(table, row), name, raw, message))
         typed[name] = values
@@ -281,8 +304,34 @@ def validate_table(table: ParsedTable, schema: Mapping) -> tuple[pd.DataFrame, l
     out = out.astype(
         {n: _pandas_dtype(f.get("type", "string")) for n, f in fields.items() if n in out}
     )
-    problems += _duplicate_key_problems(table, out, schema.get("primaryKey"))
+    primary_key = _as_list(schema.get("primaryKey"))
+    for key in _distinct([primary_key, *keys]):
+        problems += _key_problems(table, out, key, "primary key" if key == primary_key else "key")
     return out, problems
+
+
+def _typed_cell(raw: str, field: Mapping) -> tuple[object, str | None]:
+    """A cell's typed value (NA if empty or unreadable) and why it is refused, if it is.
+
+    The value checked is the value kept: the cell without surrounding whitespace, so that
+    `` =HYPERLINK(...)`` is refused as a formula like ``=HYPERLINK(...)``.
+    """
+    cell = raw.strip()
+    constraints = field.get("constraints", {})
+    if cell == "":
+        return pd.NA, "value is required" if constraints.get("required") else None
+    hidden = invisible_character_problem(cell)
+    if hidden:
+        return pd.NA, hidden
+    field_type = field.get("type", "string")
+    try:
+        value = _cast(cell, field_type)
+    except ValueError as exc:
+        return pd.NA, f"{exc} (expected {field_type})"
+    message = _constraint_problem(value, constraints)
+    if field_type == "string":
+        message = message or formula_problem(cell)
+    return value, message
 
 
 def _pandas_dtype(field_type: str) -> str:
@@ -295,24 +344,55 @@ def _as_list(key: str | list[str] | None) -> list[str]:
     return [key] if isinstance(key, str) else list(key)
 
 
-def _duplicate_key_problems(
-    table: ParsedTable, frame: pd.DataFrame, primary_key: str | list[str] | None
+def _distinct(keys: Iterable[list[str]]) -> list[list[str]]:
+    """The non-empty keys, each once, in order."""
+    distinct: list[list[str]] = []
+    for key in keys:
+        if key and key not in distinct:
+            distinct.append(key)
+    return distinct
+
+
+def folded(value: object) -> object:
+    """A key value as compared for collisions: text case-folded under NFKC, others as they are.
+
+    ``Daly2018``, ``daly2018`` and ``Daly2018`` in full-width letters fold alike.
+    """
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
+def _key_problems(
+    table: ParsedTable, frame: pd.DataFrame, key: list[str], label: str
 ) -> list[Problem]:
-    key = _as_list(primary_key)
-    if not key or not set(key) <= set(frame.columns):
+    """Rows whose ``key`` repeats an earlier row's, exactly or up to case and Unicode form.
+
+    Keys that differ only in letter case or Unicode normalization look alike to a reader and
+    to case-insensitive tools (a spreadsheet's lookup, a file system), so they are refused as
+    a collision; the problem names the earlier row and its value.
+    """
+    if not set(key) <= set(frame.columns):
         return []
-    duplicated = frame.duplicated(subset=key, keep="first")
-    return [
-        Problem(
-            table.file,
-            row,
-            _row_line(table, row),
-            ", ".join(key),
-            " | ".join(str(frame.at[row, k]) for k in key),
-            "duplicate primary key: an earlier row has the same value",
+    problems: list[Problem] = []
+    first: dict[tuple, tuple[int, tuple]] = {}
+    for row, values in zip(frame.index, frame[key].itertuples(index=False, name=None), strict=True):
+        earlier = first.setdefault(tuple(folded(v) for v in values), (row, values))
+        if earlier[0] == row:
+            continue
+        shown = " | ".join(str(v) for v in values)
+        if earlier[1] == values:
+            message = f"duplicate {label}: row {earlier[0]} has the same value"
+        else:
+            message = (
+                f"{label} collides with row {earlier[0]} "
+                f"('{' | '.join(str(v) for v in earlier[1])}'): keys may not differ only in "
+                "letter case or Unicode form"
+            )
+        problems.append(
+            Problem(table.file, row, _row_line(table, row), ", ".join(key), shown, message)
         )
-        for row in frame.index[duplicated]
-    ]
+    return problems
 
 
 def foreign_key_problems(
@@ -515,19 +595,266 @@ COUNT_OUTCOMES = frozenset(
 SCORE_OUTCOMES = frozenset({"depression_score", "suicidal_ideation_score"})
 
 
+#: The project's canonical descriptor, relative to the repository root: the rules every data
+#: package is validated against, whatever its own ``datapackage.json`` says.
+CANONICAL_SCHEMA = "workflow/schemas/datapackage.schema.json"
+#: A resource name; the validate stage writes ``NAME.csv``, so it must be a plain identifier.
+RESOURCE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: Keys that document a resource, its schema or a field without changing how it is validated.
+#: At the package level every key but ``resources`` is documentation.
+RESOURCE_DOCUMENTATION = frozenset(
+    {"title", "description", "sources", "licenses", "type", "format", "mediatype", "encoding"}
+)
+SCHEMA_DOCUMENTATION = frozenset({"$schema", "title", "description"})
+FIELD_DOCUMENTATION = frozenset({"title", "description", "example", "unit"})
+#: How many differences from the canonical schema are reported at most.
+MAX_DIFFERENCES = 200
+
+
+class _Absent:
+    """A key a descriptor does not have."""
+
+    def __repr__(self) -> str:
+        return "absent"
+
+
+ABSENT = _Absent()
+
+
+def descriptor_differences(descriptor: object, canonical: Mapping) -> list[Problem]:
+    """Every way the rules of a package's descriptor differ from the canonical schema's.
+
+    The rules of the data package are the project's, kept in one canonical descriptor
+    (:data:`CANONICAL_SCHEMA`): each resource's ``name``, ``path`` and ``schema`` (every
+    field's ``name``, ``type``, ``format`` and ``constraints``; ``primaryKey``,
+    ``foreignKeys``, ``missingValues``). A package's own ``datapackage.json``, including one
+    pulled from ``data.source``, must state exactly these rules, and validation then uses the
+    canonical ones only, so that no package can relax a pattern, widen a type, add or drop a
+    field or a resource, or move a file. Documentation may differ: the package-level metadata
+    (name, title, version, licenses, ...) and the keys in :data:`RESOURCE_DOCUMENTATION`,
+    :data:`SCHEMA_DOCUMENTATION` and :data:`FIELD_DOCUMENTATION`; any other key counts as a
+    rule. Resources and fields are matched by name, so their order is free.
+
+    Any JSON value is compared safely: the walk goes no deeper than the canonical schema
+    does, and nothing from the descriptor (a regular expression, say) is compiled or run.
+
+    Parameters
+    ----------
+    descriptor : object
+        The parsed ``datapackage.json`` of the package.
+    canonical : mapping
+        The parsed canonical schema.
+
+    Returns
+    -------
+    list of Problem
+        One per difference, on ``datapackage.json``, naming the difference by its path in the
+        descriptor (``resources[2] 'outcomes' schema.fields[7] 'sd': constraints.minimum ...``).
+    """
+    if not isinstance(descriptor, Mapping):
+        lines: Iterator[str] = iter([f"is {_shown(descriptor)}, not an object"])
+    else:
+        lines = _named_differences(
+            "",
+            "resources",
+            descriptor.get("resources", ABSENT),
+            canonical["resources"],
+            "resource",
+            _resource_differences,
+        )
+    # A hostile descriptor can differ a million times over; the first few say enough.
+    listed = list(itertools.islice(lines, MAX_DIFFERENCES))
+    if next(lines, None) is not None:
+        listed.append(f"more than {MAX_DIFFERENCES} differences; the rest are not listed")
+    return [Problem("datapackage.json", None, None, None, None, line) for line in listed]
+
+
+def _located(where: str, text: str) -> str:
+    return f"{where}: {text}" if where else text
+
+
+def _named_differences(
+    where: str,
+    key: str,
+    entries: object,
+    canonical: list[Mapping],
+    noun: str,
+    compare: Callable[[str, Mapping, Mapping], Iterator[str]],
+) -> Iterator[str]:
+    """Differences of a list of named entries (resources, fields), matched by name."""
+    if not isinstance(entries, list):
+        yield from _value_differences(where, key, entries, canonical)
+        return
+    expected = {entry["name"]: entry for entry in canonical}
+    listed = ", ".join(expected)
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        at = f"{where} {key}[{i}]".lstrip()
+        name = entry.get("name", ABSENT) if isinstance(entry, Mapping) else ABSENT
+        if not isinstance(entry, Mapping):
+            yield f"{at}: is {_shown(entry)}, not an object"
+        elif not isinstance(name, str):
+            yield (
+                f"{at}: name is {_shown(name)} in the package; the canonical schema "
+                f"({CANONICAL_SCHEMA}) names each {noun}: {listed}"
+            )
+        elif name not in expected:
+            yield (
+                f"{at}: name {_shown(name)} is not a {noun} of the canonical schema "
+                f"({CANONICAL_SCHEMA}), which has: {listed}"
+            )
+        elif name in seen:
+            yield (
+                f"{at} {_shown(name)}: a second {noun} named {_shown(name)} "
+                f"(the first is {key}[{seen[name]}]); each is listed once"
+            )
+        else:
+            seen[name] = i
+            yield from compare(f"{at} {_shown(name)}", entry, expected[name])
+    for name in expected:
+        if name not in seen:
+            yield _located(
+                where.strip(),
+                f"{key}: {noun} {_shown(name)} of the canonical schema ({CANONICAL_SCHEMA}) is "
+                "missing from the package",
+            )
+
+
+def _resource_differences(where: str, resource: Mapping, canonical: Mapping) -> Iterator[str]:
+    yield from _keyed_differences(
+        where, "", resource, canonical, RESOURCE_DOCUMENTATION | {"schema"}
+    )
+    schema = resource.get("schema", ABSENT)
+    if not isinstance(schema, Mapping):
+        yield from _value_differences(where, "schema", schema, canonical["schema"])
+        return
+    yield from _keyed_differences(
+        where, "schema.", schema, canonical["schema"], SCHEMA_DOCUMENTATION | {"fields"}
+    )
+    yield from _named_differences(
+        where,
+        "schema.fields",
+        schema.get("fields", ABSENT),
+        canonical["schema"]["fields"],
+        "field",
+        _field_differences,
+    )
+
+
+def _field_differences(where: str, field: Mapping, canonical: Mapping) -> Iterator[str]:
+    return _keyed_differences(where, "", field, canonical, FIELD_DOCUMENTATION)
+
+
+def _keyed_differences(
+    where: str, prefix: str, value: Mapping, canonical: Mapping, skipped: frozenset[str]
+) -> Iterator[str]:
+    """Key by key, every key of either object except the ``skipped`` ones."""
+    for key in [*canonical, *(k for k in value if k not in canonical)]:
+        if key not in skipped:
+            yield from _value_differences(
+                where, f"{prefix}{key}", value.get(key, ABSENT), canonical.get(key, ABSENT)
+            )
+
+
+def _value_differences(where: str, key: str, value: object, canonical: object) -> Iterator[str]:
+    """How ``value`` differs from ``canonical``: objects key by key, lists entry by entry.
+
+    The walk follows the canonical value, so it ends where the canonical value ends however
+    deep ``value`` is nested.
+    """
+    if isinstance(canonical, Mapping) and isinstance(value, Mapping):
+        yield from _keyed_differences(where, f"{key}.", value, canonical, frozenset())
+        return
+    nested = isinstance(canonical, list) and any(isinstance(c, Mapping | list) for c in canonical)
+    if nested and isinstance(value, list) and len(value) == len(canonical):
+        for i, (entry, expected) in enumerate(zip(value, canonical, strict=True)):
+            yield from _value_differences(where, f"{key}[{i}]", entry, expected)
+        return
+    if _same(value, canonical):
+        return
+    canon = f"the canonical schema ({CANONICAL_SCHEMA})"
+    if isinstance(canonical, list) and isinstance(value, list) and not nested:
+        text = f"{key} {_list_change(value, canonical)} compared with {canon}"
+    elif isinstance(canonical, list) and isinstance(value, list):
+        text = f"{key} has {len(value)} entries in the package but {len(canonical)} in {canon}"
+    else:
+        text = f"{key} is {_shown(value)} in the package but {_shown(canonical)} in {canon}"
+    yield _located(where, text)
+
+
+def _list_change(value: list, canonical: list) -> str:
+    """What a list of plain values adds to or lacks from the canonical one (an ``enum``)."""
+    added = [v for v in value if not any(_same(v, c) for c in canonical)]
+    lacking = [c for c in canonical if not any(_same(v, c) for v in value)]
+    change = []
+    if added:
+        change.append("adds " + _listed(added))
+    if lacking:
+        change.append("lacks " + _listed(lacking))
+    return " and ".join(change) or "lists the same values in another order or more than once"
+
+
+def _listed(values: list, shown: int = 5) -> str:
+    more = f" and {len(values) - shown} more" if len(values) > shown else ""
+    return ", ".join(_shown(v) for v in values[:shown]) + more
+
+
+def _same(value: object, canonical: object) -> bool:
+    """JSON equality, strict about types (``true`` is not ``1``, ``"0"`` is not ``0``).
+
+    Bounded by the canonical value's depth.
+    """
+    if isinstance(canonical, bool) or isinstance(value, bool):
+        return type(value) is type(canonical) and value == canonical
+    if isinstance(canonical, int | float):
+        return isinstance(value, int | float) and value == canonical
+    if isinstance(canonical, list):
+        return (
+            isinstance(value, list)
+            and len(value) == len(canonical)
+            and all(_same(v, c) for v, c in zip(value, canonical, strict=True))
+        )
+    if isinstance(canonical, Mapping):
+        return (
+            isinstance(value, Mapping)
+            and value.keys() == canonical.keys()
+            and all(_same(value[k], canonical[k]) for k in canonical)
+        )
+    return type(value) is type(canonical) and value == canonical
+
+
+def _shown(value: object, width: int = 60) -> str:
+    """A JSON value in a message: a plain value as written, shortened; else its kind."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 4] + "...'"
+
+
 #: Tables the analyses cannot run without a row of.
 REQUIRED_ROWS = ("studies", "arms", "outcomes", "sources")
 
 
-def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str, pd.DataFrame]:
-    """Validate every resource of a data package and return its typed tables.
+def validate_package(
+    descriptor: Mapping, texts: Mapping[str, str], canonical: Mapping
+) -> dict[str, pd.DataFrame]:
+    """Validate every resource of a data package against the canonical schema.
+
+    The package's descriptor must state the canonical rules (:func:`descriptor_differences`);
+    the tables are then checked against the canonical schemas only.
 
     Parameters
     ----------
     descriptor : mapping
-        The parsed ``datapackage.json``.
+        The package's parsed ``datapackage.json``.
     texts : mapping
         Resource path (as in the descriptor) to the file's text.
+    canonical : mapping
+        The parsed canonical schema (:data:`CANONICAL_SCHEMA`).
 
     Returns
     -------
@@ -537,13 +864,18 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
     Raises
     ------
     DataPackageError
-        Listing every problem found; nothing is returned unless the package is clean.
+        Listing every difference from the canonical rules, or else every problem found in the
+        tables; nothing is returned unless the package is clean.
     """
+    differences = descriptor_differences(descriptor, canonical)
+    if differences:
+        raise DataPackageError(differences)
+    resources = canonical["resources"]
     problems: list[Problem] = []
     parsed: dict[str, ParsedTable] = {}
     typed: dict[str, pd.DataFrame] = {}
-    schemas = {r["name"]: r["schema"] for r in descriptor["resources"]}
-    for resource in descriptor["resources"]:
+    schemas = {r["name"]: r["schema"] for r in resources}
+    for resource in resources:
         path = resource["path"]
         if path not in texts:
             problems.append(
@@ -557,7 +889,9 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
             # problem is reported; checking its columns would only repeat it.
             continue
         parsed[resource["name"]] = table
-        typed[resource["name"]], table_problems = validate_table(table, resource["schema"])
+        typed[resource["name"]], table_problems = validate_table(
+            table, resource["schema"], _referenced_keys(resource["name"], schemas)
+        )
         problems += table_problems
     for name in REQUIRED_ROWS:
         if (
@@ -566,7 +900,7 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
             and name in parsed
             and parsed[name].frame.columns.size
         ):
-            path = next(r["path"] for r in descriptor["resources"] if r["name"] == name)
+            path = next(r["path"] for r in resources if r["name"] == name)
             problems.append(
                 Problem(path, None, 2, None, None, "no data rows: the analyses need at least one")
             )
@@ -588,6 +922,24 @@ def validate_package(descriptor: Mapping, texts: Mapping[str, str]) -> dict[str,
     if problems:
         raise DataPackageError(problems)
     return typed
+
+
+def _referenced_keys(name: str, schemas: Mapping[str, Mapping]) -> list[list[str]]:
+    """Column groups of table ``name`` that identify a row besides its primary key.
+
+    The columns other tables' (or its own) ``foreignKeys`` reference, and each field
+    constrained ``unique``.
+    """
+    keys = [
+        _as_list(fk["reference"]["fields"])
+        for referring, schema in schemas.items()
+        for fk in schema.get("foreignKeys", [])
+        if (fk["reference"]["resource"] or referring) == name
+    ]
+    unique = [
+        [f["name"]] for f in schemas[name]["fields"] if f.get("constraints", {}).get("unique")
+    ]
+    return keys + unique
 
 
 def _missing_columns(frame: pd.DataFrame, schema: Mapping) -> Iterable[str]:

@@ -73,20 +73,31 @@ def parse_descriptor(data: bytes | str, what: str) -> dict:
     Raises
     ------
     PackageSourceError
-        If it is too large, not UTF-8, not valid JSON (line and column named), or lacks a
-        ``resources`` list whose entries each have a safe ``path`` (:func:`safe_member_path`).
+        If it is too large, not UTF-8, not valid JSON (line and column named), nested too
+        deeply to parse, has a key twice in one object, or lacks a ``resources`` list whose
+        entries each have a safe ``path`` (:func:`safe_member_path`).
     """
     where = f"{what}: {DESCRIPTOR}" if what else DESCRIPTOR
     raw = data.encode() if isinstance(data, str) else data
     if len(raw) > MAX_DESCRIPTOR_BYTES:
         raise PackageSourceError(f"{where}: {len(raw)} bytes, more than a descriptor can be")
     try:
-        descriptor = json.loads(raw.decode("utf-8-sig"))
+        descriptor = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_object_once_each)
     except UnicodeDecodeError as exc:
         raise PackageSourceError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise PackageSourceError(
             f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except RecursionError as exc:
+        raise PackageSourceError(
+            f"{where}: arrays or objects nested too deeply to read; a descriptor is a few "
+            "levels deep"
+        ) from exc
+    except _RepeatedKeyError as exc:
+        raise PackageSourceError(
+            f"{where}: key {exc.key!r} appears twice in one object (readers would disagree on "
+            "its value)"
         ) from exc
     resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
     if not isinstance(resources, list) or not resources:
@@ -96,6 +107,22 @@ def parse_descriptor(data: bytes | str, what: str) -> dict:
             raise PackageSourceError(f"{where}: resources[{i}] has no 'path' string")
         safe_member_path(resource["path"], f"{where}: resources[{i}].path")
     return descriptor
+
+
+class _RepeatedKeyError(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _object_once_each(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict, refusing a key given twice (``json`` keeps the last)."""
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _RepeatedKeyError(key)
+        obj[key] = value
+    return obj
 
 
 def safe_member_path(path: str, what: str) -> str:

@@ -4,6 +4,11 @@ Snakemake's report shows images, HTML and PDF in the page but offers a CSV only 
 download, so every table is rendered here to a standalone HTML page (its CSV embedded as a
 download link), and the headline estimates are written into the reStructuredText that the
 report shows first.
+
+That reStructuredText is a Jinja template to Snakemake (its description part uses
+``{{ snakemake.config[...] }}``), so every piece of text that comes from the data (subgroup
+labels, verdicts) goes through :func:`literal_rst` first: shown as written, never evaluated as
+Jinja nor read as reStructuredText markup.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import base64
 import html
 import io
 import math
+import re
+import string
+import unicodedata
 from collections.abc import Mapping
 
 import pandas as pd
@@ -103,6 +111,38 @@ def table_page_html(csv_text: str, title: str, file_name: str) -> str:
     )
 
 
+#: Characters that open or close reStructuredText inline markup anywhere in a line (emphasis,
+#: literals, roles, substitutions, references, targets, a closing ``::``) or escape it.
+RST_INLINE_MARKUP = frozenset("\\`*_|:")
+#: A first word that reads as a list's enumerator ("1.", "a)", "iv.", "A. Smith").
+RST_ENUMERATOR = re.compile(r"^(\w+)([.)])(?=\s|$)")
+
+
+def literal_rst(value: object) -> str:
+    """Text from the data as it must appear in the landing page: literally.
+
+    Snakemake renders the page with Jinja and then docutils, so
+
+    - every ``{`` becomes the Jinja expression ``{{ '{' }}`` (which renders as ``{``): no
+      ``{{ ... }}``, ``{% ... %}`` or ``{# ... #}`` in a label is evaluated;
+    - characters of inline markup are backslash-escaped, as is a first character that could
+      open a block (``..`` a directive or comment, ``-`` a list, ``|`` a line block, ...) and
+      the punctuation of an enumerator (``1.``), so docutils shows them as text;
+    - line breaks and other control characters become spaces: the text is one line of the
+      page, a cell of a list-table or part of a sentence.
+
+    Text without any of these (the project's labels) is returned unchanged.
+    """
+    text = " ".join(str(value).splitlines())
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    text = "".join(
+        f"\\{c}" if c in RST_INLINE_MARKUP or (i == 0 and c in string.punctuation) else c
+        for i, c in enumerate(text)
+    )
+    text = RST_ENUMERATOR.sub(r"\1\\\2", text)
+    return text.replace("{", "{{ '{' }}")
+
+
 def _ci_text(row: Mapping, scale=lambda x: x) -> str:
     return f"{scale(row['estimate']):.2f} [{scale(row['ci_low']):.2f}, {scale(row['ci_high']):.2f}]"
 
@@ -127,7 +167,7 @@ def _list_table(title: str, header: list[str], rows: list[list[str]]) -> list[st
 def _smd_rows(pooled: pd.DataFrame, grouping: str) -> list[list[str]]:
     out = []
     for _, row in _pooled_rows(pooled).iterrows():
-        label = "all trials" if row["subgroup"] == OVERALL_LABEL else row["subgroup"]
+        label = "all trials" if row["subgroup"] == OVERALL_LABEL else literal_rst(row["subgroup"])
         out.append(
             [
                 f"{grouping}: {label}",
@@ -166,7 +206,7 @@ def headline_rst(
     """
     timepoint = f"{pooling['timepoint_h']:g} h"
     overall = pooled_by_route.set_index("subgroup").loc[OVERALL_LABEL]
-    model = model_text(overall["method"], overall["test"])
+    model = literal_rst(model_text(overall["method"], overall["test"]))
     ci = f"{confidence_level(pooling['level']):.0%} CI"
     smd_header = ["Subgroup", "k", "n", f"Hedges' g [{ci}]", "Prediction interval", "I²"]
     smd_rows = _smd_rows(pooled_by_route, "route") + [
@@ -174,7 +214,7 @@ def headline_rst(
     ]
     rr_rows = [
         [
-            "all trials" if row["subgroup"] == OVERALL_LABEL else row["subgroup"],
+            "all trials" if row["subgroup"] == OVERALL_LABEL else literal_rst(row["subgroup"]),
             str(int(row["k"])),
             str(int(row["n"])),
             _ci_text(row, math.exp),
@@ -182,7 +222,7 @@ def headline_rst(
         for _, row in _pooled_rows(rr_by_enantiomer).iterrows()
     ]
     verdicts = claims["verdict"].value_counts()
-    verdict_rows = [[verdict, str(int(count))] for verdict, count in verdicts.items()]
+    verdict_rows = [[literal_rst(verdict), str(int(count))] for verdict, count in verdicts.items()]
     lines = [
         description.rstrip(),
         "",

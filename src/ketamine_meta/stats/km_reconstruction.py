@@ -31,6 +31,7 @@ curves. *BMC Medical Research Methodology*, 12, 9, "Algorithm" and Table 2.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,13 @@ from numpy.typing import ArrayLike
 #: Bound on the censoring adjustments per interval; the published algorithm converges in a
 #: handful, and a pathological input must stop rather than loop.
 MAX_ADJUSTMENTS = 10_000
+#: Bounds on the work: rows of each table (digitizers give hundreds of coordinates, a few
+#: thousand at most), patients at time 0 (the largest trials have tens of thousands; one
+#: array entry is held per patient) and time (1e12 days or seconds is beyond any follow-up,
+#: and keeps the sum of two times, whose half places a censoring, finite).
+MAX_ROWS = 100_000
+MAX_PATIENTS = 1_000_000
+MAX_TIME = 1e12
 
 
 class CurveInputError(ValueError):
@@ -103,10 +111,23 @@ def _column(values: ArrayLike, table: str, column: str) -> np.ndarray:
             numbers[i] = np.nan  # reported as missing by the finiteness check
             continue
         try:
-            numbers[i] = float(cell)
+            numbers[i] = _number(cell)
         except (TypeError, ValueError):
             raise _invalid(table, i + 1, column, cell, "not a number") from None
     return numbers
+
+
+def _number(cell: object) -> float:
+    """``float(cell)``, refusing what Python converts but a table does not hold as a number.
+
+    ``float`` reads the digits of other scripts (Arabic-Indic one-two is 12), digit
+    separators ("1_6.5" is 16.5) and True (as 1): each a misread cell, not a number.
+    """
+    if isinstance(cell, bool | np.bool_) or (
+        isinstance(cell, str) and (not cell.isascii() or "_" in cell)
+    ):
+        raise ValueError(cell)
+    return float(cell)  # type: ignore[arg-type]
 
 
 def _check_table(table: str, columns: dict[str, np.ndarray], minimum: int, what: str) -> None:
@@ -120,6 +141,14 @@ def _check_table(table: str, columns: dict[str, np.ndarray], minimum: int, what:
         raise _invalid(table, rows + 1, short, None, f"{others} must have the same number of rows")
     if rows < minimum:
         raise _invalid(table, rows + 1, names[0], None, what)
+    if rows > MAX_ROWS:
+        raise _invalid(
+            table,
+            MAX_ROWS + 1,
+            names[0],
+            columns[names[0]][MAX_ROWS],
+            f"more than {MAX_ROWS} rows; the reconstruction is bounded to {MAX_ROWS}",
+        )
     for i in range(rows):
         for name in names:
             if not math.isfinite(columns[name][i]):
@@ -141,6 +170,8 @@ def _check_curve(time: np.ndarray, survival: np.ndarray) -> None:
             raise _invalid("curve", row, "time", t, start)
         if i > 0 and t < time[i - 1]:
             raise _invalid("curve", row, "time", t, "times must not decrease")
+        if t > MAX_TIME:
+            raise _invalid("curve", row, "time", t, f"times above {MAX_TIME:g} are refused")
         if not 0 <= s <= 1:
             raise _invalid("curve", row, "survival", s, "survival must lie between 0 and 1")
         if i == 0 and s != 1:
@@ -169,21 +200,36 @@ def _check_risk_table(risk_time: np.ndarray, n_at_risk: np.ndarray) -> None:
             )
         if i == 0 and n == 0:
             raise _invalid("at-risk", row, "n_at_risk", n, "no one is at risk at time 0")
+        if i == 0 and n > MAX_PATIENTS:
+            raise _invalid(
+                "at-risk",
+                row,
+                "n_at_risk",
+                n,
+                f"more than {MAX_PATIENTS} patients; the reconstruction is bounded to "
+                f"{MAX_PATIENTS}",
+            )
         # The row that rises is named, not the one before: it is the cell the reader compares
         # with the figure (a misread digit).
         if i > 0 and n > n_at_risk[i - 1]:
             raise _invalid("at-risk", row, "n_at_risk", n, "numbers at risk cannot rise")
 
 
-def _check_total(total_events: object, n_start: int) -> int | None:
-    """The reported total as an int in [0, n_start], or None when not reported."""
+def _check_total(total_events: object, n_start: int, survival: np.ndarray) -> int | None:
+    """The reported total as an int the curve allows, or None when not reported.
+
+    Within [0, n_start], and what a Kaplan-Meier curve implies: at least one event once it
+    falls below 1, none while it stays at 1, and not everyone when it stays above 0 (the
+    last event would take it to 0). Such a total is refused rather than met by censoring
+    everyone, which would rebuild data the curve contradicts.
+    """
     if total_events is None:
         return None
     try:
-        total = float(total_events)  # type: ignore[arg-type]
+        total = _number(total_events)
     except (TypeError, ValueError):
         raise _invalid("total_events", None, None, total_events, "not a number") from None
-    if isinstance(total_events, bool) or not total.is_integer() or not 0 <= total <= n_start:
+    if not total.is_integer() or not 0 <= total <= n_start:
         raise _invalid(
             "total_events",
             None,
@@ -191,7 +237,17 @@ def _check_total(total_events: object, n_start: int) -> int | None:
             total_events,
             f"must be a whole number between 0 and the number at risk at time 0 ({n_start})",
         )
-    return int(total)
+    lowest = int(np.argmin(survival))
+    where = f"the curve falls to {_show(survival[lowest])} (curve row {lowest + 1})"
+    if total == 0 and survival[lowest] < 1:
+        why = f"{where}, so at least one event happened"
+    elif total > 0 and survival[lowest] == 1:
+        why = "the curve never falls below 1, so it shows no events"
+    elif total == n_start and survival[lowest] > 0:
+        why = f"{where}, above 0, so not all {n_start} at risk at time 0 had an event"
+    else:
+        return int(total)
+    raise _invalid("total_events", None, None, total_events, why)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,10 +336,13 @@ def _saturation(state: _State, first: int, stop: int, n_at_risk: int) -> int:
     widths = np.diff(state.time[first : stop + 1])
     if widths.size == 0:
         return 0  # a single coordinate: no gap to censor in
-    span = widths.sum()
+    span = float(widths.sum())
     if span == 0:
         return n_at_risk  # all at one time: every censoring falls in the first gap
-    return math.ceil((n_at_risk + 1) * span / widths[widths > 0][0]) + 1
+    count = (int(n_at_risk) + 1) * span / float(widths[widths > 0][0])
+    # A first gap too narrow for the count to be a float (times 1e-320 apart) is never
+    # saturated: no count to stop at.
+    return math.ceil(count) + 1 if math.isfinite(count) else sys.maxsize
 
 
 def _censor_counts(state: _State, first: int, stop: int, n_censor: int, end_time: float) -> None:
@@ -368,10 +427,11 @@ def _fit_last_interval(
     final = lower.size - 1
     first, stop = lower[final], upper[final] + 1
     n_censor = 0
-    span = state.time[upper[final - 1]] - state.time[lower[0]] if final > 0 else 0.0
+    span = float(state.time[upper[final - 1]] - state.time[lower[0]]) if final > 0 else 0.0
     if span > 0:
-        rate = n_censor_before * (state.time[upper[final]] - state.time[first]) / span
-        n_censor = min(round(rate), n_risk[final])
+        rate = n_censor_before * float(state.time[upper[final]] - state.time[first]) / span
+        # Capped before rounding: over an earlier span of 1e-320 the rate is infinite.
+        n_censor = round(min(rate, n_risk[final]))
 
     def refit(count: int) -> None:
         # The last coordinate takes no censoring: whoever is left there is censored at the end.
@@ -421,7 +481,8 @@ def reconstruct_ipd(
         the last interval; rows beyond the curve are ignored.
     total_events : int, optional
         Total number of events, when the publication reports it; used to set the censoring
-        in the last interval.
+        in the last interval. A total the curve rules out is refused: none on a curve that
+        falls, some on a curve that stays at 1, everyone on a curve that stays above 0.
 
     Returns
     -------
@@ -439,7 +500,10 @@ def reconstruct_ipd(
         Naming the table (``curve``, ``at-risk`` or ``total_events``), 1-based row, column
         and value of the first impossible input: a cell that is not a finite number, survival
         outside [0, 1], times decreasing, a rising curve, at-risk counts negative, not whole
-        or rising, a first row not at time 0 (survival 1), tables empty or of unequal columns.
+        or rising, a first row not at time 0 (survival 1), tables empty or of unequal columns,
+        or a total of events the curve rules out (see :func:`_check_total`). Also beyond the
+        bounds on the work: more than :data:`MAX_ROWS` rows in a table, more than
+        :data:`MAX_PATIENTS` at risk at time 0, a time above :data:`MAX_TIME`.
 
     References
     ----------
@@ -472,7 +536,7 @@ def reconstruct_ipd(
     nr = _column(n_at_risk, "at-risk", "n_at_risk")
     _check_risk_table(rt, nr)
     n_start = int(nr[0])
-    total = _check_total(total_events, n_start)
+    total = _check_total(total_events, n_start, s)
 
     t, s = _until_zero(t, s)
     rt, nr, lower, upper = _intervals(t, rt, nr)
