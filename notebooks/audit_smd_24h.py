@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ketamine_meta.analyses.pooled import trial_means
 from ketamine_meta.figures.plotting import deterministic_style, forest_plot
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, random_effects
 
@@ -38,12 +39,14 @@ by_study[["label", "route", "n_treat", "n_ctrl", "yi", "vi", "data_basis"]]
 # %%
 checks = []
 for name, rows in [*by_study.groupby("route"), (OVERALL_LABEL, by_study)]:
-    fit = random_effects(rows["yi"], rows["vi"], method="REML", test="knha")
     row = pooled.loc[name]
+    # One estimate per trial (PROTOCOL.md §11), by the model the table names.
+    means = trial_means(rows)
+    fit = random_effects(means["yi"], means["vi"], method=row["method"], test=row["test"])
     checks.append(
         {
             "subgroup": name,
-            "k": fit.k,
+            "trials": fit.k,
             "estimate": fit.estimate,
             "table_estimate": row["estimate"],
             "max_abs_difference": max(

@@ -34,10 +34,13 @@ from km_simulation import (
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from ketamine_meta.cli import main
+from ketamine_meta.stats import km_reconstruction
 from ketamine_meta.stats.km_reconstruction import (
     MAX_PATIENTS,
+    MAX_RISK_ROWS,
     MAX_ROWS,
     CurveInputError,
+    _spread_at_or_before,
     reconstruct_ipd,
 )
 
@@ -348,6 +351,16 @@ def test_more_rows_than_the_bound_are_refused_before_any_work():
     )
 
 
+def test_an_at_risk_table_longer_than_its_bound_is_refused():
+    rows = MAX_RISK_ROWS + 1
+    with pytest.raises(CurveInputError) as raised:
+        reconstruct_ipd(*CURVE, np.arange(rows, dtype=float), np.full(rows, 10))
+    assert str(raised.value) == (
+        f"at-risk: row {rows}, column 'time', value {rows - 1}: more than {MAX_RISK_ROWS} "
+        f"rows; the reconstruction is bounded to {MAX_RISK_ROWS}"
+    )
+
+
 def test_the_bounds_themselves_are_accepted():
     days = np.linspace(0, 100, MAX_ROWS)
     survival = np.r_[1.0, np.linspace(0.999, 0.5, MAX_ROWS - 1)]
@@ -367,6 +380,43 @@ def test_gaps_too_narrow_for_a_float_ratio_do_not_overflow(time, total):
     ipd = reconstruct_ipd(time, [1, 0.9, 0.5, 0.4], [0, time[2]], [100, 10], total_events=total)
     assert len(ipd) == 100
     assert ipd.attrs["total_events_achieved"] == ipd["event"].sum() > 0
+
+
+def test_spread_censoring_is_counted_as_the_times_themselves_fall():
+    """The counts per coordinate equal those of the materialized times (R's hist bins)."""
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        breaks = np.cumsum(rng.choice([0.0, 1e-320, 0.1, 1 / 3, 1.0, 3.7], rng.integers(2, 10)))
+        start, end, count = breaks[0], breaks[-1], int(rng.integers(1, 2000))
+        times = start + np.arange(1, count + 1) * (end - start) / (count + 1)
+        bins = np.clip(np.searchsorted(breaks, times, side="left") - 1, 0, breaks.size - 2)
+        expected = np.bincount(bins, minlength=breaks.size - 1)
+        counted = np.diff(np.r_[0, _spread_at_or_before(start, end, count, breaks[1:-1]), count])
+        assert counted.tolist() == expected.tolist()
+    # Ten billion times, as a climbing adjustment tried, without holding them.
+    assert _spread_at_or_before(0.0, 10.0, 10**10, np.array([5.0])).tolist() == [5 * 10**9]
+
+
+def test_adjustments_stop_within_the_walk_budget(monkeypatch):
+    """A total far below the curve's events made the censoring climb through 10,000
+    adjustments of 3,000 coordinates (97 s); the walk budget stops it with the best count."""
+    monkeypatch.setattr(km_reconstruction, "MAX_WALK_STEPS", 60_000)
+    walked = []
+    walk = km_reconstruction._walk
+
+    def counting(state, first, *rest):
+        walked.append(rest[1] - first)
+        return walk(state, first, *rest)
+
+    monkeypatch.setattr(km_reconstruction, "_walk", counting)
+    time = np.linspace(0, 100, 3000)
+    survival = np.r_[1.0, np.exp(-time[1:] / 80)]
+    ipd = reconstruct_ipd(time, survival, [0], [100_000], total_events=1000)
+    charged = sum(walked) + len(walked) * km_reconstruction.WALK_OVERHEAD
+    # It stops at the first adjustment past the budget, then refits the best count once.
+    assert 60_000 <= charged <= 60_000 + 2 * (3000 + km_reconstruction.WALK_OVERHEAD)
+    assert len(ipd) == 100_000
+    assert ipd.attrs["total_events_achieved"] == ipd["event"].sum() > 1000
 
 
 @st.composite

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ketamine_meta.stats.meta_analysis import (
     SUBGROUP_TEST_LABEL,
+    combine_within_clusters,
     pool_by_subgroup,
     random_effects,
     tau2_estimate,
@@ -90,3 +91,38 @@ def test_subgroup_table_layout():
     assert list(table["n"][:3]) == [105, 120, 225]
     assert table.iloc[-1]["q_df"] == 1
     assert overall.k == 5 and fits["IV"].k == 3
+
+
+def test_a_trial_of_one_comparison_keeps_its_estimate_bit_for_bit():
+    yi, vi = [0.1, 0.7, 0.3], [0.013, 0.07, 0.021]
+    means = combine_within_clusters(yi, vi, ["c", "a", "b"])
+    assert list(means.cluster) == ["c", "a", "b"]
+    assert list(means.yi) == yi and list(means.vi) == vi
+    assert list(means.size) == [1, 1, 1]
+
+
+def test_subgroups_count_trials_when_the_trials_are_named():
+    """Two comparisons of trial "b" enter each pooled estimate once (PROTOCOL.md §11)."""
+    data = pd.DataFrame(
+        {
+            "yi": [0.2, 0.5, 0.4, 0.9, 1.1],
+            "vi": [0.02, 0.03, 0.05, 0.04, 0.06],
+            "route": ["IV", "IV", "IV", "IN", "IN"],
+            "trial": ["a", "b", "b", "c", "d"],
+            "n_total": [40, 25, 25, 60, 45],
+        }
+    )
+    table, fits, overall = pool_by_subgroup(data, by="route", analysis="demo", cluster="trial")
+    rows = table.set_index("subgroup")
+    assert rows.loc["IV", ["k", "trials", "q_df"]].tolist() == [3, 2, 1]
+    assert rows.loc["overall", ["k", "trials", "q_df"]].tolist() == [5, 4, 3]
+    assert (
+        rows.loc["IV", "dependence"]
+        == "b: 2 comparisons combined within the trial (inverse variance)"
+    )
+    assert rows.loc["IN", "dependence"] == ""
+    b = combine_within_clusters([0.5, 0.4], [0.03, 0.05], ["b", "b"])
+    expected = random_effects([0.2, *b.yi], [0.02, *b.vi])
+    assert fits["IV"].estimate == pytest.approx(expected.estimate, rel=1e-12)
+    assert fits["IV"].ci_low == pytest.approx(expected.ci_low, rel=1e-12)
+    assert overall.k == 4

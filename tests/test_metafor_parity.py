@@ -29,9 +29,54 @@ from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     POOLED_COLUMNS,
     SUBGROUP_TEST_LABEL,
+    combine_within_clusters,
     pool_by_subgroup,
     random_effects,
 )
+
+# ---- issue 19: the ad hoc correction (the primary CI method) and the trial as the unit ----
+#: Random-effects fits with test = "adhoc", where the truncation binds and where it does not,
+#: and the model of one estimate per trial (aggregate(struct = "ID")).
+ADHOC_RMA = [
+    f"rma_{data}_{method}_adhoc" for data in ("bcg", "normand1999") for method in ("REML", "DL")
+] + [
+    "rma_homogeneous_REML_adhoc",
+    "rma_k2_REML_adhoc",
+    "rma_k2_agreeing_REML_adhoc",
+    "rma_k3_agreeing_REML_adhoc",
+    "aggregate_id_rma_REML_adhoc",
+]
+ADHOC_SUBGROUP = ["subgroup_bcg_alloc_REML_adhoc"]
+AGGREGATE = ["aggregate_id_clusters"]
+#: The engine's families with test = "adhoc" (tested in test_metafor_parity_engine.py).
+ADHOC_SUBGROUP_COMMON = ["subgroup_common_tau2_bcg_alloc_adhoc"]
+ADHOC_LEAVE_ONE_OUT = ["leave1out_bcg_REML_adhoc"]
+ADHOC_CUMULATIVE = ["cumul_bcg_year_REML_adhoc"]
+ADHOC_INFLUENCE = ["influence_bcg_REML_adhoc"]
+ADHOC_REGTEST = [f"regtest_{d}_REML_adhoc" for d in ("bcg", "hackshaw1998")]
+ADHOC_RANKTEST = [f"ranktest_{d}_REML_adhoc" for d in ("bcg", "hackshaw1998")]
+ADHOC_TRIMFILL = [f"trimfill_{d}_L0_adhoc" for d in ("hackshaw1998", "bcg")]
+ISSUE19_SCENARIOS = set(
+    ADHOC_RMA
+    + ADHOC_SUBGROUP
+    + AGGREGATE
+    + ADHOC_SUBGROUP_COMMON
+    + ADHOC_LEAVE_ONE_OUT
+    + ADHOC_CUMULATIVE
+    + ADHOC_INFLUENCE
+    + ADHOC_REGTEST
+    + ADHOC_RANKTEST
+    + ADHOC_TRIMFILL
+)
+
+
+def trial_level(inp: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The scenario's estimates, one per trial where it names trials (``cluster``)."""
+    if "cluster" not in inp:
+        return np.asarray(inp["yi"], dtype=float), np.asarray(inp["vi"], dtype=float)
+    means = combine_within_clusters(inp["yi"], inp["vi"], inp["cluster"])
+    return means.yi, means.vi
+
 
 RTOL = 1e-6
 ATOL = 1e-9
@@ -45,7 +90,7 @@ def close(actual, expected) -> None:
 
 def test_reference_grid_is_complete(reference):
     """Every scenario the R script writes has a test, and every test has its scenario."""
-    assert set(reference) == ALL_SCENARIOS
+    assert set(reference) == ALL_SCENARIOS | ISSUE19_SCENARIOS
 
 
 def test_grid_is_at_least_the_issue_minimum(reference):
@@ -73,21 +118,49 @@ def test_escalc(reference, scenario):
     close(vi, ref["values"]["vi"])
 
 
-@pytest.mark.parametrize("scenario", RMA_SCENARIOS)
+@pytest.mark.parametrize("scenario", RMA_SCENARIOS + ADHOC_RMA)
 @pytest.mark.parametrize("field", RMA_FIELDS)
 def test_rma(reference, scenario, field):
     ref = reference[scenario]
-    fit = random_effects(
-        ref["input"]["yi"], ref["input"]["vi"], ref["input"]["method"], ref["input"]["test"]
-    )
+    fit = random_effects(*trial_level(ref["input"]), ref["input"]["method"], ref["input"]["test"])
     close(getattr(fit, field), ref["values"][field])
 
 
-@pytest.mark.parametrize("scenario", SUBGROUP_SCENARIOS)
+def test_the_ad_hoc_correction_binds_where_trials_agree(reference):
+    """k = 2 and k = 3 trials that agree: untruncated Hartung-Knapp would be narrower than
+    Wald; the ad hoc interval is the Wald SE on t(k - 1), as metafor's."""
+    for scenario in ("rma_k2_agreeing_REML_adhoc", "rma_k3_agreeing_REML_adhoc"):
+        inp = reference[scenario]["input"]
+        adhoc = random_effects(inp["yi"], inp["vi"], "REML", "adhoc")
+        knha = random_effects(inp["yi"], inp["vi"], "REML", "knha")
+        assert adhoc.se == pytest.approx(adhoc.se_wald, rel=1e-12)
+        assert knha.ci_high - knha.ci_low < adhoc.ci_high - adhoc.ci_low
+
+
+@pytest.mark.parametrize("scenario", AGGREGATE)
+def test_comparisons_of_a_trial_combine_as_metafor_aggregates(reference, scenario):
+    ref = reference[scenario]
+    means = combine_within_clusters(*(ref["input"][k] for k in ("yi", "vi", "cluster")))
+    assert list(means.cluster) == ref["values"]["cluster"]
+    close(means.yi, ref["values"]["yi"])
+    close(means.vi, ref["values"]["vi"])
+
+
+@pytest.mark.parametrize("scenario", SUBGROUP_SCENARIOS + ADHOC_SUBGROUP)
 def test_subgroups_and_difference_test(reference, scenario):
     ref = reference[scenario]
-    data = pd.DataFrame({k: ref["input"][k] for k in ("yi", "vi", "groups")})
-    table, fits, _ = pool_by_subgroup(data, by="groups", analysis="x", n=None)
+    inp = ref["input"]
+    columns = [k for k in ("yi", "vi", "groups", "cluster") if k in inp]
+    data = pd.DataFrame({k: inp[k] for k in columns})
+    table, fits, _ = pool_by_subgroup(
+        data,
+        by="groups",
+        analysis="x",
+        method=inp.get("method", "REML"),
+        test=inp.get("test", "knha"),
+        n=None,
+        cluster="cluster" if "cluster" in inp else None,
+    )
     assert sorted(fits) == sorted(ref["values"]["subgroups"])
     for name, expected in ref["values"]["subgroups"].items():
         for field in RMA_FIELDS:
@@ -113,11 +186,20 @@ POOLED_TABLE_FIELDS = [c for c in POOLED_COLUMNS if c in RMA_FIELDS]
 
 @pytest.mark.parametrize("column", POOLED_TABLE_FIELDS)
 def test_project_pooled_table_matches_metafor(reference, column):
-    """The committed results table itself agrees with metafor, subgroup by subgroup."""
+    """The committed results table itself agrees with metafor, subgroup by subgroup.
+
+    ``k`` of the table counts comparisons and metafor's (of one estimate per trial) is the
+    table's ``trials``. A prediction interval the table leaves empty (PROTOCOL.md §11: fewer
+    than 3 trials, or tau^2 = 0) says why in ``pi_note``.
+    """
     pooled = pd.read_csv(REPO / "results/tables/pooled_smd_24h_by_route.csv").set_index("subgroup")
     subgroups = reference["project_subgroup_smd_24h_route"]["values"]["subgroups"]
     overall = reference["project_rma_smd_24h_overall"]["values"]
+    ours = "trials" if column == "k" else column
     for name, expected in {**subgroups, OVERALL_LABEL: overall}.items():
-        close(pooled.loc[name, column], expected[column])
+        if column in ("pi_low", "pi_high") and pd.isna(pooled.loc[name, column]):
+            assert isinstance(pooled.loc[name, "pi_note"], str), name
+            continue
+        close(pooled.loc[name, ours], expected[column])
     between = reference["project_subgroup_smd_24h_route"]["values"]
     close(pooled.loc[SUBGROUP_TEST_LABEL, "q"], between["q_between"])

@@ -35,6 +35,16 @@ from parity_grid import (
     SUBGROUP_COMMON,
     TRIMFILL,
 )
+from test_metafor_parity import (
+    ADHOC_CUMULATIVE,
+    ADHOC_INFLUENCE,
+    ADHOC_LEAVE_ONE_OUT,
+    ADHOC_RANKTEST,
+    ADHOC_REGTEST,
+    ADHOC_SUBGROUP_COMMON,
+    ADHOC_TRIMFILL,
+    trial_level,
+)
 
 from conftest import REPO
 from ketamine_meta.stats.effect_sizes import (
@@ -158,7 +168,7 @@ def test_rma_estimators_and_tests(reference, scenario, field):
 @pytest.mark.parametrize("statistic", ["tau2", "tau", "i2", "h2"])
 def test_q_profile_interval(reference, scenario, statistic):
     ref = reference[scenario]
-    ci = tau2_confidence_interval(ref["input"]["yi"], ref["input"]["vi"], ref["input"]["method"])
+    ci = tau2_confidence_interval(*trial_level(ref["input"]), ref["input"]["method"])
     ours = [ci[statistic], ci[f"{statistic}_low"], ci[f"{statistic}_high"]]
     close(ours, ref["values"][statistic])
 
@@ -195,7 +205,7 @@ def test_meta_regression(reference, scenario):
     check_regression(fit, ref["values"], EB_RTOL if inp["method"] == "EB" else RTOL)
 
 
-@pytest.mark.parametrize("scenario", SUBGROUP_COMMON)
+@pytest.mark.parametrize("scenario", SUBGROUP_COMMON + ADHOC_SUBGROUP_COMMON)
 def test_subgroups_with_common_tau2(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
@@ -212,16 +222,16 @@ def test_subgroups_with_common_tau2(reference, scenario):
 # ---- sensitivity ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", LEAVE_ONE_OUT)
+@pytest.mark.parametrize("scenario", LEAVE_ONE_OUT + ADHOC_LEAVE_ONE_OUT)
 @pytest.mark.parametrize("field", SUMMARY_COLUMNS)
 def test_leave_one_out(reference, scenario, field):
     ref = reference[scenario]
     inp = ref["input"]
-    table = leave_one_out(inp["yi"], inp["vi"], method=inp["method"], test=inp["test"])
+    table = leave_one_out(*trial_level(inp), method=inp["method"], test=inp["test"])
     close(table[field], ref["values"][field])
 
 
-@pytest.mark.parametrize("scenario", CUMULATIVE)
+@pytest.mark.parametrize("scenario", CUMULATIVE + ADHOC_CUMULATIVE)
 @pytest.mark.parametrize("field", SUMMARY_COLUMNS)
 def test_cumulative(reference, scenario, field):
     ref = reference[scenario]
@@ -243,7 +253,7 @@ INFLUENCE_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize("scenario", INFLUENCE)
+@pytest.mark.parametrize("scenario", INFLUENCE + ADHOC_INFLUENCE)
 def test_influence(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
@@ -265,23 +275,23 @@ def test_baujat(reference, scenario):
 # ---- publication bias ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", REGTEST)
+@pytest.mark.parametrize("scenario", REGTEST + ADHOC_REGTEST)
 def test_egger_regression(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
-    result = egger_test(inp["yi"], inp["vi"], inp["method"], inp["test"])
+    result = egger_test(*trial_level(inp), inp["method"], inp["test"])
     for field, expected in ref["values"].items():
         close(getattr(result, field), expected)
 
 
-@pytest.mark.parametrize("scenario", RANKTEST)
+@pytest.mark.parametrize("scenario", RANKTEST + ADHOC_RANKTEST)
 def test_rank_correlation(reference, scenario):
     ref = reference[scenario]
     tau, pval = rank_correlation_test(ref["input"]["yi"], ref["input"]["vi"])
     close([tau, pval], [ref["values"]["tau"], ref["values"]["pval"]])
 
 
-@pytest.mark.parametrize("scenario", TRIMFILL)
+@pytest.mark.parametrize("scenario", TRIMFILL + ADHOC_TRIMFILL)
 def test_trim_and_fill(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]

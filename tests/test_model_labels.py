@@ -24,7 +24,9 @@ FORESTS = ["forest_smd_24h_by_route", "forest_rr_response_24h_by_enantiomer"]
 def dl_z_repo(tmp_path_factory):
     repo = copy_repo(tmp_path_factory.mktemp("dlz") / "repo")
     config = repo / "config" / "config.yaml"
-    text = config.read_text().replace("method: REML", "method: DL").replace("test: knha", "test: z")
+    text = (
+        config.read_text().replace("method: REML", "method: DL").replace("test: adhoc", "test: z")
+    )
     # The time-course model takes likelihood estimators only: ML there.
     text = text.replace("(REML or ML).\n  method: DL", "(REML or ML).\n  method: ML")
     assert "method: ML" in text

@@ -1,4 +1,4 @@
-"""The time-course model's engine: its analytic gradient and refused input."""
+"""The time-course model's engine: its analytic gradient, a fixed rho and refused input."""
 
 from __future__ import annotations
 
@@ -186,3 +186,37 @@ def test_memory_is_linear_in_the_clusters():
         tracemalloc.stop()
     assert fit.converged
     assert peak < 32e6
+
+
+# --- A fixed autocorrelation (metafor's rho = value) -------------------------------------------
+
+# metafor's values for a fixed rho are in tests/reference/multilevel_reference.json
+# (ishak2007_ar_rho*), checked by tests/test_multilevel_parity.py.
+
+
+@pytest.mark.parametrize("structure", ["AR", "HAR"])
+@pytest.mark.parametrize("rho", [1.0, 0.3, 0.0])
+def test_fixed_rho_gradient_has_only_the_variances(structure, rho):
+    V = sampling_covariance(CLUSTER, TIME, VI, 0.5)
+    positions = np.searchsorted([1.0, 2.0, 4.0], TIME)
+    model = _Model(Y, V, X, CLUSTER, positions, (1.0, 2.0, 4.0), structure, True, fixed_rho=rho)
+    theta = np.log(np.full(model.n_tau, 0.07) * np.arange(1, model.n_tau + 1))
+    numeric = optimize.approx_fprime(theta, model.loglik, 1e-7)
+    assert model.gradient(theta).shape == (model.n_tau,)
+    np.testing.assert_allclose(model.gradient(theta), numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_fixing_rho_at_its_estimate_reproduces_the_free_fit():
+    V = sampling_covariance(CLUSTER, TIME, VI, 0.5)
+    free = fit_autoregressive(Y, V, X, CLUSTER, TIME)
+    fixed = fit_autoregressive(Y, V, X, CLUSTER, TIME, rho=free.rho)
+    assert not free.rho_fixed and fixed.rho_fixed
+    np.testing.assert_allclose(fixed.coefficients, free.coefficients, rtol=1e-6)
+    np.testing.assert_allclose(fixed.tau2, free.tau2, rtol=1e-5)
+    assert fixed.loglik == pytest.approx(free.loglik, abs=1e-9)
+
+
+def test_a_fixed_rho_outside_its_range_is_refused():
+    V = sampling_covariance(CLUSTER, TIME, VI, 0.5)
+    with pytest.raises(MultilevelError, match=r"a fixed rho must lie in \[-1, 1\], not 1.5"):
+        fit_autoregressive(Y, V, X, CLUSTER, TIME, rho=1.5)

@@ -21,14 +21,15 @@ REFERENCE = REPO / "tests" / "reference" / "multilevel_reference.json"
 SCENARIOS = {s["id"]: s for s in json.loads(REFERENCE.read_text())["scenarios"]}
 EXPECTED_GRID = {
     f"ishak2007_{struct}_{method}" for struct in ("ar", "har") for method in ("reml", "ml")
-}
+} | {f"ishak2007_ar_rho{rho}_{method}" for rho in ("1", "0.5", "0") for method in ("reml", "ml")}
 RTOL = 1e-6
 
 pytestmark = pytest.mark.metafor
 
 
 def test_grid_is_complete():
-    """Both structures metafor names for repeated measures, by both likelihoods."""
+    """Both structures metafor names for repeated measures, by both likelihoods, and the AR
+    structure with rho fixed at 1, 0.5 and 0 (metafor's ``rho = value``)."""
     assert set(SCENARIOS) == EXPECTED_GRID
 
 
@@ -39,7 +40,14 @@ def fitted(request):
     V = sampling_covariance(data["study"], data["time"], data["vi"], data["phi"])
     X = pd.get_dummies(pd.Series(data["time"])).to_numpy(float)
     fit = fit_autoregressive(
-        data["yi"], V, X, data["study"], data["time"], data["structure"], data["method"]
+        data["yi"],
+        V,
+        X,
+        data["study"],
+        data["time"],
+        data["structure"],
+        data["method"],
+        rho=data.get("rho"),
     )
     return scenario["values"], fit
 

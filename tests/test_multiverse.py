@@ -1,10 +1,11 @@
-"""The multiverse of the 24 h SMD and of 24 h response, and the inclusion multiverse
-(PROTOCOL.md §21)."""
+"""The multiverse of the 24 h SMD and of 24 h response, its summary over distinct analyses,
+and the inclusion multiverse (PROTOCOL.md §21)."""
 
 from __future__ import annotations
 
 import gzip
 import importlib.util
+import itertools
 import math
 from types import SimpleNamespace
 
@@ -20,15 +21,21 @@ from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import (
     DATA_CHOICES,
     NOT_APPLICABLE,
+    SUMMARY_COLUMNS,
+    choice_effects,
     chunk_specifications,
+    data_set_fingerprint,
     data_specifications,
+    estimand_subgroups,
     inclusion_subsets,
     multiverse_outcome,
     multiverse_summary,
     primary_specification,
+    row_hashes,
     specification_comparisons,
 )
 from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.figures.multiverse_plots import specification_curve
 from ketamine_meta.stats.meta_analysis import random_effects
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -46,10 +53,10 @@ FILES = {
     ),
 }
 #: The primary specification: placebo of either kind, either score basis, r 0.5 (as if
-#: parallel for a count), split arms, every population and data basis, all trials, 20-30 h.
+#: parallel for a count), combined arms, every population and data basis, all trials, 20-30 h.
 PRIMARY = {
     "control_set": "inert or active placebo",
-    "multi_arm": "split",
+    "multi_arm": "combine",
     "population": "all",
     "data_basis": "primary and secondary",
     "risk_of_bias": "all trials",
@@ -61,7 +68,7 @@ PRIMARY_RESPONSE = {**PRIMARY, "score_basis": NOT_APPLICABLE, "crossover": "as i
 
 def read_multiverse(outcome: str) -> pd.DataFrame:
     specifications, choices = FILES[outcome]
-    specs = pd.read_csv(RESULTS / "multiverse" / specifications)
+    specs = pd.read_csv(RESULTS / "multiverse" / specifications, dtype={"data_set": str})
     choices = pd.read_csv(RESULTS / "multiverse" / choices, keep_default_na=False, na_values=[""])
     return specs.merge(choices, on="data_spec")
 
@@ -160,8 +167,8 @@ def test_every_specification_is_fitted_once(outcome):
 
 
 def test_the_primary_specification_is_the_primary_analysis(table):
-    """Placebo of either kind, either score basis, r 0.5, split arms, every population and
-    data basis, all trials, 20-30 h, REML, Hartung-Knapp: the committed headline."""
+    """Placebo of either kind, either score basis, r 0.5, combined arms, every population and
+    data basis, all trials, 20-30 h, REML, ad hoc Hartung-Knapp: the committed headline."""
     primary = primary_rows(table, PRIMARY_SMD)
     assert set(primary["data_spec"]) == {primary_specification(SETTINGS, SMD)["data_spec"]}
     headline = pd.read_csv(RESULTS / "tables/pooled_smd_24h_by_route.csv").set_index("subgroup")
@@ -205,14 +212,9 @@ def test_the_primary_response_specification_is_the_headline_rr(response):
     ],
 )
 def test_summary_is_the_table(outcome, summary):
-    committed = pd.read_csv(RESULTS / "tables" / summary)
-    recomputed = multiverse_summary(read_multiverse(outcome))
-    pd.testing.assert_frame_equal(
-        committed.set_index("subgroup"),
-        recomputed.set_index("subgroup"),
-        check_dtype=False,
-        atol=1e-10,
-    )
+    committed = pd.read_csv(RESULTS / "tables" / summary, keep_default_na=False, na_values=[""])
+    recomputed = multiverse_summary(read_multiverse(outcome), SETTINGS["estimand_choices"], POOLING)
+    pd.testing.assert_frame_equal(committed, recomputed, check_dtype=False, atol=1e-10)
 
 
 @pytest.mark.parametrize("outcome", ["smd", "rr_response"])
@@ -311,3 +313,213 @@ def test_inclusion_extremes_are_the_scalar_fits_without_the_named_trials(tables,
                 subgroup,
                 extreme,
             )
+
+
+# --- Counting analyses, not labels (§21.3) --------------------------------------------------
+
+
+def test_a_fingerprint_is_the_data_sets_numbers_not_their_order():
+    rows = pd.DataFrame(
+        {"study_id": ["A", "B", "B"], "yi": [0.5, 0.3, -0.0], "vi": [0.1, 0.2, 0.05]}
+    )
+
+    def fingerprint(frame: pd.DataFrame) -> str:
+        return data_set_fingerprint(row_hashes(frame))
+
+    same = fingerprint(rows)
+    assert same.startswith("D") and len(same) == 17
+    assert fingerprint(rows.iloc[[2, 0, 1]]) == same  # order
+    assert fingerprint(rows.assign(yi=[0.5 + 1e-13, 0.3, 0.0])) == same  # to 10 decimals
+    assert fingerprint(rows.assign(yi=[0.5 + 1e-6, 0.3, 0.0])) != same
+    assert fingerprint(rows.assign(study_id=["A", "B", "C"])) != same
+    assert fingerprint(rows.iloc[:2]) != same
+
+
+#: A synthetic multiverse with known duplicates: 2 estimands (control set) x 3 score bases x
+#: 3 crossover handlings x 2 data bases, 2 estimators x 1 CI method. "endpoint only" pools
+#: nothing; the data basis and the two other score bases change nothing; under "inert or
+#: active placebo" r 0.5 and r 0.2 pool data set X1 (4 trials) and "as if parallel" X2 (5
+#: trials), and only "as if parallel" has a route-IV comparison (Z); under "inert placebo"
+#: every crossover handling pools Y.
+SYNTHETIC_LEVELS = {
+    "control_set": ["inert or active placebo", "inert placebo"],
+    "score_basis": ["change or endpoint", "change only", "endpoint only"],
+    "crossover": ["paired r 0.5", "paired r 0.2", "as if parallel"],
+    "multi_arm": ["split"],
+    "population": ["all"],
+    "data_basis": ["primary and secondary", "primary only"],
+    "risk_of_bias": ["all trials"],
+    "window": ["20-30 h"],
+}
+#: data set: trials, and per estimator (estimate, ci_low); X1's REML and DL numbers coincide
+#: (tau² = 0) and are still two fits.
+SYNTHETIC_FITS = {
+    "X1": (4, {"REML": (0.5, 0.1), "DL": (0.5, 0.1)}),
+    "X2": (5, {"REML": (0.2, -0.1), "DL": (0.3, 0.05)}),
+    "Y": (3, {"REML": (0.4, 0.2), "DL": (0.45, 0.25)}),
+    "Z": (1, {"REML": (0.9, -0.5), "DL": (0.9, -0.4)}),
+}
+SYNTHETIC_MODEL = {"method": "REML", "test": "knha"}
+
+
+def _synthetic_data_sets(spec: dict) -> dict[str, str]:
+    if spec["score_basis"] == "endpoint only":
+        return {}
+    if spec["control_set"] == "inert placebo":
+        return {"overall": "Y"}
+    if spec["crossover"] == "as if parallel":
+        return {"overall": "X2", "route: IV": "Z"}
+    return {"overall": "X1"}
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> pd.DataFrame:
+    rows = []
+    specs = itertools.product(*SYNTHETIC_LEVELS.values())
+    for data_spec, values in enumerate(specs):
+        spec = dict(zip(SYNTHETIC_LEVELS, values, strict=True))
+        data_sets = _synthetic_data_sets(spec) or {"overall": None}
+        for estimator in ("REML", "DL"):
+            for subgroup, data_set in data_sets.items():
+                trials, fits = SYNTHETIC_FITS.get(data_set, (0, {}))
+                estimate, ci_low = fits.get(estimator, (np.nan, np.nan))
+                rows.append(
+                    {
+                        "specification": f"{data_spec}-{estimator}-knha",
+                        "data_spec": data_spec,
+                        **spec,
+                        "estimator": estimator,
+                        "test": "knha",
+                        "subgroup": subgroup,
+                        "data_set": data_set,
+                        "k": trials,
+                        "trials": trials,
+                        "estimate": estimate,
+                        "ci_low": ci_low,
+                        "ci_high": estimate + 0.3,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_the_summary_counts_distinct_data_sets_and_fits(synthetic):
+    summary = multiverse_summary(synthetic, ["control_set"], SYNTHETIC_MODEL)
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    summary = summary.set_index(["estimand", "subgroup"])
+    assert list(summary.index) == [
+        ("control_set: inert or active placebo", "overall"),
+        ("control_set: inert or active placebo", "route: IV"),
+        ("control_set: inert placebo", "overall"),
+    ]
+    both = summary.loc[("control_set: inert or active placebo", "overall")]
+    # 3 score bases x 3 crossover x 2 data bases x 2 models; endpoint only pools nothing.
+    assert (both["specifications"], both["without_comparisons"]) == (36, 12)
+    # Of the 24 fitted specifications: 2 data sets, 4 fits (X1's coinciding REML and DL
+    # count twice); kept: 3 crossover handlings x 2 models.
+    assert (both["data_sets"], both["fits"], both["kept_specifications"]) == (2, 4, 6)
+    assert (both["trials_min"], both["trials_max"]) == (4, 5)
+    # REML: X1 above zero, X2 not. Fits: X1 twice, X2-DL above zero, X2-REML not. The raw
+    # share of today's summary counts X1 twice as often: (16 + 4) / 24.
+    assert both["share_data_sets_ci_above_zero"] == 0.5
+    assert both["share_ci_above_zero"] == 0.75
+    raw = synthetic[(synthetic["control_set"] == "inert or active placebo") & (synthetic["k"] > 0)]
+    assert (raw[raw["subgroup"] == "overall"]["ci_low"] > 0).mean() == pytest.approx(20 / 24)
+    assert both["median_estimate"] == pytest.approx(0.4)
+    assert (both["min_estimate"], both["max_estimate"], both["median_k"]) == (0.2, 0.5, 4.5)
+    assert both["choices_varied"] == "crossover"
+    assert both["choices_without_effect"] == "score_basis; data_basis"
+    assert both["empty_levels"] == "score_basis: endpoint only"
+    route = summary.loc[("control_set: inert or active placebo", "route: IV")]
+    assert (route["specifications"], route["data_sets"], route["fits"]) == (8, 1, 2)
+    assert route["kept_specifications"] == 2
+    assert route["choices_varied"] == "none"
+    assert route["empty_levels"] == (
+        "score_basis: endpoint only; crossover: paired r 0.5; crossover: paired r 0.2"
+    )
+    inert = summary.loc[("control_set: inert placebo", "overall")]
+    assert (inert["data_sets"], inert["fits"], inert["kept_specifications"]) == (1, 2, 2)
+    assert inert["choices_varied"] == "none"
+    assert inert["choices_without_effect"] == "score_basis; crossover; data_basis"
+    assert (inert["trials_min"], inert["trials_max"], inert["share_ci_above_zero"]) == (3, 3, 1)
+
+
+def test_without_estimand_choices_one_question_pools_every_control_set(synthetic):
+    summary = multiverse_summary(synthetic, [], SYNTHETIC_MODEL).set_index("subgroup")
+    assert set(summary["estimand"]) == {"all specifications"}
+    assert summary.loc["overall", "data_sets"] == 3
+    assert summary.loc["overall", "choices_varied"] == "control_set; crossover"
+
+
+def test_a_choice_that_changes_a_data_set_somewhere_varies():
+    """A choice has no effect only if no combination of the other choices reveals one."""
+    grid = pd.DataFrame(
+        {
+            "data_spec": range(4),
+            "population": ["all", "all", "unipolar", "unipolar"],
+            "window": ["20-30 h", "12-48 h", "20-30 h", "12-48 h"],
+            "data_set": ["A", "A", "B", "C"],
+        }
+    )
+    effects = choice_effects(grid, ["population", "window"])
+    assert effects.varied == ("population", "window")
+    assert effects.without_effect == () and effects.empty_levels == ()
+    assert list(effects.kept) == [0, 1, 2, 3]
+
+
+def test_the_summary_needs_the_primary_model_among_the_fits(synthetic):
+    with pytest.raises(ValueError, match=r"primary model \(REML, adhoc\)"):
+        multiverse_summary(synthetic, ["control_set"], {"method": "REML", "test": "adhoc"})
+
+
+def test_the_curve_draws_the_kept_specifications_of_the_primary_estimand(synthetic):
+    figure = specification_curve(synthetic, ["control_set"])
+    title = figure.axes[0].get_title()
+    assert "overall, control set: inert or active placebo" in title
+    assert "6 specifications, 2 distinct data sets, 4 distinct fits, 4-5 trials" in title
+    assert "75% of the fits with the CI above 0" in title
+    panel = [t.get_text() for t in figure.axes[1].get_yticklabels()]
+    assert "data basis: primary only" not in panel and "crossover: as if parallel" in panel
+
+
+@pytest.mark.parametrize("outcome", ["smd", "rr_response"])
+def test_the_committed_summary_counts_distinct_analyses(outcome):
+    """Recounted from the specification table without its fingerprints: a fit is a model's
+    numbers (k, trials, estimate, CI, tau²), the same in every specification that pools the
+    same data. Today's summary counted raw specifications, over every control set at once."""
+    summary = pd.read_csv(
+        RESULTS / "tables" / f"multiverse_summary_{outcome}_24h.csv",
+        keep_default_na=False,
+        na_values=[""],
+    )
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    table = read_multiverse(outcome)
+    key = ["estimator", "test", "k", "trials", "estimate", "ci_low", "ci_high", "tau2"]
+    models = len(SETTINGS["estimators"]) * len(SETTINGS["tests"])
+    for _, row in summary.iterrows():
+        control_set = row["estimand"].removeprefix("control_set: ")
+        chosen = table["control_set"] == control_set
+        rows = table[chosen & (table["subgroup"] == row["subgroup"])]
+        assert row["specifications"] == len(rows)
+        fits = rows[rows["k"] > 0].round(9).drop_duplicates(key)
+        assert row["fits"] == len(fits), (row["estimand"], row["subgroup"])
+        assert row["share_ci_above_zero"] == pytest.approx((fits["ci_low"] > 0).mean())
+        assert row["trials_min"] == fits["trials"].min()
+        assert row["trials_max"] == fits["trials"].max()
+        # Every data set is pooled by every model.
+        assert row["fits"] == row["data_sets"] * models
+
+
+@pytest.mark.parametrize("outcome", ["smd", "rr_response"])
+def test_the_kept_specifications_keep_every_distinct_data_set(outcome):
+    """Fixing the choices without effect and leaving out the empty levels loses no data set."""
+    table = read_multiverse(outcome)
+    for estimand, subgroup, group, effects in estimand_subgroups(
+        table, SETTINGS["estimand_choices"]
+    ):
+        fitted = group[group["k"] > 0]
+        kept = fitted[fitted["data_spec"].isin(effects.kept)]
+        assert set(kept["data_set"]) == set(fitted["data_set"]), (estimand, subgroup)
+        for choice in effects.without_effect:
+            others = [c for c in DATA_CHOICES if c != choice]
+            per_others = fitted.groupby([*others, "estimator", "test"])["data_set"]
+            assert (per_others.nunique() == 1).all(), (estimand, subgroup, choice)

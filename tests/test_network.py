@@ -107,6 +107,18 @@ def test_q_parts_add_up_and_split_is_consistent():
     assert ("A", "B") in splittable_comparisons(network)
 
 
+def test_a_q_without_degrees_of_freedom_is_nan_not_zero():
+    """A star of one trial per comparison: no residual, no repeated design, no loop."""
+    star = pairwise({k: ARMS[k] for k in ("t1", "t2")})
+    fit = fit_network(network_from_pairwise(star, "A"))
+    assert (fit.q_df, fit.q_within_df, fit.q_between_df) == (0, 0, 0)
+    assert np.isnan([fit.q, fit.q_within, fit.q_between, fit.q_p]).all()
+    # Two trials of A-B: heterogeneity has a degree of freedom, inconsistency none.
+    repeated = fit_network(network_from_pairwise(pairwise({k: ARMS[k] for k in ("t1", "t5")}), "A"))
+    assert (repeated.q_within_df, repeated.q_between_df) == (1, 0)
+    assert repeated.q_within == pytest.approx(repeated.q) and np.isnan(repeated.q_between)
+
+
 def test_direct_share_is_one_for_a_star_without_loops():
     contrasts = pairwise({k: ARMS[k] for k in ("t1", "t2", "t5", "t6")})
     network = network_from_pairwise(contrasts, "A")

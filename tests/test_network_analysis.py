@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from ketamine_meta.analyses.network import node_of, trial_arms
+from ketamine_meta.analyses.network import PartRules, analyse_network, node_of, trial_arms
 from ketamine_meta.stats.meta_analysis import random_effects
+from ketamine_meta.stats.network import TrialArms
 
 TABLES = REPO / "results" / "tables"
 NODES = [
@@ -111,17 +112,94 @@ def test_a_star_part_reproduces_the_pairwise_random_effects_model(pipeline_run):
     assert network["k_direct"].iloc[0] == len(rows)
 
 
-def test_direct_shares_and_pscores_are_in_range():
+def test_direct_shares_are_in_range():
     for outcome in ("smd", "rr"):
         effects = _effects(outcome)
         assert effects["direct_share"].between(0, 1).all()
-        assert effects["pscore"].between(0, 1).all()
         wholly_indirect = effects[effects["k_direct"] == 0]
         np.testing.assert_allclose(wholly_indirect["direct_share"], 0.0)
 
 
-def test_a_network_without_loops_says_there_is_nothing_to_split():
-    table = pd.read_csv(TABLES / "nma_smd_24h_inconsistency.csv")
-    between = table[table["quantity"].str.startswith("Q between")]
-    assert (between["df"] == 0).all() and (between["statistic"] == 0).all()
+@pytest.mark.parametrize("outcome", ["smd", "rr"])
+def test_pscores_rank_within_a_part_of_three_nodes_only(outcome):
+    """A part's P-scores (its reference's included) average 1/2; parts share no reference,
+    so there is no P-score column across parts, and a two-node part ranks nothing (the
+    response network's part 2: Murrough 2013 alone)."""
+    effects = _effects(outcome)
+    assert "pscore" not in effects.columns
+    for (_, _), part in effects.groupby(["analysis", "part"]):
+        scores = [*part["pscore_in_part"], part["reference_pscore_in_part"].iloc[0]]
+        if len(part) + 1 < 3:
+            assert np.isnan(scores).all()
+            assert part["note"].str.contains("two nodes: no P-score").all()
+        else:
+            assert np.mean(scores) == pytest.approx(0.5)
+            assert np.all((np.array(scores) >= 0) & (np.array(scores) <= 1))
+    if outcome == "rr":
+        primary = effects[effects["analysis"] == "primary"]
+        assert primary.loc[primary["part"] == 2, "pscore_in_part"].isna().all()
+
+
+@pytest.mark.parametrize("outcome", ["smd", "rr"])
+def test_nodes_resting_on_one_trial_are_flagged(outcome):
+    effects = _effects(outcome)
+    assert (effects["single_trial"] == (effects["k_trials"] == 1)).all()
+    single = effects[effects["single_trial"]]
+    assert single["note"].str.contains("rests on one trial").all()
+    racemic_in = effects[
+        (effects["analysis"] == "primary") & (effects["treatment"] == "racemic IN")
+    ]
+    assert racemic_in["note"].iloc[0].startswith("rests on one trial (Lapidus2014)")
+
+
+@pytest.mark.parametrize("outcome", ["smd", "rr"])
+def test_a_prediction_interval_needs_an_estimated_positive_tau2(outcome):
+    """tau² = 0 (the midazolam part of the g network) or not estimable (the response
+    network's one-trial part): no PI, and the note says why; never a PI equal to the CI."""
+    effects = _effects(outcome)
+    no_pi = effects["pi_low"].isna()
+    assert (no_pi == effects["pi_high"].isna()).all()
+    assert no_pi[effects["tau2"].isna() | (effects["tau2"] == 0)].all()
+    assert effects.loc[no_pi, "note"].str.contains("no prediction interval").all()
+    shown = effects[~no_pi]
+    assert ((shown["pi_low"] < shown["ci_low"]) & (shown["ci_high"] < shown["pi_high"])).all()
+
+
+def test_log_risk_ratios_are_labelled_as_such():
+    for outcome, scale in (("smd", "Hedges' g"), ("rr", "log RR")):
+        for table in ("effects", "league", "inconsistency"):
+            frame = pd.read_csv(TABLES / f"nma_{outcome}_24h_{table}.csv")
+            assert set(frame["scale"]) == {scale}, (outcome, table)
+
+
+@pytest.mark.parametrize("outcome", ["smd", "rr"])
+def test_a_q_on_no_degrees_of_freedom_is_not_estimable(outcome):
+    """Both networks are trees: no closed loop, so no Q between designs; the response
+    network's part 2 has no degree of freedom at all. None of them is printed as Q = 0."""
+    table = pd.read_csv(TABLES / f"nma_{outcome}_24h_inconsistency.csv")
+    q = table[table["quantity"].str.startswith("Q ")]
+    none = q[q["df"] == 0]
+    assert len(none) >= q["quantity"].str.startswith("Q between").sum() > 0
+    assert none["statistic"].isna().all() and none["pval"].isna().all()
+    assert none["note"].str.startswith("not estimable: 0 degrees of freedom").all()
+    assert q.loc[q["df"] > 0, "statistic"].notna().all()
     assert table["note"].fillna("").str.contains("no comparison has both direct").any()
+
+
+def test_a_two_node_single_trial_part_says_what_it_cannot_estimate():
+    """One trial of A against P: the estimate is the trial's; rank, tau², PI and every Q
+    are not estimable."""
+    trials = [TrialArms("s1", ("P", "A"), (0.0, 0.4), (0.02, 0.03))]
+    comparisons = pd.DataFrame([comparison("s1", "A", "P", 0.4, 0.05) | {"n_treat": 20.0}])
+    tables = analyse_network(
+        trials, comparisons, "P", {"P"}, "REML", 0.95, "primary", PartRules("log RR", 3)
+    )
+    (row,) = tables.effects.to_dict("records")
+    assert row["estimate"] == pytest.approx(0.4)
+    assert row["single_trial"] and row["scale"] == "log RR"
+    assert np.isnan([row["pscore_in_part"], row["tau2"], row["pi_low"]]).all()
+    assert row["note"].startswith("rests on one trial (s1); two nodes: no P-score")
+    assert "tau² not estimable" in row["note"]
+    q = tables.inconsistency[tables.inconsistency["quantity"].str.startswith("Q ")]
+    assert q["statistic"].isna().all() and (q["df"] == 0).all()
+    assert q["note"].str.startswith("not estimable").all()

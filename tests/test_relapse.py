@@ -8,12 +8,12 @@ import pytest
 
 from conftest import REPO
 from ketamine_meta.analyses.relapse import (
+    OBSERVED_SUMMARIES,
     exponential_from_median,
     exponential_from_share,
     relapse_by_study,
     relapse_pooled,
     relapse_reproduction,
-    weibull_from_median_and_share,
 )
 from ketamine_meta.stats.effect_sizes import log_hazard_ratio
 
@@ -42,12 +42,16 @@ def test_exponential_from_a_share_and_its_delta_method_se():
     assert fit.log_rate_se == pytest.approx(abs(slope) * np.sqrt(0.3 * 0.7 / 50), rel=1e-6)
 
 
-def test_weibull_passes_through_both_summaries():
-    fit = weibull_from_median_and_share(57.0, 0.7, 365.0)
-    assert fit.median() == pytest.approx(57.0)
-    assert 1 - fit.survival(365.0) == pytest.approx(0.7)
-    with pytest.raises(ValueError, match="not consistent"):
-        weibull_from_median_and_share(57.0, 0.3, 365.0)
+def test_a_median_and_a_share_are_tabulated_as_observed_without_a_curve(data):
+    """Ekstrand 2022 reports a median of 57 days and 70 % relapsed by day 365 for its ketamine
+    remitters: a Weibull through both (shape 0.3) implied 37-40 % relapse by day 14, which no
+    source reports (PROTOCOL.md §15)."""
+    row = relapse_by_study(*data).set_index(["study_id", "arm_id"]).loc[("Ekstrand2022", "ket05")]
+    assert row["data_basis"] == OBSERVED_SUMMARIES
+    assert row["median_days"] == 57
+    assert row["fit_basis"] == "median 57 days; 70% relapsed by day 365"
+    assert all(np.isnan(row[f"relapse_free_day_{d}"]) for d in (14, 28, 56))
+    assert pd.isna(row["distribution"])
 
 
 def test_relapse_by_study_on_the_package(data):

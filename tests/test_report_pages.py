@@ -20,12 +20,14 @@ from docutils.core import publish_doctree
 
 from conftest import REPO
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.headline import headline, headline_tables
 from ketamine_meta.figures.report_pages import (
     format_cell,
     headline_rst,
     literal_rst,
     table_page_html,
 )
+from ketamine_meta.stats.meta_analysis import confidence_level
 
 TABLES = REPO / "results" / "tables"
 PAGES = REPO / "results" / "report" / "tables"
@@ -76,24 +78,35 @@ def _pooled(name: str) -> pd.DataFrame:
     return pd.read_csv(TABLES / name, keep_default_na=False, na_values=[""])
 
 
-def test_headline_numbers_are_the_pooled_tables():
-    by_route = _pooled("pooled_smd_24h_by_route.csv")
-    by_enantiomer = _pooled("pooled_smd_24h_by_enantiomer.csv")
-    rr = _pooled("pooled_rr_response_24h_by_enantiomer.csv")
-    claims = _pooled("claims_audit.csv")
-    pooling = {"timepoint_h": 24, "method": "REML", "test": "knha", "level": 95}
-    text = headline_rst("Title\n=====\n", by_route, by_enantiomer, rr, claims, pooling)
+def _headline_tables() -> dict[str, pd.DataFrame]:
+    return {name: _pooled(f"{stem}.csv") for name, stem in headline_tables("24h").items()}
 
-    overall = by_route.set_index("subgroup").loc["overall"]
+
+def _landing(tables: dict[str, pd.DataFrame], claims: pd.DataFrame, level: object = 0.95) -> str:
+    pooling = {"timepoint_h": 24, "level": level}
+    fraction = confidence_level(level)
+    return headline_rst("Title\n=====\n", headline(tables, pooling, fraction), claims, fraction)
+
+
+def test_headline_numbers_are_the_pooled_tables():
+    tables = _headline_tables()
+    claims = _pooled("claims_audit.csv")
+    text = _landing(tables, claims, level=95)
+
+    overall = tables["pooled_by_route"].set_index("subgroup").loc["overall"]
     expected = f"{overall['estimate']:.2f} [{overall['ci_low']:.2f}, {overall['ci_high']:.2f}]"
-    assert f"   * - route: all trials\n     - 10\n     - 796\n     - {expected}" in text
-    rr_overall = rr.set_index("subgroup").loc["overall"]
+    counts = f"{int(overall['k'])} ({int(overall['trials'])})"
+    assert (
+        f"   * - all trials\n     - {counts}\n     - {int(overall['n'])}\n     - {expected}" in text
+    )
+    rr_overall = tables["rr_by_enantiomer"].set_index("subgroup").loc["overall"]
     assert f"{math.exp(rr_overall['estimate']):.2f} [" in text
     assert "Hedges' g [95% CI]" in text  # level 95 read as metafor reads it
-    assert "τ² by REML, Hartung-Knapp confidence intervals" in text
+    assert "τ² by REML, ad hoc Hartung-Knapp confidence intervals" in text
     for verdict, count in claims["verdict"].value_counts().items():
         assert f"   * - {verdict}\n     - {count}\n" in text
     assert f"Verdicts on the {len(claims)} quantitative claims" in text
+    assert "What changes the reading" in text and "confounded" in text
 
 
 def test_committed_landing_page_is_the_headline_of_the_committed_tables():
@@ -101,18 +114,16 @@ def test_committed_landing_page_is_the_headline_of_the_committed_tables():
     landing = (REPO / "results" / "report" / "landing.rst").read_text(encoding="utf-8")
     description = (REPO / "workflow" / "report" / "workflow.rst").read_text(encoding="utf-8")
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
-    timepoint = f"{config['pooling']['timepoint_h']:g}h"
+    level = confidence_level(config["pooling"]["level"])
+    tables = {
+        name: read_validated_table(TABLES / f"{stem}.csv")
+        for name, stem in headline_tables(f"{config['pooling']['timepoint_h']:g}h").items()
+    }
     text = headline_rst(
         description,
-        pooled_by_route=read_validated_table(TABLES / f"pooled_smd_{timepoint}_by_route.csv"),
-        pooled_by_enantiomer=read_validated_table(
-            TABLES / f"pooled_smd_{timepoint}_by_enantiomer.csv"
-        ),
-        rr_by_enantiomer=read_validated_table(
-            TABLES / f"pooled_rr_response_{timepoint}_by_enantiomer.csv"
-        ),
-        claims=read_validated_table(TABLES / "claims_audit.csv"),
-        pooling=config["pooling"],
+        headline(tables, config["pooling"], level),
+        read_validated_table(TABLES / "claims_audit.csv"),
+        level,
     )
     assert text == landing
 
@@ -177,38 +188,30 @@ def _cells(tree: nodes.document) -> list[str]:
 
 @pytest.mark.parametrize("label", HOSTILE_LABELS)
 def test_a_hostile_label_is_shown_literally_in_the_landing_page(label):
-    by_route = _pooled("pooled_smd_24h_by_route.csv")
+    tables = _headline_tables()
+    by_route = tables["pooled_by_route"]
     by_route.loc[by_route["subgroup"] == "IN", "subgroup"] = label
     by_route["method"] = label
-    rr = _pooled("pooled_rr_response_24h_by_enantiomer.csv")
+    rr = tables["rr_by_enantiomer"]
     rr.loc[rr["subgroup"] == "racemic", "subgroup"] = label
     claims = _pooled("claims_audit.csv")
-    claims.loc[claims["verdict"] == "supported", "verdict"] = label
-    pooling = {"timepoint_h": 24, "level": 0.95}
-    text = headline_rst(
-        "Title\n=====\n", by_route, _pooled("pooled_smd_24h_by_enantiomer.csv"), rr, claims, pooling
-    )
+    claims.loc[claims["verdict"] == "not testable with these data", "verdict"] = label
+    text = _landing(tables, claims)
 
     tree = _rendered(text)
     cells = _cells(tree)
     assert f"route: {label}" in cells  # a subgroup of the SMD table
-    assert cells.count(label) == 2  # a row of the risk-ratio table and a verdict
+    assert f"enantiomer: {label}" in cells  # a row of the risk-ratio table
+    assert cells.count(label) == 1  # a verdict
     assert "route: 49" not in cells and "route: xxx" not in cells
-    assert "route: IV" in cells and "esketamine" in cells  # the rest of the tables intact
-    model = f"Random-effects models (τ² by {label}, Hartung-Knapp confidence intervals);"
+    assert "route: intravenous" in cells and "enantiomer: esketamine" in cells  # the rest intact
+    model = f"Random-effects models (τ² by {label}, ad hoc Hartung-Knapp confidence intervals"
     assert any(p.astext().startswith(model) for p in tree.findall(nodes.paragraph))
 
 
 def test_line_breaks_in_a_label_become_spaces():
-    by_route = _pooled("pooled_smd_24h_by_route.csv")
+    tables = _headline_tables()
+    by_route = tables["pooled_by_route"]
     by_route.loc[by_route["subgroup"] == "IN", "subgroup"] = "IN\n.. raw:: html\r\n\tx"
-    pooling = {"timepoint_h": 24, "level": 0.95}
-    text = headline_rst(
-        "Title\n=====\n",
-        by_route,
-        _pooled("pooled_smd_24h_by_enantiomer.csv"),
-        _pooled("pooled_rr_response_24h_by_enantiomer.csv"),
-        _pooled("claims_audit.csv"),
-        pooling,
-    )
+    text = _landing(tables, _pooled("claims_audit.csv"))
     assert "route: IN .. raw:: html  x" in _cells(_rendered(text))

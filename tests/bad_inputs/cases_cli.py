@@ -159,6 +159,13 @@ _add(
     ["curve.csv", "row 100001", "column 'time'", "100000", "bounded to 100000"],
 )
 _add(
+    "cli_km_too_many_risk_rows",
+    "an at-risk table of 1,001 rows, each an interval fitted on its own",
+    km(FALLS_TO_06, "time,n_at_risk\n" + "".join(f"{t},10\n" for t in range(1_001))),
+    2,
+    ["risk.csv", "row 1001", "column 'time'", "bounded to 1000"],
+)
+_add(
     "cli_km_no_events_on_a_falling_curve",
     "--total-events 0 on a curve falling to 0.6 (censored everyone, silently)",
     km(FALLS_TO_06, KM_RISK_10, "--total-events", "0"),

@@ -8,6 +8,8 @@
 # Every value is stored beside the R call that produced it ("r_call"). Iterative fits use
 # control = list(threshold = 1e-10) so that the reference itself is converged far below the
 # 1e-6 tolerance of the tests (metafor's default threshold on the change in tau^2 is 1e-5).
+# The project's primary CI method is the ad hoc Knapp-Hartung correction (test = "adhoc",
+# PROTOCOL.md §11): every family the pipeline fits with it has adhoc scenarios below.
 
 suppressPackageStartupMessages({
   library(metafor)
@@ -84,7 +86,7 @@ add("escalc_rr_zero_cells",
 # ---- random-effects models ------------------------------------------------------------
 
 for (method in c("REML", "DL")) {
-  for (test in c("knha", "z")) {
+  for (test in c("knha", "z", "adhoc")) {
     add_rma(sprintf("rma_bcg_%s_%s", method, test), as.numeric(bcg$yi), as.numeric(bcg$vi),
             method, test, "dat.bcg log RR")
     add_rma(sprintf("rma_normand1999_%s_%s", method, test), as.numeric(dat$yi), as.numeric(dat$vi),
@@ -96,6 +98,14 @@ for (method in c("REML", "DL")) {
 homog <- list(yi = c(0.10, 0.12, 0.11, 0.09), vi = c(0.04, 0.05, 0.03, 0.06))
 add_rma("rma_homogeneous_REML_knha", homog$yi, homog$vi, "REML", "knha", "tau^2 at its boundary 0")
 add_rma("rma_k2_REML_knha", c(0.5, -0.2), c(0.02, 0.03), "REML", "knha", "k = 2")
+# The ad hoc correction where it binds: estimates that agree more than their variances predict
+# (Hartung-Knapp factor below 1), at tau^2 = 0, with k = 2 and k = 3 (the racemic IV case).
+add_rma("rma_homogeneous_REML_adhoc", homog$yi, homog$vi, "REML", "adhoc", "tau^2 = 0, factor < 1")
+add_rma("rma_k2_REML_adhoc", c(0.5, -0.2), c(0.02, 0.03), "REML", "adhoc", "k = 2")
+add_rma("rma_k2_agreeing_REML_adhoc", c(0.40, 0.42), c(0.05, 0.06), "REML", "adhoc",
+        "k = 2, near-identical estimates: knha collapses, adhoc does not")
+add_rma("rma_k3_agreeing_REML_adhoc", c(0.80, 0.54, 0.73), c(0.117, 0.052, 0.065), "REML",
+        "adhoc", "k = 3, tau^2 = 0, factor < 1")
 
 # Plain Fisher scoring falls into a two-cycle here and metafor stops with "did not converge";
 # its documented remedy is a smaller step (stepadj). Our safeguarded scoring must land on the
@@ -124,11 +134,33 @@ subgroup_values <- function(yi, vi, groups, method, test) {
        q_between_df = length(levels) - 1, q_between_p = between$QEp)
 }
 
-add("subgroup_bcg_alloc_REML_knha",
-    paste("per level g of alloc: rma(yi, vi, subset = alloc == g, method = \"REML\", test = \"knha\");",
-          "between: rma(estimates, sei = wald_ses, method = \"FE\")$QE"),
-    list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), groups = as.character(dat.bcg$alloc)),
-    subgroup_values(as.numeric(bcg$yi), as.numeric(bcg$vi), as.character(dat.bcg$alloc), "REML", "knha"))
+for (test in c("knha", "adhoc")) {
+  add(sprintf("subgroup_bcg_alloc_REML_%s", test),
+      paste(sprintf("per level g of alloc: rma(yi, vi, subset = alloc == g, method = \"REML\", test = \"%s\");", test),
+            "between: rma(estimates, sei = wald_ses, method = \"FE\")$QE"),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), groups = as.character(dat.bcg$alloc),
+           method = "REML", test = test),
+      subgroup_values(as.numeric(bcg$yi), as.numeric(bcg$vi), as.character(dat.bcg$alloc), "REML", test))
+}
+
+# ---- one estimate per trial: aggregate(struct = "ID") --------------------------------
+
+# Comparisons of one trial combined by their inverse-variance mean (PROTOCOL.md §11):
+# clusters of one, two and three estimates, in an order that is not sorted.
+clustered <- escalc(measure = "GEN", yi = c(0.5, 0.2, 0.3, 0.9, 0.1, 0.7, 0.65),
+                    vi = c(0.04, 0.05, 0.02, 0.1, 0.03, 0.08, 0.07),
+                    data = data.frame(trial = c("b", "a", "b", "c", "a", "d", "b")))
+agg <- aggregate(clustered, cluster = trial, struct = "ID")
+add("aggregate_id_clusters",
+    "aggregate(escalc(measure = \"GEN\", yi, vi, data = data.frame(trial)), cluster = trial, struct = \"ID\")",
+    list(yi = as.numeric(clustered$yi), vi = as.numeric(clustered$vi), cluster = clustered$trial),
+    list(cluster = agg$trial, yi = as.numeric(agg$yi), vi = as.numeric(agg$vi)))
+fit <- rma(yi, vi, data = agg, method = "REML", test = "adhoc", control = ctrl)
+add("aggregate_id_rma_REML_adhoc",
+    "rma(yi, vi, data = aggregate(clustered, cluster = trial, struct = \"ID\"), method = \"REML\", test = \"adhoc\"); predict(fit)",
+    list(yi = as.numeric(clustered$yi), vi = as.numeric(clustered$vi), cluster = clustered$trial,
+         method = "REML", test = "adhoc"),
+    rma_values(fit))
 
 # ---- the project's own data: SMD at 24 h by route -------------------------------------
 
@@ -177,12 +209,27 @@ add("project_escalc_smd_24h",
     list(comparison_id = proj$comparison_id[computed]),
     list(yi = yi[computed], vi = vi[computed]))
 pe <- data.frame(yi = ifelse(computed, yi, proj$yi), vi = ifelse(computed, vi, proj$vi))
-add_rma("project_rma_smd_24h_overall", as.numeric(pe$yi), as.numeric(pe$vi), "REML", "knha",
-        "project SMD at 24 h, all routes")
+# The project's model (config pooling, PROTOCOL.md §11): REML, the ad hoc Knapp-Hartung
+# correction, one estimate per trial. The comparisons of a trial in one pooled estimate are
+# first combined by their inverse-variance mean: aggregate(struct = "ID"), per trial overall
+# and per trial and route in the subgroups.
+proj_test <- "adhoc"
+proj_es <- escalc(measure = "GEN", yi = as.numeric(pe$yi), vi = as.numeric(pe$vi),
+                  data = data.frame(study = proj$study_id, route = proj$route))
+proj_trials <- aggregate(proj_es, cluster = study, struct = "ID")
+proj_routes <- aggregate(proj_es, cluster = paste(study, route), struct = "ID")
+fit <- rma(yi, vi, data = proj_trials, method = "REML", test = proj_test, control = ctrl)
+add("project_rma_smd_24h_overall",
+    sprintf("rma(yi, vi, data = aggregate(escalc(\"GEN\", yi, vi), cluster = study_id, struct = \"ID\"), method = \"REML\", test = \"%s\"); predict(fit)  # project SMD at 24 h, all routes", proj_test),
+    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), cluster = proj$study_id, method = "REML",
+         test = proj_test),
+    rma_values(fit))
 add("project_subgroup_smd_24h_route",
-    "as subgroup_bcg_alloc_REML_knha, groups = route, on the project's SMD at 24 h",
-    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), groups = proj$route),
-    subgroup_values(as.numeric(pe$yi), as.numeric(pe$vi), proj$route, "REML", "knha"))
+    sprintf("as subgroup_bcg_alloc_REML_%s on aggregate(escalc(\"GEN\", yi, vi), cluster = paste(study_id, route), struct = \"ID\"), groups = route, the project's SMD at 24 h", proj_test),
+    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), groups = proj$route, cluster = proj$study_id,
+         method = "REML", test = proj_test),
+    subgroup_values(as.numeric(proj_routes$yi), as.numeric(proj_routes$vi), proj_routes$route,
+                    "REML", proj_test))
 
 # ==== the statistics engine grid (issue 4) ===========================================
 # Root-finding estimators (PM, Q-profile) use uniroot, whose default tol is
@@ -326,7 +373,7 @@ for (spec in list(c("REML", "knha"), c("REML", "z"), c("ML", "z"), c("DL", "knha
            year = dat.bcg$year, method = spec[1], test = spec[2]),
       mr_values(fit))
 }
-for (test in c("knha", "z")) {
+for (test in c("knha", "z", "adhoc")) {
   cells <- rma(yi, vi, mods = ~ alloc - 1, data = bcg, method = "REML", test = test, control = ctrl)
   between <- rma(yi, vi, mods = ~ alloc, data = bcg, method = "REML", test = test, control = ctrl)
   add(sprintf("subgroup_common_tau2_bcg_alloc_%s", test),
@@ -340,20 +387,24 @@ for (test in c("knha", "z")) {
 
 # leave1out and cumul name the statistic tval under knha and zval otherwise.
 stat_of <- function(x) if (is.null(x$zval)) x$tval else x$zval
+summary_values <- function(x) {
+  list(estimate = x$estimate, se = x$se, statistic = stat_of(x), pval = x$pval,
+       ci_low = x$ci.lb, ci_high = x$ci.ub, q = x$Q, q_p = x$Qp, tau2 = x$tau2,
+       i2 = x$I2, h2 = x$H2)
+}
+for (test in c("knha", "adhoc")) {
+  sens_fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = "REML", test = test, control = ctrl)
+  add(sprintf("leave1out_bcg_REML_%s", test),
+      sprintf("leave1out(rma(yi, vi, method = \"REML\", test = \"%s\"))  # dat.bcg", test),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = "REML", test = test),
+      summary_values(leave1out(sens_fit)))
+  add(sprintf("cumul_bcg_year_REML_%s", test),
+      sprintf("cumul(rma(yi, vi, method = \"REML\", test = \"%s\"), order = year)  # dat.bcg", test),
+      list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), order = dat.bcg$year, method = "REML", test = test),
+      summary_values(cumul(sens_fit, order = dat.bcg$year)))
+}
 sens_fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = "REML", test = "knha", control = ctrl)
-l1o <- leave1out(sens_fit)
-add("leave1out_bcg_REML_knha", "leave1out(rma(yi, vi, method = \"REML\", test = \"knha\"))  # dat.bcg",
-    list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = "REML", test = "knha"),
-    list(estimate = l1o$estimate, se = l1o$se, statistic = stat_of(l1o), pval = l1o$pval,
-         ci_low = l1o$ci.lb, ci_high = l1o$ci.ub, q = l1o$Q, q_p = l1o$Qp, tau2 = l1o$tau2,
-         i2 = l1o$I2, h2 = l1o$H2))
-cum <- cumul(sens_fit, order = dat.bcg$year)
-add("cumul_bcg_year_REML_knha", "cumul(rma(yi, vi, method = \"REML\", test = \"knha\"), order = year)  # dat.bcg",
-    list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), order = dat.bcg$year, method = "REML", test = "knha"),
-    list(estimate = cum$estimate, se = cum$se, statistic = stat_of(cum), pval = cum$pval,
-         ci_low = cum$ci.lb, ci_high = cum$ci.ub, q = cum$Q, q_p = cum$Qp, tau2 = cum$tau2,
-         i2 = cum$I2, h2 = cum$H2))
-for (test in c("knha", "z")) {
+for (test in c("knha", "z", "adhoc")) {
   inf_fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = "REML", test = test, control = ctrl)
   inf <- influence(inf_fit)
   add(sprintf("influence_bcg_REML_%s", test),
@@ -372,7 +423,8 @@ add("baujat_bcg_REML_knha", "baujat(rma(yi, vi, method = \"REML\", test = \"knha
 
 # ---- publication bias --------------------------------------------------------------
 
-for (spec in list(c("bcg", "REML", "knha"), c("hackshaw1998", "REML", "z"), c("hackshaw1998", "DL", "knha"))) {
+for (spec in list(c("bcg", "REML", "knha"), c("hackshaw1998", "REML", "z"), c("hackshaw1998", "DL", "knha"),
+                  c("bcg", "REML", "adhoc"), c("hackshaw1998", "REML", "adhoc"))) {
   d <- switch(spec[1], bcg = bcg, hackshaw1998 = hack)
   fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = spec[2], test = spec[3], control = ctrl)
   eg <- regtest(fit)
@@ -392,13 +444,16 @@ tf_values <- function(tf) {
   list(k0 = tf$k0, se_k0 = tf$se.k0, side = tf$side, estimate = as.numeric(tf$beta), se = tf$se,
        ci_low = tf$ci.lb, ci_high = tf$ci.ub, tau2 = tf$tau2, k = tf$k)
 }
-for (spec in list(c("hackshaw1998", "L0"), c("hackshaw1998", "R0"), c("bcg", "L0"), c("normand1999", "L0"))) {
+# The knha scenarios keep their names; adhoc ones end in _adhoc (nothing is filled for dat.bcg,
+# so its result is the adhoc model of the observed studies).
+for (spec in list(c("hackshaw1998", "L0", "knha"), c("hackshaw1998", "R0", "knha"), c("bcg", "L0", "knha"),
+                  c("normand1999", "L0", "knha"), c("hackshaw1998", "L0", "adhoc"), c("bcg", "L0", "adhoc"))) {
   d <- switch(spec[1], bcg = bcg, hackshaw1998 = hack, normand1999 = dat)
-  fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = "REML", test = "knha", control = ctrl)
+  fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = "REML", test = spec[3], control = ctrl)
   tf <- trimfill(fit, estimator = spec[2], control = ctrl)
-  add(sprintf("trimfill_%s_%s", spec[1], spec[2]),
-      sprintf("trimfill(rma(yi, vi, method = \"REML\", test = \"knha\"), estimator = \"%s\")  # dat.%s", spec[2], spec[1]),
-      list(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = "REML", test = "knha", estimator = spec[2]),
+  add(sprintf("trimfill_%s_%s%s", spec[1], spec[2], if (spec[3] == "knha") "" else paste0("_", spec[3])),
+      sprintf("trimfill(rma(yi, vi, method = \"REML\", test = \"%s\"), estimator = \"%s\")  # dat.%s", spec[3], spec[2], spec[1]),
+      list(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = "REML", test = spec[3], estimator = spec[2]),
       tf_values(tf))
 }
 
@@ -443,20 +498,22 @@ for (test in c("knha", "z")) {
 
 # ---- the project's data through the diagnostics ------------------------------------
 
-proj_fit <- rma(as.numeric(pe$yi), as.numeric(pe$vi), method = "REML", test = "knha", control = ctrl)
-pl1o <- leave1out(proj_fit)
-add("project_leave1out_smd_24h", "leave1out(rma(yi, vi, method = \"REML\", test = \"knha\"))  # project SMD at 24 h",
-    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), method = "REML", test = "knha"),
-    list(estimate = pl1o$estimate, se = pl1o$se, statistic = stat_of(pl1o), pval = pl1o$pval,
-         ci_low = pl1o$ci.lb, ci_high = pl1o$ci.ub, q = pl1o$Q, q_p = pl1o$Qp, tau2 = pl1o$tau2,
-         i2 = pl1o$I2, h2 = pl1o$H2))
+# Per trial (PROTOCOL.md §16): the diagnostics of the model of proj_trials.
+proj_fit <- rma(yi, vi, data = proj_trials, method = "REML", test = proj_test, control = ctrl)
+project_input <- list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), cluster = proj$study_id,
+                      method = "REML", test = proj_test)
+add("project_leave1out_smd_24h",
+    sprintf("leave1out(rma(yi, vi, data = proj_trials, method = \"REML\", test = \"%s\"))  # project SMD at 24 h, per trial", proj_test),
+    project_input, summary_values(leave1out(proj_fit)))
 peg <- regtest(proj_fit)
-add("project_regtest_smd_24h", "regtest(rma(yi, vi, method = \"REML\", test = \"knha\"))  # project SMD at 24 h",
-    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), method = "REML", test = "knha"),
+add("project_regtest_smd_24h",
+    sprintf("regtest(rma(yi, vi, data = proj_trials, method = \"REML\", test = \"%s\"))  # project SMD at 24 h, per trial", proj_test),
+    project_input,
     list(statistic = peg$zval, pval = peg$pval, limit_estimate = as.numeric(peg$est),
          limit_ci_low = peg$ci.lb, limit_ci_high = peg$ci.ub))
-add("project_qprofile_smd_24h", "confint(rma(yi, vi, method = \"REML\"), type = \"QP\", control = list(tol = 1e-12))$random  # project",
-    list(yi = as.numeric(pe$yi), vi = as.numeric(pe$vi), method = "REML"), qp_values(proj_fit))
+add("project_qprofile_smd_24h",
+    "confint(rma(yi, vi, data = proj_trials, method = \"REML\"), type = \"QP\", control = list(tol = 1e-12))$random  # project, per trial",
+    project_input[c("yi", "vi", "cluster", "method")], qp_values(proj_fit))
 
 doc <- list(
   generated_by = "tests/reference/make_metafor_references.R",

@@ -47,6 +47,26 @@ for (struct in c("AR", "HAR")) for (method in c("REML", "ML")) {
                   q_p = fit$QEp))
 }
 
+# The autocorrelation fixed (metafor's rho = value), as the time-course model's primary and
+# sensitivity fits fix it (PROTOCOL.md §19): only tau^2 is estimated.
+for (rho in c(1, 0.5, 0)) for (method in c("REML", "ML")) {
+  fit <- rma.mv(yi, V, mods = ~ factor(time) - 1, random = ~ time | study, struct = "AR",
+                rho = rho, data = dat, method = method, control = ctrl)
+  id <- sprintf("ishak2007_ar_rho%g_%s", rho, tolower(method))
+  scenarios[[id]] <- list(
+    id = id,
+    r_call = sprintf(paste("rma.mv(yi, vcalc(vi, cluster = study, time1 = time, phi = 0.97),",
+                           "mods = ~ factor(time) - 1, random = ~ time | study,",
+                           "struct = \"AR\", rho = %g, method = \"%s\", data = dat.ishak2007 long)"),
+                     rho, method),
+    input = list(study = as.character(dat$study), time = dat$time, yi = dat$yi, vi = dat$vi,
+                 phi = phi, structure = "AR", method = method, rho = rho),
+    values = list(estimate = as.numeric(coef(fit)), se = fit$se, ci_low = fit$ci.lb,
+                  ci_high = fit$ci.ub, zval = fit$zval, pval = fit$pval, tau2 = fit$tau2, rho = fit$rho,
+                  logLik = as.numeric(logLik(fit)), q = fit$QE, q_df = fit$k - fit$p,
+                  q_p = fit$QEp))
+}
+
 doc <- list(
   generated_by = "tests/reference/make_multilevel_references.R",
   r_version = R.version.string,

@@ -2,13 +2,12 @@
 
 
 rule risk_of_bias_and_grade:
-    """Risk of bias per trial (with the derived functional-unblinding flag), its sensitivity
-    analyses of the primary 24 h SMD, and the summary of findings with GRADE certainty.
+    """Risk of bias per trial (with the derived functional-unblinding judgement), its
+    sensitivity analyses of the primary 24 h SMD, and the summary of findings with GRADE
+    certainty, one comparison per trial (arms of a formulation combined within a trial).
     """
     input:
         validated=VALIDATED_DIR,
-        effects="data/processed/effect_sizes.csv",
-        adverse_events="results/tables/adverse_event_rr.csv",
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
         traffic_light="results/tables/risk_of_bias_by_trial.csv",
@@ -26,6 +25,7 @@ rule risk_of_bias_and_grade:
     conda:
         "../envs/ketamine_meta.yaml"
     params:
+        comparisons=config["comparisons"],
         protocol=PROTOCOL,
         nodes=config["network"]["nodes"],
         pooling=config["pooling"],

@@ -39,6 +39,7 @@ rule reproductions:
     """Published meta-analyses reproduced on this project's data."""
     input:
         specs=get_reproduction_specs(),
+        rules="config/claims.yaml",
         effects="data/processed/effect_sizes.csv",
         validated=VALIDATED_DIR,
     output:
@@ -49,6 +50,7 @@ rule reproductions:
         "../envs/ketamine_meta.yaml"
     params:
         schema=WORKFLOW_DIR / "schemas" / "reproductions.schema.yaml",
+        rules_schema=WORKFLOW_DIR / "schemas" / "claims.schema.yaml",
         windows=config["windows"],
     script:
         "../scripts/reproductions.py"

@@ -9,6 +9,7 @@ import jinja2
 
 from ketamine_meta.evidence.package_files import local_package_files
 from ketamine_meta.evidence.package_source import source_kind
+from ketamine_meta.figures.headline import headline_tables
 
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
@@ -29,6 +30,14 @@ PROTOCOL = {
     "windows": config["windows"],
     "timepoint_h": config["pooling"]["timepoint_h"],
     "analysis_set": config["analysis_set"],
+}
+
+
+# The tables the headline of the landing page and of the README is read from
+# (tools/update_readme_headline.py reads the same).
+HEADLINE_TABLES = {
+    name: f"results/tables/{stem}.csv"
+    for name, stem in headline_tables(TIMEPOINT_LABEL).items()
 }
 
 
@@ -104,6 +113,7 @@ def get_final_outputs():
         *get_figure_paths("dissociation_vs_effect"),
         "results/tables/time_course_smd.csv",
         "results/tables/time_course_smd_observed.csv",
+        "results/tables/time_course_smd_contrasts.csv",
         *get_figure_paths("time_course_smd"),
         "results/tables/summary_of_findings.csv",
         "results/tables/risk_of_bias_by_trial.csv",
@@ -257,6 +267,7 @@ REPORT_TABLES = {
         "Certainty",
     ),
     "time_course_smd_observed": ("time_course_observed", "Efficacy"),
+    "time_course_smd_contrasts": ("time_course_contrasts", "Efficacy"),
     f"subgroup_tests_smd_{TIMEPOINT_LABEL}": ("subgroup_tests_smd", "Sensitivity"),
     f"leave_one_out_smd_{TIMEPOINT_LABEL}": ("leave_one_out_smd", "Sensitivity"),
     f"influence_smd_{TIMEPOINT_LABEL}": ("influence_smd", "Sensitivity"),

@@ -37,7 +37,7 @@ rule multiverse_chunk:
 
 rule multiverse_gather:
     """Every specification of an outcome in one byte-reproducible file, and the summary per
-    subgroup."""
+    estimand and subgroup over distinct data sets and fits (PROTOCOL.md §21.3)."""
     input:
         chunks=lambda wildcards: expand(
             "data/processed/multiverse/{outcome}/chunk_{chunk}.csv",
@@ -59,12 +59,14 @@ rule multiverse_gather:
     params:
         multiverse=config["multiverse"],
         outcome=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome],
+        pooling=config["pooling"],
     script:
         "../scripts/multiverse_gather.py"
 
 
 rule multiverse_figures:
-    """The specification curve of the overall estimate and the distribution by subgroup."""
+    """The specification curve of the primary estimand's kept specifications (overall) and the
+    distribution of the distinct fits by estimand and subgroup (PROTOCOL.md §21.3)."""
     input:
         specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
         data_specifications=(
@@ -89,6 +91,7 @@ rule multiverse_figures:
         "../envs/ketamine_meta.yaml"
     params:
         measure=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome]["measure"],
+        estimand_choices=config["multiverse"]["estimand_choices"],
         png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/multiverse_figures.py"

@@ -1,6 +1,6 @@
 rule pool_smd_by_route:
     """Random-effects pooling of Hedges' g at the primary timepoint, per route and overall,
-    with the test for subgroup differences."""
+    with the test for subgroup differences; one estimate per trial (PROTOCOL.md §11)."""
     input:
         effects="data/processed/effect_sizes.csv",
     output:
@@ -55,7 +55,7 @@ rule subgroup_tests_smd:
 
 rule sensitivity_smd:
     """Leave-one-out, influence diagnostics, cumulative pooling by year and the Q-profile
-    intervals for the heterogeneity of the primary analysis."""
+    intervals for the heterogeneity of the primary analysis, per trial."""
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:
@@ -74,7 +74,8 @@ rule sensitivity_smd:
 
 
 rule publication_bias_smd:
-    """Egger's regression test, the rank correlation test and trim-and-fill."""
+    """Egger's regression test, the rank correlation test and trim-and-fill over trials (and
+    over comparisons where a trial has several)."""
     input:
         by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
     output:

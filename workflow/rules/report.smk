@@ -31,10 +31,8 @@ rule report_tables:
 rule report_landing:
     """The report's first page: the workflow's description and the headline results."""
     input:
+        **HEADLINE_TABLES,
         description=REPORT_CAPTIONS / "workflow.rst",
-        pooled_by_route=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
-        pooled_by_enantiomer=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
-        rr_by_enantiomer=f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
         claims="results/tables/claims_audit.csv",
     output:
         landing="results/report/landing.rst",

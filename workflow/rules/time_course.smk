@@ -2,28 +2,32 @@
 
 
 rule time_course_model:
-    """Multivariate model of every window's g per formulation (AR over windows, REML), with
-    its sensitivity models, and the observed g it was fitted to."""
+    """Multivariate model of every window's g per formulation (random trial effect, its
+    correlation over windows fixed; REML), its sensitivity models, the within-trial contrasts
+    between windows, and the observed g it was fitted to."""
     input:
-        effects="data/processed/effect_sizes.csv",
+        validated=VALIDATED_DIR,
     output:
         cells="results/tables/time_course_smd.csv",
+        contrasts="results/tables/time_course_smd_contrasts.csv",
         observed="results/tables/time_course_smd_observed.csv",
     log:
         "logs/time_course_model.log",
     conda:
         "../envs/ketamine_meta.yaml"
     params:
+        comparisons=config["comparisons"],
         protocol=PROTOCOL,
         nodes=config["network"]["nodes"],
         time_course=config["time_course"],
-        level=config["pooling"]["level"],
+        pooling=config["pooling"],
     script:
         "../scripts/time_course_model.py"
 
 
 rule time_course_figure:
-    """The modelled course per formulation, with CIs, and every comparison's observed g."""
+    """Every trial's observed g over the windows, and the modelled g of the cells with enough
+    trials, with CIs; no curve through the cells."""
     input:
         cells="results/tables/time_course_smd.csv",
         observed="results/tables/time_course_smd_observed.csv",
@@ -36,5 +40,6 @@ rule time_course_figure:
     params:
         png_dpi=config["figures"]["png_dpi"],
         level=config["pooling"]["level"],
+        min_trials=config["time_course"]["min_trials"],
     script:
         "../scripts/time_course_figure.py"

@@ -48,7 +48,15 @@ evidence = Evidence(
     Protocol.from_config(snakemake.params.protocol),
     tuple(snakemake.params.scale_preference),
 )
-audit = audit_claims(read_validated_table(validated / "claims.csv"), mapping["claims"], evidence)
+try:
+    audit = audit_claims(
+        read_validated_table(validated / "claims.csv"), mapping["claims"], evidence
+    )
+except ValueError as exc:
+    # A config/claims.yaml entry the package refutes (unknown test or study id, reads_as for a
+    # claim with a value): one line naming the claim.
+    log.error("config/claims.yaml: %s", exc)
+    sys.exit(1)
 Path(snakemake.output.table).write_text(to_csv_text(audit))
 for verdict, count in audit["verdict"].value_counts().items():
     log.info("%s: %d", verdict, count)

@@ -1,4 +1,7 @@
-"""Snakemake entry: the multiverse's specification curve and distribution of estimates."""
+"""Snakemake entry: the multiverse's specification curve and distribution of estimates.
+
+Both count analyses, not labels (PROTOCOL.md §21.3).
+"""
 
 import pandas as pd
 
@@ -9,12 +12,13 @@ from ketamine_meta.figures.plotting import deterministic_style, save_figures
 
 log = configure(snakemake.log[0])
 measure = snakemake.params.measure
+estimands = snakemake.params.estimand_choices
 table = pd.read_csv(snakemake.input.specifications, keep_default_na=False, na_values=[""])
 table = table.merge(read_validated_table(snakemake.input.data_specifications), on="data_spec")
 with deterministic_style():
     figures = {
-        "curve": specification_curve(table, measure=measure),
-        "distribution": estimate_distribution(table, measure=measure),
+        "curve": specification_curve(table, estimands, measure=measure),
+        "distribution": estimate_distribution(table, estimands, measure=measure),
     }
     for path in save_figures(figures, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

@@ -28,8 +28,10 @@ with open(snakemake.output.specifications, "wb") as raw:
     # mtime 0 and no file name in the header: the same table gives the same bytes.
     with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
         handle.write(to_csv_text(compact).encode("utf-8"))
-Path(snakemake.output.data_specifications).write_text(
-    to_csv_text(data_specifications(snakemake.params.multiverse, snakemake.params.outcome))
+choices = data_specifications(snakemake.params.multiverse, snakemake.params.outcome)
+Path(snakemake.output.data_specifications).write_text(to_csv_text(choices))
+summary = multiverse_summary(
+    table, snakemake.params.multiverse["estimand_choices"], snakemake.params.pooling
 )
-Path(snakemake.output.summary).write_text(to_csv_text(multiverse_summary(table)))
+Path(snakemake.output.summary).write_text(to_csv_text(summary))
 log.info("%d specification rows", len(table))

@@ -1,4 +1,4 @@
-"""Snakemake entry: Egger's test, the rank correlation test and trim-and-fill."""
+"""Snakemake entry: Egger's test, the rank correlation test and trim-and-fill, over trials."""
 
 from pathlib import Path
 
@@ -11,4 +11,8 @@ log = configure(snakemake.log[0])
 by_study = read_validated_table(snakemake.input.by_study)
 table = publication_bias_table(by_study, snakemake.params.pooling)
 Path(snakemake.output.tests).write_text(to_csv_text(table))
-log.info("publication-bias tests on %d comparisons", len(by_study))
+log.info(
+    "small-study tests on %d trials (%d comparisons)",
+    by_study["study_id"].nunique(),
+    len(by_study),
+)

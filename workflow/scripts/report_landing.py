@@ -4,16 +4,22 @@ from pathlib import Path
 
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.headline import headline
 from ketamine_meta.figures.report_pages import headline_rst
+from ketamine_meta.stats.meta_analysis import confidence_level
 
 log = configure(snakemake.log[0])
+level = confidence_level(snakemake.params.pooling["level"])
+tables = {
+    name: read_validated_table(path)
+    for name, path in snakemake.input.items()
+    if name not in ("description", "claims")
+}
 text = headline_rst(
     Path(snakemake.input.description).read_text(encoding="utf-8"),
-    pooled_by_route=read_validated_table(snakemake.input.pooled_by_route),
-    pooled_by_enantiomer=read_validated_table(snakemake.input.pooled_by_enantiomer),
-    rr_by_enantiomer=read_validated_table(snakemake.input.rr_by_enantiomer),
-    claims=read_validated_table(snakemake.input.claims),
-    pooling=snakemake.params.pooling,
+    headline(tables, snakemake.params.pooling, level),
+    read_validated_table(snakemake.input.claims),
+    level,
 )
 Path(snakemake.output.landing).write_text(text, encoding="utf-8")
 log.info("landing page: %d lines", text.count("\n"))

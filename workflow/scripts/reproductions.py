@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from ketamine_meta.analyses.protocol import windows_from_config
-from ketamine_meta.analyses.reproductions import reproductions_table
+from ketamine_meta.analyses.reproductions import ComparabilityRules, reproductions_table
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
@@ -16,6 +16,7 @@ try:
         Path(path).stem: load_checked_yaml(path, snakemake.params.schema)
         for path in snakemake.input.specs
     }
+    rules = load_checked_yaml(snakemake.input.rules, snakemake.params.rules_schema)
 except ConfigError as exc:
     log.error("%s", exc)
     sys.exit(1)
@@ -24,6 +25,7 @@ table = reproductions_table(
     read_validated_table(snakemake.input.effects),
     read_validated_table(Path(snakemake.input.validated) / "published_estimates.csv"),
     windows_from_config(snakemake.params.windows),
+    ComparabilityRules(**rules["reproduction_rules"]),
 )
 Path(snakemake.output.table).write_text(to_csv_text(table))
 log.info("%d reproductions", len(table))

@@ -2,31 +2,43 @@
 
 from pathlib import Path
 
+from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.grade import (
     risk_of_bias_sensitivity,
     summary_of_findings,
     traffic_light,
+    trial_level_effects,
 )
 from ketamine_meta.analyses.protocol import Protocol
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.cli.tables import to_csv_text
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, read_validated_tables
 from ketamine_meta.figures.report_pages import summary_of_findings_html
 
 log = configure(snakemake.log[0])
-rob = read_validated_table(Path(snakemake.input.validated) / "risk_of_bias.csv")
-effects = read_validated_table(snakemake.input.effects)
+tables = read_validated_tables(
+    snakemake.input.validated,
+    ("studies", "arms", "outcomes", "contrasts", "adverse_events", "risk_of_bias"),
+)
 settings = snakemake.params.grade
+effects = trial_level_effects(tables, ComparisonRules(**snakemake.params.comparisons))
+unknown = {e["study_id"] for e in settings["efficacy_exit_trials"]} - set(
+    tables["studies"]["study_id"]
+)
+if unknown:
+    log.warning("grade.efficacy_exit_trials names trials not in the package: %s", sorted(unknown))
 summary = summary_of_findings(
+    tables,
     effects,
-    read_validated_table(snakemake.input.adverse_events),
-    rob,
     Protocol.from_config(snakemake.params.protocol),
     snakemake.params.nodes,
     snakemake.params.pooling,
     settings,
 )
-Path(snakemake.output.traffic_light).write_text(to_csv_text(traffic_light(rob, effects, settings)))
+rob = tables["risk_of_bias"]
+Path(snakemake.output.traffic_light).write_text(
+    to_csv_text(traffic_light(rob, effects, tables["arms"], settings))
+)
 Path(snakemake.output.sensitivity).write_text(
     to_csv_text(
         risk_of_bias_sensitivity(
@@ -36,7 +48,7 @@ Path(snakemake.output.sensitivity).write_text(
 )
 Path(snakemake.output.summary).write_text(to_csv_text(summary))
 Path(snakemake.output.page).write_text(
-    summary_of_findings_html(summary, "ketamine formulations against inert placebo for depression"),
+    summary_of_findings_html(summary, "ketamine formulations against placebo for depression"),
     encoding="utf-8",
 )
 log.info("summary of findings: %d rows", len(summary))

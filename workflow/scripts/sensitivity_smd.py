@@ -1,4 +1,4 @@
-"""Snakemake entry: leave-one-out, influence, cumulative and heterogeneity tables."""
+"""Snakemake entry: leave-one-out, influence, cumulative and heterogeneity tables, per trial."""
 
 from pathlib import Path
 
@@ -24,4 +24,4 @@ tables = {
 for name, table in tables.items():
     Path(snakemake.output[name]).write_text(to_csv_text(table))
 flagged = tables["influence"].loc[tables["influence"]["influential"], "study"]
-log.info("influential comparisons: %s", ", ".join(flagged) or "none")
+log.info("influential trials: %s", ", ".join(flagged) or "none")

@@ -1,4 +1,4 @@
-"""Snakemake entry: the modelled time course per formulation and the observed g."""
+"""Snakemake entry: every trial's observed course and the modelled g per formulation."""
 
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
@@ -12,6 +12,7 @@ with deterministic_style():
         read_validated_table(snakemake.input.cells),
         read_validated_table(snakemake.input.observed),
         confidence_level(snakemake.params.level),
+        snakemake.params.min_trials,
     )
     for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

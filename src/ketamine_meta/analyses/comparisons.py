@@ -1,29 +1,41 @@
 """Turn arm-level outcomes into one effect size per comparison, outcome and timepoint.
 
 A *comparison* pairs an arm that received a ketamine enantiomer with a control arm of the same
-trial. Scores give Hedges' g oriented so that a positive value favours the drug (depression
-scales fall as patients improve); counts give the log risk ratio, drug over control.
+trial that was randomized against it. Scores give Hedges' g oriented so that a positive value
+favours the drug (depression scales fall as patients improve); counts give the log risk ratio,
+drug over control.
 
-Multi-arm trials (``ComparisonRules.multi_arm``): by default (``"split"``) each arm's n is
-divided by the number of comparisons it enters, so no participant counts twice; with
-``"combine"`` the arms of one drug and route (say, several doses) are merged into one arm
-first (Cochrane Handbook 6.4, sections 23.3.4 and 6.5.2.10).
+Randomized pairs (PROTOCOL.md §8): a trial with several control arms of one drug and route is
+stratified (Singh 2016a: twice- or thrice-weekly ketamine or saline), and each of those
+control arms is compared only with the drug arms of its schedule (``arms.sessions``); see
+:func:`randomized_pairs`.
 
-Crossover trials (``ComparisonRules.crossover_correlation``): with a within-person
-correlation ``r`` the comparison is paired, :func:`~ketamine_meta.stats.effect_sizes.smd_paired`
-(Elbourne et al., 2002; Handbook 23.2.7); with ``None`` it is analysed as if parallel, which
-ignores the correlation and over-states the variance. Count outcomes of crossover trials are
-always analysed as if parallel.
+Multi-arm trials (``ComparisonRules.multi_arm``): by default (``"combine"``) the arms of one
+drug and route (say, several doses) are merged into one arm first, and so are the control
+arms of one drug and route (Cochrane Handbook 6.4, sections 23.3.4 and 6.5.2.10); with
+``"split"`` each arm's n is divided by the number of comparisons it enters, so no participant
+counts twice. Every row names its trial (``study_id``) and says in ``dependence`` how several
+comparisons of its trial were handled (:data:`DEPENDENCE`).
+
+Crossover trials (PROTOCOL.md §8): g is standardized by the between-person SD, recovered from
+a paired difference's SE with ``ComparisonRules.crossover_sd_correlation``; the within-person
+correlation ``ComparisonRules.crossover_correlation`` enters the variance only
+(:func:`~ketamine_meta.stats.effect_sizes.smd_paired`; Elbourne et al., 2002; Handbook 23.2.7),
+and ``None`` ("as if parallel") gives the same g the variance of two independent groups. A
+within-person d a crossover trial reports is put on the between-person scale
+(``ComparisonRules.within_person_smd``). Count outcomes of crossover trials are always
+analysed as if parallel.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ketamine_meta.evidence.datapackage import COUNT_OUTCOMES, SCORE_OUTCOMES
 from ketamine_meta.stats.effect_sizes import (
@@ -48,6 +60,7 @@ EFFECT_SIZE_COLUMNS = [
     "study_id",
     "comparison_id",
     "label",
+    "dependence",
     "outcome",
     "measure",
     "timepoint_h",
@@ -97,6 +110,15 @@ EXCLUSION_COLUMNS = ["study_id", "arm_id", "outcome", "scale", "timepoint_h", "r
 #: ``data_basis`` of effect sizes computed from arm means, spreads and counts.
 ARM_LEVEL = "arm-level"
 
+#: PROTOCOL.md §8: the ``dependence`` labels of an effect-size row, joined by "; " where
+#: several apply; "" for a trial's only comparison at that outcome and time, no arm combined.
+DEPENDENCE = {
+    "combined": "arms combined (Handbook 6.5.2.10)",
+    "split": "shared arm split (Handbook 23.3.4)",
+    "not_split": "shared arm, reported contrasts (not split)",
+    "pairs": "separate randomized pairs of one trial",
+}
+
 #: PROTOCOL.md §7: the control type of each comparator drug.
 CONTROL_TYPE = {
     "saline_placebo": "inert_placebo",
@@ -133,14 +155,27 @@ class ComparisonRules:
         reported (:func:`derive_change_rows`).
     change_correlation : float
         Baseline-endpoint correlation for the SD of a derived change.
-    multi_arm : {"split", "combine"}
-        Split a shared arm's n between the comparisons it enters, or merge the arms of one
-        drug and route of a trial into one before comparing.
+    multi_arm : {"combine", "split"}
+        Merge the arms of one drug and route of a trial into one before comparing (the
+        primary rule, Handbook 23.3.4), or split a shared arm's n between the comparisons it
+        enters.
     crossover_correlation : float or None
-        Within-person correlation of crossover trials' scores (paired analysis); ``None``
-        analyses them as if parallel. The default 0.5 is a common imputation when trials do
-        not report it (Cochrane Handbook 23.2.7.3); the pipeline reruns the primary analysis
-        over a range (``sensitivity.crossover_correlations``).
+        Within-person correlation of crossover trials' scores in the variance of the paired
+        analysis; ``None`` analyses them as if parallel (the same g, the variance of two
+        independent groups). The default 0.5 is a common imputation when trials do not report
+        it (Cochrane Handbook 23.2.7.3); the pipeline reruns the primary analysis over a range
+        (``sensitivity.crossover_correlations``).
+    crossover_sd_correlation : float
+        Within-person correlation with which the between-person SD, g's standardizer, is
+        recovered from a paired difference's SE, and a within-person d is put on the
+        between-person scale (PROTOCOL.md §8). Fixed across the ``crossover_correlation``
+        sensitivity, so that r changes a crossover comparison's variance, never its g.
+    within_person_smd : {"convert", "exclude"}
+        A standardized difference reported by a crossover trial (within-person, from its
+        paired or mixed-model analysis): converted to the between-person scale, or left out.
+    exclude_arms : sequence of str
+        Arms (``study_id:arm_id``) left out before any comparison is made (a sensitivity
+        analysis; PROTOCOL.md §8, §16).
     """
 
     treatment_drugs: Sequence[str] = ("racemic_ketamine", "esketamine", "arketamine")
@@ -172,19 +207,32 @@ class ComparisonRules:
     value_type_preference: Sequence[str] = ("change", "endpoint")
     derive_change: bool = True
     change_correlation: float = 0.5
-    multi_arm: str = "split"
+    multi_arm: str = "combine"
     crossover_correlation: float | None = 0.5
+    crossover_sd_correlation: float = 0.5
+    within_person_smd: str = "convert"
+    exclude_arms: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.multi_arm not in ("split", "combine"):
             raise ValueError(f"multi_arm must be 'split' or 'combine', not {self.multi_arm!r}")
-        r = self.crossover_correlation
-        if r is not None and not -1 < r < 1:
-            raise ValueError(f"crossover_correlation must lie in (-1, 1), not {r}")
+        if self.within_person_smd not in ("convert", "exclude"):
+            raise ValueError(
+                f"within_person_smd must be 'convert' or 'exclude', not {self.within_person_smd!r}"
+            )
+        for name in ("crossover_correlation", "crossover_sd_correlation"):
+            r = getattr(self, name)
+            if r is not None and not -1 < r < 1:
+                raise ValueError(f"{name} must lie in (-1, 1), not {r}")
         if not 0 <= self.change_correlation < 1:
             raise ValueError(
                 f"change_correlation must lie in [0, 1), not {self.change_correlation}"
             )
+        for entry in self.exclude_arms:
+            if str(entry).count(":") != 1:
+                raise ValueError(f"exclude_arms entries are study_id:arm_id, not {entry!r}")
+        # A list from the configuration becomes a tuple, as the other sequences' defaults.
+        object.__setattr__(self, "exclude_arms", tuple(self.exclude_arms))
 
 
 def resolve_sd(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -369,6 +417,9 @@ def build_effect_sizes(
     ``rules.derive_change`` an arm's change is derived from its baseline and endpoint rows
     where none is reported (:func:`derive_change_rows`).
 
+    Only randomized pairs of arms are compared (:func:`randomized_pairs`); the arms listed in
+    ``rules.exclude_arms`` are left out first.
+
     Tables without ``data_basis`` (outcomes, contrasts), ``crossover_period`` (outcomes) or
     ``setting`` (studies) are read as primary, all periods and standard.
 
@@ -385,17 +436,30 @@ def build_effect_sizes(
     -------
     effects : pandas.DataFrame
         One row per comparison x outcome x timepoint, columns :data:`EFFECT_SIZE_COLUMNS`,
-        sorted by outcome, timepoint, route, study and comparison.
+        sorted by outcome, timepoint, route, study and comparison. ``study_id`` is the
+        trial: a pooled analysis counts trials by it, never rows. ``dependence`` says how the
+        row's trial entered where it has several comparisons at the row's outcome and
+        timepoint or an arm was combined (:data:`DEPENDENCE`; "" otherwise; PROTOCOL.md §8):
+        its arms combined, a shared arm split, a shared arm of reported contrasts not split,
+        or separate randomized pairs of one trial.
     exclusions : pandas.DataFrame
         Arm rows that could not be used, with the reason (columns :data:`EXCLUSION_COLUMNS`).
+
+    Raises
+    ------
+    LookupError
+        If ``rules.exclude_arms`` names an arm that ``arms`` does not have (not a ValueError,
+        which callers read as "no comparison left", so that a misspelt arm is never silent).
     """
     rules = rules or ComparisonRules()
     studies = _with_defaults(studies, setting="standard")
     outcomes = _with_defaults(outcomes, data_basis="primary", crossover_period=pd.NA)
     if contrasts is not None:
         contrasts = _with_defaults(contrasts, data_basis="primary")
+    arms, outcomes, contrasts, exclusions = _without_arms(
+        arms, outcomes, contrasts, rules.exclude_arms
+    )
     scored = resolve_sd(outcomes)
-    exclusions: list[dict] = []
     reasons = _unusable_reasons(scored)
     unusable = reasons.notna()
     for row, rec in scored[unusable].iterrows():
@@ -415,7 +479,12 @@ def build_effect_sizes(
         )
         arm_level = arm_level.assign(source_basis=basis)
         exclusions += dropped
-        superseded = _keys(arm_level).isin(set(_keys(covered)))
+        taken = set().union(*_pair_keys(covered))
+        superseded = pd.Series(
+            [bool(pairs & taken) for pairs in _pair_keys(arm_level)],
+            index=arm_level.index,
+            dtype=bool,
+        )
         exclusions += [
             {
                 "study_id": r["study_id"],
@@ -450,11 +519,105 @@ def build_effect_sizes(
         if found
         else pd.DataFrame(columns=EFFECT_SIZE_COLUMNS)
     )
+    frame["dependence"] = dependence_labels(frame)
     frame = frame.sort_values(
         ["outcome", "timepoint_h", "route", "study_id", "comparison_id"], kind="stable"
     ).reset_index(drop=True)
     excluded = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
     return frame, excluded.sort_values(EXCLUSION_COLUMNS[:5], kind="stable").reset_index(drop=True)
+
+
+def _without_arms(
+    arms: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    contrasts: pd.DataFrame | None,
+    excluded: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, list[dict]]:
+    """The tables without the arms ``excluded`` names (``study_id:arm_id``).
+
+    Also returns the exclusion records of the outcome and contrast rows left out with them
+    (PROTOCOL.md §8).
+    """
+    if not excluded:
+        return arms, outcomes, contrasts, []
+    known = set(arms["study_id"].astype(str) + ":" + arms["arm_id"].astype(str))
+    for entry in excluded:
+        if entry not in known:
+            raise LookupError(
+                f"comparisons.exclude_arms: {entry!r} is not study_id:arm_id of a row of arms"
+            )
+    reason = "arm left out by comparisons.exclude_arms (sensitivity, PROTOCOL.md §8)"
+
+    def named(frame: pd.DataFrame, arm: str) -> pd.Series:
+        return (frame["study_id"].astype(str) + ":" + frame[arm].astype(str)).isin(excluded)
+
+    gone = named(outcomes, "arm_id")
+    records = _excluded(outcomes[gone].to_dict("records"), reason)
+    if contrasts is not None:
+        either = named(contrasts, "arm_id_treat") | named(contrasts, "arm_id_ctrl")
+        records += _excluded(
+            contrasts[either].rename(columns={"arm_id_treat": "arm_id"}).to_dict("records"),
+            reason,
+        )
+        contrasts = contrasts[~either]
+    return arms[~named(arms, "arm_id")], outcomes[~gone], contrasts, records
+
+
+def comparison_key(study_id: str, treat: str, ctrl: str) -> str:
+    """``comparison_id`` of a drug arm against a control arm: ``Study:treat-vs-ctrl``."""
+    return f"{study_id}:{treat}-vs-{ctrl}"
+
+
+def _comparison_arms(comparison_id: str) -> tuple[str, str]:
+    """The drug and control arm ids of a ``comparison_id`` (:func:`comparison_key`)."""
+    treat, ctrl = comparison_id.split(":", 1)[1].split("-vs-", 1)
+    return treat, ctrl
+
+
+def dependence_labels(effects: pd.DataFrame) -> pd.Series:
+    """How each row's trial entered where its comparisons are not one simple pair.
+
+    Per trial, outcome and timepoint (PROTOCOL.md §8; labels of :data:`DEPENDENCE`, joined by
+    "; "): a drug or control arm that is several arms combined; an arm shared with another
+    comparison and split between them (arm-level rows whose n was divided); an arm shared with
+    another comparison but not split (a contrast as reported); several comparisons with no
+    arm in common (separate randomized pairs of one trial). "" for a trial's only comparison
+    at that outcome and timepoint with no arm combined.
+    """
+    if effects.empty:
+        return pd.Series([], index=effects.index, dtype=object)
+    arms = pd.DataFrame(
+        [_comparison_arms(c) for c in effects["comparison_id"]],
+        columns=["_treat", "_ctrl"],
+        index=effects.index,
+    )
+    frame = pd.concat([effects[["study_id", "outcome", "timepoint_h"]], arms], axis=1)
+    keys = ["study_id", "outcome", "timepoint_h"]
+    several = frame.groupby(keys)["_treat"].transform("size") > 1
+    shared = (frame.groupby([*keys, "_treat"])["_ctrl"].transform("size") > 1) | (
+        frame.groupby([*keys, "_ctrl"])["_treat"].transform("size") > 1
+    )
+    split = (effects["data_basis"] == ARM_LEVEL) & (
+        (effects["n_treat"].astype(float) < effects["n_treat_analysed"].astype(float))
+        | (effects["n_ctrl"].astype(float) < effects["n_ctrl_analysed"].astype(float))
+    )
+    combined = arms["_treat"].str.contains("+", regex=False) | arms["_ctrl"].str.contains(
+        "+", regex=False
+    )
+    labels = [
+        "; ".join(
+            DEPENDENCE[name]
+            for name, applies in (
+                ("combined", c),
+                ("split", s and sp),
+                ("not_split", s and not sp),
+                ("pairs", m and not s),
+            )
+            if applies
+        )
+        for c, s, sp, m in zip(combined, shared, split, several, strict=True)
+    ]
+    return pd.Series(labels, index=effects.index, dtype=object)
 
 
 def _with_defaults(frame: pd.DataFrame, **defaults: object) -> pd.DataFrame:
@@ -463,15 +626,27 @@ def _with_defaults(frame: pd.DataFrame, **defaults: object) -> pd.DataFrame:
     return frame.assign(**missing) if missing else frame
 
 
-def _keys(frame: pd.DataFrame) -> pd.Series:
-    """``comparison_id|outcome|timepoint`` of each effect row: what one basis covers."""
-    return (
-        frame["comparison_id"].astype(str)
-        + "|"
-        + frame["outcome"].astype(str)
-        + "|"
-        + frame["timepoint_h"].astype(float).map("{:g}".format)
-    )
+def _pair_keys(frame: pd.DataFrame) -> list[set[tuple]]:
+    """What each effect row covers, as ``(study, outcome, timepoint, drug arm, control arm)``.
+
+    One key per pair of single arms in the row (a combined arm covers each of its arms). A
+    source of a comparison is superseded, or a contrast skipped, when it covers a pair that
+    a preferred source already covers (PROTOCOL.md §10), so that no pair of arms enters twice.
+    """
+    keys = []
+    for comparison_id, outcome, hours in zip(
+        frame["comparison_id"], frame["outcome"], frame["timepoint_h"], strict=True
+    ):
+        study = comparison_id.split(":", 1)[0]
+        treat, ctrl = _comparison_arms(comparison_id)
+        keys.append(
+            {
+                (study, outcome, float(hours), t, c)
+                for t in treat.split("+")
+                for c in ctrl.split("+")
+            }
+        )
+    return keys
 
 
 def _arm_level_effects(
@@ -486,6 +661,8 @@ def _arm_level_effects(
     # 5,000-trial evidence base multiplies into minutes (benchmarks/scale.py).
     arm_info = _records_by(arms, ["study_id", "arm_id"])
     study_info = _records_by(studies, ["study_id"])
+    trial_arms = {key[0]: records for key, records in record_groups(arms, ["study_id"])}
+    allowed_pairs: dict[str, set[tuple[str, str]] | None] = {}
     effects: list[dict] = []
     dropped: list[dict] = []
     for (study_id, outcome, timepoint), rows in record_groups(
@@ -507,18 +684,35 @@ def _arm_level_effects(
             [r for r in rows if id(r) not in used],
             "another scale or score basis of this comparison was used (PROTOCOL.md §4-§5)",
         )
-        arms_here = arm_info
-        if rules.multi_arm == "combine":
-            chosen, treat_ids, ctrl_ids, merged_info = _combine_arms(
-                chosen, treat_ids, ctrl_ids, arm_info, study_id, outcome in SCORE_OUTCOMES
-            )
-            arms_here = {**arm_info, **merged_info} if merged_info else arm_info
+        if study_id not in allowed_pairs:
+            allowed_pairs[study_id] = randomized_pairs(trial_arms[study_id], rules)
+        allowed = allowed_pairs[study_id]
+        if allowed is None and rules.multi_arm == "split":
+            dropped += _excluded(chosen, STRATA_UNKNOWN)
+            continue
         by_arm = {record["arm_id"]: record for record in chosen}
         pairs = [
             (t, c)
             for t in sorted(treat_ids & by_arm.keys())
             for c in sorted(ctrl_ids & by_arm.keys())
+            if allowed is None or (t, c) in allowed
         ]
+        in_pairs = {arm for pair in pairs for arm in pair}
+        dropped += _excluded(
+            [by_arm[a] for a in sorted((treat_ids | ctrl_ids) & by_arm.keys() - in_pairs)],
+            NO_PARTNER,
+        )
+        arms_here = arm_info
+        if rules.multi_arm == "combine" and pairs:
+            merged_rows, merged_of, merged_info = _combine_arms(
+                [by_arm[a] for a in sorted(in_pairs)],
+                arm_info,
+                study_id,
+                outcome in SCORE_OUTCOMES,
+            )
+            by_arm = {record["arm_id"]: record for record in merged_rows}
+            pairs = sorted({(merged_of[t], merged_of[c]) for t, c in pairs})
+            arms_here = {**arm_info, **merged_info}
         uses = Counter(a for pair in pairs for a in pair)
         for treat, ctrl in pairs:
             effects.append(
@@ -538,6 +732,65 @@ def _arm_level_effects(
                 )
             )
     return _add_yi_vi(pd.DataFrame(effects, columns=EFFECT_SIZE_COLUMNS), rules), dropped
+
+
+#: Exclusion reasons of the randomized-pairs rule (PROTOCOL.md §8).
+STRATA_UNKNOWN = (
+    "several control arms of one drug whose schedules (arms.sessions) do not tell which drug "
+    "arms each was randomized against: the trial enters with its arms combined only "
+    "(PROTOCOL.md §8)"
+)
+NO_PARTNER = "no arm randomized against this one reports this outcome at this time (PROTOCOL.md §8)"
+
+
+def randomized_pairs(
+    trial_arms: Sequence[Mapping], rules: ComparisonRules
+) -> set[tuple[str, str]] | None:
+    """The (drug arm, control arm) pairs of one trial that were randomized against each other.
+
+    A trial with one control arm of each control drug and route randomized every drug arm
+    against each of them: every crossing is a pair. A trial with several control arms of one
+    drug and route is stratified (e.g. by dosing frequency): each of those control arms is
+    paired with the drug arms whose schedule (``sessions``) is its own (PROTOCOL.md §8).
+
+    Parameters
+    ----------
+    trial_arms : sequence of mapping
+        The trial's rows of ``arms`` (``arm_id``, ``drug``, ``route``, ``sessions``).
+    rules : ComparisonRules
+        Which drugs make an arm a treatment or a control arm.
+
+    Returns
+    -------
+    set of (str, str) or None
+        The pairs of arm ids; None when several control arms of one drug and route do not
+        have distinct recorded schedules, or a drug arm's schedule is none of theirs, so that
+        the package does not tell the pairs apart.
+    """
+    treat = [a for a in trial_arms if a["drug"] in rules.treatment_drugs]
+    controls: dict[tuple, list[Mapping]] = {}
+    for arm in trial_arms:
+        if arm["drug"] in rules.control_drugs:
+            controls.setdefault(_formulation(arm), []).append(arm)
+    pairs = set()
+    for group in controls.values():
+        if len(group) == 1:
+            pairs |= {(t["arm_id"], group[0]["arm_id"]) for t in treat}
+            continue
+        schedules = [c["sessions"] for c in group]
+        if any(pd.isna(v) for v in schedules) or len(set(schedules)) < len(schedules):
+            return None
+        for t in treat:
+            match = [c["arm_id"] for c in group if _is(t["sessions"], c["sessions"])]
+            if not match:
+                return None
+            pairs.add((t["arm_id"], match[0]))
+    return pairs
+
+
+def _formulation(arm: Mapping) -> tuple[str, str]:
+    """``(drug, route)`` of an arm record, a missing value as ""."""
+    return tuple("" if pd.isna(arm[c]) else arm[c] for c in ("drug", "route"))
 
 
 def record_groups(frame: pd.DataFrame, key: list[str]) -> list[tuple[tuple, list[dict]]]:
@@ -627,7 +880,7 @@ def _comparison_row(
     is_score = outcome in SCORE_OUTCOMES
     return {
         **_comparison_fields(
-            study_id, f"{study_id}:{treat_id}-vs-{ctrl_id}", treat_arm, ctrl_arm, study
+            study_id, comparison_key(study_id, treat_id, ctrl_id), treat_arm, ctrl_arm, study
         ),
         "outcome": outcome,
         "measure": "SMD" if is_score else "logRR",
@@ -672,25 +925,25 @@ def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:
     frame["n_total"] = frame["n_treat"] + frame["n_ctrl"]
     r = rules.crossover_correlation
     # First-period data of a crossover trial are parallel groups (PROTOCOL.md §8).
-    paired = (
+    crossover = (
         (frame["measure"] == "SMD")
         & (frame["design"] == "crossover")
         & (frame["crossover_period"] != "first")
     ).to_numpy()
-    paired = paired & (r is not None)
-    score = (frame["measure"] == "SMD").to_numpy() & ~paired
+    score = (frame["measure"] == "SMD").to_numpy() & ~crossover
     yi = np.full(len(frame), np.nan)
     vi = np.full(len(frame), np.nan)
-    if paired.any():
-        c = frame[paired]
+    if crossover.any():
+        c = frame[crossover]
+        # The between-person SD, pooled over the two periods (Handbook 23.2.7.2).
         sd = np.sqrt((c["sd_ctrl"].astype(float) ** 2 + c["sd_treat"].astype(float) ** 2) / 2)
         # The same participants are measured under both conditions.
         n = np.minimum(c["n_treat"].astype(float), c["n_ctrl"].astype(float))
-        yi[paired], vi[paired] = smd_paired(
+        yi[crossover], vi[crossover] = crossover_smd(
             c["mean_ctrl"].astype(float), c["mean_treat"].astype(float), sd, n, r
         )
-        frame.loc[paired, "n_total"] = n
-        frame.loc[paired, "within_correlation"] = r
+        frame.loc[crossover, "n_total"] = n if r is not None else 2 * n
+        frame.loc[crossover, "within_correlation"] = r if r is not None else pd.NA
     if score.any():
         s = frame[score]
         # Group 1 is the control, so that a positive g favours the drug.
@@ -716,35 +969,56 @@ def _add_yi_vi(frame: pd.DataFrame, rules: ComparisonRules) -> pd.DataFrame:
     return frame
 
 
+def crossover_smd(
+    mean_ctrl: ArrayLike, mean_treat: ArrayLike, sd: ArrayLike, n: ArrayLike, r: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Hedges' g of a crossover comparison and its variance, paired or as if parallel.
+
+    The estimate is always the paired analysis's, standardized by the between-person SD
+    ``sd`` (PROTOCOL.md §8; Cochrane Handbook 23.2.7.2):
+    :math:`g = J(n-1)\,(\bar x_{ctrl} - \bar x_{drug}) / SD`. With a within-person
+    correlation ``r`` the variance is the paired one,
+    :math:`v = 2(1-r)/n + g^2/(2n)` (:func:`~ketamine_meta.stats.effect_sizes.smd_paired`;
+    Becker 1988; Elbourne et al. 2002); with ``r = None`` ("as if parallel") the pairing is
+    ignored in the variance only, that of two independent groups of ``n``,
+    :math:`v = 2/n + g^2/(4n)` (:func:`~ketamine_meta.stats.effect_sizes.smd_variance`;
+    Handbook 23.2.6: conservative, the estimate unchanged).
+
+    Parameters
+    ----------
+    mean_ctrl, mean_treat : array_like
+        Means (or a difference and 0) under control and drug.
+    sd : array_like
+        Between-person SD of the scores.
+    n : array_like
+        Participants who received both conditions.
+    r : float or None
+        Within-person correlation of the variance; None for "as if parallel".
+    """
+    g, v = smd_paired(mean_ctrl, mean_treat, sd, n, 0.0 if r is None else r)
+    return g, (smd_variance(g, n, n) if r is None else v)
+
+
 def _combine_arms(
     chosen: list[dict],
-    treat_ids: set[str],
-    ctrl_ids: set[str],
     arm_info: dict[tuple, dict],
     study_id: str,
     is_score: bool,
-) -> tuple[list[dict], set[str], set[str], dict[tuple, dict]]:
+) -> tuple[list[dict], dict[str, str], dict[tuple, dict]]:
     """Merge the rows (and arm records) of arms that share a drug and route.
 
     Scores combine by :func:`~ketamine_meta.stats.effect_sizes.combine_groups`; counts add up. The
     merged arm is named by joining the arm ids with ``+`` and keeps no single dose. Returns
-    the merged rows, treatment and control arm ids, and the records of the merged arms keyed
+    the merged rows, the merged arm id of each arm, and the records of the merged arms keyed
     by ``(study_id, arm_id)``.
     """
     rows = {record["arm_id"]: record for record in chosen}
-    present = [a for a in rows if a in treat_ids | ctrl_ids]
-    key = {
-        a: tuple(
-            "" if pd.isna(arm_info[(study_id, a)][c]) else arm_info[(study_id, a)][c]
-            for c in ("drug", "route")
-        )
-        for a in present
-    }
-    new_rows, new_info, new_treat, new_ctrl = [], {}, set(), set()
+    key = {a: _formulation(arm_info[(study_id, a)]) for a in rows}
+    new_rows, new_info, merged_of = [], {}, {}
     for group in sorted(set(key.values())):
-        members = sorted(a for a in present if key[a] == group)
+        members = sorted(a for a in rows if key[a] == group)
         merged_id = "+".join(members)
-        (new_treat if members[0] in treat_ids else new_ctrl).add(merged_id)
+        merged_of.update(dict.fromkeys(members, merged_id))
         if len(members) == 1:
             new_rows.append(rows[members[0]])
             continue
@@ -766,7 +1040,7 @@ def _combine_arms(
         record["locator"] = "; ".join(str(rows[m]["locator"]) for m in members)
         new_rows.append(record)
         new_info[(study_id, merged_id)] = {**arm_info[(study_id, members[0])], "dose": np.nan}
-    return new_rows, new_treat, new_ctrl, new_info
+    return new_rows, merged_of, new_info
 
 
 def contrast_effect_sizes(
@@ -783,12 +1057,16 @@ def contrast_effect_sizes(
       :math:`SD = SE/\sqrt{1/n_1 + 1/n_2}` (Cochrane Handbook 6.5.2.3); then g and its
       variance are those of :func:`~ketamine_meta.stats.effect_sizes.smd` with the difference as
       the treatment mean and 0 as the control mean. A paired (crossover) difference gives
-      the between-person SD through the within-person correlation r
-      (:func:`~ketamine_meta.stats.effect_sizes.sd_between_from_paired_se`) and g by
-      :func:`~ketamine_meta.stats.effect_sizes.smd_paired`; with ``crossover_correlation = None``
-      ("as if parallel") r = 0 and g is that of two parallel groups of n.
+      the between-person SD through ``rules.crossover_sd_correlation``
+      (:func:`~ketamine_meta.stats.effect_sizes.sd_between_from_paired_se`), and g and its
+      variance are :func:`crossover_smd`'s: ``rules.crossover_correlation`` (None: as if
+      parallel) changes the variance, never g (PROTOCOL.md §8).
     - ``SMD_d``: Hedges' correction is applied, :math:`g = J\,d`, :math:`v = J^2 SE^2`.
     - ``SMD_g``: used as reported, :math:`v = SE^2`.
+    - A standardized difference of a crossover trial is within-person: it is put on the
+      between-person scale (:func:`within_to_between_d`) and takes :func:`crossover_smd`'s
+      g and variance from n, not its reported CI; with ``rules.within_person_smd =
+      "exclude"`` it is left out.
     - A standardized difference without SE or CI takes the large-sample variance
       :math:`1/n_1 + 1/n_2 + g^2/(2(n_1+n_2))`, as metafor's
       ``escalc(measure = "SMD", di = d, n1i, n2i)`` does (Hedges 1981).
@@ -808,9 +1086,7 @@ def contrast_effect_sizes(
     rules = rules or ComparisonRules()
     arm_info = arms.set_index(["study_id", "arm_id"])
     study_info = studies.set_index("study_id")
-    covered = set(
-        zip(arm_level["comparison_id"], arm_level["outcome"], arm_level["timepoint_h"], strict=True)
-    )
+    covered = set().union(*_pair_keys(arm_level))
     ranked = contrasts.assign(
         _scale=contrasts["scale"].map({s: i for i, s in enumerate(rules.scale_preference)}),
         _measure=contrasts["measure"].map(
@@ -828,8 +1104,14 @@ def contrast_effect_sizes(
     ranked = ranked[in_roles]
     for _, rec in ranked.iterrows():
         study = study_info.loc[rec["study_id"]]
-        comparison_id = f"{rec['study_id']}:{rec['arm_id_treat']}-vs-{rec['arm_id_ctrl']}"
-        key = (comparison_id, rec["outcome"], rec["timepoint_h"])
+        comparison_id = comparison_key(rec["study_id"], rec["arm_id_treat"], rec["arm_id_ctrl"])
+        key = (
+            rec["study_id"],
+            rec["outcome"],
+            float(rec["timepoint_h"]),
+            rec["arm_id_treat"],
+            rec["arm_id_ctrl"],
+        )
         reason = _contrast_skip_reason(rec, study, rules, covered | used, key)
         if reason:
             skipped.append(
@@ -867,6 +1149,14 @@ def _contrast_skip_reason(
     is_difference = rec["measure"] in DIFFERENCE_MEASURES
     if is_difference and (pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"])):
         return "mean difference without per-arm n: SD not recoverable"
+    if not is_difference and study["design"] == "crossover":
+        if rules.within_person_smd == "exclude":
+            return (
+                "within-person d of a crossover trial: left out "
+                "(comparisons.within_person_smd = exclude, PROTOCOL.md §8)"
+            )
+        if pd.isna(rec["n_treat"]) or pd.isna(rec["n_ctrl"]):
+            return "within-person d without n: its crossover variance is not computable"
     return None
 
 
@@ -881,32 +1171,32 @@ def _contrast_row(
     n1, n2 = float(rec["n_treat"]), float(rec["n_ctrl"])
     level = 0.95 if pd.isna(rec["ci_level"]) else float(rec["ci_level"])
     is_difference = rec["measure"] in DIFFERENCE_MEASURES
-    paired = is_difference and study["design"] == "crossover"
+    crossover = study["design"] == "crossover"
     se = rec["se"]
     if pd.isna(se) and not pd.isna(rec["ci_low"]):
-        if paired:
+        if crossover:
             se = float(
                 se_from_ci_of_paired_difference(rec["ci_low"], rec["ci_high"], min(n1, n2), level)
             )
         else:
             se = float(se_from_ci_of_difference(rec["ci_low"], rec["ci_high"], n1, n2, level))
-    mean_treat = mean_ctrl = sd = r = pd.NA
+    mean_treat = mean_ctrl = sd = pd.NA
+    r = rules.crossover_correlation if crossover else None
     n_total = n1 + n2
-    if paired and rules.crossover_correlation is None:
-        # "As if parallel" ignores the pairing, which for a paired difference is r = 0: the
-        # SD follows from its SE with r = 0 and g is that of two groups of n (PROTOCOL.md §8).
+    if crossover:
+        # Both conditions were given to the same n participants (PROTOCOL.md §8): g on the
+        # between-person scale, r (None: as if parallel) in its variance only.
         n = min(n1, n2)
-        sd = float(sd_between_from_paired_se(se, n, 0.0))
-        mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
-        yi, vi = smd(mean_ctrl, sd, n, mean_treat, sd, n)
-        n_total = 2 * n
-    elif paired:
-        # Both conditions were given to the same participants: the SE of the paired
-        # difference and r give the between-person SD (Cochrane Handbook 23.2.7.3).
-        r, n_total = rules.crossover_correlation, min(n1, n2)
-        sd = float(sd_between_from_paired_se(se, n_total, r))
-        mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
-        yi, vi = smd_paired(mean_ctrl, mean_treat, sd, n_total, r)
+        n_total = n if r is not None else 2 * n
+        if is_difference:
+            # The SE of the paired difference gives the between-person SD (Handbook 23.2.7.3).
+            sd = float(sd_between_from_paired_se(se, n, rules.crossover_sd_correlation))
+            mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
+            yi, vi = crossover_smd(mean_ctrl, mean_treat, sd, n, r)
+        else:
+            yi, vi = crossover_smd(
+                within_to_between_d(rec, n, rules.crossover_sd_correlation), 0.0, 1.0, n, r
+            )
     elif is_difference:
         sd = float(sd_from_se_of_difference(se, n1, n2))
         mean_treat, mean_ctrl = float(rec["estimate"]), 0.0
@@ -925,7 +1215,7 @@ def _contrast_row(
         "timepoint_h": rec["timepoint_h"],
         "scale": rec["scale"],
         "value_type": "change" if is_difference else pd.NA,
-        "crossover_period": "all" if study["design"] == "crossover" else pd.NA,
+        "crossover_period": "all" if crossover else pd.NA,
         "n_treat": n1,
         "n_ctrl": n2,
         "n_total": n_total,
@@ -939,7 +1229,7 @@ def _contrast_row(
         "sd_source_ctrl": "from_contrast" if is_difference else pd.NA,
         "events_treat": pd.NA,
         "events_ctrl": pd.NA,
-        "within_correlation": r,
+        "within_correlation": pd.NA if r is None else r,
         "yi": float(yi),
         "vi": float(vi),
         "data_basis": f"reported {rec['measure']}",
@@ -952,4 +1242,40 @@ def _contrast_row(
     }
 
 
-__all__ = ["ComparisonRules", "build_effect_sizes", "contrast_effect_sizes", "resolve_sd"]
+def within_to_between_d(rec: Mapping, n: float, r: float) -> float:
+    r"""A crossover trial's within-person d on the between-person scale, before J.
+
+    A d from a paired or mixed-model analysis is standardized by the SD of the within-person
+    differences, :math:`SD_{diff} = SD\sqrt{2(1-r)}` (Cochrane Handbook 23.2.7.2-3), so
+
+    .. math:: d_{between} = d_{within}\,\sqrt{2(1-r)}
+
+    (Morris and DeShon 2002, the repeated-measures d in the independent-groups metric). A
+    reported g is first divided by J(n - 1), so that :func:`crossover_smd` corrects once. The
+    sign is turned so that a positive d favours the drug (contrasts are stored drug minus
+    control). At r = 0.5 the reported d is kept.
+
+    References
+    ----------
+    Morris, S. B., & DeShon, R. P. (2002). Combining effect size estimates in meta-analysis
+    with repeated measures and independent-groups designs. *Psychological Methods*, 7(1),
+    105-125.
+    """
+    d = -float(rec["estimate"])
+    if rec["measure"] == "SMD_g":
+        d /= float(hedges_correction(n - 1))
+    return d * float(np.sqrt(2 * (1 - r)))
+
+
+__all__ = [
+    "DEPENDENCE",
+    "ComparisonRules",
+    "build_effect_sizes",
+    "comparison_key",
+    "contrast_effect_sizes",
+    "crossover_smd",
+    "dependence_labels",
+    "randomized_pairs",
+    "resolve_sd",
+    "within_to_between_d",
+]

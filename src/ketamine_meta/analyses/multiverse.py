@@ -15,6 +15,12 @@ the log risk ratio of 24 h response. A choice that does not change an outcome's 
 parallel", "parallel trials only"), since counts of crossover trials are always analysed as
 if parallel.
 
+The summary (§21.3, :func:`multiverse_summary`) counts analyses, not labels: every row of the
+specification table carries the fingerprint of the data set it pools (``data_set``), each
+value of an estimand choice (``multiverse.estimand_choices``: the control set) has its own
+rows, shares are taken over distinct data sets and distinct fits (a data set and a model), and
+the choices that cannot vary on the package are found at run time (:func:`choice_effects`).
+
 The inclusion multiverse (§21.2, :func:`inclusion_multiverse`) pools, for the primary data
 specification and model, every subset of a subgroup's trials that leaves out at most
 ``inclusion_drop`` of them, one ``fit_batch`` call per subgroup.
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -56,6 +62,7 @@ SPEC_COLUMNS = [
     "estimator",
     "test",
     "subgroup",
+    "data_set",
     "k",
     "trials",
     "estimate",
@@ -66,6 +73,8 @@ SPEC_COLUMNS = [
     "tau2",
     "pval",
 ]
+#: Effect sizes that agree to this many decimals are the same (PROTOCOL.md §21.3).
+EQUAL_DECIMALS = 10
 
 
 def _names(entries: Sequence) -> list:
@@ -215,6 +224,44 @@ def specification_window(spec: pd.Series, settings: Mapping, protocol: Protocol)
     return Window(entry["name"], protocol.primary_window.nominal_h, entry["low_h"], entry["high_h"])
 
 
+def row_hashes(rows: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each comparison's trial and effect size (PROTOCOL.md §21.3).
+
+    The hash of ``(study_id, yi, vi)``, yi and vi rounded to :data:`EQUAL_DECIMALS`, by
+    :func:`pandas.util.hash_pandas_object` (SipHash with a fixed key: the same bytes in any
+    process and chunk).
+    """
+    values = pd.DataFrame(
+        {
+            "study_id": rows["study_id"].astype(str).to_numpy(),
+            # + 0.0: a rounded -0.0 and 0.0 are one value, not two bit patterns.
+            **{c: rows[c].to_numpy(float).round(EQUAL_DECIMALS) + 0.0 for c in ("yi", "vi")},
+        }
+    )
+    return pd.util.hash_pandas_object(values, index=False).to_numpy(np.uint64)
+
+
+def data_set_fingerprint(hashes: np.ndarray) -> str:
+    r"""The fingerprint of a data set: the sum of its rows' :func:`row_hashes`, modulo 2^64.
+
+    .. math:: F(S) = \sum_{c \in S} h(c) \bmod 2^{64}
+
+    An additive multiset hash (Clarke et al. 2003): it depends on which comparisons are pooled
+    with which effect sizes, not on their order, so the specifications of two rule sets that
+    pool the same numbers (split and combined arms of a two-arm trial, r 0.5 and 0.2 without a
+    crossover trial) share it. "D" and 16 hexadecimal digits (the letter keeps it text for any
+    CSV reader); with a few thousand data sets the chance of two sharing a fingerprint by
+    accident is below 1e-12.
+
+    References
+    ----------
+    Clarke D, Devadas S, van Dijk M, Gassend B, Suh GE. Incremental multiset hash functions
+    and their application to memory integrity checking. ASIACRYPT 2003, 188-207.
+    """
+    # A uint64 sum wraps modulo 2^64, which is the definition.
+    return f"D{int(hashes.sum(dtype=np.uint64)):016x}"
+
+
 class _Candidates:
     """One outcome's rows of one rule set, in the order :func:`nearest_in_window` picks from.
 
@@ -240,6 +287,7 @@ class _Candidates:
         self.comparison = pd.factorize(self.rows["comparison_id"])[0]
         self.study = pd.factorize(self.rows["study_id"])[0]
         self.assessed = self.rows["study_id"].isin(assessed).to_numpy()
+        self.row_hash = row_hashes(self.rows)
         self._masks: dict = {}
         self._levels: dict[str, tuple[np.ndarray, pd.Index]] = {}
 
@@ -424,6 +472,10 @@ def fit_specifications(
                 {
                     **spec.to_dict(),
                     "subgroup": subgroup,
+                    # A specification left without a comparison pools no data set.
+                    "data_set": data_set_fingerprint(candidates.row_hash[group])
+                    if len(group)
+                    else None,
                     "trials": len(np.unique(candidates.study[group])),
                 }
             )
@@ -456,32 +508,262 @@ def fit_specifications(
     ].reset_index(drop=True)
 
 
-def multiverse_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """The multiverse per subgroup.
+#: The columns of a multiverse summary (PROTOCOL.md §21.3): the raw counts, the distinct
+#: ones, the trials, the shares and estimates over distinct analyses, and the choices.
+SUMMARY_COLUMNS = [
+    "estimand",
+    "subgroup",
+    "specifications",
+    "without_comparisons",
+    "kept_specifications",
+    "data_sets",
+    "fits",
+    "trials_min",
+    "trials_max",
+    "share_data_sets_ci_above_zero",
+    "share_ci_above_zero",
+    "share_estimate_above_zero",
+    "share_ci_below_zero",
+    "median_estimate",
+    "q05_estimate",
+    "q95_estimate",
+    "min_estimate",
+    "max_estimate",
+    "median_k",
+    "choices_varied",
+    "choices_without_effect",
+    "empty_levels",
+]
+#: The key of a distinct fit: a data set pooled by one tau² estimator and one CI method.
+FIT_KEY = ["data_set", "estimator", "test"]
 
-    The number of specifications and of those left without a comparison; among the others the
-    share with the CI above zero, the median and range of the estimates.
+
+def estimand_labels(table: pd.DataFrame, estimand_choices: Sequence[str]) -> pd.Series:
+    """The estimand of each row: its values of ``estimand_choices`` ("choice: value; ...").
+
+    Without estimand choices every row answers one question, "all specifications".
     """
-    rows = []
-    for subgroup, group in table.groupby("subgroup", sort=True):
-        fitted = group[group["k"] > 0]
-        rows.append(
-            {
-                "subgroup": subgroup,
-                "specifications": len(group),
-                "without_comparisons": int((group["k"] == 0).sum()),
-                "share_ci_above_zero": float((fitted["ci_low"] > 0).mean()),
-                "share_estimate_above_zero": float((fitted["estimate"] > 0).mean()),
-                "share_ci_below_zero": float((fitted["ci_high"] < 0).mean()),
-                "median_estimate": float(fitted["estimate"].median()),
-                "q05_estimate": float(fitted["estimate"].quantile(0.05)),
-                "q95_estimate": float(fitted["estimate"].quantile(0.95)),
-                "min_estimate": float(fitted["estimate"].min()),
-                "max_estimate": float(fitted["estimate"].max()),
-                "median_k": float(fitted["k"].median()),
-            }
+    if not estimand_choices:
+        return pd.Series("all specifications", index=table.index)
+    parts = [f"{choice}: " + table[choice].astype(str) for choice in estimand_choices]
+    return parts[0].str.cat(parts[1:], sep="; ") if len(parts) > 1 else parts[0]
+
+
+def distinct_fits(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct fit (:data:`FIT_KEY`) among ``rows`` with a comparison, the first.
+
+    Specifications that differ only in choices that leave their data set unchanged are one
+    fit; the same data set pooled by two models is two (PROTOCOL.md §21.3).
+    """
+    fitted = rows[rows["k"] > 0].sort_values(["data_spec", "estimator", "test"], kind="stable")
+    return fitted.drop_duplicates(FIT_KEY)
+
+
+@dataclass(frozen=True)
+class ChoiceEffects:
+    """How the data choices act on one estimand and subgroup (PROTOCOL.md §21.3).
+
+    Attributes
+    ----------
+    varied : tuple of str
+        Choices whose levels give different data sets.
+    without_effect : tuple of str
+        Choices whose every non-empty level gives the same data set, for every combination
+        of the other choices: fixed at their first non-empty level.
+    empty_levels : tuple of str
+        ``"choice: level"`` of the levels that leave every specification without a
+        comparison: left out.
+    kept : numpy.ndarray
+        ``data_spec`` of the kept data specifications: with a comparison, no empty level, and
+        every choice without effect at its first non-empty level.
+    """
+
+    varied: tuple[str, ...]
+    without_effect: tuple[str, ...]
+    empty_levels: tuple[str, ...]
+    kept: np.ndarray
+
+
+def _varies(values: pd.Series) -> bool:
+    """Whether ``values`` (not empty) hold more than one value."""
+    return bool(values.ne(values.iloc[0]).any())
+
+
+def _without_effect(grid: pd.DataFrame, choice: str, choices: Sequence[str]) -> bool:
+    """Whether every level of ``choice`` gives one data set whatever the other choices are."""
+    others = [c for c in choices if c != choice]
+    first = (
+        grid.groupby(others, sort=False)["data_set"].transform("first")
+        if others
+        else grid["data_set"].iloc[0]
+    )
+    return bool((grid["data_set"] == first).all())
+
+
+def choice_effects(grid: pd.DataFrame, choices: Sequence[str]) -> ChoiceEffects:
+    """The run-time rule of PROTOCOL.md §21.3 on one estimand and subgroup.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        One row per data specification of the estimand, in ``data_spec`` order: its
+        ``data_spec``, its value of every choice of ``choices``, and the fingerprint of the
+        data set it pools in the subgroup (``data_set``, "" for none). The levels of each
+        choice come in the config's order (the first is the primary analysis's).
+    choices : sequence of str
+        The choices judged: the data choices with more than one level, estimand choices
+        excluded.
+
+    Returns
+    -------
+    ChoiceEffects
+        (1) a level whose every specification pools nothing is empty and left out; (2) of
+        the rest, a choice whose levels give the same data set for every combination of the
+        other choices is without effect and fixed at its first remaining level. Fixing several
+        such choices at once keeps every distinct data set (each is reached at the first level
+        of each), so the distinct data sets and fits of the kept specifications are those of
+        the whole space.
+    """
+    if (grid["data_set"] == "").all():
+        return ChoiceEffects((), (), (), np.array([], dtype=int))
+    empty = [
+        (choice, level)
+        for choice in choices
+        for level in pd.unique(grid[choice])
+        if (grid.loc[grid[choice] == level, "data_set"] == "").all()
+    ]
+    live = grid
+    for choice, level in empty:
+        live = live[live[choice] != level]
+    judged = [c for c in choices if _varies(live[c])]
+    without = [c for c in judged if _without_effect(live, c, judged)]
+    kept = live[live["data_set"] != ""]
+    for choice in without:
+        kept = kept[kept[choice] == live[choice].iloc[0]]
+    return ChoiceEffects(
+        varied=tuple(c for c in judged if c not in without),
+        without_effect=tuple(without),
+        empty_levels=tuple(f"{choice}: {level}" for choice, level in empty),
+        kept=kept["data_spec"].to_numpy(int),
+    )
+
+
+def _named(values: Sequence[str]) -> str:
+    return "; ".join(values) or "none"
+
+
+def _summary_row(
+    group: pd.DataFrame, effects: ChoiceEffects, model: Mapping
+) -> dict[str, float | int | str]:
+    """The summary of one estimand and subgroup: counts, trials, shares, estimates, choices."""
+    fits = distinct_fits(group)
+    data_sets = fits.drop_duplicates("data_set")
+    primary = fits[(fits["estimator"] == model["method"]) & (fits["test"] == model["test"])]
+    return {
+        "specifications": len(group),
+        "without_comparisons": int((group["k"] == 0).sum()),
+        "kept_specifications": int(group["data_spec"].isin(effects.kept).sum()),
+        "data_sets": len(data_sets),
+        "fits": len(fits),
+        "trials_min": data_sets["trials"].min() if len(fits) else 0,
+        "trials_max": data_sets["trials"].max() if len(fits) else 0,
+        "share_data_sets_ci_above_zero": float((primary["ci_low"] > 0).mean()),
+        "share_ci_above_zero": float((fits["ci_low"] > 0).mean()),
+        "share_estimate_above_zero": float((fits["estimate"] > 0).mean()),
+        "share_ci_below_zero": float((fits["ci_high"] < 0).mean()),
+        "median_estimate": float(fits["estimate"].median()),
+        "q05_estimate": float(fits["estimate"].quantile(0.05)),
+        "q95_estimate": float(fits["estimate"].quantile(0.95)),
+        "min_estimate": float(fits["estimate"].min()),
+        "max_estimate": float(fits["estimate"].max()),
+        "median_k": float(data_sets["k"].median()),
+        "choices_varied": _named(effects.varied),
+        "choices_without_effect": _named(effects.without_effect),
+        "empty_levels": _named(effects.empty_levels),
+    }
+
+
+def _judged_choices(table: pd.DataFrame, estimand_choices: Sequence[str]) -> list[str]:
+    """The data choices with more than one level that are not estimand choices."""
+    return [c for c in DATA_CHOICES if c not in estimand_choices and _varies(table[c])]
+
+
+def _subgroup_grid(specs: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
+    """``specs`` with the data set each pools in ``group``'s subgroup ("" for none)."""
+    data_sets = group[group["k"] > 0].drop_duplicates("data_spec").set_index("data_spec")
+    return specs.assign(data_set=specs["data_spec"].map(data_sets["data_set"]).fillna(""))
+
+
+def estimand_subgroups(
+    table: pd.DataFrame, estimand_choices: Sequence[str]
+) -> Iterator[tuple[str, str, pd.DataFrame, ChoiceEffects]]:
+    """Each estimand and subgroup of ``table``, its rows, and its :func:`choice_effects`.
+
+    ``table`` is the specification table with the choices of its data specifications. The
+    estimands come in ``data_spec`` order (the primary first), the subgroups sorted.
+    """
+    table = table.sort_values(["data_spec", "estimator", "test"], kind="stable")
+    table = table.assign(estimand=estimand_labels(table, estimand_choices))
+    choices = _judged_choices(table, estimand_choices)
+    for estimand, rows in table.groupby("estimand", sort=False):
+        specs = rows.drop_duplicates("data_spec")[["data_spec", *choices]]
+        for subgroup, group in rows.groupby("subgroup", sort=True):
+            yield estimand, subgroup, group, choice_effects(_subgroup_grid(specs, group), choices)
+
+
+def kept_specifications(
+    table: pd.DataFrame, estimand_choices: Sequence[str], subgroup: str = "overall"
+) -> tuple[pd.DataFrame, ChoiceEffects]:
+    """The primary estimand's kept specifications in ``subgroup`` (PROTOCOL.md §21.3).
+
+    The primary estimand is ``data_spec`` 0's; its rows of the kept data specifications (every
+    model), and the :func:`choice_effects` that kept them.
+    """
+    primary = estimand_labels(table[table["data_spec"] == 0], estimand_choices).iloc[0]
+    for estimand, name, group, effects in estimand_subgroups(table, estimand_choices):
+        if (estimand, name) == (primary, subgroup):
+            return group[group["data_spec"].isin(effects.kept)], effects
+    raise ValueError(f"the primary estimand ({primary}) has no multiverse subgroup {subgroup!r}")
+
+
+def multiverse_summary(
+    table: pd.DataFrame, estimand_choices: Sequence[str], model: Mapping
+) -> pd.DataFrame:
+    """The multiverse per estimand and subgroup (PROTOCOL.md §21.3).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The specification table (:data:`SPEC_COLUMNS`: its choices, ``data_set``, the fit).
+    estimand_choices : sequence of str
+        Data choices whose values are different estimands (``multiverse.estimand_choices``):
+        each value has its own rows, never pooled into one share.
+    model : mapping
+        The primary model (``pooling``: ``method``, ``test``), by which each distinct data
+        set's CI is judged once.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SUMMARY_COLUMNS`: the raw number of specifications (a route or enantiomer
+        counts those with a comparison in it) and of those without any; the kept
+        specifications (:class:`ChoiceEffects`); the distinct data sets and fits
+        (:func:`distinct_fits`) and the fewest and most trials they pool; the share of data
+        sets whose primary-model CI lies above zero; over the distinct fits, the shares with
+        the CI above zero, the estimate above zero and the CI below zero, and the median,
+        5-95 % range and extremes of the estimates; the median k of the data sets; and the
+        choices varied, without effect and the empty levels ("none" if none).
+    """
+    if model["method"] not in set(table["estimator"]) or model["test"] not in set(table["test"]):
+        raise ValueError(
+            f"the primary model ({model['method']}, {model['test']}) is not among the "
+            "multiverse's estimators and tests"
         )
-    return pd.DataFrame(rows)
+    rows = [
+        {"estimand": estimand, "subgroup": subgroup, **_summary_row(group, effects, model)}
+        for estimand, subgroup, group, effects in estimand_subgroups(table, estimand_choices)
+    ]
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 INCLUSION_COLUMNS = [

@@ -5,6 +5,12 @@ for head-to-head trials, one enantiomer as the other's control; arms of one form
 trial are combined. Each trial becomes arms (:func:`trial_arms`) whose covariance is that of
 a shared comparator arm, and the engine (:mod:`ketamine_meta.stats.network`) fits the
 consistency model in each connected part of the network.
+
+The tables say how sure a part can be: P-scores rank only within a part of at least three
+nodes; a node resting on one trial is flagged; a Q on 0 degrees of freedom and the tau² of a
+part without residual degrees of freedom are "not estimable", not 0; a prediction interval
+needs tau² estimated above 0 and ``prediction_min_trials`` trials in the part. Every
+estimate carries its ``scale`` (the response network's are log risk ratios).
 """
 
 from __future__ import annotations
@@ -36,11 +42,15 @@ from ketamine_meta.stats.network import (
     splittable_comparisons,
 )
 
-#: The two outcomes of the network (PROTOCOL.md §18): (outcome, measure, label).
+#: The two outcomes of the network (PROTOCOL.md §18): (outcome, measure, scale of the
+#: estimates, as the tables' ``scale`` column gives it).
 NETWORK_OUTCOMES = {
     "smd": ("depression_score", "SMD", "Hedges' g"),
-    "rr": ("response", "logRR", "log risk ratio"),
+    "rr": ("response", "logRR", "log RR"),
 }
+#: Fewest nodes of a part whose P-scores rank anything: with two, a P-score is the one-sided
+#: p-value of the single comparison (Rücker and Schwarzer 2015).
+MIN_RANKED_NODES = 3
 #: ``control_type`` given to a head-to-head comparison (one formulation as the other's control).
 HEAD_TO_HEAD = "head_to_head"
 
@@ -232,6 +242,18 @@ def _part_reference(
     return max(candidates, key=lambda node: counts[node])
 
 
+@dataclass(frozen=True)
+class PartRules:
+    """What a part's tables show (PROTOCOL.md §18).
+
+    ``scale`` names the estimates (``"log RR"``, ``"Hedges' g"``);
+    ``prediction_min_trials`` is the fewest trials of a part for a prediction interval.
+    """
+
+    scale: str
+    prediction_min_trials: int
+
+
 def analyse_network(
     trials: list[TrialArms],
     comparisons: pd.DataFrame,
@@ -240,6 +262,7 @@ def analyse_network(
     method: str,
     level: float,
     analysis: str,
+    rules: PartRules,
 ) -> NetworkTables:
     """Fit each connected part of the network and tabulate it (PROTOCOL.md §18).
 
@@ -257,36 +280,80 @@ def analyse_network(
         except NetworkError as exc:
             inconsistency.append(labels | {"quantity": "not fitted", "note": str(exc)})
             continue
-        direct = direct_evidence_share(network, fit)
-        effects.append(
-            fit.effects.assign(
-                **labels,
-                k_trials=[
-                    sum(t in trial.treatments for trial in part_trials)
-                    for t in fit.effects["treatment"]
-                ],
-                k_direct=[
-                    sum(
-                        t in trial.treatments and part_reference in trial.treatments
-                        for trial in part_trials
-                    )
-                    for t in fit.effects["treatment"]
-                ],
-                direct_share=direct.loc[fit.effects["treatment"]].to_numpy(),
-                pscore=fit.pscore.loc[fit.effects["treatment"]].to_numpy(),
-                reference_pscore=fit.pscore.loc[part_reference],
-            )
-        )
-        league.append(_league_rows(fit, labels))
+        effects.append(_effect_rows(network, fit, labels, rules))
+        league.append(_league_rows(fit, labels).assign(scale=rules.scale))
         inconsistency.extend(_q_rows(fit, labels))
         inconsistency.extend(_split_rows(network, method, labels))
     graph = _graph_rows(trials, comparisons)
     return NetworkTables(
         effects=_frame(effects, EFFECT_COLUMNS),
         league=_frame(league, LEAGUE_COLUMNS),
-        inconsistency=pd.DataFrame(inconsistency, columns=INCONSISTENCY_COLUMNS),
+        inconsistency=pd.DataFrame(inconsistency, columns=INCONSISTENCY_COLUMNS).assign(
+            scale=rules.scale
+        ),
         graph=graph,
     )
+
+
+def _effect_rows(network: Network, fit, labels: Mapping, rules: PartRules) -> pd.DataFrame:
+    """Each node of a part against its reference, with what the part can and cannot say."""
+    trials, reference = network.trials, network.reference
+    nodes = list(fit.effects["treatment"])
+    studies = {n: [t.study for t in trials if n in t.treatments] for n in nodes}
+    ranked = len(fit.treatments) >= MIN_RANKED_NODES
+    pscore = fit.pscore if ranked else fit.pscore * np.nan
+    # tau² of a part without residual degrees of freedom is 0 by construction, not estimated.
+    estimable = fit.q_df > 0
+    predicted = estimable and fit.tau2 > 0 and len(trials) >= rules.prediction_min_trials
+    part_notes = _part_notes(fit, ranked, estimable, predicted, len(trials), rules)
+    effects = fit.effects.assign(
+        tau2=fit.tau2 if estimable else np.nan,
+        pi_low=fit.effects["pi_low"] if predicted else np.nan,
+        pi_high=fit.effects["pi_high"] if predicted else np.nan,
+    )
+    return effects.assign(
+        **labels,
+        scale=rules.scale,
+        k_trials=[len(studies[n]) for n in nodes],
+        k_direct=[
+            sum(n in t.treatments and reference in t.treatments for t in trials) for n in nodes
+        ],
+        single_trial=[len(studies[n]) == 1 for n in nodes],
+        direct_share=direct_evidence_share(network, fit).loc[nodes].to_numpy(),
+        pscore_in_part=pscore.loc[nodes].to_numpy(),
+        reference_pscore_in_part=pscore.loc[reference],
+        note=[
+            "; ".join(
+                ([f"rests on one trial ({studies[n][0]})"] if len(studies[n]) == 1 else [])
+                + part_notes
+            )
+            for n in nodes
+        ],
+    )
+
+
+def _part_notes(
+    fit, ranked: bool, estimable: bool, predicted: bool, k: int, rules: PartRules
+) -> list[str]:
+    """Why a part shows no ranking, tau² or prediction interval."""
+    notes = []
+    if not ranked:
+        notes.append(
+            "two nodes: no P-score (it would restate the one comparison's one-sided p-value)"
+        )
+    if not estimable:
+        notes.append(
+            "tau² not estimable (no residual degrees of freedom): the CI assumes no "
+            "heterogeneity; no prediction interval"
+        )
+    elif not predicted:
+        notes.append(
+            "tau² estimated at 0: no prediction interval (it would equal the CI)"
+            if fit.tau2 <= 0
+            else f"{k} trials in the part, fewer than {rules.prediction_min_trials}: "
+            "no prediction interval"
+        )
+    return notes
 
 
 EFFECT_COLUMNS = [
@@ -294,6 +361,7 @@ EFFECT_COLUMNS = [
     "part",
     "reference",
     "treatment",
+    "scale",
     "estimate",
     "se",
     "ci_low",
@@ -303,17 +371,30 @@ EFFECT_COLUMNS = [
     "tau2",
     "k_trials",
     "k_direct",
+    "single_trial",
     "direct_share",
-    "pscore",
-    "reference_pscore",
+    "pscore_in_part",
+    "reference_pscore_in_part",
+    "note",
 ]
-LEAGUE_COLUMNS = ["analysis", "part", "row", "column", "estimate", "se", "ci_low", "ci_high"]
+LEAGUE_COLUMNS = [
+    "analysis",
+    "part",
+    "row",
+    "column",
+    "scale",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+]
 INCONSISTENCY_COLUMNS = [
     "analysis",
     "part",
     "reference",
     "quantity",
     "comparison",
+    "scale",
     "estimate",
     "se",
     "statistic",
@@ -353,29 +434,33 @@ def _league_rows(fit, labels: Mapping) -> pd.DataFrame:
     )
 
 
+#: Why a Q has no degrees of freedom, by the part of Q it is.
+NO_DF_REASONS = {
+    "Q total (consistency model)": "every contrast has its own parameter",
+    "Q within designs (heterogeneity)": "no design has two trials",
+    "Q between designs (design-by-treatment inconsistency)": (
+        "no closed loop: every comparison has one source of evidence"
+    ),
+}
+
+
 def _q_rows(fit, labels: Mapping) -> list[dict]:
+    """Q and its parts; on 0 degrees of freedom "not estimable" with the reason, never 0."""
+    values = (
+        (fit.q, fit.q_df, fit.q_p),
+        (fit.q_within, fit.q_within_df, fit.q_within_p),
+        (fit.q_between, fit.q_between_df, fit.q_between_p),
+    )
     return [
         labels
         | {
-            "quantity": "Q total (consistency model)",
-            "statistic": fit.q,
-            "df": fit.q_df,
-            "pval": fit.q_p,
-        },
-        labels
-        | {
-            "quantity": "Q within designs (heterogeneity)",
-            "statistic": fit.q_within,
-            "df": fit.q_within_df,
-            "pval": fit.q_within_p,
-        },
-        labels
-        | {
-            "quantity": "Q between designs (design-by-treatment inconsistency)",
-            "statistic": fit.q_between,
-            "df": fit.q_between_df,
-            "pval": fit.q_between_p,
-        },
+            "quantity": quantity,
+            "statistic": q,
+            "df": df,
+            "pval": p,
+            "note": "" if df > 0 else f"not estimable: 0 degrees of freedom ({reason})",
+        }
+        for (quantity, reason), (q, df, p) in zip(NO_DF_REASONS.items(), values, strict=True)
     ]
 
 
@@ -477,7 +562,8 @@ def network_analysis(
     Returns the tables (both analyses stacked, column ``analysis``), the comparisons used
     and the comparisons left out with the reason.
     """
-    outcome, measure, _ = NETWORK_OUTCOMES[outcome_key]
+    outcome, measure, scale = NETWORK_OUTCOMES[outcome_key]
+    rules_of_parts = PartRules(scale, network_config["prediction_min_trials"])
     comparisons, excluded = network_comparisons(
         tables, rules, protocol, network_config["nodes"], outcome, measure
     )
@@ -498,6 +584,7 @@ def network_analysis(
                 network_config["method"],
                 level,
                 analysis,
+                rules_of_parts,
             )
         )
     stacked = NetworkTables(

@@ -40,6 +40,8 @@ from ketamine_meta.stats.effect_sizes import (
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     RandomEffectsResult,
+    combine_within_clusters,
+    dependence_note,
     pool_by_subgroup,
     random_effects,
     subgroup_difference_test,
@@ -72,19 +74,127 @@ def select_at(
     )
 
 
+#: The column naming a comparison's trial: every pooled estimate counts these (PROTOCOL.md §11).
+TRIAL = "study_id"
+#: Defaults of the minimum-information keys of ``pooling`` (PROTOCOL.md §11, §16), for callers
+#: whose ``pooling`` predates them.
+MIN_TRIALS = 3
+PI_MIN_TRIALS = 3
+SMALL_STUDY_MIN_TRIALS = 10
+
+
+def trial_means(rows: pd.DataFrame, within: Sequence[str] = ()) -> pd.DataFrame:
+    """The comparisons of each trial (and level of ``within``) combined into one estimate.
+
+    :func:`~ketamine_meta.stats.meta_analysis.combine_within_clusters` on ``study_id`` and the
+    ``within`` columns: the unit of analysis is the trial (PROTOCOL.md §11). Columns
+    ``study_id``, the ``within`` columns, ``yi``, ``vi``, ``size`` (comparisons combined) and
+    ``label`` (the key columns joined by " / "), in order of first appearance.
+    """
+    keys = [TRIAL, *within]
+    labels = rows[keys].astype(str).agg(" / ".join, axis=1)
+    means = combine_within_clusters(rows["yi"], rows["vi"], labels)
+    first = rows[keys].set_axis(labels).groupby(level=0, sort=False).first()
+    return (
+        first.loc[means.cluster]
+        .rename_axis("label")
+        .reset_index()
+        .assign(yi=means.yi, vi=means.vi, size=means.size)
+    )
+
+
+def trial_dependence(means: pd.DataFrame) -> str:
+    """:func:`~ketamine_meta.stats.meta_analysis.dependence_note` of :func:`trial_means`."""
+    return dependence_note(means["label"], means["size"])
+
+
+def per_trial(by_study: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial: its comparisons combined (:func:`trial_means`), first year, total n.
+
+    Columns ``study_id, yi, vi, year, n_total, comparisons`` (the comparison ids, ``;``-joined),
+    in order of first appearance. The input of every per-trial sensitivity analysis
+    (leave-one-out, influence, cumulative, heterogeneity, small-study tests).
+    """
+    means = trial_means(by_study)
+    grouped = by_study.groupby(TRIAL, sort=False)
+    trials = means[TRIAL]
+    return pd.DataFrame(
+        {
+            TRIAL: trials,
+            "yi": means["yi"],
+            "vi": means["vi"],
+            "year": grouped["year"].min().loc[trials].to_numpy(),
+            "n_total": grouped["n_total"].sum().loc[trials].to_numpy(),
+            "comparisons": grouped["comparison_id"].agg(";".join).loc[trials].to_numpy(),
+        }
+    )
+
+
+def fit_trials(rows: pd.DataFrame, pooling: Mapping) -> tuple[RandomEffectsResult, dict]:
+    """The ``pooling`` model fitted to one estimate per trial of ``rows``.
+
+    Returns the fit and the counts a pooled table reports beside it: ``k`` (comparisons),
+    ``trials`` and ``dependence`` (:func:`~ketamine_meta.stats.meta_analysis.dependence_note`).
+    """
+    means = trial_means(rows)
+    fit = random_effects(means["yi"], means["vi"], **model_options(pooling))
+    return fit, {"k": len(rows), "trials": fit.k, "dependence": trial_dependence(means)}
+
+
+def display_columns(trials: pd.Series, tau2: pd.Series, pooling: Mapping) -> pd.DataFrame:
+    """``display`` and ``pi_note`` of pooled rows: the minimum-information rule (PROTOCOL.md §11).
+
+    - ``display`` is empty where the estimate rests on at least ``pooling.min_trials`` trials
+      (an answer), else "too few trials (2 of 3): ..." (show the trial-level results instead).
+    - ``pi_note`` is empty where a prediction interval is printed: at least
+      ``pooling.pi_min_trials`` trials and tau^2 > 0; else it says why there is none.
+    """
+    least = int(pooling.get("min_trials", MIN_TRIALS))
+    least_pi = int(pooling.get("pi_min_trials", PI_MIN_TRIALS))
+    trials = trials.astype(float)
+    display = np.where(
+        trials < least,
+        [f"too few trials ({t:g} of {least}): see the trial-level results" for t in trials],
+        "",
+    )
+    pi_note = np.select(
+        [trials < least_pi, tau2.astype(float) <= 0],
+        [f"fewer than {least_pi} trials: no prediction interval", "tau² = 0: the PI equals the CI"],
+        "",
+    )
+    return pd.DataFrame({"display": display, "pi_note": pi_note}, index=trials.index)
+
+
+def with_display(table: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
+    """``table`` with :func:`display_columns`, its PI emptied where ``pi_note`` says why.
+
+    Rows without a pooled estimate (the test for subgroup differences, a sensitivity set left
+    without trials) get neither.
+    """
+    estimated = table["trials"].fillna(0) > 0
+    notes = display_columns(table.loc[estimated, "trials"], table.loc[estimated, "tau2"], pooling)
+    out = table.assign(display="", pi_note="")
+    out.loc[estimated, ["display", "pi_note"]] = notes
+    out.loc[out["pi_note"] != "", ["pi_low", "pi_high"]] = np.nan
+    return out
+
+
 def _analysis_name(pooling: Mapping) -> str:
     return f"smd_depression_{float(pooling['timepoint_h']):g}h"
 
 
 def pool_smd_by(by_study: pd.DataFrame, by: str, pooling: Mapping) -> pd.DataFrame:
-    """Pool Hedges' g per level of ``by`` (route, enantiomer) and overall.
+    """Pool Hedges' g per level of ``by`` (route, enantiomer) and overall, one estimate per trial.
 
-    The ``analysis`` column reads ``smd_depression_{t}h`` with ``t`` the timepoint in hours.
+    The ``analysis`` column reads ``smd_depression_{t}h`` with ``t`` the timepoint in hours;
+    ``k`` counts comparisons, ``trials`` trials (PROTOCOL.md §11), and ``display`` /
+    ``pi_note`` apply the minimum-information rule (:func:`with_display`).
     """
     table, _, _ = pool_by_subgroup(
-        by_study, by=by, analysis=_analysis_name(pooling), **model_options(pooling)
+        by_study, by=by, analysis=_analysis_name(pooling), cluster=TRIAL, **model_options(pooling)
     )
-    return table.assign(controls=_controls_per_subgroup(by_study, by, table["subgroup"]))
+    table = table.assign(controls=_controls_per_subgroup(by_study, by, table["subgroup"]))
+    return with_display(table, pooling)
 
 
 def _controls_per_subgroup(by_study: pd.DataFrame, by: str, subgroups: pd.Series) -> list[str]:
@@ -107,11 +217,13 @@ SUBGROUP_TEST_COLUMNS = [
     "tau2_model",
     "subgroups",
     "k",
+    "trials",
     "statistic",
     "df",
     "df2",
     "pval",
     "test",
+    "dependence",
 ]
 
 
@@ -123,21 +235,31 @@ def subgroup_tests(
     Separate tau^2: the Q test on the subgroup estimates
     (:func:`~ketamine_meta.stats.meta_analysis.subgroup_difference_test`, chi^2). Common tau^2:
     the omnibus test of the mixed-effects model on subgroup indicators
-    (:func:`~ketamine_meta.stats.meta_regression.subgroups_common_tau2`; F with knha). A moderator
-    with a single level in the data gets no row.
+    (:func:`~ketamine_meta.stats.meta_regression.subgroups_common_tau2`; F with knha and adhoc).
+    Both count trials: a trial's comparisons in one subgroup are combined first
+    (:func:`trial_means`). A moderator with a single level in the data gets no row.
     """
     rows = []
     for moderator in moderators:
         if by_study[moderator].nunique() < 2:
             continue
-        _, fits, _ = pool_by_subgroup(by_study, by=moderator, analysis="", **model_options(pooling))
+        _, fits, _ = pool_by_subgroup(
+            by_study, by=moderator, analysis="", cluster=TRIAL, **model_options(pooling)
+        )
         separate = subgroup_difference_test(fits)
+        # One estimate per trial and subgroup.
+        means = trial_means(by_study, within=[moderator])
+        counts = {
+            "moderator": moderator,
+            "subgroups": len(fits),
+            "k": len(by_study),
+            "trials": by_study[TRIAL].nunique(),
+            "dependence": trial_dependence(means),
+        }
         rows.append(
-            {
-                "moderator": moderator,
+            counts
+            | {
                 "tau2_model": "separate",
-                "subgroups": len(fits),
-                "k": len(by_study),
                 "statistic": separate.q,
                 "df": separate.df,
                 "pval": separate.pval,
@@ -145,14 +267,12 @@ def subgroup_tests(
             }
         )
         _, common = subgroups_common_tau2(
-            by_study["yi"], by_study["vi"], by_study[moderator], **model_options(pooling)
+            means["yi"], means["vi"], means[moderator], **model_options(pooling)
         )
         rows.append(
-            {
-                "moderator": moderator,
+            counts
+            | {
                 "tau2_model": "common",
-                "subgroups": len(fits),
-                "k": len(by_study),
                 "statistic": common.qm,
                 "df": common.qm_df,
                 "df2": common.qm_df2,
@@ -164,38 +284,36 @@ def subgroup_tests(
 
 
 def leave_one_out_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
-    """Leave-one-out pooled estimates, one row per omitted comparison."""
-    return leave_one_out(
-        by_study["yi"], by_study["vi"], by_study["comparison_id"], **model_options(pooling)
-    )
+    """Leave-one-out pooled estimates, one row per omitted trial (with all its comparisons)."""
+    trials = per_trial(by_study)
+    table = leave_one_out(trials["yi"], trials["vi"], trials[TRIAL], **model_options(pooling))
+    return table.assign(comparisons=trials["comparisons"])
 
 
 def influence_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
-    """Influence diagnostics of each comparison (metafor ``influence``)."""
+    """Influence diagnostics of each trial (metafor ``influence``), its comparisons combined."""
     model = model_options(pooling)
     model.pop("level")
-    return influence(by_study["yi"], by_study["vi"], by_study["comparison_id"], **model)
+    trials = per_trial(by_study)
+    table = influence(trials["yi"], trials["vi"], trials[TRIAL], **model)
+    return table.assign(comparisons=trials["comparisons"])
 
 
 def cumulative_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
-    """Cumulative meta-analysis by year of publication (ties in input order)."""
+    """Cumulative meta-analysis of trials by year of publication (ties in input order)."""
+    trials = per_trial(by_study)
     table = cumulative(
-        by_study["yi"],
-        by_study["vi"],
-        by_study["year"],
-        by_study["comparison_id"],
-        **model_options(pooling),
+        trials["yi"], trials["vi"], trials["year"], trials[TRIAL], **model_options(pooling)
     )
-    years = dict(zip(by_study["comparison_id"], by_study["year"], strict=True))
+    years = dict(zip(trials[TRIAL], trials["year"], strict=True))
     table.insert(1, "year", table["added"].map(years))
     return table
 
 
 def heterogeneity_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
-    """tau^2, tau, I^2 and H^2 with Q-profile confidence intervals, overall."""
-    ci = tau2_confidence_interval(
-        by_study["yi"], by_study["vi"], pooling["method"], pooling["level"]
-    )
+    """tau^2, tau, I^2 and H^2 over trials with Q-profile confidence intervals, overall."""
+    trials = per_trial(by_study)
+    ci = tau2_confidence_interval(trials["yi"], trials["vi"], pooling["method"], pooling["level"])
     return pd.DataFrame(
         [
             {
@@ -206,42 +324,85 @@ def heterogeneity_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFram
             }
             for name in ("tau2", "tau", "i2", "h2")
         ]
-    ).assign(method=pooling["method"], ci_method="Q-profile")
+    ).assign(method=pooling["method"], ci_method="Q-profile", trials=len(trials))
+
+
+PUBLICATION_BIAS_COLUMNS = [
+    "level",
+    "k",
+    "trials",
+    "test",
+    "statistic",
+    "df",
+    "pval",
+    "k0",
+    "side",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "note",
+    "dependence",
+]
+#: ``dependence`` of the small-study tests over comparisons.
+COMPARISON_LEVEL = "comparisons of one trial treated as independent: a check of the trial rows"
 
 
 def publication_bias_table(by_study: pd.DataFrame, pooling: Mapping) -> pd.DataFrame:
-    """Egger's regression test, the rank correlation test and trim-and-fill, one row each.
+    """Egger's regression test, the rank correlation test and trim-and-fill over trials.
 
-    Columns ``test, statistic, df, pval, k0, side, estimate, ci_low, ci_high``: for Egger the
-    estimate is the limit estimate (the intercept), for trim-and-fill the filled estimate.
+    One estimate per trial (:func:`per_trial`; PROTOCOL.md §16): rows of ``level``
+    "trials" first. Where the analysis has more comparisons than trials, the same three rows
+    over comparisons follow (``level`` "comparisons", ``dependence`` saying they are treated
+    as independent). Columns :data:`PUBLICATION_BIAS_COLUMNS`: for Egger the estimate is the
+    limit estimate (the intercept), for trim-and-fill the filled estimate; ``note`` says when
+    there are fewer than ``pooling.small_study_min_trials`` trials (Handbook 13.3.5.4: too
+    little power to read).
     """
-    y, v = by_study["yi"], by_study["vi"]
+    trials = per_trial(by_study)
+    least = int(pooling.get("small_study_min_trials", SMALL_STUDY_MIN_TRIALS))
+    note = (
+        f"fewer than {least} trials ({len(trials)}): too little power to tell small-study "
+        "effects from chance (Handbook 13.3.5.4); not interpreted"
+        if len(trials) < least
+        else ""
+    )
+    levels = [("trials", trials, "")]
+    if len(by_study) > len(trials):
+        levels.append(("comparisons", by_study, COMPARISON_LEVEL))
+    rows = [
+        row
+        | {"level": level, "k": len(data), "trials": len(trials), "note": note}
+        | {"dependence": dependence}
+        for level, data, dependence in levels
+        for row in _small_study_tests(data["yi"], data["vi"], pooling)
+    ]
+    return pd.DataFrame(rows, columns=PUBLICATION_BIAS_COLUMNS)
+
+
+def _small_study_tests(y: pd.Series, v: pd.Series, pooling: Mapping) -> list[dict]:
     egger = egger_test(y, v, pooling["method"], pooling["test"], pooling["level"])
     tau, rank_p = rank_correlation_test(y, v)
     filled = trim_and_fill(y, v, pooling["method"], pooling["test"])
-    return pd.DataFrame(
-        [
-            {
-                "test": "Egger regression (sei)",
-                "statistic": egger.statistic,
-                "df": egger.df,
-                "pval": egger.pval,
-                "estimate": egger.limit_estimate,
-                "ci_low": egger.limit_ci_low,
-                "ci_high": egger.limit_ci_high,
-            },
-            {"test": "Begg rank correlation (Kendall tau)", "statistic": tau, "pval": rank_p},
-            {
-                "test": "trim-and-fill (L0)",
-                "k0": filled.k0,
-                "side": filled.side,
-                "estimate": filled.filled.estimate,
-                "ci_low": filled.filled.ci_low,
-                "ci_high": filled.filled.ci_high,
-            },
-        ],
-        columns=["test", "statistic", "df", "pval", "k0", "side", "estimate", "ci_low", "ci_high"],
-    )
+    return [
+        {
+            "test": "Egger regression (sei)",
+            "statistic": egger.statistic,
+            "df": egger.df,
+            "pval": egger.pval,
+            "estimate": egger.limit_estimate,
+            "ci_low": egger.limit_ci_low,
+            "ci_high": egger.limit_ci_high,
+        },
+        {"test": "Begg rank correlation (Kendall tau)", "statistic": tau, "pval": rank_p},
+        {
+            "test": "trim-and-fill (L0)",
+            "k0": filled.k0,
+            "side": filled.side,
+            "estimate": filled.filled.estimate,
+            "ci_low": filled.filled.ci_low,
+            "ci_high": filled.filled.ci_high,
+        },
+    ]
 
 
 def crossover_correlation_sensitivity(
@@ -254,23 +415,26 @@ def crossover_correlation_sensitivity(
     """The overall pooled SMD of the primary window and set for each within-person correlation.
 
     ``None`` stands for the parallel-group analysis of crossover trials, which keeps every
-    crossover trial (PROTOCOL.md §8). Columns: ``crossover_correlation, k,
-    crossover_comparisons, estimate, ci_low, ci_high, tau2, i2``.
+    crossover trial (PROTOCOL.md §8). Columns: ``crossover_correlation, k, trials,
+    crossover_comparisons, estimate, ci_low, ci_high, tau2, i2, dependence``; one estimate per
+    trial is pooled (:func:`fit_trials`).
     """
     rows = []
     for r in correlations:
         by_study = _rerun(tables, replace(rules, crossover_correlation=r), protocol)
-        fit = random_effects(by_study["yi"], by_study["vi"], **model_options(pooling))
+        fit, counts = fit_trials(by_study, pooling)
         rows.append(
             {
                 "crossover_correlation": r,
-                "k": fit.k,
+                "k": counts["k"],
+                "trials": counts["trials"],
                 "crossover_comparisons": int((by_study["design"] == "crossover").sum()),
                 "estimate": fit.estimate,
                 "ci_low": fit.ci_low,
                 "ci_high": fit.ci_high,
                 "tau2": fit.tau2,
                 "i2": fit.i2,
+                "dependence": counts["dependence"],
             }
         )
     return pd.DataFrame(rows)
@@ -303,6 +467,9 @@ ANALYSIS_SET_COLUMNS = [
     "studies",
     "analysis_set",
     "rules",
+    "dependence",
+    "display",
+    "pi_note",
 ]
 
 
@@ -317,7 +484,9 @@ def analysis_set_sensitivity(
 
     The first row is the primary analysis. Each entry of ``sets`` has a ``name``, optionally
     ``set`` (analysis-set keys replacing the primary ones) and ``rules`` (comparison rules
-    replacing the primary ones). A set that leaves no comparison gets a row with k = 0.
+    replacing the primary ones). A set that leaves no comparison gets a row with k = 0. One
+    estimate per trial is pooled (:func:`fit_trials`), and ``display`` / ``pi_note`` apply
+    the minimum-information rule (:func:`with_display`).
     """
     rows = [_set_row("primary analysis", tables, rules, protocol, pooling, {})]
     for entry in sets:
@@ -328,7 +497,7 @@ def analysis_set_sensitivity(
         rows.append(
             _set_row(entry["name"], tables, changed, chosen, pooling, entry.get("rules", {}))
         )
-    return pd.DataFrame(rows, columns=ANALYSIS_SET_COLUMNS)
+    return with_display(pd.DataFrame(rows, columns=ANALYSIS_SET_COLUMNS), pooling)
 
 
 def _set_row(
@@ -349,21 +518,23 @@ def _set_row(
         by_study = _rerun(tables, rules, protocol)
     except ValueError:
         return described | {"k": 0, "trials": 0}
-    fit = random_effects(by_study["yi"], by_study["vi"], **model_options(pooling))
-    return described | {
-        "k": fit.k,
-        "trials": by_study["study_id"].nunique(),
-        "n": float(by_study["n_total"].sum()),
-        "estimate": fit.estimate,
-        "ci_low": fit.ci_low,
-        "ci_high": fit.ci_high,
-        "pi_low": fit.pi_low,
-        "pi_high": fit.pi_high,
-        "tau2": fit.tau2,
-        "i2": fit.i2,
-        "test": fit.test,
-        "studies": ";".join(sorted(set(by_study["study_id"]))),
-    }
+    fit, counts = fit_trials(by_study, pooling)
+    return (
+        described
+        | counts
+        | {
+            "n": float(by_study["n_total"].sum()),
+            "estimate": fit.estimate,
+            "ci_low": fit.ci_low,
+            "ci_high": fit.ci_high,
+            "pi_low": fit.pi_low,
+            "pi_high": fit.pi_high,
+            "tau2": fit.tau2,
+            "i2": fit.i2,
+            "test": fit.test,
+            "studies": ";".join(sorted(set(by_study[TRIAL]))),
+        }
+    )
 
 
 #: How control arms are grouped when pooling response rates.
@@ -378,6 +549,7 @@ RESPONSE_RATE_COLUMNS = [
     "timepoint_h",
     "arm_type",
     "k",
+    "trials",
     "events",
     "n",
     "proportion",
@@ -390,6 +562,9 @@ RESPONSE_RATE_COLUMNS = [
     "measure",
     "method",
     "test",
+    "dependence",
+    "display",
+    "pi_note",
 ]
 
 
@@ -451,10 +626,13 @@ def pooled_response_rates(
 ) -> pd.DataFrame:
     r"""Random-effects pooled proportion of responders per arm type in the primary window.
 
-    Each arm (:func:`arm_responses`) enters once, as a logit (PLO, back-transformed with the
-    logistic function) or a Freeman-Tukey double arcsine (PFT, back-transformed by Miller's
-    formula at the harmonic mean n); arms whose type is neither an enantiomer by route nor a
-    listed control are left out.
+    Each trial enters an arm type once: its arms of that type (:func:`arm_responses`; several
+    doses) are combined by adding responders and participants (PROTOCOL.md §11; Handbook
+    6.5.2.10), then pooled as a logit (PLO, back-transformed with the logistic function) or a
+    Freeman-Tukey double arcsine (PFT, back-transformed by Miller's formula at the harmonic
+    mean n); arms whose type is neither an enantiomer by route nor a listed control are left
+    out. ``k`` counts arms, ``trials`` trials; ``display`` and ``pi_note`` apply the
+    minimum-information rule (:func:`with_display`).
 
     References
     ----------
@@ -500,14 +678,24 @@ def _pool_proportions(
     typed = typed[typed["arm_type"].notna()]
     results = []
     for arm_type, group in typed.groupby("arm_type", sort=True):
-        events, n = group["events"].astype(float), group["n"].astype(float)
+        # The arms of one type in a trial are one group of that trial's patients.
+        trials = group.groupby(TRIAL, sort=True)[["events", "n"]].sum().astype(float)
+        events, n = trials["events"], trials["n"]
         fit, (est, low, high, pi_low, pi_high) = pool_proportions(events, n, pooling, measure)
+        arms_per_trial = group.groupby(TRIAL, sort=True).size()
         results.append(
             {
                 "outcome": outcome,
                 "timepoint_h": timepoint_h,
                 "arm_type": arm_type,
-                "k": fit.k,
+                "k": len(group),
+                "trials": fit.k,
+                "dependence": "; ".join(
+                    f"{trial}: {count} arms combined within the trial (responders and "
+                    "participants added)"
+                    for trial, count in arms_per_trial.items()
+                    if count > 1
+                ),
                 "events": events.sum(),
                 "n": n.sum(),
                 "proportion": est,
@@ -522,7 +710,7 @@ def _pool_proportions(
                 "test": fit.test,
             }
         )
-    return pd.DataFrame(results, columns=RESPONSE_RATE_COLUMNS)
+    return with_display(pd.DataFrame(results, columns=RESPONSE_RATE_COLUMNS), pooling)
 
 
 def response_time_course(
@@ -554,10 +742,15 @@ def response_time_course(
 
 
 def pool_rr_by(by_study: pd.DataFrame, by: str, pooling: Mapping, outcome: str) -> pd.DataFrame:
-    """Pool log risk ratios per level of ``by`` and overall (table on the log scale)."""
+    """Pool log risk ratios per level of ``by`` and overall (table on the log scale).
+
+    One estimate per trial, with ``display`` and ``pi_note`` as :func:`pool_smd_by`.
+    """
     analysis = f"log_rr_{outcome}_{float(pooling['timepoint_h']):g}h"
-    table, _, _ = pool_by_subgroup(by_study, by=by, analysis=analysis, **model_options(pooling))
-    return table
+    table, _, _ = pool_by_subgroup(
+        by_study, by=by, analysis=analysis, cluster=TRIAL, **model_options(pooling)
+    )
+    return with_display(table, pooling)
 
 
 #: Screening reasons, grouped for the flow diagram by their leading words.
@@ -657,26 +850,29 @@ def adverse_event_table(
 ) -> pd.DataFrame:
     """Per-trial log RRs of each adverse event and, per event, the pooled log RR.
 
-    Rows with ``study_id`` = ``overall`` hold the pooled estimate (random effects) with its CI
-    in ``ci_low`` / ``ci_high`` (log scale) and ``k``.
+    Rows with ``study_id`` = ``overall`` hold the pooled estimate (random effects, one
+    estimate per trial: :func:`fit_trials`) with its CI in ``ci_low`` / ``ci_high`` (log
+    scale), ``k`` (drug arms), ``trials``, ``dependence`` and ``display``
+    (:func:`display_columns`).
     """
     tables = []
     for event in events:
-        per_trial = adverse_event_risk_ratios(adverse_events, arms, event)
-        if per_trial.empty:
+        per_arm = adverse_event_risk_ratios(adverse_events, arms, event)
+        if per_arm.empty:
             continue
-        fit = random_effects(per_trial["yi"], per_trial["vi"], **model_options(pooling))
-        overall = {
+        fit, counts = fit_trials(per_arm, pooling)
+        shown = display_columns(pd.Series([fit.k]), pd.Series([fit.tau2]), pooling)
+        overall = counts | {
             "study_id": OVERALL_LABEL,
-            "label": f"Pooled (k = {fit.k})",
+            "label": f"Pooled ({fit.k} trials)",
             "event": event,
             "yi": fit.estimate,
             "ci_low": fit.ci_low,
             "ci_high": fit.ci_high,
-            "k": fit.k,
             "tau2": fit.tau2,
+            "display": shown["display"].item(),
         }
-        tables.append(pd.concat([per_trial, pd.DataFrame([overall])], ignore_index=True))
+        tables.append(pd.concat([per_arm, pd.DataFrame([overall])], ignore_index=True))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
@@ -740,8 +936,10 @@ def iv_equivalent_doses(
 def dose_response(doses: pd.DataFrame, pooling: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Meta-regression of g on IV-equivalent mg/kg; coefficients and the fitted line with CI.
 
-    Returns the coefficient table (plus ``k``, ``tau2``, ``r2``, ``qm``, ``qm_p`` on each row)
-    and a grid of predictions over the observed dose range.
+    Returns the coefficient table (plus ``k``, ``trials``, ``tau2``, ``r2``, ``qm``, ``qm_p``
+    and ``dependence`` on each row) and a grid of predictions over the observed dose range.
+    The one pooled analysis that keeps a trial's dose arms apart, since the dose is its
+    covariate: their shared control is split (PROTOCOL.md §8, §11) and ``dependence`` says so.
     """
     rows = doses.dropna(subset=["iv_equivalent_mg_per_kg"])
     x = np.column_stack([np.ones(len(rows)), rows["iv_equivalent_mg_per_kg"]])
@@ -752,8 +950,21 @@ def dose_response(doses: pd.DataFrame, pooling: Mapping) -> tuple[pd.DataFrame, 
         ["intercept", "iv_equivalent_mg_per_kg"],
         **model_options(pooling),
     )
+    arms_per_trial = rows.groupby(TRIAL, sort=True).size()
+    dependence = "; ".join(
+        f"{trial}: {count} dose arms kept apart (shared control split), treated as independent"
+        for trial, count in arms_per_trial.items()
+        if count > 1
+    )
     table = fit.coefficients.assign(
-        k=fit.k, tau2=fit.tau2, r2=fit.r2, qm=fit.qm, qm_p=fit.qm_p, test=fit.test
+        k=fit.k,
+        trials=len(arms_per_trial),
+        tau2=fit.tau2,
+        r2=fit.r2,
+        qm=fit.qm,
+        qm_p=fit.qm_p,
+        test=fit.test,
+        dependence=dependence,
     )
     grid = np.linspace(
         rows["iv_equivalent_mg_per_kg"].min(), rows["iv_equivalent_mg_per_kg"].max(), 50
@@ -782,7 +993,8 @@ def cost_per_responder(response_rates: pd.DataFrame, costs: Sequence[Mapping]) -
 
     The interval divides the cost by the proportion's CI bounds (upper bound of the cost from
     the lower bound of the proportion). Access routes whose arm type has no pooled proportion
-    get NaN.
+    get NaN. ``k``, ``trials``, ``dependence`` and ``display`` are the proportion's
+    (:func:`pooled_response_rates`).
     """
     rates = response_rates.set_index("arm_type")
     rows = []
@@ -801,6 +1013,9 @@ def cost_per_responder(response_rates: pd.DataFrame, costs: Sequence[Mapping]) -
                 "claims": ";".join(entry["claims"]),
                 "response_proportion": p[0],
                 "k": rate["k"] if rate is not None else 0,
+                "trials": rate["trials"] if rate is not None else 0,
+                "dependence": rate["dependence"] if rate is not None else "",
+                "display": rate["display"] if rate is not None else "",
                 "cost_per_responder": entry["course_cost_usd"] / p[0],
                 "cost_per_responder_low": entry["course_cost_usd"] / p[2],
                 "cost_per_responder_high": entry["course_cost_usd"] / p[1],
@@ -841,6 +1056,8 @@ HEAD_TO_HEAD_COLUMNS = [
     "n_racemic",
     "n_esketamine",
     "note",
+    "trials",
+    "dependence",
 ]
 
 
@@ -880,6 +1097,7 @@ def enantiomer_head_to_head(
                     "outcome": outcome,
                     "measure": "g" if measure == "SMD" else "RR",
                     "k": 1,
+                    "trials": 1,
                     **_on_scale(measure, r["yi"], r["yi"] - half, r["yi"] + half),
                     "pval": float(2 * norm_sf(abs(r["yi"]) / np.sqrt(r["vi"]))),
                     "n_racemic": r["n_treat"],
@@ -900,20 +1118,24 @@ def _on_scale(measure: str, estimate: float, low: float, high: float) -> dict:
 
 def _between_trial_difference(by_study: pd.DataFrame, pooling: Mapping) -> dict:
     two = by_study[by_study["enantiomer"].isin(["racemic", "esketamine"])]
+    # One estimate per trial and enantiomer (PROTOCOL.md §11).
+    means = trial_means(two, within=["enantiomer"])
     base = {
         "evidence": "between trials (subgroup difference)",
         "study_id": "",
         "outcome": "depression_score",
         "measure": "difference in g",
         "k": len(two),
+        "trials": two[TRIAL].nunique(),
+        "dependence": trial_dependence(means),
     }
-    if two["enantiomer"].nunique() < 2 or len(two) < 3:
-        return base | {"note": "fewer than two enantiomers or three comparisons"}
-    racemic = (two["enantiomer"] == "racemic").astype(float).to_numpy()
+    if two["enantiomer"].nunique() < 2 or len(means) < 3:
+        return base | {"note": "fewer than two enantiomers or three trials"}
+    racemic = (means["enantiomer"] == "racemic").astype(float).to_numpy()
     fit = meta_regression(
-        two["yi"],
-        two["vi"],
-        np.column_stack([np.ones(len(two)), racemic]),
+        means["yi"],
+        means["vi"],
+        np.column_stack([np.ones(len(means)), racemic]),
         ["esketamine", "racemic minus esketamine"],
         **model_options(pooling),
     )
@@ -923,8 +1145,8 @@ def _between_trial_difference(by_study: pd.DataFrame, pooling: Mapping) -> dict:
         "ci_low": coef["ci_low"],
         "ci_high": coef["ci_high"],
         "pval": coef["pval"],
-        "n_racemic": float(two.loc[racemic == 1, "n_total"].sum()),
-        "n_esketamine": float(two.loc[racemic == 0, "n_total"].sum()),
+        "n_racemic": float(two.loc[two["enantiomer"] == "racemic", "n_total"].sum()),
+        "n_esketamine": float(two.loc[two["enantiomer"] == "esketamine", "n_total"].sum()),
         "note": "mixed-effects meta-regression on enantiomer (common tau^2) of the primary "
         "comparisons; different trials, populations, routes and controls",
     }

@@ -6,8 +6,10 @@ stated day, the number followed), the relapse-free curve is taken to be
 - exponential, :math:`S(t) = e^{-\lambda t}`, from one summary: a median ``m`` gives
   :math:`\lambda = \ln 2 / m`; a share ``p`` relapsed by day ``t`` gives
   :math:`\lambda = -\ln(1-p)/t`;
-- Weibull, :math:`S(t) = \exp(-(t/b)^k)`, from a median and a share together, solved exactly:
-  :math:`k = \ln\big(\ln 2 / -\ln(1-p)\big) / \ln(m/t)`, :math:`b = m / (\ln 2)^{1/k}`.
+- not fitted where an arm has a median and a share: a two-parameter Weibull would pass through
+  both exactly and leave its shape untested (PROTOCOL.md §15; Ekstrand 2022's pair gives a
+  shape of 0.3 and a relapse by day 14 that no source reports). Such an arm is tabulated with
+  its two summaries as observed, and drawn without a curve.
 
 Uncertainty, on :math:`\log\lambda` of the exponential: from ``d`` relapses,
 :math:`SE = 1/\sqrt d` (the exponential MLE); from a share of ``n``, by the delta method,
@@ -94,33 +96,25 @@ def exponential_from_share(share: float, day: float, n: float | None = None) -> 
     return SummaryFit("exponential", float(1 / rate), 1.0, float(se), basis)
 
 
-def weibull_from_median_and_share(median: float, share: float, day: float) -> SummaryFit:
-    """Weibull curve through a median and a share relapsed by ``day`` (solved exactly)."""
-    if day == median:
-        raise ValueError("the median and the share must refer to different days")
-    shape = np.log(LN2 / -np.log1p(-share)) / np.log(median / day)
-    if not np.isfinite(shape) or shape <= 0:
-        raise ValueError("the median and the share are not consistent with a Weibull curve")
-    scale = median / LN2 ** (1 / shape)
-    return SummaryFit(
-        "weibull", float(scale), float(shape), np.nan, f"median and share relapsed by day {day:g}"
-    )
+def _summaries(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An arm's reported medians and shares relapsed (rows with a value)."""
+    median = rows.loc[(rows["measure"] == "median_days_to_relapse") & rows["value"].notna()]
+    share = rows.loc[(rows["measure"] == "proportion_relapsed") & rows["value"].notna()]
+    return median, share
 
 
 def fit_arm(rows: pd.DataFrame) -> SummaryFit | None:
-    """The curve one arm's relapse rows allow (Weibull from two summaries, else exponential).
+    """The exponential curve one arm's single time-based summary allows.
 
-    ``rows`` are the arm's rows of ``relapse.csv``; None when no time-based summary exists
-    (a count of relapses over an unstated follow-up).
+    ``rows`` are the arm's rows of ``relapse.csv``. None when no time-based summary exists (a
+    count of relapses over an unstated follow-up), and when a median and a share both exist:
+    one curve through both would be a Weibull fixed exactly by them (PROTOCOL.md §15).
     """
-    median = rows.loc[(rows["measure"] == "median_days_to_relapse") & rows["value"].notna()]
-    share = rows.loc[(rows["measure"] == "proportion_relapsed") & rows["value"].notna()]
+    median, share = _summaries(rows)
     counts = rows.loc[rows["measure"] == "relapse_count"]
     relapses = counts["events"].iloc[0] if len(counts) else None
     if len(median) and len(share):
-        return weibull_from_median_and_share(
-            median["value"].iloc[0], share["value"].iloc[0], share["time_days"].iloc[0]
-        )
+        return None
     if len(median):
         return exponential_from_median(median["value"].iloc[0], relapses)
     if len(share):
@@ -207,6 +201,9 @@ def relapse_by_study(
         }
         horizon = follow_up_days(group)
         record["follow_up_days"] = horizon
+        median, share = _summaries(group)
+        if len(median) and len(share):
+            record |= _observed_summaries(median.iloc[0], share.iloc[0])
         if fit:
             # A median the fit places beyond the follow-up was not observed: not tabulated.
             observed = fit.median() <= horizon
@@ -230,12 +227,30 @@ def relapse_by_study(
     return pd.DataFrame(rows, columns=RELAPSE_BY_STUDY_COLUMNS)
 
 
+def _observed_summaries(median: pd.Series, share: pd.Series) -> dict:
+    """The record of an arm with a median and a share: both as observed, no curve."""
+    return {
+        "median_days": median["value"],
+        "data_basis": OBSERVED_SUMMARIES,
+        "fit_basis": (
+            f"median {median['value']:g} days; {share['value']:.0%} relapsed by day "
+            f"{share['time_days']:g}"
+        ),
+    }
+
+
+#: ``data_basis`` of an arm with a median and a share: tabulated, drawn as points, no curve.
+OBSERVED_SUMMARIES = "observed summaries (no curve: a Weibull through two would be untested)"
+
+
 RELAPSE_POOLED_COLUMNS = [
     "quantity",
     "route",
     "enantiomer",
     "regimen",
     "k",
+    "trials",
+    "dependence",
     "studies",
     "estimate",
     "ci_low",
@@ -299,10 +314,11 @@ def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
 
     yi, vi = log_hazard_ratio(hrs["value"], hrs["ci_low"], hrs["ci_high"])
     per_trial = pd.DataFrame({"study_id": hrs["study_id"].to_numpy(), "yi": yi, "vi": vi})
-    combined = []
-    for _, strata in per_trial.groupby("study_id", sort=True):
+    combined, several = [], []
+    for study, strata in per_trial.groupby("study_id", sort=True):
         fe = combine_effects(strata["yi"].to_numpy(), strata["vi"].to_numpy())
         combined.append((fe.mean_effect_fe, fe.sd_eff_w_fe**2, len(strata)))
+        several += [study] if len(strata) > 1 else []
     first = arms.set_index(["study_id", "arm_id"]).loc[
         (hrs["study_id"].iloc[0], hrs["arm_id"].iloc[0])
     ]
@@ -313,6 +329,14 @@ def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
         "regimen": "continued vs stopped",
         "studies": ";".join(sorted(set(hrs["study_id"]))),
         "data_basis": "reported hazard ratios",
+    }
+    described |= {
+        "trials": len(combined),
+        "dependence": (
+            f"strata of one trial combined by a fixed-effect model (§15): {', '.join(several)}"
+            if several
+            else ""
+        ),
     }
     if len(combined) == 1:
         estimate, variance, strata = combined[0]
@@ -328,13 +352,14 @@ def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
         }
     y, v, _ = map(np.array, zip(*combined, strict=True))
     fit = random_effects(y, v, **model_options(pooling))
-    return _pooled_row(fit, hrs, pooling) | described
+    return _pooled_row(fit, hrs, pooling) | described | {"k": len(hrs)}
 
 
 def _pooled_row(fit, rows: pd.DataFrame, pooling: Mapping) -> dict:
     """Columns of a pooled row fitted on the log scale, back-transformed."""
     return {
         "k": fit.k,
+        "trials": rows["study_id"].nunique(),
         "studies": ";".join(sorted(set(rows["study_id"]))),
         "estimate": np.exp(fit.estimate),
         "ci_low": np.exp(fit.ci_low),

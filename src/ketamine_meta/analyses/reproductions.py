@@ -7,15 +7,20 @@ comparator split, its search date, its populations, its timepoint, and its own t
 where a page shows it). The published estimate is turned to this project's orientation
 (positive SMD, ratio above 1 favour the drug) before the two are set side by side.
 
-Agreement is judged by the difference, ours minus published on the analysis scale (log for
-ratios), and its CI: the published SE is recovered from its 95% CI (symmetric on the analysis
-scale), and the two SEs are combined as if independent. Because the two estimates share
-trials, that CI is conservative (too wide); a CI that excludes 0 is a real disagreement.
+A row is judged only when ours holds enough of the review's trials (PROTOCOL.md §22,
+:class:`ComparabilityRules`): at least half of the review's trial count for that estimate and
+at least 3 trials, counting trials, not comparisons; otherwise it says "not comparable" and
+why. A judged row's agreement is the difference, ours minus published on the analysis scale
+(log for ratios), and its CI: the published SE is recovered from its 95% CI (symmetric on the
+analysis scale), and the two SEs are combined as if independent. Because the two estimates
+share trials, that CI is conservative (too wide); a CI that excludes 0 is a real disagreement.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,6 +31,8 @@ from ketamine_meta.stats.effect_sizes import log_odds_ratio
 from ketamine_meta.stats.meta_analysis import random_effects
 
 RATIO_MEASURES = {"OR", "RR"}
+#: ``agreement`` of a row whose trial set is too small a part of the review's (§22).
+NOT_COMPARABLE = "not comparable"
 REPRODUCTION_COLUMNS = [
     "reproduction",
     "review_id",
@@ -36,6 +43,7 @@ REPRODUCTION_COLUMNS = [
     "published_ci_low",
     "published_ci_high",
     "published_k",
+    "review_trials",
     "ours",
     "ours_ci_low",
     "ours_ci_high",
@@ -45,6 +53,7 @@ REPRODUCTION_COLUMNS = [
     "difference_ci_low",
     "difference_ci_high",
     "agreement",
+    "comparability",
     "method",
     "trial_set",
     "gap_reason",
@@ -102,12 +111,63 @@ def _estimates(rows: pd.DataFrame, measure: str) -> tuple[np.ndarray, np.ndarray
     return rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
 
 
+@dataclass(frozen=True)
+class ComparabilityRules:
+    """When a reproduction is judged (PROTOCOL.md §22).
+
+    ``reproduction_rules`` of ``config/claims.yaml``. A reproduction tests whether the same
+    trials give the same answer; with a small part of the review's trials an agreement or a
+    difference says nothing about that (Lakens et al., BMC Psychology 2016;4:24).
+
+    Attributes
+    ----------
+    min_share : float
+        Fewest trials ours must pool, as a share of the review's trial count.
+    min_trials : int
+        Fewest trials ours must pool.
+    """
+
+    min_share: float = 0.5
+    min_trials: int = 3
+
+    def needed(self, review_trials: float) -> int:
+        """Trials ours must pool against a review of ``review_trials``: max(3, ceil(half))."""
+        return max(self.min_trials, math.ceil(self.min_share * review_trials))
+
+    def not_comparable(self, ours: int, review_trials: float) -> str | None:
+        """Why ``ours`` trials cannot be judged against the review's, or None."""
+        if pd.isna(review_trials):
+            return "the review's number of trials for this estimate is not stated"
+        if ours > review_trials:
+            return (
+                f"ours pools {ours} trials, more than the review's {review_trials:g}: the trial "
+                "sets differ"
+            )
+        needed = self.needed(review_trials)
+        if ours < needed:
+            return (
+                f"ours pools {ours} of the review's {review_trials:g} trials, fewer than the "
+                f"{needed} a judgement needs (at least {self.min_share:.0%} of the review's and "
+                f"at least {self.min_trials})"
+            )
+        return None
+
+
+def _review_trials(pub: pd.Series, spec: Mapping) -> float:
+    """The review's trial count: the published row's k, else the specification's count."""
+    if pd.notna(pub["k"]):
+        return float(pub["k"])
+    stated = spec.get("review_trials")
+    return float(stated["count"]) if stated else np.nan
+
+
 def reproduce(
     name: str,
     spec: Mapping,
     effects: pd.DataFrame,
     published: pd.DataFrame,
     windows: tuple[Window, ...] = DEFAULT_WINDOWS,
+    rules: ComparabilityRules = ComparabilityRules(),
 ) -> dict:
     """One row of the reproductions table (columns :data:`REPRODUCTION_COLUMNS`)."""
     key = spec["published"]
@@ -133,6 +193,7 @@ def reproduce(
             pub["ci_high"],
         ]
     )
+    review_trials = _review_trials(pub, spec)
     row = {
         "reproduction": name,
         "review_id": spec["review_id"],
@@ -143,6 +204,7 @@ def reproduce(
         "published_ci_low": bounds[0],
         "published_ci_high": bounds[1],
         "published_k": pub["k"],
+        "review_trials": review_trials,
         "method": f"{ours['method']}, {ours['test']}",
         "trial_set": _trial_set(ours),
         "gap_reason": spec["trial_selection"],
@@ -151,6 +213,9 @@ def reproduce(
     if rows.empty:
         return row | {
             "ours_k": 0,
+            "ours_trials": "",
+            "agreement": NOT_COMPARABLE,
+            "comparability": f"{NOT_COMPARABLE}: no comparison qualifies",
             "gap_reason": spec["trial_selection"] + " No comparison qualifies.",
         }
     yi, vi = _estimates(rows, ours["measure"])
@@ -159,9 +224,7 @@ def reproduce(
     ours_values = back(np.array([fit.estimate, fit.ci_low, fit.ci_high]))
     difference, low, high = _difference(fit, row, ratio)
     trials = sorted(set(rows["study_id"]))
-    published_k = (
-        "an unstated number of" if pd.isna(row["published_k"]) else f"{row['published_k']:g}"
-    )
+    published_k = "an unstated number of" if pd.isna(review_trials) else f"{review_trials:g}"
     driver = (
         f" Ours pools {len(trials)} trial(s) against the review's {published_k}; the missing "
         "trials' numbers for this window are not in the package (extraction_gaps.csv)."
@@ -172,11 +235,34 @@ def reproduce(
         "ours_ci_low": ours_values[1],
         "ours_ci_high": ours_values[2],
         "ours_k": fit.k,
-        "ours_trials": ";".join(sorted(set(rows["study_id"]))),
+        "ours_trials": ";".join(trials),
         "difference": difference,
         "difference_ci_low": low,
         "difference_ci_high": high,
+        **_judgement(len(trials), review_trials, low, high, rules, "trials" in ours),
+    }
+
+
+def _judgement(
+    ours: int,
+    review_trials: float,
+    low: float,
+    high: float,
+    rules: ComparabilityRules,
+    own_list: bool,
+) -> dict:
+    """``agreement`` and ``comparability`` of a row (PROTOCOL.md §22)."""
+    reason = rules.not_comparable(ours, review_trials)
+    if reason:
+        return {"agreement": NOT_COMPARABLE, "comparability": f"{NOT_COMPARABLE}: {reason}"}
+    assumed = (
+        "" if own_list else "; the review's list is unknown, ours are taken to be among its trials"
+    )
+    return {
         "agreement": "agree" if low <= 0 <= high else "differ",
+        "comparability": (
+            f"comparable: ours pools {ours} of the review's {review_trials:g} trials{assumed}"
+        ),
     }
 
 
@@ -202,11 +288,16 @@ def reproductions_table(
     effects: pd.DataFrame,
     published: pd.DataFrame,
     windows: tuple[Window, ...] = DEFAULT_WINDOWS,
+    rules: ComparabilityRules = ComparabilityRules(),
 ) -> pd.DataFrame:
     """:func:`reproduce` for every specification, in name order.
 
     ``difference`` is ours minus published on the analysis scale (log for ratios), with its
-    CI in ``difference_ci_low`` / ``difference_ci_high`` and the ``agreement`` it implies.
+    CI in ``difference_ci_low`` / ``difference_ci_high``; ``agreement`` is what it implies
+    where the row is comparable (PROTOCOL.md §22), else "not comparable", and
+    ``comparability`` says why.
     """
-    rows = [reproduce(name, specs[name], effects, published, windows) for name in sorted(specs)]
+    rows = [
+        reproduce(name, specs[name], effects, published, windows, rules) for name in sorted(specs)
+    ]
     return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)

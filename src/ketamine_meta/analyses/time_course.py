@@ -1,27 +1,47 @@
-"""The time-course model of the depression score (PROTOCOL.md §19).
+r"""The time-course model of the depression score (PROTOCOL.md §19).
 
-Every comparison's Hedges' g in every window of the protocol enters one multivariate model
+Each trial's Hedges' g in every window of the protocol, its arms of one formulation combined
+(Handbook 23.3.4), enters one multivariate model
 (:func:`ketamine_meta.stats.multilevel.fit_autoregressive`): one effect per formulation and
-window, random effects correlated over the ordered windows within a comparison. The sampling
-covariance goes to the model as one block per comparison, so its cost is linear in their number.
+window, and a random trial effect whose correlation over the ordered windows is fixed, not
+estimated (few trials report several windows, so the likelihood does not identify it). The
+sampling covariance goes to the model as one block per trial, so its cost is linear in their
+number. A cell informed by fewer than ``min_trials`` trials is fitted but not shown.
+
+Beside the cells, the within-trial contrasts between windows: for a trial with g at windows
+:math:`a_1 < a_2`, :math:`d = g_2 - g_1` with
+
+.. math::
+
+    \operatorname{Var}(d) = v_1 + v_2 - 2 r^{|a_2 - a_1|} \sqrt{v_1 v_2}
+
+(r the sampling correlation of adjacent windows, the model's assumption), pooled over trials
+by the random-effects model of §11 where enough trials report both windows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
+from ketamine_meta.analyses.comparisons import (
+    ComparisonRules,
+    build_effect_sizes,
+    record_groups,
+)
 from ketamine_meta.analyses.network import node_of
 from ketamine_meta.analyses.protocol import Protocol, select_comparisons
+from ketamine_meta.stats.distributions import norm_ppf
+from ketamine_meta.stats.meta_analysis import random_effects
 from ketamine_meta.stats.multilevel import (
     MultilevelError,
     fit_autoregressive,
     sampling_covariance_blocks,
 )
-
-#: |rho| beyond which the autocorrelation is reported as not identified.
-RHO_EDGE = 0.999
 
 OBSERVED_COLUMNS = [
     "study_id",
@@ -31,36 +51,82 @@ OBSERVED_COLUMNS = [
     "position",
     "nominal_h",
     "timepoint_h",
+    "n_total",
     "yi",
     "vi",
 ]
+EXCLUSION_COLUMNS = ["study_id", "comparison_id", "group", "window", "reason"]
 CELL_COLUMNS = [
     "model",
     "structure",
     "method",
     "sampling_correlation",
+    "rho_fixed",
     "group",
     "window",
     "nominal_h",
-    "k",
+    "k_trials",
+    "studies",
     "estimate",
     "se",
     "ci_low",
     "ci_high",
     "tau2",
-    "rho",
     "converged",
     "note",
 ]
+CONTRAST_COLUMNS = [
+    "group",
+    "window_from",
+    "window_to",
+    "study_id",
+    "k_trials",
+    "studies",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "tau2",
+    "method",
+    "test",
+    "sampling_correlation",
+]
+#: ``study_id`` of a contrast pooled over trials.
+POOLED = "pooled"
+
+
+@dataclass(frozen=True)
+class TimeCourseTables:
+    """The tables of the time-course analysis (PROTOCOL.md §19)."""
+
+    cells: pd.DataFrame
+    contrasts: pd.DataFrame
+    observed: pd.DataFrame
+    excluded: pd.DataFrame
 
 
 def observed_effects(
-    effects: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
     protocol: Protocol,
     nodes: Sequence[Mapping],
     groups: Sequence[str],
-) -> pd.DataFrame:
-    """Each comparison's g in each window it reports (nearest visit), with its formulation."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each trial's g per formulation and window it reports (nearest visit), arms combined.
+
+    The arms of one formulation in a trial are combined before g is computed (as the
+    network's, PROTOCOL.md §18), so a trial enters a cell once. Where a trial still has
+    several comparisons in one cell (say, single arms reported only as contrasts beside their
+    combined arm-level comparison), the one with the most participants is kept. Returns the
+    rows used and the rows left out with the reason.
+    """
+    effects, _ = build_effect_sizes(
+        tables["studies"],
+        tables["arms"],
+        tables["outcomes"],
+        tables["contrasts"],
+        replace(rules, multi_arm="combine"),
+    )
     frames = []
     for position, window in enumerate(protocol.windows):
         try:
@@ -73,26 +139,49 @@ def observed_effects(
             rows.assign(window=window.label, position=position, nominal_h=window.nominal_h)
         )
     if not frames:
-        return pd.DataFrame(columns=OBSERVED_COLUMNS)
+        return pd.DataFrame(columns=OBSERVED_COLUMNS), pd.DataFrame(columns=EXCLUSION_COLUMNS)
     rows = pd.concat(frames, ignore_index=True)
     rows["group"] = [
         node_of(d, r, nodes) for d, r in zip(rows["drug_treat"], rows["route"], strict=True)
     ]
     rows = rows[rows["group"].isin(list(groups))]
-    return rows.sort_values(["group", "comparison_id", "position"], kind="stable")[
-        OBSERVED_COLUMNS
-    ].reset_index(drop=True)
+    # Most participants first, so that the first row of a trial's cell is the one kept.
+    rows = rows.sort_values(
+        ["study_id", "group", "position", "n_total", "comparison_id"],
+        ascending=[True, True, True, False, True],
+        kind="stable",
+    )
+    repeated = rows.duplicated(["study_id", "group", "position"])
+    excluded = rows.loc[repeated, EXCLUSION_COLUMNS[:-1]].assign(
+        reason="another comparison of the trial, with more participants, fills this cell"
+    )
+    used = rows[~repeated].sort_values(["group", "study_id", "position"], kind="stable")
+    return (
+        used[OBSERVED_COLUMNS].reset_index(drop=True),
+        excluded[EXCLUSION_COLUMNS].reset_index(drop=True),
+    )
+
+
+def _trial_keys(observed: pd.DataFrame) -> list[str]:
+    """The cluster of each row: its trial and formulation (one random effect each)."""
+    return [f"{s}|{g}" for s, g in zip(observed["study_id"], observed["group"], strict=True)]
 
 
 def fit_cells(
     observed: pd.DataFrame,
     structure: str,
     correlation: float,
+    rho: float,
     level: float,
     model: str,
     method: str = "REML",
+    min_trials: int = 2,
 ) -> pd.DataFrame:
-    """One row per formulation and window: the modelled g and its CI."""
+    """One row per formulation and window: the modelled g and its CI, ``rho`` fixed.
+
+    A cell with fewer than ``min_trials`` trials is fitted (its trial informs tau² and, through
+    its random effect, its other windows) but its estimate and CI are left blank.
+    """
     cells = observed[["group", "window", "position", "nominal_h"]].drop_duplicates()
     cells = cells.sort_values(["group", "position"], kind="stable").reset_index(drop=True)
     keys = list(zip(cells["group"], cells["window"], strict=True))
@@ -102,77 +191,179 @@ def fit_cells(
             for g, w in keys
         }
     ).to_numpy()
-    # Per-comparison blocks: the n x n matrix would not fit in memory for a large evidence base.
-    V = sampling_covariance_blocks(
-        observed["comparison_id"], observed["position"], observed["vi"], correlation
-    )
+    cluster = _trial_keys(observed)
+    # Per-trial blocks: the n x n matrix would not fit in memory for a large evidence base.
+    V = sampling_covariance_blocks(cluster, observed["position"], observed["vi"], correlation)
     labels = {
         "model": model,
         "structure": structure,
         "method": method,
         "sampling_correlation": correlation,
+        "rho_fixed": rho,
     }
     try:
         fit = fit_autoregressive(
             observed["yi"],
             V,
             X,
-            list(observed["comparison_id"]),
+            cluster,
             list(observed["position"]),
             structure,
             method,
             level,
+            rho=rho,
         )
     except MultilevelError as exc:
         failed = labels | {"group": "", "window": "", "converged": False, "note": str(exc)}
         return pd.DataFrame([failed], columns=CELL_COLUMNS)
-    counts = observed.groupby(["group", "window"]).size()
-    # A flat likelihood in rho drives it to the edge of (-1, 1): say it is not identified.
-    note = (
-        "rho at the edge of its range: the data do not identify the correlation over windows"
-        if abs(fit.rho) > RHO_EDGE
-        else ""
-    )
-    tau2 = "; ".join(f"{v:.6g}" for v in fit.tau2)
-    return cells.assign(
+    studies = observed.groupby(["group", "window"])["study_id"].agg(lambda s: sorted(set(s)))
+    trials = [studies.loc[key] for key in keys]
+    shown = np.array([len(t) >= min_trials for t in trials])
+    table = cells.assign(
         **labels,
-        k=[int(counts.loc[key]) for key in keys],
-        estimate=fit.coefficients,
-        se=fit.se,
-        ci_low=fit.ci_low,
-        ci_high=fit.ci_high,
-        tau2=tau2,
-        rho=fit.rho,
+        k_trials=[len(t) for t in trials],
+        studies=[";".join(t) for t in trials],
+        estimate=np.where(shown, fit.coefficients, np.nan),
+        se=np.where(shown, fit.se, np.nan),
+        ci_low=np.where(shown, fit.ci_low, np.nan),
+        ci_high=np.where(shown, fit.ci_high, np.nan),
+        tau2="; ".join(f"{v:.6g}" for v in fit.tau2),
         converged=fit.converged,
-        note=note,
-    )[CELL_COLUMNS]
+        note=[
+            "" if ok else _too_few_note(t, min_trials) for ok, t in zip(shown, trials, strict=True)
+        ],
+    )
+    return table[CELL_COLUMNS]
+
+
+def _too_few_note(trials: Sequence[str], min_trials: int) -> str:
+    return (
+        f"{len(trials)} trial ({', '.join(trials)}), fewer than {min_trials}: not pooled; "
+        "its own g is in time_course_smd_observed.csv"
+    )
+
+
+def window_contrasts(
+    observed: pd.DataFrame,
+    correlation: float,
+    pooling: Mapping,
+    level: float,
+    min_trials: int = 2,
+) -> pd.DataFrame:
+    """Every trial's difference in g between two windows it reports, and their pools.
+
+    The trial rows carry Wald z intervals under the sampling correlation ``correlation`` of
+    adjacent windows (module docstring); a formulation's window pair reported by at least
+    ``min_trials`` trials is pooled by :func:`~ketamine_meta.stats.meta_analysis.random_effects`
+    with ``pooling``'s ``method`` and ``test``.
+    """
+    crit = norm_ppf(0.5 + level / 2)
+    rows = []
+    for (group, study), records in record_groups(observed, ["group", "study_id"]):
+        for first, second in combinations(sorted(records, key=lambda r: r["position"]), 2):
+            lag = second["position"] - first["position"]
+            variance = (
+                first["vi"]
+                + second["vi"]
+                - 2 * correlation**lag * np.sqrt(first["vi"] * second["vi"])
+            )
+            estimate, se = second["yi"] - first["yi"], float(np.sqrt(variance))
+            rows.append(
+                {
+                    "group": group,
+                    "window_from": first["window"],
+                    "window_to": second["window"],
+                    "from": first["position"],
+                    "to": second["position"],
+                    "study_id": study,
+                    "k_trials": 1,
+                    "studies": study,
+                    "estimate": estimate,
+                    "se": se,
+                    "ci_low": estimate - crit * se,
+                    "ci_high": estimate + crit * se,
+                    "method": "",
+                    "test": "z",
+                    "sampling_correlation": correlation,
+                }
+            )
+    if not rows:
+        return pd.DataFrame(columns=CONTRAST_COLUMNS)
+    trials = pd.DataFrame(rows)
+    pooled = [
+        _pooled_contrast(pair, pooling, level, correlation)
+        for _, pair in trials.groupby(["group", "from", "to"], sort=False)
+        if len(pair) >= min_trials
+    ]
+    table = pd.concat([trials, *([pd.DataFrame(pooled)] if pooled else [])], ignore_index=True)
+    table["pooled"] = table["study_id"] == POOLED
+    table = table.sort_values(["group", "from", "to", "pooled", "study_id"], kind="stable")
+    return table.reindex(columns=CONTRAST_COLUMNS).reset_index(drop=True)
+
+
+def _pooled_contrast(pair: pd.DataFrame, pooling: Mapping, level: float, r: float) -> dict:
+    """The random-effects pool (PROTOCOL.md §11) of one window pair's trial contrasts."""
+    fit = random_effects(
+        pair["estimate"], pair["se"] ** 2, pooling["method"], pooling["test"], level
+    )
+    first = pair.iloc[0]
+    return {
+        "group": first["group"],
+        "window_from": first["window_from"],
+        "window_to": first["window_to"],
+        "from": first["from"],
+        "to": first["to"],
+        "study_id": POOLED,
+        "k_trials": fit.k,
+        "studies": ";".join(pair["study_id"]),
+        "estimate": fit.estimate,
+        "se": fit.se,
+        "ci_low": fit.ci_low,
+        "ci_high": fit.ci_high,
+        "tau2": fit.tau2,
+        "method": fit.method,
+        "test": fit.test,
+        "sampling_correlation": r,
+    }
 
 
 def time_course_analysis(
-    effects: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    rules: ComparisonRules,
     protocol: Protocol,
     nodes: Sequence[Mapping],
     settings: Mapping,
+    pooling: Mapping,
     level: float,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The primary model and its sensitivity models (PROTOCOL.md §19), and the observed g.
+) -> TimeCourseTables:
+    """The primary model, its sensitivity models and the within-trial contrasts (§19).
 
-    The primary model is the first structure at the configured sampling correlation; the
-    other structures at that correlation, and the primary structure at each correlation of
-    the range, follow.
+    The primary model is the first structure at the configured sampling correlation and the
+    configured fixed rho; then the other structures, the primary structure at each fixed rho
+    of ``random_correlation_range``, and at each sampling correlation of
+    ``sampling_correlation_range``.
     """
-    observed = observed_effects(effects, protocol, nodes, settings["groups"])
+    observed, excluded = observed_effects(tables, rules, protocol, nodes, settings["groups"])
     primary, *others = settings["structures"]
-    r = settings["sampling_correlation"]
-    models = [("primary", primary, r)]
-    models += [(f"structure {s}", s, r) for s in others]
+    r, rho = settings["sampling_correlation"], settings["random_correlation"]
+    models = [("primary", primary, r, rho)]
+    models += [(f"structure {s}", s, r, rho) for s in others]
     models += [
-        (f"sampling correlation {c:g}", primary, c)
+        (f"random-effects correlation {c:g}", primary, r, c)
+        for c in settings["random_correlation_range"]
+        if c != rho
+    ]
+    models += [
+        (f"sampling correlation {c:g}", primary, c, rho)
         for c in settings["sampling_correlation_range"]
         if c != r
     ]
     cells = pd.concat(
-        [fit_cells(observed, s, c, level, name, settings["method"]) for name, s, c in models],
+        [
+            fit_cells(observed, s, c, p, level, name, settings["method"], settings["min_trials"])
+            for name, s, c, p in models
+        ],
         ignore_index=True,
     )
-    return cells, observed
+    contrasts = window_contrasts(observed, r, pooling, level, settings["min_trials"])
+    return TimeCourseTables(cells=cells, contrasts=contrasts, observed=observed, excluded=excluded)

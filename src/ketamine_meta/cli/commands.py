@@ -40,7 +40,13 @@ from ketamine_meta.evidence.datapackage import (
     formula_problem,
     validate_package,
 )
-from ketamine_meta.evidence.package_files import read_package_dir, read_table_text
+from ketamine_meta.evidence.package_files import (
+    decode_table_bytes,
+    read_canonical_schema,
+    read_package_dir,
+    read_table_text,
+    source_tree_canonical_schema,
+)
 from ketamine_meta.evidence.package_source import PackageSourceError
 from ketamine_meta.evidence.synthetic import MAX_TRIALS, write_synthetic_package
 from ketamine_meta.stats.effect_sizes import (
@@ -103,18 +109,10 @@ def _stdin_text() -> str:
     Read as bytes: a text stream would pass a NUL on to the parser and carry a byte that is
     not UTF-8 as a surrogate until writing fails.
     """
-    data = sys.stdin.buffer.read()
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise UsageError(f"-: line {line}: NUL byte, binary data, not CSV text")
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise UsageError(
-            f"-: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 (send the table as "
-            "UTF-8; Latin-1 and Windows-1252 are not read)"
-        ) from exc
+        return decode_table_bytes(sys.stdin.buffer.read(), "-")
+    except PackageSourceError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _read_csv(path: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -240,11 +238,6 @@ def _refuse_formula_argument(option: str, value: str) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a data package directory against the project's canonical schema."""
-    from ketamine_meta.evidence.package_files import (
-        read_canonical_schema,
-        source_tree_canonical_schema,
-    )
-
     root = Path(args.directory)
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory (give the data package's directory)")

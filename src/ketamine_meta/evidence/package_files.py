@@ -153,16 +153,27 @@ def read_table_text(path: Path) -> str:
     """
     if path.is_dir():
         raise PackageSourceError(f"{path}: is a directory, not a CSV table")
-    data = path.read_bytes()
+    return decode_table_bytes(path.read_bytes(), str(path))
+
+
+def decode_table_bytes(data: bytes, name: str) -> str:
+    """A table's bytes as text: UTF-8 (a byte-order mark dropped), no NUL byte.
+
+    Raises
+    ------
+    PackageSourceError
+        Naming ``name`` (a file, or ``-`` for standard input), the line, and the first byte
+        that is not UTF-8.
+    """
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise PackageSourceError(f"{path}: line {line}: NUL byte, a binary file, not CSV text")
+        raise PackageSourceError(f"{name}: line {line}: NUL byte, binary data, not CSV text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise PackageSourceError(
-            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 "
+            f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 "
             "(save the table as UTF-8; Latin-1 and Windows-1252 are not read)"
         ) from exc
 

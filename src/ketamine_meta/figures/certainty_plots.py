@@ -83,8 +83,8 @@ def traffic_light_plot(table: pd.DataFrame) -> Figure:
     figure.text(
         0.02,
         0.06,
-        key + "; FU functional unblinding (derived from the control: "
-        "inert placebo); blank: not judged by the source.",
+        key + "; FU functional unblinding on the depression score (derived per comparison from "
+        "the control and the dose, PROTOCOL.md §20.1); blank: not judged.",
         fontsize=6.5,
         wrap=True,
     )

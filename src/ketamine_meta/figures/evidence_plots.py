@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from ketamine_meta.figures.labels import p_text
 from ketamine_meta.figures.plotting import MAX_TRIAL_ROWS, RELAPSE_COLORS, ROUTE_NAMES
 from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
@@ -104,7 +105,7 @@ def funnel_plot(by_study: pd.DataFrame, estimate: float, egger: pd.Series, effec
     ax.set_xlabel(effect)
     ax.set_ylabel("Standard error")
     ax.set_title(
-        f"Egger's test: t = {egger['statistic']:.2f}, p = {egger['pval']:.3f}", fontsize=8.5
+        f"Egger's test: t = {egger['statistic']:.2f}, {p_text(egger['pval'])}", fontsize=8.5
     )
     ax.legend(fontsize=7, frameon=False)
     _clean_axes(ax)

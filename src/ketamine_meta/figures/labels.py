@@ -16,3 +16,8 @@ TEST_NAMES = {
 def model_text(method: str, test: str) -> str:
     """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words."""
     return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
+
+
+def p_text(p: float) -> str:
+    """``p = 0.042``, or ``p < 0.001`` where three decimals would print ``p = 0.000``."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

@@ -1,10 +1,15 @@
 """Figures of the multiverse: the specification curve and the distribution of estimates.
 
+Both count analyses as the summary does (PROTOCOL.md §21.3): the curve draws the primary
+estimand's kept specifications, the distribution each estimand's distinct fits.
+
 Estimates come on the analysis scale (Hedges' g, or the log risk ratio for ``measure =
 "logRR"``); a risk ratio is drawn as a ratio on a log axis, with no effect at 1.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +17,13 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from ketamine_meta.analyses.multiverse import NOT_APPLICABLE
+from ketamine_meta.analyses.multiverse import (
+    DATA_CHOICES,
+    distinct_fits,
+    estimand_labels,
+    estimand_subgroups,
+    kept_specifications,
+)
 
 CHOICE_LABELS = {
     "control_set": "control set",
@@ -68,28 +79,43 @@ def _plain_ticks(axis) -> None:
     axis.set_minor_formatter(FuncFormatter(minor))
 
 
-def specification_curve(
-    table: pd.DataFrame, subgroup: str = "overall", measure: str = "SMD"
-) -> Figure:
-    """The specification curve of one subgroup (Simonsohn, Simmons and Nelson 2020).
+def estimand_title(estimand: str) -> str:
+    """An estimand label of the summary ("control_set: inert placebo") in words."""
+    for choice in DATA_CHOICES:
+        estimand = estimand.replace(f"{choice}: ", f"{CHOICE_LABELS[choice]}: ")
+    return estimand
 
-    Estimates of every specification sorted, with their CIs, above a panel marking each
-    specification's choices (a choice that does not apply to the outcome is left out).
+
+def _trials(fits: pd.DataFrame) -> str:
+    """The fewest to most trials of distinct fits: "3 trials", "6-9 trials"."""
+    low, high = int(fits["trials"].min()), int(fits["trials"].max())
+    return f"{low} trial{'s' if high > 1 else ''}" if low == high else f"{low}-{high} trials"
+
+
+def specification_curve(
+    table: pd.DataFrame,
+    estimand_choices: Sequence[str],
+    subgroup: str = "overall",
+    measure: str = "SMD",
+) -> Figure:
+    """The specification curve of the primary estimand in one subgroup (Simonsohn et al. 2020).
+
+    The kept specifications (:func:`~ketamine_meta.analyses.multiverse.kept_specifications`,
+    PROTOCOL.md §21.3: choices without effect on the package fixed, empty levels left out)
+    sorted by estimate, with their CIs, above a panel marking the choices that vary and the
+    model. The title counts the specifications, the distinct data sets and fits, the trials,
+    and the share of distinct fits whose CI lies above no effect.
     """
-    rows = table[(table["subgroup"] == subgroup) & (table["k"] > 0)].sort_values(
-        ["estimate", "specification"], kind="stable"
-    )
+    kept, effects = kept_specifications(table, estimand_choices, subgroup)
+    rows = kept.sort_values(["estimate", "specification"], kind="stable")
+    fits = distinct_fits(rows)
     ratio = _ratio(measure)
     null, null_label = (1, "1") if ratio else (0, "0")
     x = np.arange(len(rows))
-    choices = [
-        c
-        for c in CHOICE_LABELS
-        if c in rows.columns and set(rows[c].astype(str)) != {NOT_APPLICABLE}
-    ]
+    choices = [c for c in CHOICE_LABELS if c in (*effects.varied, "estimator", "test")]
     values = [(c, v) for c in choices for v in sorted(rows[c].astype(str).unique())]
-    figure = Figure(figsize=(9.0, 3.2 + 0.16 * len(values)))
-    top = figure.add_axes((0.3, 0.62, 0.66, 0.32))
+    figure = Figure(figsize=(9.0, 3.4 + 0.16 * len(values)))
+    top = figure.add_axes((0.3, 0.62, 0.66, 0.30))
     above = (rows["ci_low"] > 0).to_numpy()
     estimate, low, high = (_shown(rows[c], measure) for c in ("estimate", "ci_low", "ci_high"))
     top.fill_between(x, low, high, color="#9bb7d4", alpha=0.5, lw=0)
@@ -104,11 +130,15 @@ def specification_curve(
         _ratio_axis(top, low, high, estimate)
     top.set_ylabel(MEASURE_LABELS[measure])
     top.legend(loc="upper left", fontsize=7, markerscale=6, frameon=False)
-    top.set_title(
-        f"Specification curve: {subgroup}, {len(rows):,} specifications "
-        f"({above.mean() if len(rows) else 0:.0%} with the CI above {null_label})",
-        fontsize=9,
+    estimand = estimand_title(estimand_labels(rows, estimand_choices).iloc[0]) if len(rows) else ""
+    counts = (
+        f"{len(rows):,} specifications, {fits['data_set'].nunique():,} distinct data sets, "
+        f"{len(fits):,} distinct fits, {_trials(fits)}; "
+        f"{(fits['ci_low'] > 0).mean():.0%} of the fits with the CI above {null_label}"
+        if len(rows)
+        else "no specification with a comparison"
     )
+    top.set_title(f"Specification curve: {subgroup}, {estimand}\n{counts}", fontsize=8)
     bottom = figure.add_axes((0.3, 0.06, 0.66, 0.52), sharex=top)
     matrix = np.array(
         [(rows[c].astype(str) == v).to_numpy() for c, v in values], dtype=float
@@ -128,19 +158,45 @@ def specification_curve(
     return figure
 
 
-def estimate_distribution(table: pd.DataFrame, measure: str = "SMD") -> Figure:
-    """The distribution of the estimates of every specification, per subgroup (violins)."""
+def _distribution_panels(
+    table: pd.DataFrame, estimand_choices: Sequence[str], measure: str
+) -> dict[str, pd.DataFrame]:
+    """Per estimand, the estimates of its distinct fits by subgroup (overall first).
+
+    Each subgroup's label gives its number of fits and the trials they pool.
+    """
+    panels: dict[str, list[tuple[bool, pd.DataFrame]]] = {}
+    for estimand, subgroup, group, _ in estimand_subgroups(table, estimand_choices):
+        fits = distinct_fits(group)
+        if len(fits):
+            label = f"{subgroup} ({len(fits):,} fits, {_trials(fits)})"
+            frame = pd.DataFrame({"label": label, "shown": _shown(fits["estimate"], measure)})
+            panels.setdefault(estimand, []).append((subgroup != "overall", frame))
+    return {
+        estimand: pd.concat([f for _, f in sorted(frames, key=lambda p: p[0])], ignore_index=True)
+        for estimand, frames in panels.items()
+    }
+
+
+def estimate_distribution(
+    table: pd.DataFrame, estimand_choices: Sequence[str], measure: str = "SMD"
+) -> Figure:
+    """The estimates of the distinct fits, one panel per estimand, by subgroup (violins).
+
+    Each distinct fit (a data set and a model, PROTOCOL.md §21.3) counts once; each label gives
+    the number of fits and the trials they pool.
+    """
     ratio = _ratio(measure)
-    table = table[table["k"] > 0].assign(shown=lambda t: _shown(t["estimate"], measure))
-    order = ["overall", *sorted(s for s in table["subgroup"].unique() if s != "overall")]
-    figure = Figure(figsize=(7.6, 1.2 + 0.55 * len(order)))
-    ax = figure.add_axes((0.33, 0.14, 0.63, 0.76))
-    if len(table):
+    panels = _distribution_panels(table, estimand_choices, measure)
+    sizes = [frame["label"].nunique() for frame in panels.values()] or [1]
+    figure = Figure(figsize=(8.6, 1.0 + 0.5 * sum(sizes) + 0.35 * len(sizes)))
+    axes = figure.subplots(len(sizes), 1, sharex=True, height_ratios=sizes, squeeze=False)[:, 0]
+    figure.subplots_adjust(left=0.42, right=0.97, top=0.93, bottom=0.08, hspace=0.45)
+    for ax, (estimand, frame) in zip(axes, panels.items(), strict=False):
         sns.violinplot(
-            data=table,
-            y="subgroup",
+            data=frame,
+            y="label",
             x="shown",
-            order=order,
             ax=ax,
             cut=0,
             density_norm="width",
@@ -149,15 +205,17 @@ def estimate_distribution(table: pd.DataFrame, measure: str = "SMD") -> Figure:
             linewidth=0.8,
             log_scale=ratio,
         )
-    ax.axvline(1 if ratio else 0, color="#444444", lw=0.8, ls="--")
+        ax.set_title(estimand_title(estimand), fontsize=8, loc="left")
+        ax.set_ylabel("")
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes:
+        ax.axvline(1 if ratio else 0, color="#444444", lw=0.8, ls="--")
+        ax.set_xlabel("")
     if ratio:
-        _plain_ticks(ax.xaxis)
+        _plain_ticks(axes[-1].xaxis)
         # Ticks of one length, so that major and minor labels line up.
-        ax.xaxis.set_tick_params(which="both", length=3.5)
+        axes[-1].xaxis.set_tick_params(which="both", length=3.5)
     scale = " (log axis)" if ratio else ""
-    ax.set_xlabel(f"{MEASURE_LABELS[measure]} across specifications{scale}")
-    ax.set_ylabel("")
-    counts = table["subgroup"].value_counts()
-    ax.set_yticks(range(len(order)), [f"{s} (n = {counts.get(s, 0):,})" for s in order], fontsize=8)
-    figure.suptitle("Estimates across the multiverse, by route and enantiomer", fontsize=10)
+    axes[-1].set_xlabel(f"{MEASURE_LABELS[measure]}, distinct fits{scale}")
+    figure.suptitle("Estimates across the multiverse, by estimand and subgroup", fontsize=10)
     return figure

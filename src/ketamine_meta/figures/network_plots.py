@@ -172,18 +172,23 @@ def network_forest(
     level: float,
     title: str,
 ) -> Figure:
-    """Each node against its part's reference, per analysis, with CI, PI and direct share."""
+    """Each node against its part's reference, per analysis and part, with CI, PI, direct share.
+
+    P-scores rank within a part only (blank in a part of two nodes), and a node resting on one
+    trial is marked with an asterisk.
+    """
     rows = effects.sort_values(["analysis", "part", "estimate"], key=_primary_first)
-    height = 1.6 + 0.32 * (len(rows) + 2 * rows["analysis"].nunique())
+    headings = rows[["analysis", "part"]].drop_duplicates()
+    height = 1.9 + 0.32 * (len(rows) + 2 * len(headings))
     figure = Figure(figsize=(10.0, height))
-    ax = figure.add_axes((0.3, 0.14, 0.3, 0.76))
+    ax = figure.add_axes((0.3, 0.16, 0.3, 0.74))
     text_column = {"transform": ax.get_yaxis_transform(), "va": "center", "fontsize": 8}
     y, labels, ticks = 0.0, [], []
-    for analysis, group in rows.groupby("analysis", sort=False):
+    for (analysis, part), group in rows.groupby(["analysis", "part"], sort=False):
         y -= 1
         heading = "Primary network" if analysis == PRIMARY else f"Sensitivity: {analysis}"
         ax.annotate(
-            heading,
+            f"{heading}, part {int(part)} (reference {group['reference'].iloc[0]})",
             (0.01, y),
             xycoords=("figure fraction", "data"),
             weight="bold",
@@ -204,10 +209,12 @@ def network_forest(
             labels.append(f"{r['treatment']} vs {r['reference']}")
             mono = {**text_column, "family": "DejaVu Sans Mono"}
             ax.text(1.05, y, f"{est:.2f} [{low:.2f}, {high:.2f}]", **mono)
+            single = "*" if r["single_trial"] else " "
+            pscore = "" if pd.isna(r["pscore_in_part"]) else f"{r['pscore_in_part']:.2f}"
             ax.text(
                 1.6,
                 y,
-                f"{r['direct_share']:>4.0%} {int(r['k_trials']):>6} {r['pscore']:>8.2f}",
+                f"{r['direct_share']:>6.0%} {int(r['k_trials']):>5}{single} {pscore:>8}",
                 **mono,
             )
     ax.axvline(1.0 if exponentiate else 0.0, color="#444444", lw=0.8, ls="--")
@@ -219,15 +226,20 @@ def network_forest(
     ax.set_xlabel(effect)
     header = {**text_column, "weight": "bold", "va": "bottom"}
     ax.text(1.05, 0.0, f"{effect} [{level:.0%} CI]", **header)
-    ax.text(1.6, 0.0, "direct  trials  P-score", **header)
+    columns = f"{'direct':>6} {'trials':>6} {'P-score':>8}\n{'in part':>22}"
+    ax.text(1.6, 0.0, columns, **header, family="DejaVu Sans Mono")
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     figure.suptitle(title, fontsize=10)
     figure.text(
         0.01,
         0.015,
-        f"Consistency model, {model_text(method, 'z')}; thin line: prediction interval; "
-        "colour: connected part; direct: share of the estimate from trials of that comparison.",
+        f"Consistency model, {model_text(method, 'z')}; thin line: prediction interval (none "
+        "where tau² is 0 or not estimable, or the part has too few trials);\n"
+        "colour: connected part; direct: share of the estimate from trials of that "
+        "comparison; *: the node rests on one trial.\n"
+        "P-scores rank nodes within their part only (parts share no reference); none in a "
+        "part of two nodes.",
         fontsize=7,
     )
     return figure
@@ -239,69 +251,105 @@ def _primary_first(column: pd.Series) -> pd.Series:
     return column
 
 
-def time_course_plot(cells: pd.DataFrame, observed: pd.DataFrame, level: float) -> Figure:
-    """The primary model's course per formulation, with its CI band.
+def time_course_plot(
+    cells: pd.DataFrame, observed: pd.DataFrame, level: float, min_trials: int
+) -> Figure:
+    """Each trial's observed course and the primary model's g of the cells it can show.
 
-    Each comparison's observed g is a point, never joined across trials, nudged sideways by
-    formulation so that points of one window do not hide each other.
+    A trial's g are points joined only within the trial (its own course). A cell with at least
+    ``min_trials`` trials adds its modelled g and CI as a square, never joined to other
+    cells: neighbouring cells hold different trials, so a line through them would draw a
+    course no trial shows. Cells with fewer trials show only their trial's points. Points are
+    nudged sideways by formulation so that those of one window do not hide each other.
     """
     primary = cells[(cells["model"] == PRIMARY) & (cells["group"] != "")]
-    groups = list(dict.fromkeys(primary["group"]))
-    figure = Figure(figsize=(7.6, 4.6))
-    ax = figure.add_axes((0.1, 0.14, 0.62, 0.76))
+    groups = list(dict.fromkeys([*primary["group"], *observed["group"]]))
+    figure = Figure(figsize=(9.0, 5.2))
+    ax = figure.add_axes((0.08, 0.2, 0.6, 0.7))
     for i, group in enumerate(groups):
         colour = PART_COLOURS[i % len(PART_COLOURS)]
-        nudge = 1.0 + 0.06 * (i - (len(groups) - 1) / 2)
-        rows = primary[primary["group"] == group].sort_values("nominal_h")
-        ax.fill_between(
-            rows["nominal_h"],
-            rows["ci_low"],
-            rows["ci_high"],
-            color=colour,
-            alpha=0.15,
-            linewidth=0,
-        )
+        nudge = 1.0 + 0.05 * (i - (len(groups) - 1) / 2)
+        points = observed[observed["group"] == group]
+        for j, (study, trial) in enumerate(points.groupby("study_id", sort=True)):
+            trial = trial.sort_values("position")
+            ax.plot(
+                trial["nominal_h"] * nudge,
+                trial["yi"],
+                "o-",
+                color=colour,
+                mfc="none",
+                ms=4,
+                lw=0.6,
+                alpha=0.7,
+                label=f"{group}: a trial's g" if j == 0 else None,
+            )
+            if len(trial) > 1:  # name a trial's own course at its last window
+                ax.annotate(
+                    study,
+                    (trial["nominal_h"].iloc[-1] * nudge, trial["yi"].iloc[-1]),
+                    xytext=(4, -2),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color=colour,
+                )
+        rows = primary[(primary["group"] == group) & primary["estimate"].notna()]
+        if rows.empty:
+            continue
+        x = rows["nominal_h"] * nudge * 1.04
         ax.errorbar(
-            rows["nominal_h"] * (1.0 + 0.03 * (i - (len(groups) - 1) / 2)),
+            x,
             rows["estimate"],
             yerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
-            fmt="-o",
+            fmt="s",
             color=colour,
-            ms=4,
+            ms=5,
             capsize=2,
             lw=1.4,
-            label=f"{group} (modelled, {level:.0%} CI)",
+            label=f"{group}: modelled g, {level:.0%} CI",
         )
-        points = observed[observed["group"] == group]
-        ax.scatter(
-            points["nominal_h"] * nudge,
-            points["yi"],
-            s=14,
-            facecolors="none",
-            edgecolors=colour,
-            linewidths=0.8,
-            label=f"{group}: one comparison",
-        )
+        for xi, (_, r) in zip(x, rows.iterrows(), strict=True):
+            ax.annotate(
+                f"k = {int(r['k_trials'])}",
+                (xi, r["ci_high"]),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                fontsize=6,
+                color=colour,
+            )
     ax.axhline(0, color="#444444", lw=0.8, ls="--")
     ax.set_xscale("log")
     ticks = sorted(set(primary["nominal_h"]) | set(observed["nominal_h"]))
     ax.set_xticks(ticks, [_hours_label(h) for h in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("time after the first dose (window of PROTOCOL.md §6)")
     ax.set_ylabel("Hedges' g (positive favours the drug)")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
-    structure = primary["structure"].iloc[0] if len(primary) else ""
-    method = primary["method"].iloc[0] if len(primary) else ""
     figure.suptitle("Time course of the effect on the depression score", fontsize=10)
-    figure.text(
-        0.01,
-        0.015,
-        f"Multivariate model, random effects {structure} over windows "
-        f"within a comparison, {method}; points are not joined across trials.",
-        fontsize=7,
-    )
+    figure.text(0.01, 0.02, _time_course_footnote(primary, min_trials), fontsize=7)
     return figure
+
+
+def _time_course_footnote(primary: pd.DataFrame, min_trials: int) -> str:
+    """What the squares are (the model, its fixed rho) and why no line joins them."""
+    if primary.empty:
+        model = "no model was fitted"
+    else:
+        first = primary.iloc[0]
+        model = (
+            f"random trial effect, its correlation over windows fixed at "
+            f"{first['rho_fixed']:g}, {first['method']}"
+        )
+    suppressed = primary[primary["estimate"].isna()]
+    hidden = "; ".join(f"{r['group']} {r['window']}" for _, r in suppressed.iterrows())
+    return (
+        f"Squares: modelled g of a cell with at least {min_trials} trials (k: its trials; "
+        f"{model}),\nnot joined: neighbouring cells hold different trials. "
+        "Circles: each trial's g, joined only within the trial (named at its last window)."
+        + (f"\nToo few trials for a modelled g: {hidden}." if hidden else "")
+    )
 
 
 def _hours_label(hours: float) -> str:

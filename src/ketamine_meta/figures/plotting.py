@@ -13,8 +13,8 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 
 from ketamine_meta.analyses.comparisons import ARM_LEVEL
-from ketamine_meta.analyses.relapse import SummaryFit
-from ketamine_meta.figures.labels import model_text
+from ketamine_meta.analyses.relapse import OBSERVED_SUMMARIES, SummaryFit
+from ketamine_meta.figures.labels import model_text, p_text
 from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 
@@ -110,8 +110,11 @@ def message_figure(title: str, message: str) -> Figure:
     return figure
 
 
-def _fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def _count_text(row: Mapping) -> str:
+    """``k = 4, 3 trials`` where comparisons outnumber trials, else ``3 trials``."""
+    trials = int(row["trials"])
+    k = int(row["k"])
+    return f"k = {k}, {trials} trials" if k != trials else f"{trials} trial{'s' * (trials != 1)}"
 
 
 def _ci_text(est: float, low: float, high: float, exponentiate: bool = False) -> str:
@@ -129,7 +132,7 @@ def _interval_text(low: float, high: float, exponentiate: bool = False) -> str:
 def _heterogeneity_text(row: pd.Series) -> str:
     return (
         f"Heterogeneity: τ² = {row['tau2']:.3f}, I² = {row['i2']:.0f}%, "
-        f"Q = {row['q']:.2f} (df = {int(row['q_df'])}), {_fmt_p(row['q_p'])}"
+        f"Q = {row['q']:.2f} (df = {int(row['q_df'])}), {p_text(row['q_p'])}"
     )
 
 
@@ -209,7 +212,7 @@ def forest_plot(
                 "note",
                 {
                     "text": f"Test for subgroup differences: Q = {test['q']:.2f} "
-                    f"(df = {int(test['q_df'])}), {_fmt_p(test['q_p'])}"
+                    f"(df = {int(test['q_df'])}), {p_text(test['q_p'])}"
                 },
             )
         )
@@ -312,7 +315,7 @@ def forest_plot(
             ax.text(
                 0.025,
                 y,
-                f"{spec['text']} (k = {int(row['k'])})",
+                f"{spec['text']} ({_count_text(row)})",
                 transform=text_tf,
                 va="center",
                 fontweight="bold",
@@ -327,37 +330,50 @@ def forest_plot(
                     ha="right",
                     fontweight="bold",
                 )
+            # Below the minimum information (PROTOCOL.md §11) a pool is no answer: its reason
+            # stands where the interval would, and no diamond is drawn.
+            too_few = isinstance(row.get("display"), str) and bool(row["display"])
             ax.text(
                 COL_CI,
                 y,
-                _ci_text(row["estimate"], row["ci_low"], row["ci_high"], labels.exponentiate),
+                row["display"]
+                if too_few
+                else _ci_text(row["estimate"], row["ci_low"], row["ci_high"], labels.exponentiate),
                 transform=text_tf,
                 va="center",
                 ha="right",
                 fontweight="bold",
+                fontsize=7 if too_few else None,
                 family="DejaVu Sans Mono",
             )
-            color = "#c0504d" if row.name == OVERALL_LABEL else "#8eb4e3"
-            _diamond(ax, y, row["ci_low"], row["estimate"], row["ci_high"], color)
+            if not too_few:
+                color = "#c0504d" if row.name == OVERALL_LABEL else "#8eb4e3"
+                _diamond(ax, y, row["ci_low"], row["estimate"], row["ci_high"], color)
         elif kind == "pi":
             row = spec["row"]
             ax.text(0.025, y, "Prediction interval", transform=text_tf, va="center", style="italic")
+            # No prediction interval below 3 trials or at tau2 = 0 (§11): the note says why.
+            defined = np.isfinite(row["pi_low"]) and np.isfinite(row["pi_high"])
             ax.text(
                 COL_CI,
                 y,
-                _interval_text(row["pi_low"], row["pi_high"], labels.exponentiate),
+                _interval_text(row["pi_low"], row["pi_high"], labels.exponentiate)
+                if defined
+                else row["pi_note"],
                 transform=text_tf,
                 va="center",
                 ha="right",
+                fontsize=None if defined else 7,
                 family="DejaVu Sans Mono",
             )
-            ax.plot(
-                [max(row["pi_low"], x_min), min(row["pi_high"], x_max)],
-                [y, y],
-                color="#c0504d",
-                lw=2.2,
-                solid_capstyle="butt",
-            )
+            if defined:
+                ax.plot(
+                    [max(row["pi_low"], x_min), min(row["pi_high"], x_max)],
+                    [y, y],
+                    color="#c0504d",
+                    lw=2.2,
+                    solid_capstyle="butt",
+                )
         elif kind == "hetero":
             ax.text(
                 0.025,
@@ -429,7 +445,7 @@ def relapse_curves(
     the line style gives the regimen. Under each panel, the number followed at day 0 (the only
     number at risk the sources report).
     """
-    curves = by_study[by_study["data_basis"] == "summary fit"].copy()
+    curves = by_study[by_study["data_basis"].isin(["summary fit", OBSERVED_SUMMARIES])].copy()
     # Comparators (ECT, quetiapine) get their own panel whatever their route.
     curves[group_by] = curves[group_by].where(curves["regimen"] != "comparator", COMPARATOR_PANEL)
     groups = sorted(set(curves[group_by]) - {COMPARATOR_PANEL})
@@ -442,11 +458,17 @@ def relapse_curves(
         rows = curves[curves[group_by] == group].reset_index(drop=True)
         lines = []
         for i, row in rows.iterrows():
+            color = RELAPSE_COLORS[i % len(RELAPSE_COLORS)]
+            style = REGIMEN_STYLE[row["regimen"]]
+            if row["data_basis"] == OBSERVED_SUMMARIES:
+                # Two summaries fix no tested curve (PROTOCOL.md §15): the median as observed.
+                ax.plot([row["median_days"]], [0.5], marker="o", color=color, linestyle="none")
+                label = f"{row['study_id']} {row['arm_id']} ({style['label']}; median only)"
+                lines.append((label, color, row["n_followed"]))
+                continue
             fit = SummaryFit(
                 row["distribution"], row["scale"], row["shape"], row["log_rate_se"], ""
             )
-            color = RELAPSE_COLORS[i % len(RELAPSE_COLORS)]
-            style = REGIMEN_STYLE[row["regimen"]]
             # A summary fit is drawn only as far as its source followed the arm (PROTOCOL.md §15).
             end = min(days, row["follow_up_days"]) if np.isfinite(row["follow_up_days"]) else days
             t = np.linspace(0, end, 366)
@@ -475,9 +497,10 @@ def relapse_curves(
     fig.text(
         0.01,
         0.015,
-        "Curves are exponential or Weibull fits to published summaries (median, share relapsed "
-        "by a day, n), not rebuilt patient data, drawn only up to the longest follow-up the "
-        "source reports (|: end of data); bands where a count gives the uncertainty. "
+        "Curves are exponential fits to one published summary (median or share relapsed by a "
+        "day, with n), not rebuilt patient data, drawn only up to the longest follow-up the "
+        "source reports (|: end of data); bands where a count gives the uncertainty. An arm "
+        "with a median and a share is its observed median (o), without a curve. "
         "n/r: not reported.",
         fontsize=6.8,
     )

@@ -24,12 +24,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ketamine_meta.figures.labels import model_text
-from ketamine_meta.stats.meta_analysis import (
-    OVERALL_LABEL,
-    SUBGROUP_TEST_LABEL,
-    confidence_level,
-)
+from ketamine_meta.figures.headline import Headline, HeadlineRow
 
 #: Inline style, so that the page needs nothing beyond itself inside the report's frame.
 TABLE_PAGE_STYLE = """
@@ -143,19 +138,6 @@ def literal_rst(value: object) -> str:
     return text.replace("{", "{{ '{' }}")
 
 
-def _ci_text(row: Mapping, scale=lambda x: x) -> str:
-    return f"{scale(row['estimate']):.2f} [{scale(row['ci_low']):.2f}, {scale(row['ci_high']):.2f}]"
-
-
-def _pooled_rows(pooled: pd.DataFrame) -> pd.DataFrame:
-    return pooled[pooled["subgroup"] != SUBGROUP_TEST_LABEL]
-
-
-def _subgroup_p(pooled: pd.DataFrame) -> str:
-    test = pooled[pooled["subgroup"] == SUBGROUP_TEST_LABEL]
-    return "" if test.empty else f"{test['q_p'].iloc[0]:.2f}"
-
-
 def _list_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
     lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
     for row in [header, *rows]:
@@ -164,63 +146,27 @@ def _list_table(title: str, header: list[str], rows: list[list[str]]) -> list[st
     return [*lines, ""]
 
 
-def _smd_rows(pooled: pd.DataFrame, grouping: str) -> list[list[str]]:
-    out = []
-    for _, row in _pooled_rows(pooled).iterrows():
-        label = "all trials" if row["subgroup"] == OVERALL_LABEL else literal_rst(row["subgroup"])
-        out.append(
-            [
-                f"{grouping}: {label}",
-                str(int(row["k"])),
-                str(int(row["n"])),
-                _ci_text(row),
-                f"[{row['pi_low']:.2f}, {row['pi_high']:.2f}]",
-                f"{row['i2']:.0f}%",
-            ]
-        )
-    return out
+def _headline_cells(row: HeadlineRow, prediction: bool) -> list[str]:
+    cells = [row.label, f"{row.k} ({row.trials})", str(row.n), row.estimate]
+    return [literal_rst(c) for c in cells + ([row.prediction] if prediction else [])]
 
 
-def headline_rst(
-    description: str,
-    pooled_by_route: pd.DataFrame,
-    pooled_by_enantiomer: pd.DataFrame,
-    rr_by_enantiomer: pd.DataFrame,
-    claims: pd.DataFrame,
-    pooling: Mapping,
-) -> str:
+def headline_rst(description: str, result: Headline, claims: pd.DataFrame, level: float) -> str:
     """The report's landing page: the workflow's description, then the headline results.
 
     Parameters
     ----------
     description
         reStructuredText of the workflow (title and what the report holds).
-    pooled_by_route, pooled_by_enantiomer
-        Pooled Hedges' g tables (``pooled_smd_*_by_route/enantiomer.csv``).
-    rr_by_enantiomer
-        Pooled log risk ratios of response (``pooled_rr_response_*_by_enantiomer.csv``).
+    result
+        The headline (:func:`ketamine_meta.figures.headline.headline`), shared with the
+        README so that the two say the same.
     claims
         The claims audit (``claims_audit.csv``).
-    pooling
-        The ``pooling`` block of the config, whose model the text names.
+    level
+        The confidence level, as a fraction.
     """
-    timepoint = f"{pooling['timepoint_h']:g} h"
-    overall = pooled_by_route.set_index("subgroup").loc[OVERALL_LABEL]
-    model = literal_rst(model_text(overall["method"], overall["test"]))
-    ci = f"{confidence_level(pooling['level']):.0%} CI"
-    smd_header = ["Subgroup", "k", "n", f"Hedges' g [{ci}]", "Prediction interval", "I²"]
-    smd_rows = _smd_rows(pooled_by_route, "route") + [
-        r for r in _smd_rows(pooled_by_enantiomer, "enantiomer") if "all trials" not in r[0]
-    ]
-    rr_rows = [
-        [
-            "all trials" if row["subgroup"] == OVERALL_LABEL else literal_rst(row["subgroup"]),
-            str(int(row["k"])),
-            str(int(row["n"])),
-            _ci_text(row, math.exp),
-        ]
-        for _, row in _pooled_rows(rr_by_enantiomer).iterrows()
-    ]
+    ci = f"{level:.0%} CI"
     verdicts = claims["verdict"].value_counts()
     verdict_rows = [[literal_rst(verdict), str(int(count))] for verdict, count in verdicts.items()]
     lines = [
@@ -229,23 +175,27 @@ def headline_rst(
         "Headline results",
         "----------------",
         "",
-        f"Random-effects models ({model}); Hedges' g > 0 and a risk ratio > 1 favour the drug. "
-        "Every number below is in a table of this report (categories Efficacy, Response and "
-        "Claims) and traces to its trial rows and sources with ``ketamine-meta explain``; "
-        "the executed audit notebook is under Data and audit.",
+        f"Random-effects models ({literal_rst(result.model)}); Hedges' g > 0 and a risk ratio > 1 "
+        "favour the drug. Every number below is in a table of this report (categories "
+        "Efficacy, Response, Sensitivity, Certainty and Claims) and traces to its trial rows "
+        "and sources with ``ketamine-meta explain``; the executed audit notebook is under Data "
+        "and audit.",
         "",
         *_list_table(
-            f"Depression score at {timepoint}, drug against control "
-            f"(subgroup differences: route p = {_subgroup_p(pooled_by_route)}, "
-            f"enantiomer p = {_subgroup_p(pooled_by_enantiomer)})",
-            smd_header,
-            smd_rows,
+            f"Depression score at {result.timepoint}, drug against control",
+            ["Subgroup", "k (trials)", "n", f"Hedges' g [{ci}]", "Prediction interval"],
+            [_headline_cells(row, True) for row in result.smd_rows],
         ),
         *_list_table(
-            f"Risk ratio of response at {timepoint}",
-            ["Enantiomer", "k", "n", f"Risk ratio [{ci}]"],
-            rr_rows,
+            f"Risk ratio of response at {result.timepoint}",
+            ["Enantiomer", "k (trials)", "n", f"Risk ratio [{ci}]"],
+            [_headline_cells(row, False) for row in result.rr_rows],
         ),
+        "What changes the reading",
+        "~~~~~~~~~~~~~~~~~~~~~~~~",
+        "",
+        *(f"- {literal_rst(statement)}" for statement in result.statements),
+        "",
         *_list_table(
             f"Verdicts on the {len(claims)} quantitative claims of the three texts "
             "(category Claims)",
@@ -291,7 +241,8 @@ def _sof_cells(row: Mapping) -> list[str]:
         if int(row[f"downgrade_{d}"]) > 0
     ]
     return [
-        f"<b>{html.escape(row['outcome'])}</b><br>{html.escape(row['formulation'])}",
+        f"<b>{html.escape(row['outcome'])}</b><br>"
+        f"{html.escape(row['formulation'])} vs {html.escape(row['comparator'])}",
         control,
         treated,
         relative,
@@ -304,14 +255,14 @@ def _sof_cells(row: Mapping) -> list[str]:
 def summary_of_findings_html(sof: pd.DataFrame, question: str) -> str:
     """The summary of findings in the Cochrane layout, one row per outcome and formulation.
 
-    Columns: outcome; anticipated absolute effects (risk with placebo, risk with ketamine);
+    Columns: outcome; anticipated absolute effects (risk with control, risk with ketamine);
     relative effect; participants (studies); certainty (GRADE); the downgrades and why.
     """
     header = (
-        "<tr><th rowspan=2>Outcome<br>formulation</th><th colspan=2>Anticipated absolute "
-        "effects (95% CI)</th><th rowspan=2>Relative effect<br>(95% CI)</th><th rowspan=2>"
+        "<tr><th rowspan=2>Outcome<br>formulation vs control</th><th colspan=2>Anticipated "
+        "absolute effects (95% CI)</th><th rowspan=2>Relative effect<br>(95% CI)</th><th rowspan=2>"
         "№ of participants<br>(studies)</th><th rowspan=2>Certainty of the evidence<br>"
-        "(GRADE)</th><th rowspan=2>Downgrades</th></tr><tr><th>Risk with inert placebo</th>"
+        "(GRADE)</th><th rowspan=2>Downgrades</th></tr><tr><th>Risk with control</th>"
         "<th>Risk with ketamine</th></tr>"
     )
     rows = [
@@ -326,8 +277,10 @@ def summary_of_findings_html(sof: pd.DataFrame, question: str) -> str:
             f"<h1>Summary of findings: {html.escape(question)}</h1>",
             '<p class="meta">Certainty starts high (randomized trials) and is downgraded one '
             "level (&minus;) or two (&minus;&minus;) per domain by the rules of PROTOCOL.md "
-            "§20, each computed from the data. Risk with placebo: the pooled share of events "
-            "in the inert-placebo arms; risk with ketamine: that times the risk ratio.</p>",
+            "§20, each computed from the data, over trials (one comparison per trial). Risk "
+            "with control: the pooled share of events in the trials' control arms, each "
+            "trial's whole control arm counted once; risk with ketamine: that times the risk "
+            "ratio.</p>",
             f"<table><thead>{header}</thead><tbody>",
             *rows,
             "</tbody></table></body></html>",

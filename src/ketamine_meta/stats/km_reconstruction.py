@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,11 +42,22 @@ from numpy.typing import ArrayLike
 #: Bound on the censoring adjustments per interval; the published algorithm converges in a
 #: handful, and a pathological input must stop rather than loop.
 MAX_ADJUSTMENTS = 10_000
-#: Bounds on the work: rows of each table (digitizers give hundreds of coordinates, a few
-#: thousand at most), patients at time 0 (the largest trials have tens of thousands; one
-#: array entry is held per patient) and time (1e12 days or seconds is beyond any follow-up,
-#: and keeps the sum of two times, whose half places a censoring, finite).
+#: Bound on the work of all adjustments, in coordinates walked (about 15 s): a count that
+#: climbs slowly through its 10,000 adjustments over thousands of coordinates would
+#: otherwise take minutes to hours (measured: 97 s for 3,000 coordinates). Each walk is
+#: charged :data:`WALK_OVERHEAD` more, the cost of counting its censoring times. The tests'
+#: curves use at most 400,000.
+MAX_WALK_STEPS = 5_000_000
+WALK_OVERHEAD = 300
+#: Most censoring times held in memory at once; larger counts are counted by bisection.
+MAX_HELD_TIMES = 100_000
+#: Bounds on the work: rows of the curve (digitizers give hundreds of coordinates, a few
+#: thousand at most) and of the at-risk table (printed tables have a few dozen; each row is
+#: an interval fitted on its own), patients at time 0 (the largest trials have tens of
+#: thousands; one array entry is held per patient) and time (1e12 days or seconds is beyond
+#: any follow-up, and keeps the sum of two times, whose half places a censoring, finite).
 MAX_ROWS = 100_000
+MAX_RISK_ROWS = 1_000
 MAX_PATIENTS = 1_000_000
 MAX_TIME = 1e12
 
@@ -130,8 +141,10 @@ def _number(cell: object) -> float:
     return float(cell)  # type: ignore[arg-type]
 
 
-def _check_table(table: str, columns: dict[str, np.ndarray], minimum: int, what: str) -> None:
-    """Equal, sufficient lengths and finite cells, reported at the first offending cell."""
+def _check_table(
+    table: str, columns: dict[str, np.ndarray], minimum: int, what: str, most: int
+) -> None:
+    """Equal lengths of ``minimum`` to ``most`` rows and finite cells, or the first bad cell."""
     names = list(columns)
     lengths = [columns[name].size for name in names]
     rows = min(lengths)
@@ -141,13 +154,13 @@ def _check_table(table: str, columns: dict[str, np.ndarray], minimum: int, what:
         raise _invalid(table, rows + 1, short, None, f"{others} must have the same number of rows")
     if rows < minimum:
         raise _invalid(table, rows + 1, names[0], None, what)
-    if rows > MAX_ROWS:
+    if rows > most:
         raise _invalid(
             table,
-            MAX_ROWS + 1,
+            most + 1,
             names[0],
-            columns[names[0]][MAX_ROWS],
-            f"more than {MAX_ROWS} rows; the reconstruction is bounded to {MAX_ROWS}",
+            columns[names[0]][most],
+            f"more than {most} rows; the reconstruction is bounded to {most}",
         )
     for i in range(rows):
         for name in names:
@@ -162,6 +175,7 @@ def _check_curve(time: np.ndarray, survival: np.ndarray) -> None:
         {"time": time, "survival": survival},
         2,
         "a curve needs at least two coordinates, the first at time 0, survival 1",
+        MAX_ROWS,
     )
     start = "the first coordinate must be time 0, survival 1"
     for i in range(time.size):
@@ -187,6 +201,7 @@ def _check_risk_table(risk_time: np.ndarray, n_at_risk: np.ndarray) -> None:
         {"time": risk_time, "n_at_risk": n_at_risk},
         1,
         "the at-risk table needs at least its row at time 0",
+        MAX_RISK_ROWS,
     )
     for i in range(risk_time.size):
         row, t, n = i + 1, risk_time[i], n_at_risk[i]
@@ -265,6 +280,8 @@ class _State:
     events: np.ndarray
     censored: np.ndarray
     km_hat: np.ndarray
+    #: Coordinates the adjustments may still walk (:data:`MAX_WALK_STEPS`).
+    steps_left: int = field(default_factory=lambda: MAX_WALK_STEPS)
 
 
 def _until_zero(time: np.ndarray, survival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -297,7 +314,7 @@ def _intervals(
     return risk_time[keep], n_at_risk[keep], lower, upper
 
 
-def _settle(start: int, saturated: int, gap: Callable[[int], int]) -> int:
+def _settle(start: int, saturated: int, gap: Callable[[int], int], state: _State) -> int:
     r"""Guyot's censoring adjustment :math:`c \leftarrow \max(0, c + g(c))`, made to stop.
 
     :math:`g(c)` is the gap left with :math:`c` censored (rebuilt minus published number at
@@ -306,13 +323,14 @@ def _settle(start: int, saturated: int, gap: Callable[[int], int]) -> int:
     that loop never ends; here it stops with the visited count of smallest :math:`|g|`:
     rounding makes the gap jump over 0 and the counts cycle, or :math:`g(c) > 0` at
     :math:`c \ge` ``saturated``, beyond which more censoring changes nothing (see
-    :func:`_saturation`). ``gap`` refits the interval, so it is evaluated last at the count
-    returned.
+    :func:`_saturation`). It also stops, the same way, once ``state`` has walked
+    :data:`MAX_WALK_STEPS` coordinates, after one evaluation at least. ``gap`` refits the
+    interval, so it is evaluated last at the count returned.
     """
     seen: dict[int, int] = {}
     count = max(start, 0)
     for _ in range(MAX_ADJUSTMENTS):
-        if count in seen:
+        if count in seen or (seen and state.steps_left <= 0):
             break
         miss = seen[count] = gap(count)
         if miss == 0 or (miss < 0 and count == 0):
@@ -346,23 +364,50 @@ def _saturation(state: _State, first: int, stop: int, n_at_risk: int) -> int:
 
 
 def _censor_counts(state: _State, first: int, stop: int, n_censor: int, end_time: float) -> None:
-    """Spread ``n_censor`` times evenly over [T[first], end_time]; count them per coordinate."""
+    """Spread ``n_censor`` times evenly over [T[first], end_time]; count them per coordinate.
+
+    Right-closed bins (T[first], T[first + 1]], ... as R's ``hist``: the first also holds the
+    times at or before its start, the last those beyond its end. Beyond
+    :data:`MAX_HELD_TIMES` the times are counted, not held: the adjustments can try billions
+    of them (:func:`_spread_at_or_before`, which gives the same counts).
+    """
     state.censored[first:stop] = 0
     if n_censor <= 0 or stop <= first:
         # An interval of a single coordinate has no gap between coordinates to censor in.
         return
     start = state.time[first]
+    if n_censor > MAX_HELD_TIMES:
+        at_or_before = _spread_at_or_before(start, end_time, n_censor, state.time[first + 1 : stop])
+        state.censored[first:stop] = np.diff(np.r_[0, at_or_before, n_censor])
+        return
     times = start + np.arange(1, n_censor + 1) * (end_time - start) / (n_censor + 1)
     breaks = state.time[first : stop + 1]
-    # Right-closed bins (b0, b1], (b1, b2], ... with the first closed on the left, as R's hist.
     bins = np.clip(np.searchsorted(breaks, times, side="left") - 1, 0, len(breaks) - 2)
     state.censored[first:stop] = np.bincount(bins, minlength=stop - first)[: stop - first]
+
+
+def _spread_at_or_before(start: float, end: float, count: int, bounds: np.ndarray) -> np.ndarray:
+    """The number of spread times at or before each bound.
+
+    The times are ``start + k (end - start) / (count + 1)`` for k = 1..count. Each count is
+    found by bisection on k, computing a time as that expression does, so the counts are
+    those of the times themselves (non-decreasing in k, rounding included), in memory and
+    time that do not grow with ``count``.
+    """
+    low = np.zeros(bounds.size, dtype=np.int64)  # times 1..low are <= the bound
+    high = np.full(bounds.size, count, dtype=np.int64)  # times beyond high are not
+    while np.any(low < high):
+        middle = (low + high + 1) // 2
+        within = start + middle * (end - start) / (count + 1) <= bounds
+        low, high = np.where(within, middle, low), np.where(within, high, middle - 1)
+    return low
 
 
 def _walk(
     state: _State, first: int, last_index: int, stop: int, n_start: int, start_of_curve: bool
 ) -> int:
     """Events and numbers at risk on coordinates first..stop-1; returns the last event index."""
+    state.steps_left -= stop - first + WALK_OVERHEAD
     state.n_hat[first] = n_start
     last = last_index
     for k in range(first, stop):
@@ -409,7 +454,7 @@ def _fit_interval(
         return int(state.n_hat[following] - target)
 
     saturated = _saturation(state, first, stop, n_risk[i])
-    n_censor = _settle(round(expected_left - target), saturated, gap)
+    n_censor = _settle(round(expected_left - target), saturated, gap, state)
     n_risk[i + 1] = state.n_hat[following]
     return last_event, n_censor
 
@@ -452,7 +497,7 @@ def _fit_last_interval(
         refit(count)
         return int(state.events[:stop].sum() - total_events)
 
-    _settle(n_censor, _saturation(state, first, stop - 1, n_risk[final]), excess)
+    _settle(n_censor, _saturation(state, first, stop - 1, n_risk[final]), excess, state)
 
 
 def reconstruct_ipd(
@@ -502,7 +547,8 @@ def reconstruct_ipd(
         outside [0, 1], times decreasing, a rising curve, at-risk counts negative, not whole
         or rising, a first row not at time 0 (survival 1), tables empty or of unequal columns,
         or a total of events the curve rules out (see :func:`_check_total`). Also beyond the
-        bounds on the work: more than :data:`MAX_ROWS` rows in a table, more than
+        bounds on the work: more than :data:`MAX_ROWS` rows in the curve or
+        :data:`MAX_RISK_ROWS` in the at-risk table, more than
         :data:`MAX_PATIENTS` at risk at time 0, a time above :data:`MAX_TIME`.
 
     References

@@ -468,6 +468,72 @@ SUBGROUP_TEST_LABEL = "test for subgroup differences"
 OVERALL_LABEL = "overall"
 
 
+@dataclass(frozen=True)
+class ClusterMeans:
+    """Estimates combined within clusters (trials): one inverse-variance mean per cluster.
+
+    Attributes
+    ----------
+    cluster : numpy.ndarray
+        The cluster labels, in order of first appearance (as metafor's ``aggregate``).
+    yi, vi : numpy.ndarray
+        Each cluster's inverse-variance weighted mean and its variance.
+    size : numpy.ndarray
+        How many estimates each cluster combines.
+    """
+
+    cluster: NDArray
+    yi: NDArray[np.float64]
+    vi: NDArray[np.float64]
+    size: NDArray[np.int64]
+
+
+def combine_within_clusters(yi: ArrayLike, vi: ArrayLike, cluster: ArrayLike) -> ClusterMeans:
+    r"""Combine the estimates of each cluster into one, by their inverse-variance mean.
+
+    .. math::
+
+        \bar y_c = \frac{\sum_{i \in c} y_i / v_i}{\sum_{i \in c} 1 / v_i}, \qquad
+        \bar v_c = \Big(\sum_{i \in c} 1 / v_i\Big)^{-1}
+
+    This is metafor's ``aggregate(escalc, cluster, struct = "ID")``: the estimates of a
+    cluster are treated as independent. It is how the comparisons of one trial enter a pooled
+    estimate once (PROTOCOL.md §11): their shared arm has been split between them, and for a
+    mean difference with a control split equally between two arms the combined variance is
+    that of the comparison of the merged arms (Handbook 6.5.2.10).
+
+    References
+    ----------
+    Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009).
+    *Introduction to meta-analysis*, ch. 25 (multiple comparisons within a study). Higgins,
+    J. P. T., et al. (eds.) *Cochrane Handbook for Systematic Reviews of Interventions*,
+    section 23.3.4.
+    """
+    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    frame = pd.DataFrame({"cluster": np.asarray(cluster), "y": y, "v": v, "w": 1 / v, "wy": y / v})
+    sums = frame.groupby("cluster", sort=False).agg(
+        y=("y", "first"), v=("v", "first"), w=("w", "sum"), wy=("wy", "sum"), size=("w", "size")
+    )
+    size = sums["size"].to_numpy(dtype=np.int64)
+    # A cluster of one keeps its estimate bit for bit (the quotient could round it).
+    single = size == 1
+    return ClusterMeans(
+        cluster=sums.index.to_numpy(),
+        yi=np.where(single, sums["y"], sums["wy"] / sums["w"]),
+        vi=np.where(single, sums["v"], 1 / sums["w"]),
+        size=size,
+    )
+
+
+def dependence_note(cluster: ArrayLike, size: ArrayLike) -> str:
+    """Which clusters (trials) combine several estimates, and how: "" where each has one."""
+    return "; ".join(
+        f"{c}: {n} comparisons combined within the trial (inverse variance)"
+        for c, n in zip(cluster, size, strict=True)
+        if n > 1
+    )
+
+
 def pool_by_subgroup(
     effects: pd.DataFrame,
     by: str,
@@ -478,13 +544,15 @@ def pool_by_subgroup(
     yi: str = "yi",
     vi: str = "vi",
     n: str | None = "n_total",
+    cluster: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, RandomEffectsResult], RandomEffectsResult]:
     """Pool ``effects`` within each level of ``by`` and overall, and test subgroup differences.
 
     Parameters
     ----------
     effects : pandas.DataFrame
-        One row per comparison with columns ``yi``, ``vi``, ``by`` and, optionally, ``n``.
+        One row per comparison with columns ``yi``, ``vi``, ``by`` and, optionally, ``n`` and
+        ``cluster``.
     by : str
         Column holding the subgroup (e.g. ``route``).
     analysis : str
@@ -493,29 +561,42 @@ def pool_by_subgroup(
         Passed to :func:`random_effects`.
     yi, vi, n : str
         Column names of the estimates, variances and participant counts.
+    cluster : str, optional
+        Column naming the trial of each row. Rows of one trial in one pooled estimate are then
+        combined within the trial (:func:`combine_within_clusters`) before the model is fitted,
+        so that the model, its heterogeneity and its degrees of freedom count trials. Without
+        it every row is its own trial.
 
     Returns
     -------
     table : pandas.DataFrame
-        Columns ``analysis, subgroup, k, n, estimate, se, ci_low, ci_high, pi_low, pi_high,
-        tau2, i2, q, q_df, q_p, pval, method, test``: a row per subgroup (sorted), one
-        ``overall`` and one for the test for subgroup differences.
+        Columns :data:`POOLED_COLUMNS`: a row per subgroup (sorted), one ``overall`` and one
+        for the test for subgroup differences. ``k`` counts rows (comparisons), ``trials``
+        the estimates the model pooled, and ``dependence`` names the trials whose
+        comparisons were combined.
     subgroup_fits : dict
         The fitted model of each subgroup.
     overall : RandomEffectsResult
         The model fitted to all rows.
     """
-    fits = {
-        str(name): random_effects(group[yi], group[vi], method, test, level)
-        for name, group in effects.groupby(by, sort=True)
-    }
-    overall = random_effects(effects[yi], effects[vi], method, test, level)
-    counts = effects.groupby(by, sort=True)[n].sum() if n else None
-    rows = [
-        _result_row(analysis, name, fit, counts.loc[name] if counts is not None else np.nan)
-        for name, fit in fits.items()
-    ]
-    rows.append(_result_row(analysis, OVERALL_LABEL, overall, effects[n].sum() if n else np.nan))
+    model = {"method": method, "test": test, "level": level}
+
+    def pooled(rows: pd.DataFrame) -> tuple[RandomEffectsResult, dict]:
+        labels = rows[cluster] if cluster else np.arange(len(rows))
+        means = combine_within_clusters(rows[yi], rows[vi], labels)
+        fit = random_effects(means.yi, means.vi, **model)
+        counts = {
+            "k": len(rows),
+            "dependence": dependence_note(means.cluster, means.size),
+            "n": rows[n].sum() if n else np.nan,
+        }
+        return fit, counts
+
+    groups = {str(name): pooled(group) for name, group in effects.groupby(by, sort=True)}
+    overall, overall_counts = pooled(effects)
+    rows = [_result_row(analysis, name, fit, counts) for name, (fit, counts) in groups.items()]
+    rows.append(_result_row(analysis, OVERALL_LABEL, overall, overall_counts))
+    fits = {name: fit for name, (fit, _) in groups.items()}
     between = subgroup_difference_test(fits)
     rows.append(
         {
@@ -536,6 +617,7 @@ POOLED_COLUMNS = [
     "analysis",
     "subgroup",
     "k",
+    "trials",
     "n",
     "estimate",
     "se",
@@ -551,15 +633,16 @@ POOLED_COLUMNS = [
     "test",
     "q_df",
     "pval",
+    "dependence",
 ]
 
 
-def _result_row(analysis: str, subgroup: str, fit: RandomEffectsResult, n: float) -> dict:
+def _result_row(analysis: str, subgroup: str, fit: RandomEffectsResult, counts: dict) -> dict:
     return {
         "analysis": analysis,
         "subgroup": subgroup,
-        "k": fit.k,
-        "n": n,
+        **counts,
+        "trials": fit.k,
         "estimate": fit.estimate,
         "se": fit.se,
         "ci_low": fit.ci_low,

@@ -12,6 +12,11 @@ where :math:`a_i` is the position of observation i's time among the sorted time 
 are metafor's ``rma.mv(yi, V, mods = X, random = ~ time | cluster, struct = "AR" / "HAR")``,
 which the fit matches to 1e-6 (tests/test_multilevel_parity.py, dat.ishak2007).
 
+:math:`\rho` may be fixed instead of estimated (metafor's ``rho = value``): when few clusters
+have more than one time, the likelihood is flat in :math:`\rho` and its estimate runs to the
+edge of (-1, 1). Fixed at 1, every cell of a cluster's block of G is :math:`\tau^2`: one random
+effect per cluster, the same at every time (metafor's ``random = ~ 1 | cluster``).
+
 The variance parameters maximize the (restricted) log-likelihood
 
 .. math::
@@ -21,7 +26,8 @@ The variance parameters maximize the (restricted) log-likelihood
 
 with :math:`r = y - X\hat\beta` (the :math:`\log|X^\top X|` term as in metafor; the ML
 likelihood drops it and :math:`\log|X^\top M^{-1}X|` and has :math:`n` for :math:`n - p`), by
-BFGS on :math:`\log\tau^2` and :math:`\operatorname{atanh}\rho` with the analytic gradient
+BFGS on :math:`\log\tau^2` and :math:`\operatorname{atanh}\rho` (:math:`\log\tau^2` alone when
+:math:`\rho` is fixed) with the analytic gradient
 :math:`\partial\ell_R/\partial\theta_k = -\tfrac12\operatorname{tr}(P\,\dot G_k)
 + \tfrac12 y^\top P \dot G_k P y`, :math:`P = M^{-1} - M^{-1}X(X^\top M^{-1}X)^{-1}X^\top
 M^{-1}` (:math:`M^{-1}` in the trace for ML).
@@ -99,6 +105,8 @@ class MultilevelFit:
         Between-cluster variance (one value for AR, one per time level for HAR).
     rho : float
         Autocorrelation between adjacent time levels.
+    rho_fixed : bool
+        Whether rho was given (fixed) rather than estimated.
     loglik : float
         (Restricted) log-likelihood at the estimate, as metafor's ``logLik``.
     q, q_df, q_p : float
@@ -116,6 +124,7 @@ class MultilevelFit:
     vcov: FloatArray
     tau2: FloatArray
     rho: float
+    rho_fixed: bool
     loglik: float
     q: float
     q_df: int
@@ -346,6 +355,7 @@ class _Model:
         levels: tuple,
         structure: Structure,
         restricted: bool,
+        fixed_rho: float | None = None,
     ):
         rows = _cluster_rows(cluster)
         self.stacks = _stack_clusters(y, X, _covariance_blocks(V, rows), rows, position)
@@ -357,6 +367,7 @@ class _Model:
             raise MultilevelError("V is not positive definite") from None
         self.n, self.p = X.shape
         self.n_tau = len(levels) if structure == "HAR" else 1
+        self.fixed_rho = fixed_rho
         self.restricted = restricted
         self.logdet_xx = np.linalg.slogdet(X.T @ X)[1]
 
@@ -368,8 +379,10 @@ class _Model:
         return vi
 
     def unpack(self, theta: FloatArray) -> tuple[FloatArray, float]:
-        """``theta = (log tau^2..., atanh rho)`` back to tau^2 and rho."""
+        """``theta = (log tau^2..., atanh rho)`` back to tau^2 and rho (a fixed rho as given)."""
         tau2 = np.exp(theta[: self.n_tau])
+        if self.fixed_rho is not None:
+            return tau2, self.fixed_rho
         return tau2, float(np.tanh(theta[-1]))
 
     def covariance(self, stack: _Stack, tau2: FloatArray, rho: float) -> FloatArray:
@@ -431,7 +444,8 @@ class _Model:
 
         :math:`\dot G` is G for AR's :math:`\log\tau^2`; for HAR's :math:`\log\tau^2_k` it is
         :math:`G_{ij}(h_i + h_j)/2` with :math:`h_i = [a_i = k]`, so its trace against S is
-        half the row and column sums of :math:`S \circ G` over the rows at level k.
+        half the row and column sums of :math:`S \circ G` over the rows at level k. A fixed
+        rho has no term.
         """
         SG = S * G
         if self.n_tau == 1:
@@ -441,12 +455,14 @@ class _Model:
             tau_terms = np.bincount(
                 stack.position.ravel(), weights=margins.ravel(), minlength=self.n_tau
             )
+        if self.fixed_rho is not None:
+            return tau_terms
         return np.append(tau_terms, np.sum(S * self.rho_derivative(stack, s, G)))
 
     def gradient_at(self, s: _State) -> FloatArray:
         """The gradient of the log-likelihood at a :meth:`state`."""
         g = s.gls
-        total = np.zeros(self.n_tau + 1)
+        total = np.zeros(self.n_tau + (self.fixed_rho is None))
         for stack, G, Mi, Mi_X, u in zip(self.stacks, s.G, g.Mi, g.Mi_X, g.Mi_r, strict=True):
             trace = Mi - _times(Mi_X, g.vcov) @ _transpose(Mi_X) if self.restricted else Mi
             total += self.contract(stack, s, G, trace - u[:, :, None] * u[:, None, :])
@@ -469,6 +485,7 @@ def fit_autoregressive(
     structure: Structure = "AR",
     method: str = "REML",
     level: float = 0.95,
+    rho: float | None = None,
 ) -> MultilevelFit:
     """Fit the model of the module docstring; see :class:`MultilevelFit` for the result.
 
@@ -495,6 +512,9 @@ def fit_autoregressive(
         The likelihood.
     level : float
         Confidence level of the intervals.
+    rho : float, optional
+        The autocorrelation, fixed at this value in [-1, 1] (metafor's ``rho = value``);
+        None estimates it.
 
     Returns
     -------
@@ -504,7 +524,8 @@ def fit_autoregressive(
     ------
     MultilevelError
         For mismatched shapes, a dense V with covariances between clusters, blocks that do not
-        match the clusters, a V that is not positive definite, or a singular design.
+        match the clusters, a V that is not positive definite, a singular design, or a fixed
+        rho outside [-1, 1].
     """
     y = np.asarray(yi, dtype=float)
     X = np.asarray(X, dtype=float).reshape(len(y), -1)
@@ -518,11 +539,17 @@ def fit_autoregressive(
         raise MultilevelError(f"structure must be AR or HAR, not {structure!r}")
     if method not in ("REML", "ML"):
         raise MultilevelError(f"method must be REML or ML, not {method!r}")
+    if rho is not None and not -1.0 <= rho <= 1.0:
+        raise MultilevelError(f"a fixed rho must lie in [-1, 1], not {rho!r}")
     position, levels = _positions(time)
-    model = _Model(y, V, X, cluster, position, levels, structure, restricted=method == "REML")
+    model = _Model(
+        y, V, X, cluster, position, levels, structure, restricted=method == "REML", fixed_rho=rho
+    )
     vi = model.sampling_variances()
     start_tau2 = max(float(np.var(y)) - float(np.mean(vi)), 0.1 * float(np.var(y)), 1e-4)
-    theta0 = np.append(np.full(model.n_tau, np.log(start_tau2)), 0.5)
+    theta0 = np.full(model.n_tau, np.log(start_tau2))
+    if rho is None:
+        theta0 = np.append(theta0, 0.5)
 
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
         value, gradient = model.loglik_and_gradient(theta)
@@ -536,7 +563,7 @@ def fit_autoregressive(
         options={"gtol": 1e-8, "maxiter": 10_000},
     )
     final = model.state(result.x)
-    beta, vcov, tau2, rho = final.gls.beta, final.gls.vcov, final.tau2, final.rho
+    beta, vcov, tau2 = final.gls.beta, final.gls.vcov, final.tau2
     se = np.sqrt(np.diag(vcov))
     crit = norm_ppf(0.5 + level / 2)
     z = beta / se
@@ -551,7 +578,8 @@ def fit_autoregressive(
         pval=2 * norm_sf(np.abs(z)),
         vcov=vcov,
         tau2=tau2,
-        rho=rho,
+        rho=final.rho,
+        rho_fixed=rho is not None,
         loglik=model.loglik_at(final),
         q=q,
         q_df=q_df,

@@ -180,7 +180,9 @@ class NetworkFit:
         Cochran's Q of the consistency model (sampling covariance only) and its test.
     q_within, q_within_df, q_within_p, q_between, q_between_df, q_between_p : float
         Q split into heterogeneity within designs and inconsistency between designs (the
-        design-by-treatment interaction, Higgins et al. 2012), fixed-effect.
+        design-by-treatment interaction, Higgins et al. 2012), fixed-effect. A Q on 0 degrees
+        of freedom (no residual, no design with two trials, no loop) is NaN, as is its p:
+        nothing is tested, so it is not estimable, not 0.
     loglik : float
         Log-likelihood (restricted for REML) at the estimate.
     coefficients, vcov : numpy.ndarray
@@ -753,12 +755,13 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     league = full[:, None] - full[None, :]
     var = np.diag(full_vcov)[:, None] + np.diag(full_vcov)[None, :] - 2 * full_vcov
     league_se = np.sqrt(np.clip(var, 0.0, None))
-    q = _fit_at(rows, X, 0.0).rss
     q_df = X.shape[0] - X.shape[1]
-    q_within, q_within_df = _within_design_q(network, rows)
+    q_total = _fit_at(rows, X, 0.0).rss
+    q_within_total, q_within_df = _within_design_q(network, rows)
     q_between_df = q_df - q_within_df
     # Without a between-design degree of freedom the difference is rounding noise.
-    q_between = q - q_within if q_between_df > 0 else 0.0
+    q_between = _on_df(q_total - q_within_total, q_between_df)
+    q, q_within = _on_df(q_total, q_df), _on_df(q_within_total, q_within_df)
     loglik = log_likelihood(rows, X, tau2, restricted=method == "REML")
     return NetworkFit(
         treatments=treatments,
@@ -787,6 +790,11 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
 
 def _chi2_sf(q: float, df: int) -> float:
     return float(chi2_sf(q, df)) if df > 0 else float("nan")
+
+
+def _on_df(q: float, df: int) -> float:
+    """Q, or NaN on 0 degrees of freedom (a quadratic form of nothing: not estimable)."""
+    return float(q) if df > 0 else float("nan")
 
 
 # --- Inconsistency: node-splitting ------------------------------------------------------------
