@@ -463,7 +463,7 @@ def relapse_curves(
             if row["data_basis"] == OBSERVED_SUMMARIES:
                 # Two summaries fix no tested curve (PROTOCOL.md §15): the median as observed.
                 ax.plot([row["median_days"]], [0.5], marker="o", color=color, linestyle="none")
-                label = f"{row['study_id']} {row['arm_id']} ({style['label']}; median only)"
+                label = f"{row['study_id']} {row['arm_id']} ({style['label']}) o"
                 lines.append((label, color, row["n_followed"]))
                 continue
             fit = SummaryFit(
