@@ -88,7 +88,7 @@ def test_midazolam_and_inert_placebo_stay_apart_in_the_primary_network():
         parts = primary.groupby("part")["reference"].first().to_dict()
         assert parts[1] == "inert placebo"
         assert set(parts.values()) == {"inert placebo", "midazolam"}
-        merged = effects[effects["analysis"] != "primary"]
+        merged = effects[effects["analysis"].str.contains("midazolam as inert placebo")]
         assert set(merged["part"]) == {1}
         assert set(merged["reference"]) == {"inert placebo"}
 
@@ -203,3 +203,18 @@ def test_a_two_node_single_trial_part_says_what_it_cannot_estimate():
     q = tables.inconsistency[tables.inconsistency["quantity"].str.startswith("Q ")]
     assert q["statistic"].isna().all() and (q["df"] == 0).all()
     assert q["note"].str.startswith("not estimable").all()
+
+
+def test_a_sensitivity_network_leaves_fava_2020_s_low_dose_arm_out():
+    """PROTOCOL.md §16, §18: Fava 2020's 0.1 mg/kg d is one of three trials behind racemic IV
+    against midazolam; the network without it is reported beside the primary."""
+    effects = _effects("smd").set_index(["analysis", "treatment"])
+    primary = effects.loc[("primary", "racemic IV")]
+    without = effects.loc[("without Fava 2020 0.1 mg/kg", "racemic IV")]
+    assert without["k_trials"] == primary["k_trials"] - 1
+    assert without["estimate"] != pytest.approx(primary["estimate"], abs=1e-3)
+    # Nodes that Fava 2020 does not inform are unchanged.
+    for node in ("esketamine IN", "racemic IN"):
+        assert effects.loc[("without Fava 2020 0.1 mg/kg", node), "estimate"] == pytest.approx(
+            effects.loc[("primary", node), "estimate"], rel=1e-12
+        )

@@ -557,10 +557,13 @@ def network_analysis(
     level: float,
     outcome_key: str,
 ) -> tuple[NetworkTables, pd.DataFrame, pd.DataFrame]:
-    """The primary and the merged-nodes network of one outcome (``smd`` or ``rr``).
+    """The primary network of one outcome (``smd`` or ``rr``) and its sensitivity networks.
 
-    Returns the tables (both analyses stacked, column ``analysis``), the comparisons used
-    and the comparisons left out with the reason.
+    The sensitivity networks are the merged-nodes network and one network without each
+    ``without_arms`` entry's arms (PROTOCOL.md §16, §18: its comparisons are rebuilt without
+    them, so that combined arms are recomputed). Returns the tables (every analysis stacked,
+    column ``analysis``), the primary network's comparisons and those it left out with the
+    reason.
     """
     outcome, measure, scale = NETWORK_OUTCOMES[outcome_key]
     rules_of_parts = PartRules(scale, network_config["prediction_min_trials"])
@@ -584,6 +587,24 @@ def network_analysis(
                 network_config["method"],
                 level,
                 analysis,
+                rules_of_parts,
+            )
+        )
+    for entry in network_config["without_arms"]:
+        rules_without = replace(rules, exclude_arms=(*rules.exclude_arms, *entry["arms"]))
+        without, _ = network_comparisons(
+            tables, rules_without, protocol, network_config["nodes"], outcome, measure
+        )
+        trials, _ = trial_arms(without, measure, ())
+        results.append(
+            analyse_network(
+                trials,
+                without,
+                network_config["reference"],
+                _comparator_nodes(network_config),
+                network_config["method"],
+                level,
+                entry["name"],
                 rules_of_parts,
             )
         )
