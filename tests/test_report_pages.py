@@ -25,6 +25,7 @@ from ketamine_meta.figures.report_pages import (
     format_cell,
     headline_rst,
     literal_rst,
+    summary_of_findings_html,
     table_page_html,
 )
 from ketamine_meta.stats.meta_analysis import confidence_level
@@ -215,3 +216,17 @@ def test_line_breaks_in_a_label_become_spaces():
     by_route.loc[by_route["subgroup"] == "IN", "subgroup"] = "IN\n.. raw:: html\r\n\tx"
     text = _landing(tables, _pooled("claims_audit.csv"))
     assert "route: IN .. raw:: html  x" in _cells(_rendered(text))
+
+
+def test_the_summary_of_findings_shows_no_pool_of_too_few_trials():
+    """Esketamine IN response at 24 h pools 2 trials: RR 3.63 [0.00005, 258141] is no answer
+    (PROTOCOL.md §11); the page says so instead of printing it."""
+    sof = _pooled("summary_of_findings.csv")
+    page = summary_of_findings_html(sof, "question", min_trials=3)
+    two = sof[(sof["trials"] == 2)].iloc[0]
+    assert "too few trials (2 of 3) to pool" in page
+    assert f"{two['ci_high']:.2f}" not in page
+    headline = sof.iloc[0]
+    assert headline["trials"] >= 3
+    shown = f"SMD {headline['estimate']:.2f} higher ({headline['ci_low']:.2f} to "
+    assert shown in page

@@ -48,7 +48,11 @@ Path(snakemake.output.sensitivity).write_text(
 )
 Path(snakemake.output.summary).write_text(to_csv_text(summary))
 Path(snakemake.output.page).write_text(
-    summary_of_findings_html(summary, "ketamine formulations against placebo for depression"),
+    summary_of_findings_html(
+        summary,
+        "ketamine formulations against placebo for depression",
+        snakemake.params.pooling["min_trials"],
+    ),
     encoding="utf-8",
 )
 log.info("summary of findings: %d rows", len(summary))

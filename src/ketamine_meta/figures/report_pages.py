@@ -220,9 +220,14 @@ def _per_thousand(risk: float) -> str:
     return f"{1000 * risk:.0f} per 1,000"
 
 
-def _sof_cells(row: Mapping) -> list[str]:
+def _sof_cells(row: Mapping, min_trials: int) -> list[str]:
     ratio = row["measure"] == "risk ratio"
-    if ratio:
+    if 1 < row["trials"] < min_trials:
+        # A pool of too few trials is no answer (PROTOCOL.md §11): its interval is not shown.
+        control = _per_thousand(row["control_risk"]) if ratio else "-"
+        treated = f"too few trials ({int(row['trials'])} of {min_trials}) to pool"
+        relative = "see the trial-level results" if ratio else "-"
+    elif ratio:
         control = _per_thousand(row["control_risk"])
         treated = (
             f"{_per_thousand(row['corresponding_risk'])} "
@@ -252,10 +257,12 @@ def _sof_cells(row: Mapping) -> list[str]:
     ]
 
 
-def summary_of_findings_html(sof: pd.DataFrame, question: str) -> str:
+def summary_of_findings_html(sof: pd.DataFrame, question: str, min_trials: int) -> str:
     """The summary of findings in the Cochrane layout, one row per outcome and formulation.
 
-    Columns: outcome; anticipated absolute effects (risk with control, risk with ketamine);
+    A row pooling fewer than ``min_trials`` trials (``pooling.min_trials``) says so in place
+    of its estimate. Columns: outcome; anticipated absolute effects (risk with control, risk
+    with ketamine);
     relative effect; participants (studies); certainty (GRADE); the downgrades and why.
     """
     header = (
@@ -266,7 +273,7 @@ def summary_of_findings_html(sof: pd.DataFrame, question: str) -> str:
         "<th>Risk with ketamine</th></tr>"
     )
     rows = [
-        "<tr>" + "".join(f"<td>{cell}</td>" for cell in _sof_cells(row)) + "</tr>"
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in _sof_cells(row, min_trials)) + "</tr>"
         for row in sof.to_dict("records")
     ]
     return "\n".join(
