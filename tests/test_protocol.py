@@ -350,12 +350,23 @@ def test_bioavailability_median_counts_each_source_once():
             "bioavailability_pct": [30.0, 30.0, 30.0, 50.0, 60.0],
             "range_low_pct": [np.nan] * 5,
             "range_high_pct": [np.nan] * 5,
+            "cohort": [np.nan] * 5,
         }
     )
     table = bioavailability_by_route(rows, 35.0).squeeze()
     # Over rows the median is 30; over sources (30, 50, 60) it is 50.
     assert table["bioavailability"] == pytest.approx(0.50)
-    assert table["sources"] == 3
+    assert (table["sources"], table["cohorts"]) == (3, 3)
+
+
+def test_two_sources_of_one_cohort_count_once(tables):
+    """The 6-patient sublingual and oral cohort (25 mg against 10 mg IV) reached the package
+    through two pages: it counted as two of racemic SL's four sources (issue 19 §7)."""
+    table = bioavailability_by_route(tables["bioavailability"], 35.0)
+    sl = table.set_index(["route", "enantiomer"]).loc[("SL", "racemic")]
+    assert (sl["sources"], sl["cohorts"]) == (4, 3)
+    # Cohorts: 29 (n = 8), 30 (n = 3), and the shared cohort's median of 32 and 24, 28.
+    assert sl["bioavailability"] == pytest.approx(0.29)
 
 
 def test_reif2023_esketamine_arm_is_continued_not_after_a_course(tables):

@@ -879,10 +879,12 @@ def adverse_event_table(
 def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float) -> pd.DataFrame:
     """The bioavailability used per route and enantiomer, and the dose equal to ``reference_mg`` IV.
 
-    The value used is the median over sources of each source's median point estimate, so
-    that a source reporting several rows (formulations, doses) counts once (the IV reference
-    is 100% by definition); ``low`` and ``high`` span every point estimate and reported range.
-    Routes without a point estimate get none.
+    The value used is the median over cohorts of each cohort's median point estimate, so that
+    a source reporting several rows (formulations, doses) counts once, and so do two sources
+    reporting one cohort (``cohort``; empty: the source is its own cohort). The IV reference
+    is 100% by definition; ``low`` and ``high`` span every point estimate and reported range.
+    ``sources`` counts sources, ``cohorts`` the participant cohorts behind them. Routes without
+    a point estimate get none.
     """
     rows = []
     for (route, enantiomer), group in bioavailability.groupby(["route", "enantiomer"], sort=True):
@@ -890,8 +892,9 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
         if points.empty:
             continue
         spread = pd.concat([points, group["range_low_pct"], group["range_high_pct"]]).dropna()
-        per_source = group.dropna(subset=["bioavailability_pct"]).groupby("source_id")
-        used = float(per_source["bioavailability_pct"].median().median()) / 100
+        with_points = group.dropna(subset=["bioavailability_pct"])
+        cohort = with_points["cohort"].fillna(with_points["source_id"])
+        used = float(with_points.groupby(cohort)["bioavailability_pct"].median().median()) / 100
         rows.append(
             {
                 "route": route,
@@ -900,6 +903,7 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
                 "low": float(spread.min()) / 100,
                 "high": float(spread.max()) / 100,
                 "sources": group["source_id"].nunique(),
+                "cohorts": group["cohort"].fillna(group["source_id"]).nunique(),
                 "equivalent_dose_mg": reference_mg / used,
             }
         )
