@@ -170,7 +170,7 @@ def test_a_late_failure_restores_the_committed_results(repo):
     edit_cell(outcomes, row, "mean", "-30.5")
     claims = repo / "config/claims.yaml"
     claims.write_text(
-        claims.read_text().replace("{test: long_term_data}", "{test: no_such_test}", 1)
+        claims.read_text().replace("{test: smd_overall_range}", "{test: no_such_test}", 1)
     )
     message = run_and_check(repo, ["unknown test 'no_such_test'"], early=False)
     assert "results/ restored" in message

@@ -58,6 +58,7 @@ def test_pooled_table_columns_and_rows(pipeline_run):
         "analysis",
         "subgroup",
         "k",
+        "trials",
         "n",
         "estimate",
         "se",
@@ -77,6 +78,7 @@ def test_pooled_table_columns_and_rows(pipeline_run):
     assert list(pooled["subgroup"]) == [*routes, "overall", "test for subgroup differences"]
     overall = pooled.set_index("subgroup").loc["overall"]
     assert overall["k"] == len(by_study)
+    assert overall["trials"] == by_study["study_id"].nunique()
     assert overall["ci_low"] < overall["estimate"] < overall["ci_high"]
     assert overall["pi_low"] <= overall["ci_low"]
 
