@@ -17,7 +17,7 @@ export MPLBACKEND := Agg
 FORCE_IF_FRESH := $(if $(wildcard data/processed/validated),,--forceall)
 
 .DEFAULT_GOAL := all
-.PHONY: all pipeline test test-fast test-workflow screenshots lint lock venv clean release
+.PHONY: all pipeline test test-fast test-workflow screenshots lint lock venv clean release data
 .PHONY: scale benchmark-pipeline
 
 all: pipeline results/report.html
@@ -34,8 +34,10 @@ venv: $(STAMP)
 
 # tools/run_pipeline.py clears a stale lock, reruns what an interrupted run left incomplete and
 # rebuilds any result edited by hand (results/manifest.tsv) before Snakemake runs.
+# The README's headline block is then rewritten from the results (never typed by hand).
 pipeline: $(STAMP)
 	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH)
+	$(BIN)/python tools/update_readme_headline.py
 
 # The report embeds every figure and table; rebuilt only when a result is newer.
 results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst)
@@ -47,6 +49,13 @@ test: $(STAMP)
 # Everything but the tests that run the whole workflow in a temporary copy (marker pipeline).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not pipeline"
+
+# After editing data/raw (CONTRIBUTING.md): validate it, naming anything a trial still lacks,
+# and rewrite the package README's generated coverage block from the tables. The pipeline
+# never writes data/raw; this target, run by the contributor, is the one step that does.
+data: $(STAMP)
+	$(BIN)/ketamine-meta validate data/raw
+	$(BIN)/python tools/update_data_readme.py
 
 # The whole workflow on the small package of .test/ (the Snakemake catalog's test layout);
 # its results stay in .test/results.
@@ -84,7 +93,8 @@ lock:
 		workflow/envs/ketamine_meta.yaml
 	rm -rf .lock-venv
 
-# The released data archive (dist/ketamine-meta-data-X.Y.Z.tar.gz) and its SHA-256.
+# The released data archive (dist/ketamine-meta-data-X.Y.Z.tar.gz), its SHA-256, and the record
+# data/releases/ketamine-meta-data-X.Y.Z.json (version, commit, headline results): commit it.
 release: $(STAMP)
 	$(BIN)/python tools/release_data.py
 

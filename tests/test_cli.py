@@ -255,6 +255,11 @@ def test_pool_help_names_the_subgroup_test(capsys):
         ),
         ("http://47.251.13.51:8081/123", "PubMed record mirror", "aggregator"),
         ("https://www.scribd.com/document/1", "APA 2013 conference abstract", "conference"),
+        (
+            "https://github.com/o/r/blob/0123/cache/ft.txt",
+            "Chen X et al. COPY of the PMC full text (systematic review cache)",
+            "repository_copy",
+        ),
     ],
 )
 def test_source_kind_rules(url, citation, kind):

@@ -56,3 +56,16 @@ def test_protocol_states_the_configured_model():
     assert f"`pooling.test: {pooling['test']}`" in protocol
     assert f"`pooling.min_trials` ({pooling['min_trials']})" in protocol
     assert f"`comparisons.multi_arm: {CONFIG['comparisons']['multi_arm']}`" in protocol
+
+
+DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+
+
+@pytest.mark.parametrize("page", ["README.md", "results/report/landing.rst"])
+def test_the_first_pages_name_every_downgrade_of_the_headline(page, headline_sof):
+    """Each GRADE domain the summary of findings downgrades is named where the certainty is
+    printed, with the SoF's own reason (a downgrade for small-study effects included)."""
+    text = (REPO / page).read_text(encoding="utf-8").replace("\\", "")
+    for domain in DOMAINS:
+        named = f"{domain.replace('_', ' ')} ({headline_sof[domain]})" in text
+        assert named == (headline_sof[f"downgrade_{domain}"] > 0), domain

@@ -23,7 +23,11 @@ from parity_grid import (
     SUBGROUP_SCENARIOS,
 )
 
+import frozen
 from conftest import REPO
+from frozen import FROZEN, POOLING
+from ketamine_meta.analyses.pooled import pool_smd_by_route
+from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.stats.effect_sizes import log_risk_ratio, smd
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
@@ -33,6 +37,13 @@ from ketamine_meta.stats.meta_analysis import (
     pool_by_subgroup,
     random_effects,
 )
+
+
+@pytest.fixture(scope="module")
+def frozen_by_study() -> pd.DataFrame:
+    """The 24 h SMD comparisons today's code builds from the package frozen at 0.4.2."""
+    return frozen.frozen_by_study()
+
 
 # ---- issue 19: the ad hoc correction (the primary CI method) and the trial as the unit ----
 #: Random-effects fits with test = "adhoc", where the truncation binds and where it does not,
@@ -171,13 +182,38 @@ def test_subgroups_and_difference_test(reference, scenario):
     close(test_row["q_p"], ref["values"]["q_between_p"])
 
 
-def test_project_effect_sizes_match_escalc(reference):
+def numbers(column: pd.Series) -> np.ndarray:
+    """A nullable column as floats (missing as NaN)."""
+    return pd.to_numeric(column).astype(float).to_numpy()
+
+
+def test_frozen_by_study_table_is_what_the_code_builds(frozen_by_study):
+    """The table R reads (the pipeline's output at data version 0.4.2) is what today's code
+    builds from the frozen package: same comparisons, arms and numbers going into escalc."""
+    written = read_validated_table(FROZEN / "smd_24h_by_study.csv")
+    assert list(frozen_by_study["comparison_id"]) == list(written["comparison_id"])
+    for column in (
+        "n_treat",
+        "n_ctrl",
+        "mean_treat",
+        "sd_treat",
+        "mean_ctrl",
+        "sd_ctrl",
+        "yi",
+        "vi",
+    ):
+        close(
+            pd.to_numeric(frozen_by_study[column]).astype(float),
+            pd.to_numeric(written[column]).astype(float),
+        )
+
+
+def test_project_effect_sizes_match_escalc(reference, frozen_by_study):
     """The pipeline's Hedges' g per comparison equals metafor's on the same arm data."""
-    by_study = pd.read_csv(REPO / "results/tables/smd_24h_by_study.csv")
     ref = reference["project_escalc_smd_24h"]
-    assert list(by_study["comparison_id"]) == ref["input"]["comparison_id"]
-    close(by_study["yi"], ref["values"]["yi"])
-    close(by_study["vi"], ref["values"]["vi"])
+    assert list(frozen_by_study["comparison_id"]) == ref["input"]["comparison_id"]
+    close(frozen_by_study["yi"], ref["values"]["yi"])
+    close(frozen_by_study["vi"], ref["values"]["vi"])
 
 
 # Every numeric column of the results table that metafor also reports.
@@ -185,14 +221,14 @@ POOLED_TABLE_FIELDS = [c for c in POOLED_COLUMNS if c in RMA_FIELDS]
 
 
 @pytest.mark.parametrize("column", POOLED_TABLE_FIELDS)
-def test_project_pooled_table_matches_metafor(reference, column):
-    """The committed results table itself agrees with metafor, subgroup by subgroup.
+def test_project_pooled_table_matches_metafor(reference, frozen_by_study, column):
+    """The pooled-by-route table the pipeline builds agrees with metafor, subgroup by subgroup.
 
     ``k`` of the table counts comparisons and metafor's (of one estimate per trial) is the
     table's ``trials``. A prediction interval the table leaves empty (PROTOCOL.md §11: fewer
     than 3 trials, or tau^2 = 0) says why in ``pi_note``.
     """
-    pooled = pd.read_csv(REPO / "results/tables/pooled_smd_24h_by_route.csv").set_index("subgroup")
+    pooled = pool_smd_by_route(frozen_by_study, POOLING).set_index("subgroup")
     subgroups = reference["project_subgroup_smd_24h_route"]["values"]["subgroups"]
     overall = reference["project_rma_smd_24h_overall"]["values"]
     ours = "trials" if column == "k" else column

@@ -15,7 +15,6 @@ when a step falls below 1e-10 but approaches the root linearly.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from parity_grid import (
     BAUJAT,
@@ -46,7 +45,12 @@ from test_metafor_parity import (
     trial_level,
 )
 
-from conftest import REPO
+from frozen import POOLING, frozen_by_study
+from ketamine_meta.analyses.pooled import (
+    heterogeneity_table,
+    leave_one_out_table,
+    publication_bias_table,
+)
 from ketamine_meta.stats.effect_sizes import (
     inverse_freeman_tukey,
     log_hazard_ratio,
@@ -324,22 +328,22 @@ def test_mantel_haenszel_and_peto(reference, scenario):
 # ---- the committed results tables of the pipeline ----------------------------------------
 
 
-def test_committed_leave_one_out_table_matches_metafor(reference):
-    table = pd.read_csv(REPO / "results/tables/leave_one_out_smd_24h.csv")
+def test_project_leave_one_out_table_matches_metafor(reference):
+    table = leave_one_out_table(frozen_by_study(), POOLING)
     expected = reference["project_leave1out_smd_24h"]["values"]
     for field in SUMMARY_COLUMNS:
         close(table[field], expected[field])
 
 
-def test_committed_heterogeneity_table_matches_metafor(reference):
-    table = pd.read_csv(REPO / "results/tables/heterogeneity_smd_24h.csv").set_index("statistic")
+def test_project_heterogeneity_table_matches_metafor(reference):
+    table = heterogeneity_table(frozen_by_study(), POOLING).set_index("statistic")
     expected = reference["project_qprofile_smd_24h"]["values"]
     for statistic in ("tau2", "tau", "i2", "h2"):
         close(table.loc[statistic, ["estimate", "ci_low", "ci_high"]], expected[statistic])
 
 
-def test_committed_egger_row_matches_metafor(reference):
-    table = pd.read_csv(REPO / "results/tables/publication_bias_smd_24h.csv")
+def test_project_egger_row_matches_metafor(reference):
+    table = publication_bias_table(frozen_by_study(), POOLING)
     egger = table.iloc[0]
     expected = reference["project_regtest_smd_24h"]["values"]
     close(

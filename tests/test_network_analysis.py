@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
+from frozen import frozen_network_effects
 from ketamine_meta.analyses.network import PartRules, analyse_network, node_of, trial_arms
 from ketamine_meta.stats.meta_analysis import random_effects
 from ketamine_meta.stats.network import TrialArms
@@ -82,8 +83,9 @@ def test_merged_nodes_relabel_before_building_trials():
 
 
 def test_midazolam_and_inert_placebo_stay_apart_in_the_primary_network():
+    """In the trials of data version 0.4.2 no trial links the two controls."""
     for outcome in ("smd", "rr"):
-        effects = _effects(outcome)
+        effects = frozen_network_effects(outcome)
         primary = effects[effects["analysis"] == "primary"]
         parts = primary.groupby("part")["reference"].first().to_dict()
         assert parts[1] == "inert placebo"
@@ -207,8 +209,9 @@ def test_a_two_node_single_trial_part_says_what_it_cannot_estimate():
 
 def test_a_sensitivity_network_leaves_fava_2020_s_low_dose_arm_out():
     """PROTOCOL.md §16, §18: Fava 2020's 0.1 mg/kg d is one of three trials behind racemic IV
-    against midazolam; the network without it is reported beside the primary."""
-    effects = _effects("smd").set_index(["analysis", "treatment"])
+    against midazolam (data version 0.4.2); the network without it is reported beside the
+    primary."""
+    effects = frozen_network_effects("smd").set_index(["analysis", "treatment"])
     primary = effects.loc[("primary", "racemic IV")]
     without = effects.loc[("without Fava 2020 0.1 mg/kg", "racemic IV")]
     assert without["k_trials"] == primary["k_trials"] - 1

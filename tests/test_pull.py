@@ -119,9 +119,10 @@ def test_pull_from_url_with_wrong_checksum_writes_nothing(tmp_path, served_archi
 
 
 def _release(out: Path) -> tuple[Path, str]:
-    """`make release` into ``out``: the archive and the checksum its .sha256 file gives."""
+    """`make release` into ``out`` (its record beside it, never into the repository): the
+    archive and the checksum its .sha256 file gives."""
     result = subprocess.run(
-        [sys.executable, "tools/release_data.py", "--out", str(out)],
+        [sys.executable, "tools/release_data.py", "--out", str(out), "--records", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,

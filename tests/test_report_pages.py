@@ -19,6 +19,7 @@ from docutils import nodes
 from docutils.core import publish_doctree
 
 from conftest import REPO
+from ketamine_meta.analyses.changes import RELEASE_DIR, newest_release, parse_record, text_table
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.headline import headline, headline_tables
 from ketamine_meta.figures.report_pages import (
@@ -27,6 +28,7 @@ from ketamine_meta.figures.report_pages import (
     literal_rst,
     summary_of_findings_html,
     table_page_html,
+    what_changed_rst,
 )
 from ketamine_meta.stats.meta_analysis import confidence_level
 
@@ -126,7 +128,10 @@ def test_committed_landing_page_is_the_headline_of_the_committed_tables():
         read_validated_table(TABLES / "claims_audit.csv"),
         level,
     )
-    assert text == landing
+    release = newest_release((REPO / RELEASE_DIR).glob("*.json"))
+    record = parse_record(release.read_text(encoding="utf-8"), str(release)) if release else None
+    changes = text_table((TABLES / "what_changed.csv").read_text(encoding="utf-8"))
+    assert text + what_changed_rst(record, changes) == landing
 
 
 @pytest.mark.parametrize(

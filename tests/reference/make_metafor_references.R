@@ -18,7 +18,7 @@ suppressPackageStartupMessages({
 
 args <- commandArgs(trailingOnly = TRUE)
 out_path <- if (length(args) >= 1) args[[1]] else "tests/reference/metafor_reference.json"
-project_table <- "results/tables/smd_24h_by_study.csv"
+project_table <- "tests/fixtures/package-0.4.2/smd_24h_by_study.csv"
 ctrl <- list(threshold = 1e-10, maxiter = 10000)
 
 scenarios <- list()

@@ -153,6 +153,8 @@ def get_final_outputs():
         ),
         "results/notebooks/audit.html",
         "results/tables/data_package_summary.csv",
+        "results/tables/what_changed.csv",
+        "results/what_changed.md",
     ]
     pages = [
         path.replace("results/tables/", "results/report/tables/").replace(
@@ -294,6 +296,7 @@ REPORT_TABLES = {
     "reproductions": ("reproductions", "Claims"),
     "claims_audit": ("claims_audit", "Claims"),
     "data_package_summary": ("data_package_summary", "Data and audit"),
+    "what_changed": ("what_changed", "Data and audit"),
     **{
         f"nma_{outcome}_{TIMEPOINT_LABEL}_{part}": (f"nma_{part}", "Network")
         for outcome in NMA_OUTCOMES

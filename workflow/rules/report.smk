@@ -34,6 +34,8 @@ rule report_landing:
         **HEADLINE_TABLES,
         description=REPORT_CAPTIONS / "workflow.rst",
         claims="results/tables/claims_audit.csv",
+        what_changed=rules.what_changed.output.table,
+        release=NEWEST_RELEASE,
     output:
         landing="results/report/landing.rst",
     log:

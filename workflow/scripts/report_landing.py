@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
+from ketamine_meta.analyses.changes import parse_record, text_table
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.headline import headline
-from ketamine_meta.figures.report_pages import headline_rst
+from ketamine_meta.figures.report_pages import headline_rst, what_changed_rst
 from ketamine_meta.stats.meta_analysis import confidence_level
 
 log = configure(snakemake.log[0])
@@ -13,13 +14,18 @@ level = confidence_level(snakemake.params.pooling["level"])
 tables = {
     name: read_validated_table(path)
     for name, path in snakemake.input.items()
-    if name not in ("description", "claims")
+    if name not in ("description", "claims", "what_changed", "release")
 }
 text = headline_rst(
     Path(snakemake.input.description).read_text(encoding="utf-8"),
     headline(tables, snakemake.params.pooling, level),
     read_validated_table(snakemake.input.claims),
     level,
+)
+release = snakemake.input.release
+record = parse_record(Path(release[0]).read_text(encoding="utf-8"), release[0]) if release else None
+text += what_changed_rst(
+    record, text_table(Path(snakemake.input.what_changed).read_text(encoding="utf-8"))
 )
 Path(snakemake.output.landing).write_text(text, encoding="utf-8")
 log.info("landing page: %d lines", text.count("\n"))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ketamine_meta.cli.logs import configure
 from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.evidence.completeness import completeness_warnings
 from ketamine_meta.evidence.datapackage import RESOURCE_NAME, DataPackageError, validate_package
 from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
 from ketamine_meta.evidence.package_source import PackageSourceError
@@ -30,3 +31,6 @@ out_dir.mkdir(parents=True)
 for name, frame in tables.items():
     (out_dir / f"{name}.csv").write_text(to_csv_text(frame))
     log.info("%s: %d rows valid", name, len(frame))
+# A valid package may still hold an unfinished trial: named here, it does not stop the run.
+for warning in completeness_warnings(tables):
+    log.warning("%s", warning)

@@ -54,6 +54,12 @@ ANALYSES: Mapping[str, Explainable] = {
 }
 
 
+#: What a reader should know of a source of this kind beside its URL: an aggregator's copy (a
+#: mirror, a document-sharing site) is the weakest kind of source, and a repository copy
+#: is someone's stored copy of the original its citation names.
+SOURCE_CAVEATS = {"aggregator": ": weak source", "repository_copy": ": a copy, cite the original"}
+
+
 def subgroups(table: pd.DataFrame, analysis: Explainable) -> list[str]:
     """Every value a subgroup argument may take for this table, sorted."""
     values = set()
@@ -181,8 +187,7 @@ def _source_lines(row: pd.Series, by_id: pd.DataFrame) -> list[str]:
         source = by_id.loc[row[key]] if row[key] in by_id.index else None
         url = source["url"] if source is not None else "(source not in sources.csv)"
         kind = source.get("source_kind", "") if source is not None else ""
-        # An aggregator's copy (a mirror, a document-sharing site) is the weakest kind of source.
-        flag = f" [{kind}{': weak source' if kind == 'aggregator' else ''}]" if kind else ""
+        flag = f" [{kind}{SOURCE_CAVEATS.get(kind, '')}]" if kind else ""
         label = {"treat": "drug arm", "ctrl": "control arm", "": "rows"}[side]
         lines.append(f"  {label}: {row[key]} <{url}>{flag}\n    at: {locator}")
     return lines

@@ -81,13 +81,15 @@ def is_dissociative(arm: Mapping, doses: Sequence[Mapping]) -> bool:
     An entry covers the arm when drug and route match and its ``min_dose`` is null, or the
     arm's dose is given in the entry's unit and is at least ``min_dose``.
     """
+    # A cell the source leaves empty (a route not stated, a dose without its unit) is pd.NA,
+    # which compares to nothing: it matches no entry rather than raising.
+    route, dose, unit = (arm[key] for key in ("route", "dose", "dose_unit"))
     for entry in doses:
-        if arm["drug"] != entry["drug"] or arm["route"] not in entry["routes"]:
+        if arm["drug"] != entry["drug"] or pd.isna(route) or route not in entry["routes"]:
             continue
         if entry["min_dose"] is None:
             return True
-        dose = arm["dose"]
-        if arm["dose_unit"] == entry["dose_unit"] and pd.notna(dose):
+        if pd.notna(dose) and pd.notna(unit) and unit == entry["dose_unit"]:
             return float(dose) >= entry["min_dose"]
     return False
 
@@ -454,6 +456,19 @@ def risk_of_bias(weights: np.ndarray, judgements: Sequence[str]) -> tuple[int, s
     return level, why, high, concerns
 
 
+def unassessed_note(weights: np.ndarray, judgements: Sequence[str]) -> str:
+    """``"; N trial(s) not assessed (S% of weight)"``, or ``""`` when every trial is judged.
+
+    ``judgements`` are the trials' own (extracted) judgements: a trial no review has judged
+    yet counts as some concerns in the share, and the summary of findings says how many.
+    """
+    unassessed = np.array(judgements) == NOT_ASSESSED
+    if not unassessed.any():
+        return ""
+    share = float(weights[unassessed].sum())
+    return f"; {int(unassessed.sum())} trial(s) not assessed ({share:.0%} of weight)"
+
+
 def _downgrades(
     rows: pd.DataFrame,
     fit: RandomEffectsResult,
@@ -466,6 +481,7 @@ def _downgrades(
     trials = len(rows)
     rob, rob_why, high, concerns = risk_of_bias(weights, list(rows["judgement"]))
     rob_without, *_ = risk_of_bias(weights, list(rows["judgement_without_unblinding"]))
+    rob_why += unassessed_note(weights, list(rows["judgement_without_unblinding"]))
     if (rows["judgement"] != rows["judgement_without_unblinding"]).any():
         rob_why += "; functional unblinding (§20.1) included"
     consistency, consistency_why = inconsistency(fit, trials, measure != "SMD")

@@ -185,14 +185,11 @@ def reproduce(
     ours = spec["ours"]
     ratio = ours["measure"] in RATIO_MEASURES
     sign = spec["published_sign"]
-    bounds = (
-        sorted([sign * pub["ci_low"], sign * pub["ci_high"]])
-        if not ratio
-        else [
-            pub["ci_low"],
-            pub["ci_high"],
-        ]
-    )
+    # A review may give its estimate without an interval (McGirr 2015's abstract): an empty
+    # bound is NaN, which the difference's CI then carries instead of failing.
+    low, high = (float(pub[b]) if pd.notna(pub[b]) else np.nan for b in ("ci_low", "ci_high"))
+    missing = np.isnan(low) or np.isnan(high)
+    bounds = [low, high] if ratio or missing else sorted([sign * low, sign * high])
     review_trials = _review_trials(pub, spec)
     row = {
         "reproduction": name,

@@ -14,6 +14,11 @@ reconstruct-km
     Individual patient data rebuilt from a digitized Kaplan-Meier curve and its at-risk table.
 cite
     BibTeX of every source of the data package.
+new-trial STUDY_ID --package DIR --arm ... --source-id ...
+    The skeleton rows a new trial needs in every table of the package (CONTRIBUTING.md).
+import-registry FILE.json --map MAPPING.yaml --out DIR
+    A trial's results posted on ClinicalTrials.gov (API v2 JSON) as data package rows, by a
+    reviewed mapping; everything unmapped is listed.
 """
 
 from __future__ import annotations

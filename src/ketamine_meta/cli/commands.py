@@ -33,8 +33,11 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses.explain import ANALYSES, explain, select_rows, subgroups
+from ketamine_meta.cli import new_trial, registry_import
+from ketamine_meta.cli.errors import UsageError
 from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.citations import bibtex
+from ketamine_meta.evidence.completeness import completeness_warnings
 from ketamine_meta.evidence.datapackage import (
     DataPackageError,
     formula_problem,
@@ -97,10 +100,6 @@ MEASURE_HELP = (
     "ratio, risk difference from ai n1i ci n2i (events and totals); PLO, PFT: logit and "
     "Freeman-Tukey transformed proportion from xi ni"
 )
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one line, exit status 2."""
 
 
 def _stdin_text() -> str:
@@ -253,6 +252,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     for name, frame in tables.items():
         print(f"{name}: {len(frame)} rows valid")
+    for warning in completeness_warnings(tables):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -891,6 +892,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_cite)
+
+    new_trial.register(sub)
+    registry_import.register(sub)
     return parser
 
 

@@ -37,7 +37,17 @@ def _escape(name: str, value: str) -> str:
 
 
 #: Kinds of source document, from the strongest to the weakest copy of a trial's numbers.
-SOURCE_KINDS = ("journal", "PMC", "registry", "review", "conference", "aggregator")
+SOURCE_KINDS = (
+    "journal",
+    "PMC",
+    "registry",
+    "review",
+    "conference",
+    "aggregator",
+    "repository_copy",
+)
+#: Hosts of public code repositories: a document found there is a copy someone stored.
+_REPOSITORY_HOSTS = frozenset({"github.com", "raw.githubusercontent.com"})
 
 _REGISTRY_HOSTS = frozenset(
     {
@@ -104,12 +114,16 @@ _CONFERENCE_WORDS = re.compile(r"conference|congress|poster|meeting abstract|ann
 def source_kind(url: str, citation: str) -> str:
     """The kind of a source document (one of :data:`SOURCE_KINDS`), from its URL and citation.
 
-    A review (Cochrane, a meta-analysis, a review article) is a review wherever it is hosted;
-    otherwise the host decides: a trial registry, PubMed Central, a publisher or research
-    portal (journal), a conference's pages; anything else (document-sharing sites, mirrors,
-    bare IP addresses, news and clinic pages) is an aggregator, the weakest kind of copy.
+    A document stored in a public code repository is a repository copy, whatever it copies
+    (its citation names the original). A review (Cochrane, a meta-analysis, a review article)
+    is a review wherever else it is hosted; otherwise the host decides: a trial registry,
+    PubMed Central, a publisher or research portal (journal), a conference's pages; anything
+    else (document-sharing sites, mirrors, bare IP addresses, news and clinic pages) is an
+    aggregator, the weakest kind of copy.
     """
     host = urlparse(url).netloc.lower().removeprefix("www.")
+    if host in _REPOSITORY_HOSTS:
+        return "repository_copy"
     if _REVIEW_WORDS.search(citation):
         return "review"
     if host in _REGISTRY_HOSTS:

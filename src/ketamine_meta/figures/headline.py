@@ -184,7 +184,13 @@ def _certainty(sof: pd.DataFrame, timepoint: str) -> str:
     row = rated.iloc[0]
     reasons = [
         f"{name.replace('_', ' ')} ({row[name]})"
-        for name in ("risk_of_bias", "inconsistency", "indirectness", "imprecision")
+        for name in (
+            "risk_of_bias",
+            "inconsistency",
+            "indirectness",
+            "imprecision",
+            "publication_bias",
+        )
         if row[f"downgrade_{name}"] > 0
     ]
     return (

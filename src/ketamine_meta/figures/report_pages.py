@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from ketamine_meta.analyses.changes import change_summary, release_label
 from ketamine_meta.figures.headline import Headline, HeadlineRow
 
 #: Inline style, so that the page needs nothing beyond itself inside the report's frame.
@@ -204,6 +205,34 @@ def headline_rst(description: str, result: Headline, claims: pd.DataFrame, level
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def what_changed_rst(record: Mapping | None, changes: pd.DataFrame) -> str:
+    """The landing page's section on what changed since the newest data release.
+
+    Parameters
+    ----------
+    record
+        The release record compared with (``data/releases``), ``None`` before any release.
+    changes
+        ``what_changed.csv`` read as text (:func:`ketamine_meta.analyses.changes.text_table`);
+        its page in the report (``what_changed.html``, category Data and audit) is linked.
+    """
+    if record is None:
+        heading = "What changed since the last data release"
+        body = (
+            "No data release has been recorded yet: ``make release`` records one in "
+            "``data/releases``, and this section then compares the results with it."
+        )
+    else:
+        heading = f"What changed since data release {literal_rst(record['data_version'])}"
+        where = "Every change, before and after, is in" if len(changes) else "The comparison:"
+        body = (
+            f"Compared with data release {literal_rst(release_label(record))}: "
+            f"{literal_rst(change_summary(changes))}. {where} `what_changed.html`_ (category "
+            "Data and audit)."
+        )
+    return "\n".join([heading, "~" * len(heading), "", body]) + "\n"
 
 
 #: GRADE certainty as Cochrane's summary-of-findings tables print it.

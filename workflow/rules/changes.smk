@@ -1,0 +1,39 @@
+# What changed since the last data release (`make release` records each release in
+# data/releases/, ketamine_meta.analyses.changes): the pooled estimates before and after, the
+# trials added or changed, the verdicts that moved. Before any release is recorded (as in the
+# small workflow of .test/) the page says so.
+
+from ketamine_meta.analyses.changes import (
+    PACKAGE_SUMMARY_TABLE,
+    RELEASE_DIR,
+    newest_release,
+    snapshot_tables,
+)
+
+# The newest record by data version, as an input list (empty before the first release): a
+# new record (`make release`) reruns the rules that read it.
+RELEASE_RECORD = newest_release(RELEASE_DIR.glob("*.json"))
+NEWEST_RELEASE = [str(RELEASE_RECORD)] if RELEASE_RECORD else []
+
+
+rule what_changed:
+    """The headline results against those of the newest data release: a table of every
+    change and a page that reads it."""
+    input:
+        **{
+            stem: f"results/tables/{stem}.csv"
+            for stem in (*snapshot_tables(TIMEPOINT_LABEL), PACKAGE_SUMMARY_TABLE)
+        },
+        release=NEWEST_RELEASE,
+        validated=VALIDATED_DIR,
+    output:
+        table="results/tables/what_changed.csv",
+        text="results/what_changed.md",
+    log:
+        "logs/what_changed.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
+    params:
+        timepoint_label=TIMEPOINT_LABEL,
+    script:
+        "../scripts/what_changed.py"
