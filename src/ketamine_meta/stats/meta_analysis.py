@@ -247,7 +247,7 @@ def fit_batch(
     se = np.sqrt(s2w) * se_wald
     df = np.where(scaled, k - 1, np.inf)
     upper = 1 - (1 - level) / 2
-    crit = np.where(scaled, t_ppf(upper, np.maximum(df, 1)), norm_ppf(upper))
+    crit = np.where(scaled, _t_quantile_by_df(upper, np.maximum(df, 1)), norm_ppf(upper))
     # Identical estimates give a Hartung-Knapp SE of 0; metafor then reports an infinite or
     # undefined statistic rather than failing, and so do we.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -302,6 +302,17 @@ def knapp_hartung_factor(rss: ArrayLike, df: ArrayLike, test: str) -> NDArray[np
         return np.ones(np.broadcast(rss, df).shape)
     s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / df)
     return np.maximum(1.0, s2w) if test == "adhoc" else s2w
+
+
+def _t_quantile_by_df(q: float, df: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``t_ppf(q, df)`` evaluated once per distinct ``df``, the same values.
+
+    The quantile is found by iteration (``stdtrit``), and a batch holds few distinct df (one
+    per size of meta-analysis): at 10^5 meta-analyses this takes the critical values from
+    0.07 s to well under a millisecond.
+    """
+    distinct, position = np.unique(df, return_inverse=True)
+    return t_ppf(q, distinct)[position]
 
 
 def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
