@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import settings
 
+from ketamine_meta.analyses.comparisons import ComparisonRules
+from ketamine_meta.analyses.protocol import Protocol
 from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, validate_package
 from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
 
@@ -25,6 +28,17 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "reference" / "metafor_reference.json"
 #: The project's rules for every data package (workflow/schemas/datapackage.schema.json).
 CANONICAL = read_canonical_schema(REPO / CANONICAL_SCHEMA)
+#: The repository's configuration, and the rules the pipeline builds from it.
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+POOLING = CONFIG["pooling"]
+RULES = ComparisonRules(**CONFIG["comparisons"])
+PROTOCOL = Protocol.from_config(
+    {
+        "windows": CONFIG["windows"],
+        "timepoint_h": POOLING["timepoint_h"],
+        "analysis_set": CONFIG["analysis_set"],
+    }
+)
 
 
 def validated_package(root: Path) -> dict:

@@ -13,27 +13,15 @@ from __future__ import annotations
 from functools import cache
 
 import pandas as pd
-import yaml
 
-from conftest import REPO
-from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
+from conftest import CONFIG, POOLING, PROTOCOL, REPO, RULES
+from ketamine_meta.analyses.comparisons import build_effect_sizes
 from ketamine_meta.analyses.network import network_analysis
 from ketamine_meta.analyses.pooled import select_smd_at
-from ketamine_meta.analyses.protocol import Protocol
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.stats.meta_analysis import confidence_level
 
 FROZEN = REPO / "tests" / "fixtures" / "package-0.4.2"
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-POOLING = CONFIG["pooling"]
-RULES = ComparisonRules(**CONFIG["comparisons"])
-PROTOCOL = Protocol.from_config(
-    {
-        "windows": CONFIG["windows"],
-        "timepoint_h": POOLING["timepoint_h"],
-        "analysis_set": CONFIG["analysis_set"],
-    }
-)
 TABLES = ("studies", "arms", "outcomes", "contrasts")
 
 

@@ -12,10 +12,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO, validated_package
-from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
+from conftest import CONFIG, POOLING, PROTOCOL, REPO, RULES, validated_package
+from ketamine_meta.analyses.comparisons import build_effect_sizes
 from ketamine_meta.analyses.grade import (
     CERTAINTY,
     CONCERNS,
@@ -38,20 +37,10 @@ from ketamine_meta.analyses.grade import (
     worse,
 )
 from ketamine_meta.analyses.pooled import select_smd_at
-from ketamine_meta.analyses.protocol import Protocol, model_options
+from ketamine_meta.analyses.protocol import model_options
 from ketamine_meta.stats.meta_analysis import random_effects
 
-CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SETTINGS = CONFIG["grade"]
-POOLING = CONFIG["pooling"]
-RULES = ComparisonRules(**CONFIG["comparisons"])
-PROTOCOL = Protocol.from_config(
-    {
-        "windows": CONFIG["windows"],
-        "timepoint_h": POOLING["timepoint_h"],
-        "analysis_set": CONFIG["analysis_set"],
-    }
-)
 UNBLINDING = SETTINGS["functional_unblinding"]
 
 

@@ -60,11 +60,6 @@ def sample(raw: Path = RAW) -> list[tuple[str, int, str]]:
     return drawn
 
 
-def sampled_rows(raw: Path = RAW) -> dict[str, int]:
-    """Rows of each frame the draws reach (the rest are not yet sampled)."""
-    return {table: DRAWS[-1][2][table] for table in frames(raw)}
-
-
 def main() -> int:
     """Print the sample."""
     for table, row, study in sample():

@@ -31,14 +31,6 @@ from ketamine_meta.evidence.package_files import (
 )
 from ketamine_meta.evidence.package_source import PackageSourceError
 
-#: The screening log's comparator for each control drug of ``arms.csv``.
-COMPARATOR = {
-    "saline_placebo": "saline_placebo",
-    "midazolam": "midazolam",
-    "intranasal_placebo": "intranasal_placebo",
-    "oral_placebo": "oral_placebo",
-    "other_active": "other_active",
-}
 DRUGS = ("racemic_ketamine", "esketamine", "arketamine")
 STUDY_ID = re.compile(r"(?P<author>[A-Z][A-Za-z]+)(?P<year>[0-9]{4})[a-z]?")
 
@@ -98,7 +90,12 @@ def cmd_new_trial(args: argparse.Namespace) -> int:
     paths = {r["name"]: r["path"] for r in canonical["resources"]}
     if any(row["study_id"] == args.study_id for row in _rows(texts[paths["studies"]])):
         raise UsageError(f"{root / paths['studies']}: study_id '{args.study_id}' is already there")
-    new_rows = skeleton_rows(args, match, _source_known(texts[paths["sources"]], args.source_id))
+    new_rows = skeleton_rows(
+        args,
+        match,
+        _source_known(texts[paths["sources"]], args.source_id),
+        _allowed(canonical, "screening", "comparator"),
+    )
     updated = {
         paths[name]: _appended(texts[paths[name]], rows) for name, rows in new_rows.items() if rows
     }
@@ -116,9 +113,13 @@ def cmd_new_trial(args: argparse.Namespace) -> int:
 
 
 def skeleton_rows(
-    args: argparse.Namespace, match: re.Match, source_known: bool
+    args: argparse.Namespace, match: re.Match, source_known: bool, comparators: frozenset[str]
 ) -> dict[str, list[dict[str, str]]]:
-    """The rows of each table (by resource name) that the new trial starts with."""
+    """The rows of each table (by resource name) that the new trial starts with.
+
+    The screening record's comparator is the control arm's drug where the screening log has
+    that value (``comparators``, its allowed values), else "unclear".
+    """
     arms = [_arm(text) for text in args.arm]
     if len(arms) < 2:
         raise UsageError("--arm: a randomized trial has at least two arms; give one --arm each")
@@ -166,7 +167,7 @@ def skeleton_rows(
             "design": args.design,
             "drug": drugs[0]["drug"],
             "route": drugs[0]["route"],
-            "comparator": COMPARATOR.get(controls[0]["drug"], "unclear") if controls else "none",
+            "comparator": _comparator(controls, comparators),
             "population": args.population,
             "found_in": f"{PLACEHOLDER}: the search or list the trial was found in",
             "source_id": source,
@@ -190,6 +191,18 @@ def skeleton_rows(
         },
     ]
     return rows
+
+
+def _allowed(canonical: Mapping, resource: str, field: str) -> frozenset[str]:
+    """The allowed values of ``resource.field`` in the canonical schema."""
+    schema = next(r["schema"] for r in canonical["resources"] if r["name"] == resource)
+    return frozenset(next(f for f in schema["fields"] if f["name"] == field)["constraints"]["enum"])
+
+
+def _comparator(controls: list[dict[str, str]], comparators: frozenset[str]) -> str:
+    if not controls:
+        return "none"
+    return controls[0]["drug"] if controls[0]["drug"] in comparators else "unclear"
 
 
 def _arm(text: str) -> dict[str, str]:
