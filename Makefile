@@ -34,10 +34,12 @@ venv: $(STAMP)
 
 # tools/run_pipeline.py clears a stale lock, reruns what an interrupted run left incomplete and
 # rebuilds any result edited by hand (results/manifest.tsv) before Snakemake runs.
-# The README's headline block is then rewritten from the results (never typed by hand).
+# The README's headline block and table of outputs are then rewritten from the results and the
+# registry of outputs (never typed by hand).
 pipeline: $(STAMP)
 	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH)
 	$(BIN)/python tools/update_readme_headline.py
+	$(BIN)/python tools/update_readme_outputs.py
 
 # The report embeds every figure and table; rebuilt only when a result is newer.
 results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst)
@@ -57,10 +59,12 @@ data: $(STAMP)
 	$(BIN)/ketamine-meta validate data/raw
 	$(BIN)/python tools/update_data_readme.py
 
-# The whole workflow on the small package of .test/ (the Snakemake catalog's test layout);
-# its results stay in .test/results.
+# The whole workflow on the small package of .test/ (the Snakemake catalog's test layout), with
+# the repository's configuration and with the second one of .test/config_28d (28 days, DL);
+# their results stay in .test/results and .test/config_28d/results.
 test-workflow: $(STAMP)
 	$(BIN)/snakemake --directory .test --cores $(CORES)
+	$(BIN)/snakemake --directory .test/config_28d --cores $(CORES)
 
 # The report as a reader sees it, in headless Chromium (apt-get install chromium
 # chromium-driver), written to docs/screenshots.

@@ -10,7 +10,7 @@ with this checkout's ``.venv`` standing in for the set-up, it times:
 
 For the ``full`` run it splits every job into start-up (interpreter, Snakemake's script
 preamble and imports) and work, from the two lines each entry script logs
-(``ketamine_meta.cli.logs``: ``start-up`` and ``process`` seconds, read from the kernel's
+(``ketamine_meta.io.logs``: ``start-up`` and ``process`` seconds, read from the kernel's
 process start time), and sums them per rule. Jobs run inside Snakemake's own process
 (``run:`` blocks) have no process of their own and are counted under "Snakemake". Usage,
 from the repository root after ``make``::

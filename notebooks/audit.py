@@ -31,8 +31,8 @@ from ketamine_meta.figures.plotting import (
     ForestLabels,
     deterministic_style,
     forest_plot,
-    relapse_curves,
 )
+from ketamine_meta.figures.relapse_plots import relapse_curves
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 
 
@@ -44,7 +44,17 @@ def show(figure) -> None:
 
 
 ROOT = Path.cwd() if (Path.cwd() / "results" / "tables").is_dir() else Path.cwd().parent
-TABLES = ROOT / "results/tables"
+# Every table is found through the workflow's registry of outputs (results/outputs.json), so
+# the notebook follows the configuration (the primary timepoint among it).
+REGISTRY = json.loads((ROOT / "results/outputs.json").read_text())
+
+
+def table(question: str, key: str) -> pd.DataFrame:
+    """The registered table ``key`` of the slice ``question``."""
+    stem = REGISTRY["slices"][question]["tables"][key]["stem"]
+    return pd.read_csv(ROOT / "results/tables" / f"{stem}.csv")
+
+
 # The package as the pipeline pulled it (config data.source); in a clone with only the
 # committed results, the repository's package they were made from.
 PACKAGE = next(
@@ -56,11 +66,11 @@ version = json.loads((PACKAGE / "datapackage.json").read_text())["version"]
 print(f"data package version {version}")
 
 # %% [markdown]
-# ## The primary analysis: Hedges' g at 24 h by route
+# ## The primary analysis: Hedges' g at the primary timepoint by route
 
 # %%
-by_study = pd.read_csv(TABLES / "smd_24h_by_study.csv")
-pooled = pd.read_csv(TABLES / "pooled_smd_24h_by_route.csv")
+by_study = table("efficacy", "by_study")
+pooled = table("efficacy", "pooled_by_route")
 with deterministic_style():
     figure = forest_plot(by_study, pooled)
 show(figure)
@@ -69,11 +79,11 @@ show(figure)
 pooled.set_index("subgroup")[["k", "n", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "i2"]]
 
 # %% [markdown]
-# ## Response by enantiomer (risk ratio at 24 h)
+# ## Response by enantiomer (risk ratio at the primary timepoint)
 
 # %%
-rr_by_study = pd.read_csv(TABLES / "rr_response_24h_by_study.csv")
-rr_pooled = pd.read_csv(TABLES / "pooled_rr_response_24h_by_enantiomer.csv")
+rr_by_study = table("response", "rr_by_study")
+rr_pooled = table("response", "rr_pooled")
 with deterministic_style():
     figure = forest_plot(
         rr_by_study,
@@ -88,7 +98,7 @@ show(figure)
 # ## Relapse after response (summary fits)
 
 # %%
-relapse = pd.read_csv(TABLES / "relapse_by_study.csv")
+relapse = table("relapse", "by_study")
 with deterministic_style():
     figure = relapse_curves(relapse, "route", group_names=ROUTE_NAMES)
 show(figure)
@@ -97,7 +107,7 @@ show(figure)
 # ## Claims audit
 
 # %%
-claims = pd.read_csv(TABLES / "claims_audit.csv")
+claims = table("claims", "audit")
 print(claims["verdict"].value_counts().to_string())
 tested = claims[claims["verdict"] != "not testable with these data"]
 tested[["claim_id", "quantity", "computed", "verdict", "why"]]
@@ -106,7 +116,7 @@ tested[["claim_id", "quantity", "computed", "verdict", "why"]]
 # ## Published meta-analyses beside ours
 
 # %%
-reproductions = pd.read_csv(TABLES / "reproductions.csv")
+reproductions = table("claims", "reproductions")
 reproductions[
     [
         "reproduction",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.analyses.pooled import trial_means
+from ketamine_meta.analyses.pooling import trial_means
 from ketamine_meta.figures.plotting import deterministic_style, forest_plot
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, random_effects
 

@@ -8,14 +8,16 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import settings
 
-from ketamine_meta.analyses.comparisons import ComparisonRules
-from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.analyses import pooling
+from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
+from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, validate_package
 from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
 
@@ -30,12 +32,12 @@ REFERENCE = REPO / "tests" / "reference" / "metafor_reference.json"
 CANONICAL = read_canonical_schema(REPO / CANONICAL_SCHEMA)
 #: The repository's configuration, and the rules the pipeline builds from it.
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-POOLING = CONFIG["pooling"]
+POOLING = Pooling.from_config(CONFIG["pooling"])
 RULES = ComparisonRules(**CONFIG["comparisons"])
 PROTOCOL = Protocol.from_config(
     {
         "windows": CONFIG["windows"],
-        "timepoint_h": POOLING["timepoint_h"],
+        "timepoint_h": POOLING.timepoint_h,
         "analysis_set": CONFIG["analysis_set"],
     }
 )
@@ -44,6 +46,43 @@ PROTOCOL = Protocol.from_config(
 def validated_package(root: Path) -> dict:
     """The typed tables of the package at ``root``, validated against :data:`CANONICAL`."""
     return validate_package(*read_package_dir(root), CANONICAL)
+
+
+#: The configured rules, and the same with a shared arm split between its comparisons.
+RULE_SETS = {"configured": RULES, "split": replace(RULES, multi_arm="split")}
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict:
+    """The repository's data package, validated."""
+    return validated_package(REPO / "data/raw")
+
+
+@pytest.fixture(scope="module", params=list(RULE_SETS))
+def rules(request) -> ComparisonRules:
+    """Each of :data:`RULE_SETS`: a test using it (or a fixture below) runs under both."""
+    return RULE_SETS[request.param]
+
+
+@pytest.fixture(scope="module")
+def effects(tables, rules):
+    """The package's comparisons under ``rules``."""
+    frame, _ = build_effect_sizes(
+        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
+    )
+    return frame
+
+
+@pytest.fixture(scope="module")
+def smd(effects):
+    """The SMD rows pooled at the primary time point."""
+    return pooling.select_smd_at(effects, PROTOCOL)
+
+
+@pytest.fixture(scope="module")
+def rr(effects):
+    """The response risk-ratio rows pooled at the primary time point."""
+    return pooling.select_at(effects, "response", "logRR", PROTOCOL)
 
 
 #: What a temporary copy of the repository leaves out: environments, caches, derived data.
@@ -134,3 +173,21 @@ def pipeline_run(tmp_path_factory) -> Path:
     result = run_snakemake(work, "--forceall")
     assert result.returncode == 0, result.stderr[-4000:]
     return work
+
+
+#: The workflow's registry of outputs (results/outputs.json) as ``explain`` reads it, with one
+#: traced analysis, smd_24h: what a test's stand-in results directory needs.
+EXPLAIN_REGISTRY = json.dumps(
+    {
+        "formats": [],
+        "slices": {},
+        "traced": {
+            "smd_24h": {
+                "rows": "results/tables/smd_24h_by_study.csv",
+                "pooled": "results/tables/pooled_smd_24h_by_route.csv",
+                "subgroup_columns": ["route", "study_id"],
+                "scale": "identity",
+            }
+        },
+    }
+)

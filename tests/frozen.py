@@ -17,9 +17,8 @@ import pandas as pd
 from conftest import CONFIG, POOLING, PROTOCOL, REPO, RULES
 from ketamine_meta.analyses.comparisons import build_effect_sizes
 from ketamine_meta.analyses.network import network_analysis
-from ketamine_meta.analyses.pooled import select_smd_at
+from ketamine_meta.analyses.pooling import select_smd_at
 from ketamine_meta.evidence.package_files import read_validated_table
-from ketamine_meta.stats.meta_analysis import confidence_level
 
 FROZEN = REPO / "tests" / "fixtures" / "package-0.4.2"
 TABLES = ("studies", "arms", "outcomes", "contrasts")
@@ -48,7 +47,7 @@ def frozen_network_effects(outcome: str) -> pd.DataFrame:
         RULES,
         PROTOCOL,
         CONFIG["network"],
-        confidence_level(POOLING["level"]),
+        POOLING.model.level,
         outcome,
     )
     return results.effects

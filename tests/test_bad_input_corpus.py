@@ -17,7 +17,7 @@ import test_bad_input
 from bad_inputs.cases import CASES, Case
 
 from conftest import REPO
-from ketamine_meta.cli import main
+from ketamine_meta.cli.commands import main
 
 #: Classes run through the whole workflow: every test of tests/test_bad_input.py.
 PIPELINE_CLASSES = sum(name.startswith("test_") for name in vars(test_bad_input))

@@ -36,7 +36,7 @@ from ketamine_meta.analyses.claims import (
     run_test,
 )
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
-from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 
@@ -81,7 +81,7 @@ def base() -> Evidence:
     )
     return Evidence(
         tables,
-        CONFIG["pooling"],
+        Pooling.from_config(CONFIG["pooling"]),
         VerdictRules(**MAPPING["verdict_rules"]),
         protocol,
         tuple(CONFIG["comparisons"]["scale_preference"]),

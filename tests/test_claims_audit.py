@@ -19,7 +19,9 @@ from ketamine_meta.analyses.claims import (
     audit_claims,
     range_verdict,
 )
-from ketamine_meta.cli import main
+from ketamine_meta.analyses.protocol import Pooling
+from ketamine_meta.cli.commands import main
+from ketamine_meta.stats.model import ModelSpec
 
 AUDIT = REPO / "results/tables/claims_audit.csv"
 CLAIMS = REPO / "data/raw/claims.csv"
@@ -143,7 +145,7 @@ def test_range_verdict(estimate, low, high, expected):
 
 def test_a_claim_without_an_entry_is_refused():
     claims = pd.read_csv(CLAIMS).head(2)
-    evidence = Evidence({}, {"method": "REML", "test": "knha", "level": 0.95}, 0.2)
+    evidence = Evidence({}, Pooling(ModelSpec("REML", "knha", 0.95)), 0.2)
     with pytest.raises(ValueError, match="without an entry"):
         audit_claims(claims, {claims["claim_id"][0]: {"not_testable": "x"}}, evidence)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from ketamine_meta.cli import main
+from ketamine_meta.cli.commands import main
 from ketamine_meta.evidence.citations import SOURCE_KINDS, source_kind
 
 

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ketamine_meta.cli import main
+from conftest import EXPLAIN_REGISTRY
 from ketamine_meta.cli.commands import (
     MAX_ABS_EFFECT,
     MAX_NETWORK_CONTRASTS,
     MAX_NETWORK_TREATMENTS,
     MAX_SUBGROUPS,
     VARIANCE_BOUNDS,
+    main,
 )
 from ketamine_meta.stats.km_reconstruction import MAX_PATIENTS
 
@@ -434,6 +435,7 @@ def test_explain_names_the_table_it_cannot_read(tmp_path, capsys, rows, sources,
     """Both were reported as "no subgroup None": every KeyError was taken for a subgroup."""
     (tmp_path / "results" / "tables").mkdir(parents=True)
     (tmp_path / "data" / "raw").mkdir(parents=True)
+    write(tmp_path, "results/outputs.json", EXPLAIN_REGISTRY)
     write(tmp_path, "results/tables/smd_24h_by_study.csv", rows)
     pooled = "subgroup,estimate,ci_low,ci_high,k\noverall,0.1,0.0,0.2,1\n"
     write(tmp_path, "results/tables/pooled_smd_24h_by_route.csv", pooled)

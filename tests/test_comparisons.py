@@ -28,7 +28,7 @@ from ketamine_meta.analyses.comparisons import (
     dependence_labels,
     randomized_pairs,
 )
-from ketamine_meta.analyses.pooled import select_smd_at
+from ketamine_meta.analyses.pooling import select_smd_at
 from ketamine_meta.analyses.protocol import Protocol
 
 CONFIG = yaml.safe_load((REPO / "config/config.yaml").read_text())

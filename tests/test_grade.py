@@ -36,8 +36,7 @@ from ketamine_meta.analyses.grade import (
     unblinding_judgement,
     worse,
 )
-from ketamine_meta.analyses.pooled import select_smd_at
-from ketamine_meta.analyses.protocol import model_options
+from ketamine_meta.analyses.pooling import select_smd_at
 from ketamine_meta.stats.meta_analysis import random_effects
 
 SETTINGS = CONFIG["grade"]
@@ -342,27 +341,27 @@ def test_inconsistency_and_publication_bias_count_trials(sof):
             assert r["inconsistency"] == "single trial: not assessable"
         else:
             assert f"over {r['trials']} trials" in r["inconsistency"]
-        if r["trials"] < POOLING["small_study_min_trials"]:
+        if r["trials"] < POOLING.small_study_min_trials:
             assert f"({r['trials']} trials < 10)" in r["publication_bias"]
         else:
             assert re.fullmatch(
                 rf"Egger p = [0-9.]+ \({r['trials']} trials\)", r["publication_bias"]
             )
-    rows = pd.DataFrame({"yi": np.linspace(0, 1, 4), "vi": np.full(4, 0.1)})
-    assert publication_bias(rows, 4, POOLING) == (0, "not assessed (4 trials < 10)")
+    fit = random_effects(np.linspace(0, 1, 4), np.full(4, 0.1), **POOLING.model.arguments)
+    assert publication_bias(fit, 4) == (0, "not assessed (4 trials < 10)")
 
 
 def test_prediction_intervals_of_ratios_are_ratios():
     """v1.5 printed the blood-pressure PI as a log RR ("PI [0.88, 1.59]" for RR 2.4-4.9)."""
     yi = np.log([2.0, 4.0, 1.2, 6.0])
-    fit = random_effects(yi, np.full(4, 0.05), **model_options(POOLING))
+    fit = random_effects(yi, np.full(4, 0.05), **POOLING.model.arguments)
     assert fit.tau2 > 0
     level, why = inconsistency(fit, 4, ratio=True)
     low, high = np.exp(fit.pi_low), np.exp(fit.pi_high)
     assert f"PI [{low:.2f}, {high:.2f}]" in why
     assert level == int(fit.i2 > 50)
     assert "no prediction interval" in inconsistency(fit, 2, ratio=True)[1]
-    flat = random_effects(np.log([2.0, 2.1, 1.9]), np.full(3, 0.05), **model_options(POOLING))
+    flat = random_effects(np.log([2.0, 2.1, 1.9]), np.full(3, 0.05), **POOLING.model.arguments)
     assert "τ² = 0" in inconsistency(flat, 3, ratio=True)[1]
 
 
@@ -390,7 +389,7 @@ def test_the_headline_is_rated(sof, tables):
     )
     primary = select_smd_at(effects, PROTOCOL)
     if RULES.multi_arm == "combine":  # the primary analysis pools one comparison per trial
-        fit = random_effects(primary["yi"], primary["vi"], **model_options(POOLING))
+        fit = random_effects(primary["yi"], primary["vi"], **POOLING.model.arguments)
         assert headline["estimate"] == pytest.approx(fit.estimate, abs=1e-12)
     assert headline["trials"] == primary["study_id"].nunique()
     assert headline["certainty"] in CERTAINTY
@@ -431,7 +430,7 @@ def test_the_24h_row_is_the_pooled_inert_placebo_comparisons(sof, effects):
         & (rows["enantiomer"] == "esketamine")
         & (rows["route"] == "IN")
     ]
-    fit = random_effects(rows["yi"], rows["vi"], **model_options(POOLING))
+    fit = random_effects(rows["yi"], rows["vi"], **POOLING.model.arguments)
     got = row(sof, "Depression score at 24 h", "esketamine IN")
     assert got["estimate"] == pytest.approx(fit.estimate, abs=1e-12)
     assert got["k"] == len(rows) == rows["study_id"].nunique()

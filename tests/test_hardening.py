@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence import package_source
 from ketamine_meta.evidence.configuration import ConfigError, check_config, check_yaml_file
 from ketamine_meta.evidence.datapackage import (
@@ -48,7 +47,8 @@ from ketamine_meta.evidence.package_source import (
     safe_member_path,
     unpack_archive,
 )
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.io.tables import to_csv_text
+from ketamine_meta.stats.model import confidence_level
 
 
 @pytest.mark.parametrize(

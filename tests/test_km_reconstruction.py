@@ -33,7 +33,7 @@ from km_simulation import (
 )
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from ketamine_meta.cli import main
+from ketamine_meta.cli.commands import main
 from ketamine_meta.stats import km_reconstruction
 from ketamine_meta.stats.km_reconstruction import (
     MAX_PATIENTS,

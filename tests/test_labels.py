@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ketamine_meta.figures.evidence_plots import funnel_plot
+from ketamine_meta.figures.efficacy_plots import funnel_plot
 from ketamine_meta.figures.labels import p_text
 
 

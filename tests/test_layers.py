@@ -1,4 +1,4 @@
-"""The library's layers: imports only go down (stats < evidence < analyses < figures < cli).
+"""The library's layers: imports only go down (stats < evidence < analyses < figures < io < cli).
 
 Read from the source with ``ast``, not by importing: every ``ketamine_meta`` import of a module
 must name a module of its own layer or of a layer below, and the statistics engine imports
@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "src" / "ketamine_meta"
-LAYERS = ["stats", "evidence", "analyses", "figures", "cli"]
+LAYERS = ["stats", "evidence", "analyses", "figures", "io", "cli"]
 
 
 def _layer(module: str) -> str | None:

@@ -26,7 +26,7 @@ from parity_grid import (
 import frozen
 from conftest import REPO
 from frozen import FROZEN, POOLING
-from ketamine_meta.analyses.pooled import pool_smd_by_route
+from ketamine_meta.analyses.efficacy import pool_smd_by_route
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.stats.effect_sizes import log_risk_ratio, smd
 from ketamine_meta.stats.meta_analysis import (

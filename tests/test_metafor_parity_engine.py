@@ -46,7 +46,7 @@ from test_metafor_parity import (
 )
 
 from frozen import POOLING, frozen_by_study
-from ketamine_meta.analyses.pooled import (
+from ketamine_meta.analyses.efficacy import (
     heterogeneity_table,
     leave_one_out_table,
     publication_bias_table,
@@ -172,7 +172,9 @@ def test_rma_estimators_and_tests(reference, scenario, field):
 @pytest.mark.parametrize("statistic", ["tau2", "tau", "i2", "h2"])
 def test_q_profile_interval(reference, scenario, statistic):
     ref = reference[scenario]
-    ci = tau2_confidence_interval(*trial_level(ref["input"]), ref["input"]["method"])
+    ci = tau2_confidence_interval(
+        random_effects(*trial_level(ref["input"]), ref["input"]["method"])
+    )
     ours = [ci[statistic], ci[f"{statistic}_low"], ci[f"{statistic}_high"]]
     close(ours, ref["values"][statistic])
 
@@ -231,7 +233,7 @@ def test_subgroups_with_common_tau2(reference, scenario):
 def test_leave_one_out(reference, scenario, field):
     ref = reference[scenario]
     inp = ref["input"]
-    table = leave_one_out(*trial_level(inp), method=inp["method"], test=inp["test"])
+    table = leave_one_out(random_effects(*trial_level(inp), method=inp["method"], test=inp["test"]))
     close(table[field], ref["values"][field])
 
 
@@ -240,7 +242,8 @@ def test_leave_one_out(reference, scenario, field):
 def test_cumulative(reference, scenario, field):
     ref = reference[scenario]
     inp = ref["input"]
-    table = cumulative(inp["yi"], inp["vi"], inp["order"], method=inp["method"], test=inp["test"])
+    fit = random_effects(inp["yi"], inp["vi"], method=inp["method"], test=inp["test"])
+    table = cumulative(fit, inp["order"])
     close(table[field], ref["values"][field])
 
 
@@ -261,7 +264,7 @@ INFLUENCE_FIELDS = [
 def test_influence(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
-    table = influence(inp["yi"], inp["vi"], method=inp["method"], test=inp["test"])
+    table = influence(random_effects(inp["yi"], inp["vi"], method=inp["method"], test=inp["test"]))
     for field in INFLUENCE_FIELDS:
         close(table[field], ref["values"][field])
     assert list(table["influential"]) == ref["values"]["influential"]
@@ -271,7 +274,7 @@ def test_influence(reference, scenario):
 def test_baujat(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
-    table = baujat(inp["yi"], inp["vi"], method=inp["method"], test=inp["test"])
+    table = baujat(random_effects(inp["yi"], inp["vi"], method=inp["method"], test=inp["test"]))
     for field, expected in ref["values"].items():
         close(table[field], expected)
 
@@ -283,7 +286,7 @@ def test_baujat(reference, scenario):
 def test_egger_regression(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
-    result = egger_test(*trial_level(inp), inp["method"], inp["test"])
+    result = egger_test(random_effects(*trial_level(inp), inp["method"], inp["test"]))
     for field, expected in ref["values"].items():
         close(getattr(result, field), expected)
 
@@ -300,7 +303,8 @@ def test_trim_and_fill(reference, scenario):
     ref = reference[scenario]
     inp = ref["input"]
     result = trim_and_fill(
-        inp["yi"], inp["vi"], inp["method"], inp["test"], estimator=inp["estimator"]
+        random_effects(inp["yi"], inp["vi"], inp["method"], inp["test"]),
+        estimator=inp["estimator"],
     )
     expected = ref["values"]
     assert (result.k0, result.side) == (expected["k0"], expected["side"])
@@ -364,11 +368,12 @@ def test_exact_permutation_tests(reference, scenario):
     inp = ref["input"]
     if "ablat" in inp:
         x = np.column_stack([np.ones(len(inp["yi"])), inp["ablat"]])
-        result = moderator_permutation_test(
-            inp["yi"], inp["vi"], x, ["intercept", "ablat"], inp["method"], inp["test"], 50_000
+        fit = meta_regression(
+            inp["yi"], inp["vi"], x, ["intercept", "ablat"], inp["method"], inp["test"]
         )
+        result = moderator_permutation_test(fit, 50_000)
     else:
-        result = sign_flip_test(inp["yi"], inp["vi"], inp["method"], inp["test"])
+        result = sign_flip_test(random_effects(inp["yi"], inp["vi"], inp["method"], inp["test"]))
     assert result.exact
     # p-values are shares of enumerated permutations: equal to the count.
     close(result.pval, ref["values"]["pval"])

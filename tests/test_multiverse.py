@@ -34,13 +34,14 @@ from ketamine_meta.analyses.multiverse import (
     row_hashes,
     specification_comparisons,
 )
-from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.figures.multiverse_plots import specification_curve
 from ketamine_meta.stats.meta_analysis import random_effects
+from ketamine_meta.stats.model import ModelSpec
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SETTINGS = CONFIG["multiverse"]
-POOLING = CONFIG["pooling"]
+POOLING = Pooling.from_config(CONFIG["pooling"])
 RESULTS = REPO / "results"
 SMD = multiverse_outcome(SETTINGS, "smd")
 RESPONSE = multiverse_outcome(SETTINGS, "rr_response")
@@ -75,7 +76,7 @@ def read_multiverse(outcome: str) -> pd.DataFrame:
 
 def primary_rows(table: pd.DataFrame, choices: dict) -> pd.DataFrame:
     chosen = np.logical_and.reduce([table[c] == v for c, v in choices.items()])
-    model = (table["estimator"] == POOLING["method"]) & (table["test"] == POOLING["test"])
+    model = (table["estimator"] == POOLING.model.method) & (table["test"] == POOLING.model.test)
     return table[chosen & model].set_index("subgroup")
 
 
@@ -192,8 +193,8 @@ def test_the_primary_response_specification_is_the_headline_rr(response):
     )
     headline = pd.read_csv(RESULTS / "tables/pooled_rr_response_24h_by_enantiomer.csv")
     headline = headline[headline["subgroup"] != "test for subgroup differences"]
-    assert set(headline["method"]) == {POOLING["method"]}
-    assert set(headline["test"]) == {POOLING["test"]}
+    assert set(headline["method"]) == {POOLING.model.method}
+    assert set(headline["test"]) == {POOLING.model.test}
     headline = headline.set_index("subgroup")
     pairs = [(s if s == "overall" else f"enantiomer: {s}", s) for s in headline.index]
     assert len(pairs) >= 3
@@ -213,7 +214,9 @@ def test_the_primary_response_specification_is_the_headline_rr(response):
 )
 def test_summary_is_the_table(outcome, summary):
     committed = pd.read_csv(RESULTS / "tables" / summary, keep_default_na=False, na_values=[""])
-    recomputed = multiverse_summary(read_multiverse(outcome), SETTINGS["estimand_choices"], POOLING)
+    recomputed = multiverse_summary(
+        read_multiverse(outcome), SETTINGS["estimand_choices"], POOLING.model
+    )
     pd.testing.assert_frame_equal(committed, recomputed, check_dtype=False, atol=1e-10)
 
 
@@ -273,8 +276,8 @@ def test_inclusion_counts_the_subsets_of_each_subgroup(inclusion):
         k = int(row["trials"])
         expected = sum(math.comb(k, j) for j in range(min(drop, k - 1) + 1))
         assert row["subsets"] == expected, subgroup
-    assert set(inclusion["method"]) == {POOLING["method"]}
-    assert set(inclusion["test"]) == {POOLING["test"]}
+    assert set(inclusion["method"]) == {POOLING.model.method}
+    assert set(inclusion["test"]) == {POOLING.model.test}
     headline = pd.read_csv(RESULTS / "tables/pooled_smd_24h_by_route.csv").set_index("subgroup")
     assert inclusion.loc["overall", "estimate"] == pytest.approx(
         headline.loc["overall", "estimate"], abs=1e-9
@@ -288,7 +291,7 @@ def test_inclusion_extremes_are_the_scalar_fits_without_the_named_trials(tables,
     protocol = Protocol.from_config(
         {
             "windows": CONFIG["windows"],
-            "timepoint_h": POOLING["timepoint_h"],
+            "timepoint_h": POOLING.timepoint_h,
             "analysis_set": CONFIG["analysis_set"],
         }
     )
@@ -306,9 +309,7 @@ def test_inclusion_extremes_are_the_scalar_fits_without_the_named_trials(tables,
             dropped = row[f"dropped_for_{extreme}_estimate"]
             left_out = [] if dropped == "none" else dropped.split("; ")
             kept = group[~group["study_id"].isin(left_out)]
-            fit = random_effects(
-                kept["yi"], kept["vi"], POOLING["method"], POOLING["test"], POOLING["level"]
-            )
+            fit = random_effects(kept["yi"], kept["vi"], **POOLING.model.arguments)
             assert fit.estimate == pytest.approx(row[f"{extreme}_estimate"], abs=1e-9), (
                 subgroup,
                 extreme,
@@ -359,7 +360,7 @@ SYNTHETIC_FITS = {
     "Y": (3, {"REML": (0.4, 0.2), "DL": (0.45, 0.25)}),
     "Z": (1, {"REML": (0.9, -0.5), "DL": (0.9, -0.4)}),
 }
-SYNTHETIC_MODEL = {"method": "REML", "test": "knha"}
+SYNTHETIC_MODEL = ModelSpec("REML", "knha")
 
 
 def _synthetic_data_sets(spec: dict) -> dict[str, str]:
@@ -468,7 +469,7 @@ def test_a_choice_that_changes_a_data_set_somewhere_varies():
 
 def test_the_summary_needs_the_primary_model_among_the_fits(synthetic):
     with pytest.raises(ValueError, match=r"primary model \(REML, adhoc\)"):
-        multiverse_summary(synthetic, ["control_set"], {"method": "REML", "test": "adhoc"})
+        multiverse_summary(synthetic, ["control_set"], ModelSpec("REML", "adhoc"))
 
 
 def test_the_curve_draws_the_kept_specifications_of_the_primary_estimand(synthetic):

@@ -112,7 +112,7 @@ def test_node_splits(fitted):
 @pytest.mark.parametrize("scenario_id", sorted(EXPECTED_GRID))
 def test_cli_prints_metafors_effects(scenario_id, tmp_path, capsys):
     """`ketamine-meta nma` on the same contrasts prints the same effects."""
-    from ketamine_meta.cli import main
+    from ketamine_meta.cli.commands import main
 
     scenario = SCENARIOS[scenario_id]
     data = scenario["input"]

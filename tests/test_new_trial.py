@@ -10,8 +10,8 @@ import pytest
 
 from conftest import REPO, tree_digest, validated_package
 from ketamine_meta.analyses.grade import NOT_ASSESSED, risk_of_bias, unassessed_note
-from ketamine_meta.analyses.pooled import prisma_counts
-from ketamine_meta.cli import main
+from ketamine_meta.analyses.screening import prisma_counts
+from ketamine_meta.cli.commands import main
 from ketamine_meta.evidence.completeness import completeness_warnings
 
 SCAFFOLD = [

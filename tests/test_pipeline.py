@@ -89,8 +89,14 @@ def test_every_rule_writes_its_log(pipeline_run):
         "pull.log",
         "validate.log",
         "effect_sizes.log",
-        "pool_smd_by_route.log",
-        "forest_smd_by_route.log",
+        "efficacy_tables.log",
+        "efficacy_figures.log",
+        "response_tables.log",
+        "response_figures.log",
+        "safety_tables.log",
+        "safety_figures.log",
+        "dose_tables.log",
+        "dose_figures.log",
     } <= logs
 
 

@@ -37,30 +37,35 @@ from ketamine_meta.analyses.comparisons import (
     build_effect_sizes,
     derive_change_rows,
 )
-from ketamine_meta.analyses.pooled import (
+from ketamine_meta.analyses.dose import bioavailability_by_route
+from ketamine_meta.analyses.efficacy import (
     analysis_set_sensitivity,
-    arm_responses,
-    bioavailability_by_route,
     crossover_correlation_sensitivity,
     enantiomer_head_to_head,
-    pool_rr_by,
-    select_at,
-    select_smd_at,
 )
-from ketamine_meta.analyses.protocol import AnalysisSet, Protocol, Window, nearest_in_window
+from ketamine_meta.analyses.pooling import select_at, select_smd_at
+from ketamine_meta.analyses.protocol import (
+    AnalysisSet,
+    Pooling,
+    Protocol,
+    Window,
+    nearest_in_window,
+)
 from ketamine_meta.analyses.relapse import durability_evidence, relapse_by_study, relapse_pooled
-from ketamine_meta.figures.evidence_plots import response_time_course_plot
-from ketamine_meta.figures.plotting import ForestLabels, forest_plot, relapse_curves
+from ketamine_meta.analyses.response import arm_responses, pool_rr_by
+from ketamine_meta.figures.plotting import ForestLabels, forest_plot
+from ketamine_meta.figures.relapse_plots import relapse_curves
+from ketamine_meta.figures.response_plots import response_time_course_plot
 from ketamine_meta.stats.meta_regression import meta_regression
 
 CONFIG = yaml.safe_load((REPO / "config/config.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 PROTOCOL_TEXT = (REPO / "PROTOCOL.md").read_text()
-POOLING = CONFIG["pooling"]
+POOLING = Pooling.from_config(CONFIG["pooling"])
 PROTOCOL = Protocol.from_config(
     {
         "windows": CONFIG["windows"],
-        "timepoint_h": POOLING["timepoint_h"],
+        "timepoint_h": POOLING.timepoint_h,
         "analysis_set": CONFIG["analysis_set"],
     }
 )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import results_digest
-from ketamine_meta.cli.manifest import edited_files, manifest_text
+from ketamine_meta.io.manifest import edited_files, manifest_text
 
 pytestmark = pytest.mark.pipeline
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CANONICAL, REPO
-from ketamine_meta.cli import main
+from ketamine_meta.cli.commands import main
 from ketamine_meta.evidence.configuration import (
     ConfigError,
     check_against_schema,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.analyses.relapse import (
     OBSERVED_SUMMARIES,
     exponential_from_median,
@@ -16,8 +17,9 @@ from ketamine_meta.analyses.relapse import (
     relapse_reproduction,
 )
 from ketamine_meta.stats.effect_sizes import log_hazard_ratio
+from ketamine_meta.stats.model import ModelSpec
 
-POOLING = {"method": "REML", "test": "knha", "level": 0.95}
+POOLING = Pooling(ModelSpec("REML", "knha", 0.95))
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from docutils.core import publish_doctree
 
 from conftest import REPO
 from ketamine_meta.analyses.changes import RELEASE_DIR, newest_release, parse_record, text_table
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.headline import headline, headline_tables
 from ketamine_meta.figures.report_pages import (
@@ -30,7 +31,6 @@ from ketamine_meta.figures.report_pages import (
     table_page_html,
     what_changed_rst,
 )
-from ketamine_meta.stats.meta_analysis import confidence_level
 
 TABLES = REPO / "results" / "tables"
 PAGES = REPO / "results" / "report" / "tables"
@@ -86,9 +86,8 @@ def _headline_tables() -> dict[str, pd.DataFrame]:
 
 
 def _landing(tables: dict[str, pd.DataFrame], claims: pd.DataFrame, level: object = 0.95) -> str:
-    pooling = {"timepoint_h": 24, "level": level}
-    fraction = confidence_level(level)
-    return headline_rst("Title\n=====\n", headline(tables, pooling, fraction), claims, fraction)
+    pooling = Pooling.from_config({"timepoint_h": 24, "level": level})
+    return headline_rst("Title\n=====\n", headline(tables, pooling), claims)
 
 
 def test_headline_numbers_are_the_pooled_tables():
@@ -117,16 +116,15 @@ def test_committed_landing_page_is_the_headline_of_the_committed_tables():
     landing = (REPO / "results" / "report" / "landing.rst").read_text(encoding="utf-8")
     description = (REPO / "workflow" / "report" / "workflow.rst").read_text(encoding="utf-8")
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
-    level = confidence_level(config["pooling"]["level"])
+    pooling = Pooling.from_config(config["pooling"])
     tables = {
         name: read_validated_table(TABLES / f"{stem}.csv")
-        for name, stem in headline_tables(f"{config['pooling']['timepoint_h']:g}h").items()
+        for name, stem in headline_tables(pooling.timepoint_label).items()
     }
     text = headline_rst(
         description,
-        headline(tables, config["pooling"], level),
+        headline(tables, pooling),
         read_validated_table(TABLES / "claims_audit.csv"),
-        level,
     )
     release = newest_release((REPO / RELEASE_DIR).glob("*.json"))
     record = parse_record(release.read_text(encoding="utf-8"), str(release)) if release else None

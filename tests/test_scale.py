@@ -25,11 +25,11 @@ from ketamine_meta.analyses.comparisons import (
 )
 from ketamine_meta.analyses.multiverse import chunk_specifications, fit_specifications
 from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.synthetic import write_synthetic_package
 from ketamine_meta.figures.certainty_plots import summary_plot, traffic_light_plot
-from ketamine_meta.figures.evidence_plots import adverse_event_plot, dissociation_vs_effect_plot
 from ketamine_meta.figures.plotting import MAX_TRIAL_ROWS, forest_plot
+from ketamine_meta.figures.safety_plots import adverse_event_plot, dissociation_vs_effect_plot
+from ketamine_meta.io.tables import to_csv_text
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, pool_by_subgroup
 
 
@@ -129,7 +129,7 @@ def test_risk_of_bias_figures_of_no_judgement_say_so():
 
 def test_entry_scripts_log_their_start_up_and_process_time(tmp_path):
     log = tmp_path / "rule.log"
-    script = f"from ketamine_meta.cli.logs import configure\nconfigure({str(log)!r})\n"
+    script = f"from ketamine_meta.io.logs import configure\nconfigure({str(log)!r})\n"
     subprocess.run([sys.executable, "-c", script], check=True)
     text = log.read_text()
     start_up = float(re.search(r"^INFO start-up ([0-9.]+) s$", text, re.M).group(1))

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, select_comparisons
-from ketamine_meta.cli import main
+from ketamine_meta.cli.commands import main
 from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, validate_package
 from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
 from ketamine_meta.evidence.package_source import PackageSourceError

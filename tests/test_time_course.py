@@ -9,15 +9,18 @@ import pytest
 import yaml
 
 from conftest import REPO
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.analyses.time_course import POOLED, fit_cells, window_contrasts
-from ketamine_meta.figures.network_plots import time_course_plot
-from ketamine_meta.stats.meta_analysis import confidence_level, random_effects
+from ketamine_meta.figures.time_course_plots import time_course_plot
+from ketamine_meta.stats.meta_analysis import random_effects
+from ketamine_meta.stats.model import ModelSpec
 from ketamine_meta.stats.multilevel import REPORTED_DIGITS
 
 TABLES = REPO / "results" / "tables"
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SETTINGS = CONFIG["time_course"]
-LEVEL = confidence_level(CONFIG["pooling"]["level"])
+POOLING = Pooling.from_config(CONFIG["pooling"])
+LEVEL = POOLING.model.level
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -147,13 +150,7 @@ def test_contrasts_are_pooled_over_enough_trials_only(contrasts):
     assert set(pooled.index) == set(counts[counts >= SETTINGS["min_trials"]].index)
     for key, row in pooled.iterrows():
         rows = trial_rows.set_index(["group", "window_from", "window_to"]).loc[[key]]
-        fit = random_effects(
-            rows["estimate"],
-            rows["se"] ** 2,
-            CONFIG["pooling"]["method"],
-            CONFIG["pooling"]["test"],
-            LEVEL,
-        )
+        fit = random_effects(rows["estimate"], rows["se"] ** 2, **POOLING.model.arguments)
         assert row["k_trials"] == len(rows)
         assert row["estimate"] == pytest.approx(fit.estimate, rel=1e-9)
         assert row["ci_low"] == pytest.approx(fit.ci_low, rel=1e-9)
@@ -249,8 +246,7 @@ def test_a_one_trial_cell_is_fitted_but_blank():
 
 
 def test_window_contrast_variance_uses_the_sampling_correlation():
-    pooling = {"method": "REML", "test": "knha"}
-    table = window_contrasts(CONSTRUCTED, 0.5, pooling, 0.95, 2)
+    table = window_contrasts(CONSTRUCTED, 0.5, ModelSpec("REML", "knha", 0.95), 2)
     s1 = table[(table["study_id"] == "s1")].iloc[0]
     assert s1["estimate"] == pytest.approx(-0.1)
     # 0.05 + 0.05 - 2 * 0.5 * 0.05 = 0.05

@@ -4,10 +4,12 @@ Usage: python tools/make_test_package.py [SOURCE_DIR] [TARGET_DIR]
 
 The selected trials (:data:`TEST_STUDIES`) cover every stage of the workflow at a fraction
 of its size: both routes and both enantiomers at 24 h, a midazolam and a saline control, a
-crossover, a head-to-head trial of racemic ketamine against esketamine, and a randomized
-withdrawal trial for relapse. Rows of every table that refer (through the descriptor's
-foreign keys) to a trial left out are dropped; tables that refer to no trial are kept whole.
-Values are copied, never edited, so every row keeps its source and locator.
+crossover, a head-to-head trial of racemic ketamine against esketamine, a randomized
+withdrawal trial for relapse, and three trials with day-28 scores, so that the second test
+configuration (.test/config_28d: a 28-day primary timepoint) pools several trials. Rows of
+every table that refer (through the descriptor's foreign keys) to a trial left out are
+dropped; tables that refer to no trial are kept whole. Values are copied, never edited, so
+every row keeps its source and locator.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ TEST_STUDIES = (
     "Fu2020",
     "CorreiaMelo2020",
     "Daly2019",
+    # Day 28 (the second test configuration's primary timepoint).
+    "Fedgchin2019",
+    "Popova2019",
+    "OchsRoss2020",
 )
 
 

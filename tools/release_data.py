@@ -36,7 +36,6 @@ from ketamine_meta.analyses.changes import (
     snapshot_tables,
     text_table,
 )
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, DataPackageError, validate_package
 from ketamine_meta.evidence.package_files import (
     read_canonical_schema,
@@ -49,6 +48,7 @@ from ketamine_meta.evidence.package_source import (
     select_package,
     sha256_hex,
 )
+from ketamine_meta.io.tables import to_csv_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ import sys
 
 from clear_stale_lock import clear_stale_lock
 
-from ketamine_meta.cli.manifest import MANIFEST, edited_files
+from ketamine_meta.io.manifest import MANIFEST, edited_files
 
 
 def main(snakemake_args: list[str]) -> int:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.headline import headline, headline_markdown, headline_tables
-from ketamine_meta.stats.meta_analysis import confidence_level
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- headline:start -->", "<!-- headline:end -->"
@@ -27,14 +27,12 @@ START, END = "<!-- headline:start -->", "<!-- headline:end -->"
 def rendered_block(root: Path = ROOT) -> str:
     """The headline block as the results under ``root`` give it, markers included."""
     config = yaml.safe_load((root / "config" / "config.yaml").read_text(encoding="utf-8"))
-    pooling = config["pooling"]
-    level = confidence_level(pooling["level"])
-    label = f"{pooling['timepoint_h']:g}h"
+    pooling = Pooling.from_config(config["pooling"])
     tables = {
         name: read_validated_table(root / "results" / "tables" / f"{stem}.csv")
-        for name, stem in headline_tables(label).items()
+        for name, stem in headline_tables(pooling.timepoint_label).items()
     }
-    return f"{START}\n{headline_markdown(headline(tables, pooling, level), level)}\n{END}"
+    return f"{START}\n{headline_markdown(headline(tables, pooling))}\n{END}"
 
 
 def readme_with_block(readme: str, block: str) -> str:

@@ -26,6 +26,8 @@ from bad_inputs.cases import (
     write,
 )
 
+from conftest import EXPLAIN_REGISTRY
+
 CASES: list[Case] = []
 
 
@@ -428,9 +430,12 @@ _add(
 
 
 # --- explain on a --root whose tables are not the pipeline's --------------------------------
+
+
 def explain_root(rows: str, sources: str) -> tuple[list[str], Callable[[Path], None]]:
     """``explain smd_24h`` on a root holding the given rows table and sources.csv."""
     return ["explain", "smd_24h", "--root", "{tmp}/root"], chain(
+        write("root/results/outputs.json", EXPLAIN_REGISTRY),
         write("root/results/tables/smd_24h_by_study.csv", rows),
         write(
             "root/results/tables/pooled_smd_24h_by_route.csv",
@@ -440,6 +445,23 @@ def explain_root(rows: str, sources: str) -> tuple[list[str], Callable[[Path], N
     )
 
 
+_add(
+    "cli_explain_without_registry",
+    "explain on a root the pipeline has not run in (no results/outputs.json)",
+    (["explain", "smd_24h", "--root", "{tmp}/empty"], write("empty/data/raw/sources.csv", "")),
+    2,
+    ["empty/results/outputs.json", "no registry of outputs", "run the pipeline first"],
+)
+_add(
+    "cli_explain_unregistered_analysis",
+    "explain of an analysis the registry does not trace names those it does",
+    (
+        ["explain", "smd_48h", "--root", "{tmp}/root"],
+        write("root/results/outputs.json", EXPLAIN_REGISTRY),
+    ),
+    2,
+    ["smd_48h: not an analysis of", "valid: smd_24h"],
+)
 _add(
     "cli_explain_sources_without_key",
     "explain with a sources.csv lacking source_id (reported as 'no subgroup None')",

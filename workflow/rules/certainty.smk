@@ -1,5 +1,45 @@
 # Risk of bias and the GRADE summary of findings (PROTOCOL.md §20).
 
+CERTAINTY = OUTPUTS.register(
+    "certainty",
+    "Certainty",
+    tables={
+        "traffic_light": Table(
+            "risk_of_bias_by_trial",
+            "risk_of_bias_by_trial",
+            "risk of bias per trial and domain, with the derived functional-unblinding judgement",
+        ),
+        "sensitivity": Table(
+            f"sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias",
+            "sensitivity_risk_of_bias",
+            "the primary g without the trials at high risk of bias, per domain",
+        ),
+        "summary": Table(
+            "summary_of_findings",
+            "summary_of_findings",
+            "the summary of findings with GRADE certainty, one comparison per trial",
+        ),
+    },
+    figures={
+        "traffic_light": Figure(
+            "risk_of_bias_traffic_light",
+            "risk_of_bias_traffic_light",
+            "the risk-of-bias traffic-light plot",
+        ),
+        "summary": Figure(
+            "risk_of_bias_summary",
+            "risk_of_bias_summary",
+            "the risk-of-bias summary plot",
+        ),
+    },
+    files={
+        "page": File(
+            "results/report/summary_of_findings.html",
+            "the summary of findings in the Cochrane layout, as a page of the report",
+        )
+    },
+)
+
 
 rule risk_of_bias_and_grade:
     """Risk of bias per trial (with the derived functional-unblinding judgement), its
@@ -8,13 +48,11 @@ rule risk_of_bias_and_grade:
     """
     input:
         validated=VALIDATED_DIR,
-        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
+        by_study=EFFICACY.table("by_study").path,
     output:
-        traffic_light="results/tables/risk_of_bias_by_trial.csv",
-        sensitivity=f"results/tables/sensitivity_smd_{TIMEPOINT_LABEL}_risk_of_bias.csv",
-        summary="results/tables/summary_of_findings.csv",
+        **CERTAINTY.table_paths(),
         page=report(
-            "results/report/summary_of_findings.html",
+            CERTAINTY.files["page"].path,
             caption="../report/summary_of_findings_page.rst",
             category="Certainty",
             subcategory="Summary of findings",
@@ -37,18 +75,9 @@ rule risk_of_bias_and_grade:
 rule risk_of_bias_figures:
     """The risk-of-bias traffic-light and summary plots (robvis layouts)."""
     input:
-        table="results/tables/risk_of_bias_by_trial.csv",
+        table=CERTAINTY.table("traffic_light").path,
     output:
-        **figure_set_outputs(
-            {
-                "traffic_light": (
-                    "risk_of_bias_traffic_light",
-                    "risk_of_bias_traffic_light",
-                ),
-                "summary": ("risk_of_bias_summary", "risk_of_bias_summary"),
-            },
-            "Certainty",
-        ),
+        **figure_outputs_of(CERTAINTY),
     log:
         "logs/risk_of_bias_figures.log",
     conda:

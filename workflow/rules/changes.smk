@@ -10,6 +10,26 @@ from ketamine_meta.analyses.changes import (
     snapshot_tables,
 )
 
+CHANGES = OUTPUTS.register(
+    "changes",
+    "Data and audit",
+    tables={
+        "table": Table(
+            "what_changed",
+            "what_changed",
+            "the headline results against the newest data release recorded in data/releases/: "
+            "trials added or edited, analyses pooling other trials, estimates and verdicts that "
+            "moved",
+        ),
+    },
+    files={
+        "text": File(
+            "results/what_changed.md",
+            "the same in words, also on the report's landing page",
+        )
+    },
+)
+
 # The newest record by data version, as an input list (empty before the first release): a
 # new record (`make release`) reruns the rules that read it.
 RELEASE_RECORD = newest_release(RELEASE_DIR.glob("*.json"))
@@ -27,8 +47,8 @@ rule what_changed:
         release=NEWEST_RELEASE,
         validated=VALIDATED_DIR,
     output:
-        table="results/tables/what_changed.csv",
-        text="results/what_changed.md",
+        table=CHANGES.table("table").path,
+        text=CHANGES.files["text"].path,
     log:
         "logs/what_changed.log",
     conda:

@@ -1,38 +1,25 @@
-rule dose_tables:
-    """IV-equivalent doses by route (bioavailability) and per comparison, and the dose-response
-    meta-regression of the primary analysis."""
-    input:
-        validated=VALIDATED_DIR,
-        by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
-    output:
-        by_route="results/tables/iv_equivalent_dose_by_route.csv",
-        by_comparison="results/tables/iv_equivalent_dose_by_comparison.csv",
-        dose_response=f"results/tables/dose_response_smd_{TIMEPOINT_LABEL}.csv",
-    log:
-        "logs/dose_tables.log",
-    conda:
-        "../envs/ketamine_meta.yaml"
-    params:
-        dose=config["dose"],
-        pooling=config["pooling"],
-    script:
-        "../scripts/dose_tables.py"
+# The claims audit (PROTOCOL.md §22): each quantitative claim of the source documents beside
+# what the pipeline computed, and published meta-analyses reproduced on this project's data.
 
-
-rule cost_per_responder:
-    """Cost of a course per responder by access route."""
-    input:
-        rates=f"results/tables/pooled_response_rate_{TIMEPOINT_LABEL}_by_arm_type.csv",
-    output:
-        table="results/tables/cost_per_responder.csv",
-    log:
-        "logs/cost_per_responder.log",
-    conda:
-        "../envs/ketamine_meta.yaml"
-    params:
-        costs=config["costs"],
-    script:
-        "../scripts/cost_per_responder.py"
+CLAIMS = OUTPUTS.register(
+    "claims",
+    "Claims",
+    tables={
+        "reproductions": Table(
+            "reproductions",
+            "reproductions",
+            "published meta-analyses beside our estimate for the same question, with the "
+            "reason for any gap",
+        ),
+        "audit": Table(
+            "claims_audit",
+            "claims_audit",
+            "every quantitative claim of the three source documents beside what the pipeline "
+            "computed (estimate, CI, k, n), a verdict and why",
+        ),
+    },
+    traced={"claims": Traced("audit", None, ("claim_id", "topic"))},
+)
 
 
 rule reproductions:
@@ -43,7 +30,7 @@ rule reproductions:
         effects="data/processed/effect_sizes.csv",
         validated=VALIDATED_DIR,
     output:
-        table="results/tables/reproductions.csv",
+        table=CLAIMS.table("reproductions").path,
     log:
         "logs/reproductions.log",
     conda:
@@ -63,17 +50,17 @@ rule claims_audit:
         schema=WORKFLOW_DIR / "schemas" / "claims.schema.yaml",
         validated=VALIDATED_DIR,
         effects="data/processed/effect_sizes.csv",
-        pooled_route=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
-        pooled_enantiomer=f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_enantiomer.csv",
-        subgroup_tests=f"results/tables/subgroup_tests_smd_{TIMEPOINT_LABEL}.csv",
-        relapse_by_study="results/tables/relapse_by_study.csv",
-        adverse_event_rr="results/tables/adverse_event_rr.csv",
-        bioavailability_by_route="results/tables/iv_equivalent_dose_by_route.csv",
-        smd_by_study=f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
-        head_to_head=f"results/tables/enantiomer_head_to_head_{TIMEPOINT_LABEL}.csv",
-        durability="results/tables/durability_evidence.csv",
+        pooled_route=EFFICACY.table("pooled_by_route").path,
+        pooled_enantiomer=EFFICACY.table("pooled_by_enantiomer").path,
+        subgroup_tests=EFFICACY.table("subgroup_tests").path,
+        relapse_by_study=RELAPSE.table("by_study").path,
+        adverse_event_rr=SAFETY.table("adverse_events").path,
+        bioavailability_by_route=DOSE.table("by_route").path,
+        smd_by_study=EFFICACY.table("by_study").path,
+        head_to_head=EFFICACY.table("head_to_head").path,
+        durability=RELAPSE.table("durability").path,
     output:
-        table="results/tables/claims_audit.csv",
+        table=CLAIMS.table("audit").path,
     log:
         "logs/claims_audit.log",
     conda:

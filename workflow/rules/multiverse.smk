@@ -5,6 +5,64 @@
 MULTIVERSE_OUTCOMES = {
     entry["name"]: entry for entry in config["multiverse"]["outcomes"]
 }
+MULTIVERSE_FIGURES = {
+    "curve": "the specification curve of the primary estimand's kept specifications",
+    "distribution": "the distribution of the distinct fits by estimand and subgroup",
+}
+
+
+# One summary, two figures and two files per outcome, from one template each ({outcome} is
+# the rules' wildcard).
+MULTIVERSE_SUMMARY = Table(
+    f"multiverse_summary_{{outcome}}_{TIMEPOINT_LABEL}",
+    "multiverse_summary_{outcome}",
+    "the {outcome} multiverse summarised per estimand and subgroup",
+    "Sensitivity",
+)
+MULTIVERSE_FIGURE = {
+    name: Figure(
+        f"multiverse_{name}_{{outcome}}_{TIMEPOINT_LABEL}", f"multiverse_{name}", about
+    )
+    for name, about in MULTIVERSE_FIGURES.items()
+}
+MULTIVERSE_FILES = {
+    "specifications": File(
+        f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
+        "every specification of the {outcome} multiverse and its fit",
+    ),
+    "data_specifications": File(
+        f"results/multiverse/data_specifications_{{outcome}}_{TIMEPOINT_LABEL}.csv",
+        "the data choices of each data set of the {outcome} multiverse",
+    ),
+}
+
+
+MULTIVERSE = OUTPUTS.register(
+    "multiverse",
+    "Sensitivity",
+    tables={
+        **{
+            f"{outcome}_summary": MULTIVERSE_SUMMARY.expand(outcome=outcome)
+            for outcome in MULTIVERSE_OUTCOMES
+        },
+        "inclusion": Table(
+            f"multiverse_inclusion_smd_{TIMEPOINT_LABEL}",
+            "multiverse_inclusion",
+            "the primary SMD pooled over every subset of its trials leaving out at most "
+            "multiverse.inclusion_drop of them",
+        ),
+    },
+    figures={
+        f"{outcome}_{name}": MULTIVERSE_FIGURE[name].expand(outcome=outcome)
+        for outcome in MULTIVERSE_OUTCOMES
+        for name in MULTIVERSE_FIGURES
+    },
+    files={
+        f"{outcome}_{key}": file.expand(outcome=outcome)
+        for outcome in MULTIVERSE_OUTCOMES
+        for key, file in MULTIVERSE_FILES.items()
+    },
+)
 
 
 rule multiverse_chunk:
@@ -45,11 +103,8 @@ rule multiverse_gather:
             chunk=range(config["multiverse"]["chunks"]),
         ),
     output:
-        specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
-        data_specifications=(
-            f"results/multiverse/data_specifications_{{outcome}}_{TIMEPOINT_LABEL}.csv"
-        ),
-        summary=f"results/tables/multiverse_summary_{{outcome}}_{TIMEPOINT_LABEL}.csv",
+        **{key: file.path for key, file in MULTIVERSE_FILES.items()},
+        summary=MULTIVERSE_SUMMARY.path,
     log:
         "logs/multiverse_gather_{outcome}.log",
     wildcard_constraints:
@@ -68,19 +123,10 @@ rule multiverse_figures:
     """The specification curve of the primary estimand's kept specifications (overall) and the
     distribution of the distinct fits by estimand and subgroup (PROTOCOL.md §21.3)."""
     input:
-        specifications=f"results/multiverse/multiverse_{{outcome}}_{TIMEPOINT_LABEL}.csv.gz",
-        data_specifications=(
-            f"results/multiverse/data_specifications_{{outcome}}_{TIMEPOINT_LABEL}.csv"
-        ),
+        **{key: file.path for key, file in MULTIVERSE_FILES.items()},
     output:
         **figure_set_outputs(
-            {
-                name: (
-                    f"multiverse_{name}_{{outcome}}_{TIMEPOINT_LABEL}",
-                    f"multiverse_{name}",
-                )
-                for name in ("curve", "distribution")
-            },
+            MULTIVERSE_FIGURE,
             "Sensitivity",
         ),
     log:
@@ -92,6 +138,7 @@ rule multiverse_figures:
     params:
         measure=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome]["measure"],
         estimand_choices=config["multiverse"]["estimand_choices"],
+        timepoint_h=config["pooling"]["timepoint_h"],
         png_dpi=config["figures"]["png_dpi"],
     script:
         "../scripts/multiverse_figures.py"
@@ -104,7 +151,7 @@ rule multiverse_inclusion:
     input:
         validated=VALIDATED_DIR,
     output:
-        table=f"results/tables/multiverse_inclusion_smd_{TIMEPOINT_LABEL}.csv",
+        table=MULTIVERSE.table("inclusion").path,
     log:
         "logs/multiverse_inclusion.log",
     conda:

@@ -13,17 +13,17 @@ rule report_tables:
     its caption; one job for all, as each page is milliseconds of work and a job each would
     spend most of its time starting Python (benchmarks/pipeline.py)."""
     input:
-        **{table: f"results/tables/{table}.csv" for table in REPORT_TABLES},
+        **{stem: table.path for stem, table in OUTPUTS.tables().items()},
     output:
         **table_page_outputs(),
-        captions=[f"results/report/captions/{table}.rst" for table in REPORT_TABLES],
+        captions=[f"results/report/captions/{stem}.rst" for stem in OUTPUTS.tables()],
     log:
         "logs/report_tables.log",
     conda:
         "../envs/ketamine_meta.yaml"
     params:
-        tables=list(REPORT_TABLES),
-        captions={table: table_caption(table) for table in REPORT_TABLES},
+        tables=list(OUTPUTS.tables()),
+        captions={stem: table_caption(stem) for stem in OUTPUTS.tables()},
     script:
         "../scripts/table_pages.py"
 
@@ -33,7 +33,7 @@ rule report_landing:
     input:
         **HEADLINE_TABLES,
         description=REPORT_CAPTIONS / "workflow.rst",
-        claims="results/tables/claims_audit.csv",
+        claims=CLAIMS.table("audit").path,
         what_changed=rules.what_changed.output.table,
         release=NEWEST_RELEASE,
     output:
@@ -48,6 +48,33 @@ rule report_landing:
         "../scripts/report_landing.py"
 
 
+AUDIT = OUTPUTS.register(
+    "audit",
+    "Data and audit",
+    files={
+        "notebook": File(
+            "results/notebooks/audit.html",
+            "the audit notebook (notebooks/audit.py) executed on the results (not committed)",
+        )
+    },
+)
+
+
+rule output_registry:
+    """Every registered output as results/outputs.json, for readers outside Snakemake
+    (`ketamine-meta explain`, the README's table of outputs); rewritten when a registration
+    changes. Run in Snakemake's own process: it is one json.dumps."""
+    output:
+        REGISTRY_FILE,
+    log:
+        "logs/output_registry.log",
+    params:
+        registry=OUTPUTS.to_json(),
+    run:
+        Path(output[0]).write_text(params.registry, encoding="utf-8")
+        Path(log[0]).write_text(f"wrote {output[0]}\n", encoding="utf-8")
+
+
 rule audit_notebook:
     """Execute the audit notebook on the results and render it to HTML."""
     input:
@@ -55,17 +82,18 @@ rule audit_notebook:
         # The package as pulled (data.source), whose version and claims the notebook reads.
         package=PACKAGE_DIR,
         tables=[
-            f"results/tables/smd_{TIMEPOINT_LABEL}_by_study.csv",
-            f"results/tables/pooled_smd_{TIMEPOINT_LABEL}_by_route.csv",
-            f"results/tables/rr_response_{TIMEPOINT_LABEL}_by_study.csv",
-            f"results/tables/pooled_rr_response_{TIMEPOINT_LABEL}_by_enantiomer.csv",
-            "results/tables/relapse_by_study.csv",
-            "results/tables/claims_audit.csv",
-            "results/tables/reproductions.csv",
+            EFFICACY.table("by_study").path,
+            EFFICACY.table("pooled_by_route").path,
+            RESPONSE.table("rr_by_study").path,
+            RESPONSE.table("rr_pooled").path,
+            RELAPSE.table("by_study").path,
+            CLAIMS.table("audit").path,
+            CLAIMS.table("reproductions").path,
         ],
+        registry=REGISTRY_FILE,
     output:
         html=report(
-            "results/notebooks/audit.html",
+            AUDIT.files["notebook"].path,
             caption="../report/audit_notebook.rst",
             category="Data and audit",
             subcategory="Audit notebook",

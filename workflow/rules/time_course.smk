@@ -1,5 +1,35 @@
 # The time-course model of the depression score (PROTOCOL.md §19).
 
+TIME_COURSE = OUTPUTS.register(
+    "time_course",
+    "Efficacy",
+    tables={
+        "cells": Table(
+            "time_course_smd",
+            "time_course_table",
+            "the modelled g per formulation and window, none where a cell rests on too few "
+            "trials",
+        ),
+        "contrasts": Table(
+            "time_course_smd_contrasts",
+            "time_course_contrasts",
+            "within-trial contrasts between windows",
+        ),
+        "observed": Table(
+            "time_course_smd_observed",
+            "time_course_observed",
+            "the observed g the model was fitted to",
+        ),
+    },
+    figures={
+        "time_course": Figure(
+            "time_course_smd",
+            "time_course_figure",
+            "every trial's observed g over the windows and the modelled cells, with CIs",
+        ),
+    },
+)
+
 
 rule time_course_model:
     """Multivariate model of every window's g per formulation (random trial effect, its
@@ -8,9 +38,7 @@ rule time_course_model:
     input:
         validated=VALIDATED_DIR,
     output:
-        cells="results/tables/time_course_smd.csv",
-        contrasts="results/tables/time_course_smd_contrasts.csv",
-        observed="results/tables/time_course_smd_observed.csv",
+        **TIME_COURSE.table_paths(),
     log:
         "logs/time_course_model.log",
     conda:
@@ -29,10 +57,12 @@ rule time_course_figure:
     """Every trial's observed g over the windows, and the modelled g of the cells with enough
     trials, with CIs; no curve through the cells."""
     input:
-        cells="results/tables/time_course_smd.csv",
-        observed="results/tables/time_course_smd_observed.csv",
+        **TIME_COURSE.table_paths(["cells", "observed"]),
     output:
-        **figure_outputs("time_course_smd", "time_course_figure", "Efficacy"),
+        **{
+            name.removeprefix("time_course_"): path
+            for name, path in figure_outputs_of(TIME_COURSE).items()
+        },
     log:
         "logs/time_course_figure.log",
     conda:

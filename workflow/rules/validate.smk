@@ -1,3 +1,18 @@
+# The data package: checked against the canonical schema, and summarised for the report.
+
+DATA = OUTPUTS.register(
+    "data",
+    "Data and audit",
+    tables={
+        "summary": Table(
+            "data_package_summary",
+            "data_package_summary",
+            "the data package's version and row counts",
+        ),
+    },
+)
+
+
 rule validate:
     """Check the package against the canonical schema (its datapackage.json must state the
     same rules) and the cross-field rules; write typed tables only if every check passes.
@@ -21,7 +36,7 @@ rule data_package_summary:
         package=PACKAGE_DIR,
         validated=VALIDATED_DIR,
     output:
-        table="results/tables/data_package_summary.csv",
+        table=DATA.table("summary").path,
     log:
         "logs/data_package_summary.log",
     conda:

@@ -6,7 +6,7 @@ import jupytext
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from ketamine_meta.cli.logs import configure
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 notebook = jupytext.read(snakemake.input.notebook)

@@ -4,13 +4,14 @@ import sys
 from pathlib import Path
 
 from ketamine_meta.analyses.claims import Evidence, VerdictRules, audit_claims
-from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
+pooling = Pooling.from_config(snakemake.params.pooling)
 try:
     mapping = load_checked_yaml(snakemake.input.mapping, snakemake.input.schema)
 except ConfigError as exc:
@@ -43,7 +44,7 @@ tables |= {name: read_validated_table(snakemake.input[key]) for name, key in res
 rules = VerdictRules(**mapping["verdict_rules"])
 evidence = Evidence(
     tables,
-    snakemake.params.pooling,
+    pooling,
     rules,
     Protocol.from_config(snakemake.params.protocol),
     tuple(snakemake.params.scale_preference),

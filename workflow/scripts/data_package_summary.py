@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 descriptor = json.loads((Path(snakemake.input.package) / "datapackage.json").read_text())

@@ -1,28 +1,37 @@
-"""Snakemake entry: IV-equivalent doses and the dose-response meta-regression."""
+"""Snakemake entry: every dose table (rule dose_tables)."""
 
 from pathlib import Path
 
-from ketamine_meta.analyses.pooled import (
+from ketamine_meta.analyses.dose import (
     bioavailability_by_route,
+    cost_per_responder,
     dose_response,
     iv_equivalent_doses,
 )
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
+
+
+def write(name, table):
+    Path(snakemake.output[name]).write_text(to_csv_text(table))
+
 
 log = configure(snakemake.log[0])
+pooling = Pooling.from_config(snakemake.params.pooling)
 dose = snakemake.params.dose
 bioavailability = read_validated_table(Path(snakemake.input.validated) / "bioavailability.csv")
 by_route = bioavailability_by_route(bioavailability, dose["reference_iv_mg"])
 by_comparison = iv_equivalent_doses(
     read_validated_table(snakemake.input.by_study), by_route, dose["body_weight_kg"]
 )
-coefficients, _ = dose_response(by_comparison, snakemake.params.pooling)
-for name, table in (
-    ("by_route", by_route),
-    ("by_comparison", by_comparison),
-    ("dose_response", coefficients),
-):
-    Path(snakemake.output[name]).write_text(to_csv_text(table))
-log.info("dose-response slope %.3f", coefficients["estimate"].iloc[1])
+coefficients, line = dose_response(by_comparison, pooling)
+write("by_route", by_route)
+write("by_comparison", by_comparison)
+write("dose_response", coefficients)
+write("dose_response_line", line)
+log.info("dose-response on %d comparisons", coefficients["k"].iloc[0])
+write(
+    "cost", cost_per_responder(read_validated_table(snakemake.input.rates), snakemake.params.costs)
+)

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.package_files import read_validated_tables
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 tables = read_validated_tables(

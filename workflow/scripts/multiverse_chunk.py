@@ -5,10 +5,9 @@ from pathlib import Path
 from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import chunk_specifications, fit_specifications
 from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.package_files import read_validated_tables
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 settings = snakemake.params.multiverse
@@ -24,7 +23,7 @@ table = fit_specifications(
     Protocol.from_config(snakemake.params.protocol),
     settings,
     specs,
-    confidence_level(snakemake.params.level),
+    snakemake.params.level,
     outcome,
 )
 Path(snakemake.output.table).write_text(to_csv_text(table))

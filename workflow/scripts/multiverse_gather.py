@@ -13,11 +13,13 @@ from ketamine_meta.analyses.multiverse import (
     data_specifications,
     multiverse_summary,
 )
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
+pooling = Pooling.from_config(snakemake.params.pooling)
 chunks = [read_validated_table(p) for p in snakemake.input.chunks]
 # A chunk without a rule set of its own is empty (fewer rule sets than chunks).
 table = pd.concat([c for c in chunks if len(c)] or chunks[:1], ignore_index=True)
@@ -30,8 +32,6 @@ with open(snakemake.output.specifications, "wb") as raw:
         handle.write(to_csv_text(compact).encode("utf-8"))
 choices = data_specifications(snakemake.params.multiverse, snakemake.params.outcome)
 Path(snakemake.output.data_specifications).write_text(to_csv_text(choices))
-summary = multiverse_summary(
-    table, snakemake.params.multiverse["estimand_choices"], snakemake.params.pooling
-)
+summary = multiverse_summary(table, snakemake.params.multiverse["estimand_choices"], pooling.model)
 Path(snakemake.output.summary).write_text(to_csv_text(summary))
 log.info("%d specification rows", len(table))

@@ -1,11 +1,10 @@
 """Snakemake entry: the network graph, league heat map and forest plot of one outcome."""
 
 from ketamine_meta.analyses.network import NETWORK_OUTCOMES
-from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.network_plots import league_heatmap, network_forest, network_graph
 from ketamine_meta.figures.plotting import deterministic_style, save_figures
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 outcome = snakemake.wildcards.outcome
@@ -22,7 +21,7 @@ with deterministic_style():
             read_validated_table(snakemake.input.league),
             effect,
             ratio,
-            confidence_level(snakemake.params.level),
+            snakemake.params.level,
             f"League table, {shown} at {when} (row against column)",
         ),
         "nma_forest": network_forest(
@@ -30,7 +29,7 @@ with deterministic_style():
             "risk ratio" if ratio else "Hedges' g",
             ratio,
             snakemake.params.method,
-            confidence_level(snakemake.params.level),
+            snakemake.params.level,
             f"Network estimates, {shown} at {when}",
         ),
     }

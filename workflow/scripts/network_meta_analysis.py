@@ -5,10 +5,9 @@ from pathlib import Path
 from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.network import network_analysis
 from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.package_files import read_validated_tables
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 tables = read_validated_tables(
@@ -19,7 +18,7 @@ results, comparisons, exclusions = network_analysis(
     ComparisonRules(**snakemake.params.comparisons),
     Protocol.from_config(snakemake.params.protocol),
     snakemake.params.network,
-    confidence_level(snakemake.params.level),
+    snakemake.params.level,
     snakemake.wildcards.outcome,
 )
 for name in ("effects", "league", "inconsistency", "graph"):

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from ketamine_meta.analyses.pooled import prisma_counts
-from ketamine_meta.cli.logs import configure
+from ketamine_meta.analyses.screening import prisma_counts
 from ketamine_meta.evidence.package_files import read_validated_table
-from ketamine_meta.figures.evidence_plots import prisma_flow
 from ketamine_meta.figures.plotting import deterministic_style, save_figure
+from ketamine_meta.figures.screening_plots import prisma_flow
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 validated = Path(snakemake.input.validated)
@@ -18,6 +18,6 @@ counts, reasons = prisma_counts(
 )
 log.info("flow counts: %s", counts)
 with deterministic_style():
-    figure = prisma_flow(counts, reasons)
+    figure = prisma_flow(counts, reasons, snakemake.params.timepoint_h)
     for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):
         log.info("wrote %s", path)

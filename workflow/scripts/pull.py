@@ -5,7 +5,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_local_package
 from ketamine_meta.evidence.package_source import (
     PackageSourceError,
@@ -15,6 +14,7 @@ from ketamine_meta.evidence.package_source import (
     source_kind,
     unpack_archive,
 )
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 source, expected = snakemake.params.source, snakemake.params.sha256

@@ -1,13 +1,9 @@
 """Snakemake entry: relapse-free curves grouped by route or enantiomer."""
 
-from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
-from ketamine_meta.figures.plotting import (
-    ROUTE_NAMES,
-    deterministic_style,
-    relapse_curves,
-    save_figure,
-)
+from ketamine_meta.figures.plotting import ROUTE_NAMES, deterministic_style, save_figure
+from ketamine_meta.figures.relapse_plots import relapse_curves
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 grouping = snakemake.wildcards.grouping

@@ -2,26 +2,27 @@
 
 from pathlib import Path
 
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.analyses.relapse import (
     durability_evidence,
     relapse_by_study,
     relapse_pooled,
     relapse_reproduction,
 )
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
-pooling = snakemake.params.pooling
+pooling = Pooling.from_config(snakemake.params.pooling)
 validated = Path(snakemake.input.validated)
 relapse = read_validated_table(validated / "relapse.csv")
 arms = read_validated_table(validated / "arms.csv")
-by_study = relapse_by_study(relapse, arms, pooling["level"])
+by_study = relapse_by_study(relapse, arms, pooling.model.level)
 tables = {
     "by_study": by_study,
     "pooled": relapse_pooled(by_study, relapse, arms, pooling),
-    "reproduction": relapse_reproduction(relapse, pooling["level"]),
+    "reproduction": relapse_reproduction(relapse, pooling.model.level),
     "durability": durability_evidence(
         read_validated_table(validated / "durability_cohorts.csv"), relapse, arms
     ),

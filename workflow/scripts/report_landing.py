@@ -3,14 +3,14 @@
 from pathlib import Path
 
 from ketamine_meta.analyses.changes import parse_record, text_table
-from ketamine_meta.cli.logs import configure
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.headline import headline
 from ketamine_meta.figures.report_pages import headline_rst, what_changed_rst
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
-level = confidence_level(snakemake.params.pooling["level"])
+pooling = Pooling.from_config(snakemake.params.pooling)
 tables = {
     name: read_validated_table(path)
     for name, path in snakemake.input.items()
@@ -18,9 +18,8 @@ tables = {
 }
 text = headline_rst(
     Path(snakemake.input.description).read_text(encoding="utf-8"),
-    headline(tables, snakemake.params.pooling, level),
+    headline(tables, pooling),
     read_validated_table(snakemake.input.claims),
-    level,
 )
 release = snakemake.input.release
 record = parse_record(Path(release[0]).read_text(encoding="utf-8"), release[0]) if release else None

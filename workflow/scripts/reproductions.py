@@ -5,10 +5,10 @@ from pathlib import Path
 
 from ketamine_meta.analyses.protocol import windows_from_config
 from ketamine_meta.analyses.reproductions import ComparabilityRules, reproductions_table
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
 from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 try:

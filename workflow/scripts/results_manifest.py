@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.manifest import manifest_text
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.manifest import manifest_text
 
 log = configure(snakemake.log[0])
 Path(snakemake.output[0]).write_text(manifest_text(snakemake.input), encoding="utf-8")

@@ -9,13 +9,14 @@ from ketamine_meta.analyses.grade import (
     traffic_light,
     trial_level_effects,
 )
-from ketamine_meta.analyses.protocol import Protocol
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.evidence.package_files import read_validated_table, read_validated_tables
 from ketamine_meta.figures.report_pages import summary_of_findings_html
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
+pooling = Pooling.from_config(snakemake.params.pooling)
 tables = read_validated_tables(
     snakemake.input.validated,
     ("studies", "arms", "outcomes", "contrasts", "adverse_events", "risk_of_bias"),
@@ -32,7 +33,7 @@ summary = summary_of_findings(
     effects,
     Protocol.from_config(snakemake.params.protocol),
     snakemake.params.nodes,
-    snakemake.params.pooling,
+    pooling,
     settings,
 )
 rob = tables["risk_of_bias"]
@@ -42,7 +43,7 @@ Path(snakemake.output.traffic_light).write_text(
 Path(snakemake.output.sensitivity).write_text(
     to_csv_text(
         risk_of_bias_sensitivity(
-            read_validated_table(snakemake.input.by_study), rob, snakemake.params.pooling, settings
+            read_validated_table(snakemake.input.by_study), rob, pooling, settings
         )
     )
 )
@@ -51,7 +52,7 @@ Path(snakemake.output.page).write_text(
     summary_of_findings_html(
         summary,
         "ketamine formulations against placebo for depression",
-        snakemake.params.pooling["min_trials"],
+        pooling.min_trials,
     ),
     encoding="utf-8",
 )

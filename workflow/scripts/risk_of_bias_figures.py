@@ -1,9 +1,9 @@
 """Snakemake entry: the risk-of-bias traffic-light and summary plots."""
 
-from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.certainty_plots import summary_plot, traffic_light_plot
 from ketamine_meta.figures.plotting import deterministic_style, save_figures
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 table = read_validated_table(snakemake.input.table)

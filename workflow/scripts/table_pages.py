@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ketamine_meta.cli.logs import configure
 from ketamine_meta.figures.report_pages import table_page_html
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 captions = snakemake.params.captions

@@ -1,17 +1,16 @@
 """Snakemake entry: every trial's observed course and the modelled g per formulation."""
 
-from ketamine_meta.cli.logs import configure
 from ketamine_meta.evidence.package_files import read_validated_table
-from ketamine_meta.figures.network_plots import time_course_plot
 from ketamine_meta.figures.plotting import deterministic_style, save_figure
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.figures.time_course_plots import time_course_plot
+from ketamine_meta.io.logs import configure
 
 log = configure(snakemake.log[0])
 with deterministic_style():
     figure = time_course_plot(
         read_validated_table(snakemake.input.cells),
         read_validated_table(snakemake.input.observed),
-        confidence_level(snakemake.params.level),
+        snakemake.params.level,
         snakemake.params.min_trials,
     )
     for path in save_figure(figure, dict(snakemake.output.items()), snakemake.params.png_dpi):

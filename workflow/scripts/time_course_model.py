@@ -3,23 +3,22 @@
 from pathlib import Path
 
 from ketamine_meta.analyses.comparisons import ComparisonRules
-from ketamine_meta.analyses.protocol import Protocol
+from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.analyses.time_course import time_course_analysis
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.package_files import read_validated_tables
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 from ketamine_meta.stats.multilevel import REPORTED_DIGITS
 
 log = configure(snakemake.log[0])
+pooling = Pooling.from_config(snakemake.params.pooling)
 results = time_course_analysis(
     read_validated_tables(snakemake.input.validated, ("studies", "arms", "outcomes", "contrasts")),
     ComparisonRules(**snakemake.params.comparisons),
     Protocol.from_config(snakemake.params.protocol),
     snakemake.params.nodes,
     snakemake.params.time_course,
-    snakemake.params.pooling,
-    confidence_level(snakemake.params.pooling["level"]),
+    pooling,
 )
 # The model's results at the precision its optimiser guarantees; the observed g and the
 # within-trial contrasts are closed-form.

@@ -3,12 +3,12 @@
 import sys
 from pathlib import Path
 
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.completeness import completeness_warnings
 from ketamine_meta.evidence.datapackage import RESOURCE_NAME, DataPackageError, validate_package
 from ketamine_meta.evidence.package_files import read_canonical_schema, read_package_dir
 from ketamine_meta.evidence.package_source import PackageSourceError
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 try:

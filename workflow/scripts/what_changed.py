@@ -14,8 +14,8 @@ from ketamine_meta.analyses.changes import (
     text_table,
     what_changed_markdown,
 )
-from ketamine_meta.cli.logs import configure
-from ketamine_meta.cli.tables import to_csv_text
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
 
 log = configure(snakemake.log[0])
 tables = {

@@ -15,7 +15,7 @@ the current results and lists what differs from the newest release (:func:`newes
 - ``verdict``: a claim whose audit verdict moved.
 
 Every value is kept as the CSV text holds it (floats at the 12 significant digits of
-``ketamine_meta.cli.tables``), so the same results give the same snapshot and record byte
+``ketamine_meta.io.tables``), so the same results give the same snapshot and record byte
 for byte, and a change of any written digit is reported. Tables are read as text
 (:func:`text_table`): no value is parsed, rounded or guessed on the way.
 """

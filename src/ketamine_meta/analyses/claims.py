@@ -37,9 +37,8 @@ import pandas as pd
 from scipy import special
 
 from ketamine_meta.analyses.comparisons import ENANTIOMER, ComparisonRules
-from ketamine_meta.analyses.pooled import arm_responses, pool_proportions
-from ketamine_meta.analyses.protocol import Protocol, Window, model_options, select_comparisons
-from ketamine_meta.stats.distributions import norm_ppf
+from ketamine_meta.analyses.protocol import Pooling, Protocol, Window, select_comparisons
+from ketamine_meta.analyses.response import arm_responses, pool_proportions
 from ketamine_meta.stats.effect_sizes import log_risk_ratio, proportion_logit, smd
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL, random_effects
 
@@ -123,7 +122,7 @@ class Evidence:
     """The tables the tests read (results of the pipeline and the data package)."""
 
     tables: Mapping[str, pd.DataFrame]
-    pooling: Mapping
+    pooling: Pooling
     rules: VerdictRules = field(default_factory=VerdictRules)
     protocol: Protocol = field(default_factory=Protocol)
     scale_preference: tuple[str, ...] = tuple(ComparisonRules().scale_preference)
@@ -136,10 +135,6 @@ class Evidence:
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
-
-    def model(self) -> dict:
-        """Keyword arguments of the configured random-effects model."""
-        return model_options(self.pooling)
 
     def only(self, study_ids: Sequence[str]) -> Evidence:
         """The evidence of the named studies alone (PROTOCOL.md §13).
@@ -227,8 +222,9 @@ def no_difference_verdict(ci_low: float, ci_high: float, null: float = 0.0) -> s
     return PARTLY if ci_low <= null <= ci_high else NOT_SUPPORTED
 
 
-def _wald_interval(yi: float, vi: float) -> tuple[float, float]:
-    half = norm_ppf(0.975) * np.sqrt(vi)
+def _wald_interval(ev: Evidence, yi: float, vi: float) -> tuple[float, float]:
+    """One estimate's Wald interval at the level of the configured model."""
+    half = ev.pooling.model.crit() * np.sqrt(vi)
     return yi - half, yi + half
 
 
@@ -435,7 +431,7 @@ def _smd_by_window(ev: Evidence, single_dose: bool = False) -> pd.DataFrame:
                 )
             except ValueError:
                 continue
-            fit = random_effects(sel["yi"], sel["vi"], **ev.model())
+            fit = random_effects(sel["yi"], sel["vi"], **ev.pooling.model.arguments)
             rows.append(
                 {
                     "window": window.label,
@@ -696,7 +692,7 @@ def esketamine_largest_trial(ev: Evidence, claim: pd.Series) -> Finding:
     ]
     top = require_rows(rows, "esketamine comparison at day 28")
     top = top.sort_values("n_total", ascending=False, kind="stable").iloc[0]
-    low, high = _wald_interval(top["yi"], top["vi"])
+    low, high = _wald_interval(ev, top["yi"], top["vi"])
     claimed_low, claimed_high = claimed_range(claim, ev.tolerance)
     return Finding(
         range_verdict(top["yi"], low, high, claimed_low, claimed_high, ev.rules.partial_overlap),
@@ -893,9 +889,9 @@ def maintenance_share_well(ev: Evidence, claim: pd.Series) -> Finding:
     trials = _relapse_free_by_trial(counted)
     if len(trials) == 1:
         estimate, variance = trials["yi"].iloc[0], trials["vi"].iloc[0]
-        bounds = np.array([estimate, *_wald_interval(estimate, variance)])
+        bounds = np.array([estimate, *_wald_interval(ev, estimate, variance)])
     else:
-        fit = random_effects(trials["yi"], trials["vi"], **ev.model())
+        fit = random_effects(trials["yi"], trials["vi"], **ev.pooling.model.arguments)
         bounds = np.array([fit.estimate, fit.ci_low, fit.ci_high])
     est, lo, hi = special.expit(bounds)
     low, high = claimed_range(claim, ev.tolerance)
@@ -970,7 +966,7 @@ def suicidal_ideation(ev: Evidence, claim: pd.Series) -> Finding:
     ]
     rows = rows.sort_values("timepoint_h").drop_duplicates("study_id", keep="last")
     require_rows(rows, "suicidal-ideation comparison within 30 h")
-    fit = random_effects(rows["yi"], rows["vi"], **ev.model())
+    fit = random_effects(rows["yi"], rows["vi"], **ev.pooling.model.arguments)
     return Finding(
         direction_verdict(fit.estimate, fit.ci_low),
         "g of suicidal-ideation scores (positive: less ideation), latest visit within 24 h",
@@ -1176,10 +1172,12 @@ def dosing_frequency_no_difference(ev: Evidence, claim: pd.Series) -> Finding:
         )
     if len(computed) == 1:
         study, yi, vi, described = computed[0]
-        low, high = _wald_interval(yi, vi)
+        low, high = _wald_interval(ev, yi, vi)
         kind, estimate = "", yi
     else:
-        fit = random_effects([c[1] for c in computed], [c[2] for c in computed], **ev.model())
+        fit = random_effects(
+            [c[1] for c in computed], [c[2] for c in computed], **ev.pooling.model.arguments
+        )
         estimate, low, high, kind = fit.estimate, fit.ci_low, fit.ci_high, "smd"
     return Finding(
         no_difference_verdict(low, high),
@@ -1240,9 +1238,9 @@ def enantiomer_dissociation(ev: Evidence, claim: pd.Series) -> Finding:
         [c[3]["n"] for c in counts],
     )
     if len(counts) == 1:
-        estimate, (low, high), kind = float(yi[0]), _wald_interval(yi[0], vi[0]), ""
+        estimate, (low, high), kind = float(yi[0]), _wald_interval(ev, yi[0], vi[0]), ""
     else:
-        fit = random_effects(yi, vi, **ev.model())
+        fit = random_effects(yi, vi, **ev.pooling.model.arguments)
         estimate, low, high, kind = fit.estimate, fit.ci_low, fit.ci_high, "ratio"
     rr = np.exp([estimate, low, high])
     return Finding(

@@ -1,9 +1,10 @@
 """Trace a pooled number to its comparisons, data rows and sources (``ketamine-meta explain``).
 
-For each explainable analysis, :data:`ANALYSES` names the per-comparison table and the pooled
-table of the pipeline's results; :func:`explain` prints the pooled estimate being explained
-(with its CI and model), then every row behind it: the estimate, each arm's mean, SD and n (or
-events and n), and the source, URL and locator of each arm's numbers.
+For each explainable analysis, the workflow's registry (``results/outputs.json``, read by
+:func:`explainable`) names the per-comparison table and the pooled table of the results;
+:func:`explain` prints the pooled estimate being explained (with its CI and model), then every
+row behind it: the estimate, each arm's mean, SD and n (or events and n), and the source, URL
+and locator of each arm's numbers.
 """
 
 from __future__ import annotations
@@ -29,29 +30,23 @@ class Explainable:
     scale: str = "identity"
 
 
-#: Analyses that can be explained, by name.
-ANALYSES: Mapping[str, Explainable] = {
-    "smd_24h": Explainable(
-        "results/tables/smd_24h_by_study.csv",
-        "results/tables/pooled_smd_24h_by_route.csv",
-        ("route", "enantiomer", "control_type", "population", "study_id"),
-    ),
-    "rr_response_24h": Explainable(
-        "results/tables/rr_response_24h_by_study.csv",
-        "results/tables/pooled_rr_response_24h_by_enantiomer.csv",
-        ("enantiomer", "route", "study_id"),
-        "ratio",
-    ),
-    "adverse_events": Explainable(
-        "results/tables/adverse_event_rr.csv", None, ("event", "route", "enantiomer", "study_id")
-    ),
-    "relapse": Explainable(
-        "results/tables/relapse_by_study.csv",
-        "results/tables/relapse_pooled.csv",
-        ("route", "enantiomer", "regimen", "study_id"),
-    ),
-    "claims": Explainable("results/tables/claims_audit.csv", None, ("claim_id", "topic")),
-}
+def explainable(traced: Mapping[str, Mapping]) -> dict[str, Explainable]:
+    """The analyses ``explain`` can trace, by name, from the workflow's registry.
+
+    ``traced`` is the ``traced`` block of ``results/outputs.json``
+    (:meth:`ketamine_meta.io.outputs.OutputRegistry.traced`): each slice of the workflow
+    registers which of its tables can be traced, so the names follow the configuration (the
+    primary timepoint among them) and nothing here lists a path.
+    """
+    return {
+        name: Explainable(
+            entry["rows"],
+            entry.get("pooled"),
+            tuple(entry.get("subgroup_columns", Explainable.subgroup_columns)),
+            entry.get("scale", "identity"),
+        )
+        for name, entry in traced.items()
+    }
 
 
 #: What a reader should know of a source of this kind beside its URL: an aggregator's copy (a
@@ -97,8 +92,12 @@ def explain(
     pooled: pd.DataFrame | None = None,
     analysis: Explainable | None = None,
 ) -> str:
-    """Text: the pooled estimate explained, then each row with its numbers and sources."""
-    analysis = analysis or ANALYSES["smd_24h"]
+    """Text: the pooled estimate explained, then each row with its numbers and sources.
+
+    ``analysis`` says how ``table`` and ``pooled`` are matched (default: an
+    :class:`Explainable` of per-comparison rows by route, enantiomer or study).
+    """
+    analysis = analysis or Explainable("", "")
     rows, column = select_rows(table, subgroup, analysis)
     if "study_id" in rows:
         rows = rows[rows["study_id"] != OVERALL_LABEL]

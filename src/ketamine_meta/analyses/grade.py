@@ -22,14 +22,15 @@ from ketamine_meta.analyses.comparisons import (
 )
 from ketamine_meta.analyses.network import node_of
 from ketamine_meta.analyses.protocol import (
+    Pooling,
     Protocol,
     Window,
-    model_options,
     select_comparisons,
 )
 from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.effect_sizes import log_risk_ratio
 from ketamine_meta.stats.meta_analysis import RandomEffectsResult, random_effects
+from ketamine_meta.stats.model import critical_value
 from ketamine_meta.stats.publication_bias import egger_test
 
 HIGH, CONCERNS, LOW, NOT_ASSESSED = "high", "some concerns", "low", "not assessed"
@@ -357,7 +358,8 @@ def optimal_information_size(measure: str, control_risk: float, settings: Mappin
     p2 = min(control_risk * (1 + settings["relative_change"]), 0.999)
     if not 0 < p1 < 1:
         return float("nan")
-    z = norm_ppf(0.975) + norm_ppf(0.8)
+    # The two-sided critical value at 95% (alpha 0.05) and the quantile of the power, 0.8.
+    z = critical_value(0.95) + norm_ppf(0.8)
     return 2 * z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2
 
 
@@ -438,11 +440,14 @@ def inconsistency(fit: RandomEffectsResult, trials: int, ratio: bool) -> tuple[i
     return int(fit.i2 > 50), text
 
 
-def publication_bias(rows: pd.DataFrame, trials: int, pooling: Mapping) -> tuple[int, str]:
-    """One level if Egger's test over ≥ 10 trials gives p < 0.10 (PROTOCOL.md §20.3)."""
+def publication_bias(fit: RandomEffectsResult, trials: int) -> tuple[int, str]:
+    """One level if Egger's test over ≥ 10 trials gives p < 0.10 (PROTOCOL.md §20.3).
+
+    The test refits the data of ``fit`` with its model.
+    """
     if trials < 10:
         return 0, f"not assessed ({trials} trials < 10)"
-    egger = egger_test(rows["yi"], rows["vi"], **model_options(pooling))
+    egger = egger_test(fit)
     return int(egger.pval < 0.10), f"Egger p = {egger.pval:.3f} ({trials} trials)"
 
 
@@ -475,7 +480,6 @@ def _downgrades(
     measure: str,
     control_risk: float,
     settings: Mapping,
-    pooling: Mapping,
 ) -> dict:
     weights = np.asarray(fit.weights) / np.sum(fit.weights)
     trials = len(rows)
@@ -491,7 +495,7 @@ def _downgrades(
     indirect_why = f"bipolar-only {bipolar:.0%}, self-rated scales {self_rated:.0%} of weight"
     n = float(rows["n_total"].astype(float).sum())
     precision, precision_why = imprecision(fit, n, trials, measure, control_risk, settings)
-    publication, publication_why = publication_bias(rows, trials, pooling)
+    publication, publication_why = publication_bias(fit, trials)
     rest = consistency + indirectness + precision + publication
     return {
         "rob_high_share": high,
@@ -535,12 +539,12 @@ def sof_row(
     formulation: str,
     group: pd.DataFrame,
     excluded: str,
-    pooling: Mapping,
+    pooling: Pooling,
     settings: Mapping,
 ) -> dict:
     """One summary-of-findings row: the trial-level pool, its risks and its certainty."""
     one_comparison_per_trial(group, spec.label, formulation)
-    fit = random_effects(group["yi"], group["vi"], **model_options(pooling))
+    fit = random_effects(group["yi"], group["vi"], **pooling.model.arguments)
     ratio = spec.measure == "logRR"
     risk = control_risk(group) if ratio else float("nan")
     shown = np.exp if ratio else float
@@ -568,7 +572,7 @@ def sof_row(
         "dependence": dependence(group),
         "excluded": excluded,
         "studies": ";".join(sorted(set(group["study_id"]))),
-        **_downgrades(group, fit, spec.measure, risk, settings, pooling),
+        **_downgrades(group, fit, spec.measure, risk, settings),
     }
 
 
@@ -577,7 +581,7 @@ def summary_of_findings(
     effects: pd.DataFrame,
     protocol: Protocol,
     nodes: Sequence[Mapping],
-    pooling: Mapping,
+    pooling: Pooling,
     settings: Mapping,
 ) -> pd.DataFrame:
     """The summary-of-findings rows (PROTOCOL.md §20.2), one comparison per trial.
@@ -731,7 +735,7 @@ SOF_COLUMNS = [
 
 
 def risk_of_bias_sensitivity(
-    by_study: pd.DataFrame, rob: pd.DataFrame, pooling: Mapping, settings: Mapping
+    by_study: pd.DataFrame, rob: pd.DataFrame, pooling: Pooling, settings: Mapping
 ) -> pd.DataFrame:
     """The primary 24 h SMD in the risk-of-bias sensitivity sets (PROTOCOL.md §20).
 
@@ -752,7 +756,7 @@ def risk_of_bias_sensitivity(
         if rows.empty:
             out.append({"analysis": name, "k": 0, "trials": 0, "studies": ""})
             continue
-        fit = random_effects(rows["yi"], rows["vi"], **model_options(pooling))
+        fit = random_effects(rows["yi"], rows["vi"], **pooling.model.arguments)
         out.append(
             {
                 "analysis": name,

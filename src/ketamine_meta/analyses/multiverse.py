@@ -37,7 +37,8 @@ import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, Window, in_nearest_order
-from ketamine_meta.stats.meta_analysis import BATCH_BLOCK_CELLS, confidence_level, fit_batch
+from ketamine_meta.stats.meta_analysis import BATCH_BLOCK_CELLS, fit_batch
+from ketamine_meta.stats.model import ModelSpec
 
 #: The value of a choice that does not apply to an outcome (PROTOCOL.md §21.1).
 NOT_APPLICABLE = "not applicable"
@@ -653,12 +654,12 @@ def _named(values: Sequence[str]) -> str:
 
 
 def _summary_row(
-    group: pd.DataFrame, effects: ChoiceEffects, model: Mapping
+    group: pd.DataFrame, effects: ChoiceEffects, model: ModelSpec
 ) -> dict[str, float | int | str]:
     """The summary of one estimand and subgroup: counts, trials, shares, estimates, choices."""
     fits = distinct_fits(group)
     data_sets = fits.drop_duplicates("data_set")
-    primary = fits[(fits["estimator"] == model["method"]) & (fits["test"] == model["test"])]
+    primary = fits[(fits["estimator"] == model.method) & (fits["test"] == model.test)]
     return {
         "specifications": len(group),
         "without_comparisons": int((group["k"] == 0).sum()),
@@ -727,7 +728,7 @@ def kept_specifications(
 
 
 def multiverse_summary(
-    table: pd.DataFrame, estimand_choices: Sequence[str], model: Mapping
+    table: pd.DataFrame, estimand_choices: Sequence[str], model: ModelSpec
 ) -> pd.DataFrame:
     """The multiverse per estimand and subgroup (PROTOCOL.md §21.3).
 
@@ -738,9 +739,9 @@ def multiverse_summary(
     estimand_choices : sequence of str
         Data choices whose values are different estimands (``multiverse.estimand_choices``):
         each value has its own rows, never pooled into one share.
-    model : mapping
-        The primary model (``pooling``: ``method``, ``test``), by which each distinct data
-        set's CI is judged once.
+    model : ModelSpec
+        The primary model (the configuration's ``pooling``), by whose ``method`` and ``test``
+        each distinct data set's CI is judged once.
 
     Returns
     -------
@@ -754,9 +755,9 @@ def multiverse_summary(
         5-95 % range and extremes of the estimates; the median k of the data sets; and the
         choices varied, without effect and the empty levels ("none" if none).
     """
-    if model["method"] not in set(table["estimator"]) or model["test"] not in set(table["test"]):
+    if model.method not in set(table["estimator"]) or model.test not in set(table["test"]):
         raise ValueError(
-            f"the primary model ({model['method']}, {model['test']}) is not among the "
+            f"the primary model ({model.method}, {model.test}) is not among the "
             "multiverse's estimators and tests"
         )
     rows = [
@@ -797,7 +798,7 @@ def inclusion_subsets(trials: Sequence[str], drop: int = 2) -> list[tuple[str, .
     ]
 
 
-def _not_enumerated(subgroup, trials, group, fit, settings, model) -> dict:
+def _not_enumerated(subgroup, trials, group, fit, settings, model: ModelSpec) -> dict:
     """The row of a subgroup too large to enumerate: the fit of all its trials, and why."""
     why = f"not enumerated: more than {settings['inclusion_max_trials']} trials"
     return {
@@ -814,8 +815,8 @@ def _not_enumerated(subgroup, trials, group, fit, settings, model) -> dict:
         "max_estimate": np.nan,
         "dropped_for_min_estimate": why,
         "dropped_for_max_estimate": why,
-        "method": model["method"],
-        "test": model["test"],
+        "method": model.method,
+        "test": model.test,
     }
 
 
@@ -829,14 +830,14 @@ def inclusion_multiverse(
     base_rules: ComparisonRules,
     protocol: Protocol,
     settings: Mapping,
-    model: Mapping,
+    model: ModelSpec,
     outcome: Mapping | None = None,
 ) -> pd.DataFrame:
     """The inclusion multiverse of the primary specification (PROTOCOL.md §21.2).
 
     For the primary data specification (:func:`primary_specification`) of ``outcome``
-    (default: the first of ``multiverse.outcomes``) and the model ``model`` (``method``,
-    ``test``, ``level``: the config's ``pooling``), per subgroup of ``settings["subgroups"]``:
+    (default: the first of ``multiverse.outcomes``) and the model ``model`` (the config's
+    ``pooling``), per subgroup of ``settings["subgroups"]``:
     every subset of the subgroup's trials of :func:`inclusion_subsets` with ``drop =
     settings["inclusion_drop"]``, a trial entering with all its comparisons. The subsets are
     masks over the subgroup's comparisons, fitted in one ``fit_batch`` call per subgroup.
@@ -864,9 +865,7 @@ def inclusion_multiverse(
         fit = fit_batch(
             np.tile(yi[group], (len(subsets), 1)),
             np.tile(vi[group], (len(subsets), 1)),
-            method=model["method"],
-            test=model["test"],
-            level=confidence_level(model["level"]),
+            **model.arguments,
             mask=mask,
         )
         full = int(np.flatnonzero(member.all(axis=1))[0])
@@ -889,8 +888,8 @@ def inclusion_multiverse(
                 "max_estimate": fit.estimate[highest],
                 "dropped_for_min_estimate": _left_out(trials, member[lowest]),
                 "dropped_for_max_estimate": _left_out(trials, member[highest]),
-                "method": model["method"],
-                "test": model["test"],
+                "method": model.method,
+                "test": model.test,
             }
         )
     return pd.DataFrame(rows, columns=INCLUSION_COLUMNS)

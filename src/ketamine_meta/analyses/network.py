@@ -30,7 +30,6 @@ from ketamine_meta.analyses.comparisons import (
     record_groups,
 )
 from ketamine_meta.analyses.protocol import Protocol, select_comparisons
-from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.network import (
     Network,
     NetworkError,
@@ -413,7 +412,7 @@ def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 def _league_rows(fit, labels: Mapping) -> pd.DataFrame:
     """Every ordered pair of nodes: row node minus column node, with its CI."""
-    crit = norm_ppf(0.5 + fit.level / 2)
+    crit = fit.model.crit()
     rows = [
         {
             "row": a,

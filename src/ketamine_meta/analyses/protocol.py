@@ -1,12 +1,14 @@
-"""The analysis protocol's selection rules: timepoint windows and analysis sets.
+"""The analysis protocol's rules: timepoint windows, analysis sets and the pooling model.
 
-``PROTOCOL.md`` fixes which comparisons each analysis pools; this module encodes its rules so
-that every analysis selects rows the same way:
+``PROTOCOL.md`` fixes which comparisons each analysis pools and how; this module encodes its
+rules so that every analysis selects and pools rows the same way:
 
 - a :class:`Window` (§6) is a range of hours after the first dose; within it each comparison
   (or arm) enters once, with the visit nearest the nominal time (ties: the earlier);
 - an :class:`AnalysisSet` (§5, §7, §8, §9, §10) names the control types, populations,
-  settings, data bases, score bases and designs an analysis pools.
+  settings, data bases, score bases and designs an analysis pools;
+- :class:`Pooling` (§11, §16) is the random-effects model every pooled estimate is fitted
+  with, the primary timepoint and the minimum information a pooled estimate needs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
+
+from ketamine_meta.stats.model import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -166,9 +170,68 @@ def in_nearest_order(
     return nearest.drop(columns=["_distance", "_rank"])
 
 
-def model_options(pooling: Mapping) -> dict:
-    """The random-effects model of ``pooling`` (PROTOCOL.md §11) as keyword arguments."""
-    return {"method": pooling["method"], "test": pooling["test"], "level": pooling["level"]}
+#: PROTOCOL.md §11: REML with the ad hoc Knapp-Hartung correction, 95% intervals.
+PROTOCOL_MODEL = ModelSpec("REML", "adhoc", 0.95)
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """How every pooled estimate is fitted and when it is shown (PROTOCOL.md §6, §11, §16).
+
+    Built once from the configuration's ``pooling`` block by :meth:`from_config` and passed
+    to every analysis that pools; the defaults are PROTOCOL.md's.
+
+    Attributes
+    ----------
+    model : ModelSpec
+        The random-effects model: tau^2 estimator, test and confidence level (§11).
+    timepoint_h : float
+        Nominal time of the primary window, hours after the first dose (§6).
+    min_trials : int
+        Fewest trials a pooled estimate is shown from as an answer (§11).
+    pi_min_trials : int
+        Fewest trials a prediction interval is shown from (with tau^2 > 0; §11).
+    small_study_min_trials : int
+        Fewest trials small-study tests are read from (§16; Handbook 13.3.5.4).
+    """
+
+    model: ModelSpec = PROTOCOL_MODEL
+    timepoint_h: float = 24.0
+    min_trials: int = 3
+    pi_min_trials: int = 3
+    small_study_min_trials: int = 10
+
+    #: The keys of the configuration's ``pooling`` block that make :attr:`model`.
+    MODEL_KEYS = ("method", "test", "level")
+
+    @classmethod
+    def from_config(cls, entry: Mapping) -> Pooling:
+        """From the configuration's ``pooling`` block; keys it lacks keep PROTOCOL.md's values.
+
+        ``method``, ``test`` and ``level`` make the :class:`ModelSpec`, which validates them
+        and reads a level of 95 as 0.95.
+
+        Raises
+        ------
+        ValueError
+            For an unknown key, or a model the engine does not fit (naming the value).
+        """
+        names = {f.name for f in fields(cls)} - {"model"}
+        unknown = set(entry) - names - set(cls.MODEL_KEYS)
+        if unknown:
+            raise ValueError(f"unknown pooling keys: {', '.join(sorted(unknown))}")
+        base = cls()
+        model = {k: entry.get(k, getattr(base.model, k)) for k in cls.MODEL_KEYS}
+        return cls(
+            model=ModelSpec(**model),
+            timepoint_h=float(entry.get("timepoint_h", base.timepoint_h)),
+            **{k: int(entry[k]) for k in names - {"timepoint_h"} if k in entry},
+        )
+
+    @property
+    def timepoint_label(self) -> str:
+        """The primary timepoint as analyses and tables name it, e.g. ``24h``."""
+        return f"{self.timepoint_h:g}h"
 
 
 def select_comparisons(
@@ -234,10 +297,11 @@ class Protocol:
 
 __all__ = [
     "DEFAULT_WINDOWS",
+    "PROTOCOL_MODEL",
     "AnalysisSet",
+    "Pooling",
     "Protocol",
     "Window",
-    "model_options",
     "nearest_in_window",
     "select_comparisons",
     "window_at",

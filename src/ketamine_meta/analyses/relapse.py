@@ -26,17 +26,16 @@ Collett, D. (2015). *Modelling survival data in medical research* (3rd ed.), sec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ENANTIOMER
-from ketamine_meta.analyses.protocol import model_options
-from ketamine_meta.stats.distributions import norm_ppf
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.stats.effect_sizes import log_hazard_ratio
-from ketamine_meta.stats.meta_analysis import random_effects
+from ketamine_meta.stats.meta_analysis import RandomEffectsResult, random_effects
+from ketamine_meta.stats.model import critical_value
 
 #: Days at which relapse-free shares are reported.
 REPORT_DAYS = (14, 28, 56)
@@ -179,8 +178,11 @@ def follow_up_days(rows: pd.DataFrame) -> float:
 def relapse_by_study(
     relapse: pd.DataFrame, arms: pd.DataFrame, level: float = 0.95
 ) -> pd.DataFrame:
-    """One row per study and arm with a relapse summary (see :data:`RELAPSE_BY_STUDY_COLUMNS`)."""
-    crit = norm_ppf(0.5 + level / 2)
+    """One row per study and arm with a relapse summary (see :data:`RELAPSE_BY_STUDY_COLUMNS`).
+
+    Intervals are Wald intervals at ``level`` (a fraction).
+    """
+    crit = critical_value(level)
     arm_info = arms.set_index(["study_id", "arm_id"])
     rows = []
     for (study_id, arm_id), group in relapse.groupby(["study_id", "arm_id"], sort=True):
@@ -263,7 +265,7 @@ RELAPSE_POOLED_COLUMNS = [
 
 
 def relapse_pooled(
-    by_study: pd.DataFrame, relapse: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
+    by_study: pd.DataFrame, relapse: pd.DataFrame, arms: pd.DataFrame, pooling: Pooling
 ) -> pd.DataFrame:
     r"""Pooled median time to relapse, and the pooled HR of continuing versus stopping.
 
@@ -274,7 +276,6 @@ def relapse_pooled(
     variance from their CI (:func:`~ketamine_meta.stats.effect_sizes.log_hazard_ratio`). Both by the
     random-effects model of ``pooling``.
     """
-    model = model_options(pooling)
     rows = []
     usable = by_study[
         by_study["log_rate_se"].notna()
@@ -282,9 +283,11 @@ def relapse_pooled(
         & (by_study["regimen"] != "comparator")
     ]
     for (route, enantiomer, regimen_), group in usable.groupby(["route", "enantiomer", "regimen"]):
-        fit = random_effects(np.log(group["median_days"]), group["log_rate_se"] ** 2, **model)
+        fit = random_effects(
+            np.log(group["median_days"]), group["log_rate_se"] ** 2, **pooling.model.arguments
+        )
         rows.append(
-            _pooled_row(fit, group, pooling)
+            _pooled_row(fit, group)
             | {
                 "quantity": "median days to relapse",
                 "route": route,
@@ -301,13 +304,14 @@ def relapse_pooled(
     return pd.DataFrame(rows, columns=RELAPSE_POOLED_COLUMNS)
 
 
-def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping) -> dict:
+def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Pooling) -> dict:
     """Hazard ratio of relapse, continued against stopped (PROTOCOL.md §15).
 
     Strata of one trial (e.g. SUSTAIN-1's stable remitters and stable responders) are not
     independent trials: they are combined by a fixed-effect inverse-variance model (statsmodels
-    ``combine_effects``), with a Wald interval. Several trials would then be pooled by the
-    random-effects model of ``pooling``; with one trial its combined strata are the estimate.
+    ``combine_effects``), with a Wald interval at the model's level. Several trials would then
+    be pooled by the random-effects model of ``pooling``; with one trial its combined strata
+    are the estimate.
     """
     # Imported here: statsmodels loads scipy.stats, about 0.45 s for every process.
     from statsmodels.stats.meta_analysis import combine_effects
@@ -340,7 +344,7 @@ def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
     }
     if len(combined) == 1:
         estimate, variance, strata = combined[0]
-        half = norm_ppf(0.5 + pooling["level"] / 2) * np.sqrt(variance)
+        half = pooling.model.crit() * np.sqrt(variance)
         return described | {
             "k": strata,
             "estimate": np.exp(estimate),
@@ -351,11 +355,11 @@ def _pooled_hazard_ratio(hrs: pd.DataFrame, arms: pd.DataFrame, pooling: Mapping
             "test": "z",
         }
     y, v, _ = map(np.array, zip(*combined, strict=True))
-    fit = random_effects(y, v, **model_options(pooling))
-    return _pooled_row(fit, hrs, pooling) | described | {"k": len(hrs)}
+    fit = random_effects(y, v, **pooling.model.arguments)
+    return _pooled_row(fit, hrs) | described | {"k": len(hrs)}
 
 
-def _pooled_row(fit, rows: pd.DataFrame, pooling: Mapping) -> dict:
+def _pooled_row(fit: RandomEffectsResult, rows: pd.DataFrame) -> dict:
     """Columns of a pooled row fitted on the log scale, back-transformed."""
     return {
         "k": fit.k,
@@ -365,7 +369,7 @@ def _pooled_row(fit, rows: pd.DataFrame, pooling: Mapping) -> dict:
         "ci_low": np.exp(fit.ci_low),
         "ci_high": np.exp(fit.ci_high),
         "tau2": fit.tau2,
-        "method": pooling["method"],
+        "method": fit.model.method,
         "test": fit.test,
     }
 
@@ -397,9 +401,9 @@ def relapse_reproduction(relapse: pd.DataFrame, level: float = 0.95) -> pd.DataF
     - A share relapsed by a day: ours is the fitted curve at that day.
 
     Where the fit is forced through the published value, the difference is 0 by construction;
-    ``how_ours_was_obtained`` says so.
+    ``how_ours_was_obtained`` says so. Our intervals are Wald intervals at ``level``.
     """
-    crit = norm_ppf(0.5 + level / 2)
+    crit = critical_value(level)
     rows = []
     for (study_id, arm_id), group in relapse.groupby(["study_id", "arm_id"], sort=True):
         fit = fit_arm(group[group["measure"] != "hazard_ratio"])

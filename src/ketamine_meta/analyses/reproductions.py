@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses.protocol import DEFAULT_WINDOWS, Window, nearest_in_window, window_at
-from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.effect_sizes import log_odds_ratio
 from ketamine_meta.stats.meta_analysis import random_effects
+from ketamine_meta.stats.model import critical_value
 
 RATIO_MEASURES = {"OR", "RR"}
 #: ``agreement`` of a row whose trial set is too small a part of the review's (§22).
@@ -271,12 +271,13 @@ def _difference(fit, row: Mapping, ratio: bool) -> tuple[float, float, float]:
     """
     transform = np.log if ratio else (lambda v: v)
     published = transform(row["published"])
+    crit = critical_value(0.95)
     published_se = (transform(row["published_ci_high"]) - transform(row["published_ci_low"])) / (
-        2 * norm_ppf(0.975)
+        2 * crit
     )
     difference = float(fit.estimate - published)
     se = float(np.sqrt(fit.se**2 + published_se**2))
-    half = norm_ppf(0.975) * se
+    half = crit * se
     return difference, difference - half, difference + half
 
 

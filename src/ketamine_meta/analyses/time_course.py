@@ -34,9 +34,9 @@ from ketamine_meta.analyses.comparisons import (
     record_groups,
 )
 from ketamine_meta.analyses.network import node_of
-from ketamine_meta.analyses.protocol import Protocol, select_comparisons
-from ketamine_meta.stats.distributions import norm_ppf
+from ketamine_meta.analyses.protocol import Pooling, Protocol, select_comparisons
 from ketamine_meta.stats.meta_analysis import random_effects
+from ketamine_meta.stats.model import ModelSpec
 from ketamine_meta.stats.multilevel import (
     MultilevelError,
     fit_autoregressive,
@@ -244,20 +244,16 @@ def _too_few_note(trials: Sequence[str], min_trials: int) -> str:
 
 
 def window_contrasts(
-    observed: pd.DataFrame,
-    correlation: float,
-    pooling: Mapping,
-    level: float,
-    min_trials: int = 2,
+    observed: pd.DataFrame, correlation: float, model: ModelSpec, min_trials: int = 2
 ) -> pd.DataFrame:
     """Every trial's difference in g between two windows it reports, and their pools.
 
-    The trial rows carry Wald z intervals under the sampling correlation ``correlation`` of
-    adjacent windows (module docstring); a formulation's window pair reported by at least
-    ``min_trials`` trials is pooled by :func:`~ketamine_meta.stats.meta_analysis.random_effects`
-    with ``pooling``'s ``method`` and ``test``.
+    The trial rows carry Wald z intervals at ``model``'s level under the sampling correlation
+    ``correlation`` of adjacent windows (module docstring); a formulation's window pair
+    reported by at least ``min_trials`` trials is pooled by
+    :func:`~ketamine_meta.stats.meta_analysis.random_effects` with ``model``.
     """
-    crit = norm_ppf(0.5 + level / 2)
+    crit = model.crit()
     rows = []
     for (group, study), records in record_groups(observed, ["group", "study_id"]):
         for first, second in combinations(sorted(records, key=lambda r: r["position"]), 2):
@@ -291,7 +287,7 @@ def window_contrasts(
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     trials = pd.DataFrame(rows)
     pooled = [
-        _pooled_contrast(pair, pooling, level, correlation)
+        _pooled_contrast(pair, model, correlation)
         for _, pair in trials.groupby(["group", "from", "to"], sort=False)
         if len(pair) >= min_trials
     ]
@@ -301,11 +297,9 @@ def window_contrasts(
     return table.reindex(columns=CONTRAST_COLUMNS).reset_index(drop=True)
 
 
-def _pooled_contrast(pair: pd.DataFrame, pooling: Mapping, level: float, r: float) -> dict:
+def _pooled_contrast(pair: pd.DataFrame, model: ModelSpec, r: float) -> dict:
     """The random-effects pool (PROTOCOL.md §11) of one window pair's trial contrasts."""
-    fit = random_effects(
-        pair["estimate"], pair["se"] ** 2, pooling["method"], pooling["test"], level
-    )
+    fit = random_effects(pair["estimate"], pair["se"] ** 2, **model.arguments)
     first = pair.iloc[0]
     return {
         "group": first["group"],
@@ -321,7 +315,7 @@ def _pooled_contrast(pair: pd.DataFrame, pooling: Mapping, level: float, r: floa
         "ci_low": fit.ci_low,
         "ci_high": fit.ci_high,
         "tau2": fit.tau2,
-        "method": fit.method,
+        "method": fit.model.method,
         "test": fit.test,
         "sampling_correlation": r,
     }
@@ -333,10 +327,11 @@ def time_course_analysis(
     protocol: Protocol,
     nodes: Sequence[Mapping],
     settings: Mapping,
-    pooling: Mapping,
-    level: float,
+    pooling: Pooling,
 ) -> TimeCourseTables:
     """The primary model, its sensitivity models and the within-trial contrasts (§19).
+
+    Intervals are at ``pooling``'s level; the contrasts are pooled with its model.
 
     The primary model is the first structure at the configured sampling correlation and the
     configured fixed rho; then the other structures, the primary structure at each fixed rho
@@ -344,6 +339,7 @@ def time_course_analysis(
     ``sampling_correlation_range``.
     """
     observed, excluded = observed_effects(tables, rules, protocol, nodes, settings["groups"])
+    level = pooling.model.level
     primary, *others = settings["structures"]
     r, rho = settings["sampling_correlation"], settings["random_correlation"]
     models = [("primary", primary, r, rho)]
@@ -365,5 +361,5 @@ def time_course_analysis(
         ],
         ignore_index=True,
     )
-    contrasts = window_contrasts(observed, r, pooling, level, settings["min_trials"])
+    contrasts = window_contrasts(observed, r, pooling.model, settings["min_trials"])
     return TimeCourseTables(cells=cells, contrasts=contrasts, observed=observed, excluded=excluded)

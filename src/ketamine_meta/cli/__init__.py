@@ -20,16 +20,3 @@ import-registry FILE.json --map MAPPING.yaml --out DIR
     A trial's results posted on ClinicalTrials.gov (API v2 JSON) as data package rows, by a
     reviewed mapping; everything unmapped is listed.
 """
-
-from __future__ import annotations
-
-
-def __getattr__(name: str):
-    # The entry point (``ketamine_meta.cli:main``) is resolved on first use, so that the
-    # workflow's scripts, which import only ketamine_meta.cli.logs and .tables, do not pay
-    # for importing every subcommand's dependencies (PEP 562).
-    if name == "main":
-        from ketamine_meta.cli.commands import main
-
-        return main
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,10 +32,9 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses.explain import ANALYSES, explain, select_rows, subgroups
+from ketamine_meta.analyses.explain import explain, explainable, select_rows, subgroups
 from ketamine_meta.cli import new_trial, registry_import
 from ketamine_meta.cli.errors import UsageError
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.citations import bibtex
 from ketamine_meta.evidence.completeness import completeness_warnings
 from ketamine_meta.evidence.datapackage import (
@@ -52,6 +51,8 @@ from ketamine_meta.evidence.package_files import (
 )
 from ketamine_meta.evidence.package_source import PackageSourceError
 from ketamine_meta.evidence.synthetic import MAX_TRIALS, write_synthetic_package
+from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
+from ketamine_meta.io.tables import to_csv_text
 from ketamine_meta.stats.effect_sizes import (
     log_odds_ratio,
     log_risk_ratio,
@@ -64,10 +65,9 @@ from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_i
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     SUBGROUP_TEST_LABEL,
-    TESTS,
-    confidence_level,
     pool_by_subgroup,
 )
+from ketamine_meta.stats.model import TESTS, ModelSpec
 from ketamine_meta.stats.network import (
     NETWORK_METHODS,
     NetworkError,
@@ -407,7 +407,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
         _check_subgroup_labels(frame, args.input, args.by)
     yi = _numeric(frame, args.yi, args.input)
     vi = _numeric(frame, args.vi, args.input)
-    level = _level(args.level)
+    model = _model(args.method, args.test, args.level)
     for values, column in ((yi, args.yi), (vi, args.vi)):
         if np.isnan(values).any():
             row = _first_row(np.isnan(values))
@@ -444,9 +444,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
         data,
         by="group",
         analysis=args.analysis,
-        method=args.method,
-        test=args.test,
-        level=level,
+        **model.arguments,
         n=None,
     )
     if not args.by:
@@ -523,9 +521,11 @@ def _check_distinct(
 def cmd_nma(args: argparse.Namespace) -> int:
     """Random-effects network meta-analysis of pairwise contrasts."""
     contrasts = _nma_contrasts(_read_csv(args.input, text_columns=NMA_NAMES), args.input)
+    # The network model has z intervals; the test only completes the specification.
+    model = _model(args.method, "z", args.level)
     try:
         fit = fit_network(
-            network_from_pairwise(contrasts, args.reference), args.method, _level(args.level)
+            network_from_pairwise(contrasts, args.reference), model.method, model.level
         )
     except NetworkError as exc:
         if exc.study is None:
@@ -568,11 +568,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     """Print the pooled number and every comparison, data row and source behind it."""
     root = Path(args.root)
-    analysis = ANALYSES[args.analysis]
+    registry = root / REGISTRY_FILE
+    if not registry.is_file():
+        raise UsageError(f"{registry}: no registry of outputs (run the pipeline first: make)")
+    analyses = explainable(read_registry(registry)["traced"])
+    if args.analysis not in analyses:
+        raise UsageError(
+            f"{args.analysis}: not an analysis of {registry}; valid: {', '.join(sorted(analyses))}"
+        )
+    analysis = analyses[args.analysis]
     rows_path, pooled_path = str(root / analysis.rows), str(root / (analysis.pooled or ""))
     table = _read_csv(rows_path)
     pooled = _read_csv(pooled_path) if analysis.pooled else None
-    sources_path = str(root / "data/raw/sources.csv")
+    # The package the run pulled (its config's data.source), else the repository's own.
+    pulled = root / "data/processed/package/sources.csv"
+    sources_path = str(pulled if pulled.is_file() else root / "data/raw/sources.csv")
     sources = _read_csv(sources_path)
     _require_columns(sources, ["source_id", "url"], sources_path)
     try:
@@ -672,11 +682,12 @@ def _check_variance_bounds(frame: pd.DataFrame, path: str, column: str, vi: np.n
     _refuse_cells(frame, path, column, (vi < low) | ((vi > high) & np.isfinite(vi)), why)
 
 
-def _level(value: float) -> float:
+def _model(method: str, test: str, level: float) -> ModelSpec:
+    """The model of the options; argparse has checked ``--method`` and ``--test``."""
     try:
-        return confidence_level(value)
+        return ModelSpec(method, test, level)
     except ValueError as exc:
-        raise UsageError(f"--level {value}: {exc}") from exc
+        raise UsageError(f"--level {level}: {exc}") from exc
 
 
 def cmd_cite(args: argparse.Namespace) -> int:
@@ -862,7 +873,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
-    p.add_argument("analysis", choices=sorted(ANALYSES))
+    p.add_argument(
+        "analysis",
+        help="a traced analysis of results/outputs.json, e.g. smd_24h, rr_response_24h, "
+        "adverse_events, relapse, claims",
+    )
     p.add_argument(
         "subgroup",
         nargs="?",

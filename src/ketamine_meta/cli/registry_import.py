@@ -25,7 +25,6 @@ from pathlib import Path
 import pandas as pd
 
 from ketamine_meta.cli.errors import UsageError
-from ketamine_meta.cli.tables import to_csv_text
 from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
 from ketamine_meta.evidence.datapackage import formula_problem
 from ketamine_meta.evidence.package_files import (
@@ -42,6 +41,7 @@ from ketamine_meta.evidence.registry import (
     import_registry,
     study_record,
 )
+from ketamine_meta.io.tables import to_csv_text
 
 #: The mapping's schema, in the source tree beside ``src`` (the project is installed editable).
 MAPPING_SCHEMA = (

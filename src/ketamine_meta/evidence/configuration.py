@@ -23,7 +23,7 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
-from ketamine_meta.stats.meta_analysis import confidence_level
+from ketamine_meta.stats.model import confidence_level
 
 #: Bounds of a configuration file: far above what the project's own files use.
 MAX_YAML_BYTES = 256 * 1024

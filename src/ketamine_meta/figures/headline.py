@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.figures.labels import model_text, p_text
-from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
+from ketamine_meta.stats.model import ModelSpec
 
 #: How route and control codes read in sentences.
 ROUTE_WORDS = {"IV": "intravenous", "IN": "intranasal", "IM": "intramuscular", "oral": "oral"}
@@ -64,9 +65,10 @@ class HeadlineRow:
 
 @dataclass(frozen=True)
 class Headline:
-    """The headline: the model named, two tables, and the caveats in words."""
+    """The headline: the model named, its confidence level, two tables, the caveats in words."""
 
     model: str
+    level: float
     timepoint: str
     smd_rows: list[HeadlineRow]
     rr_rows: list[HeadlineRow]
@@ -81,9 +83,12 @@ def _interval(estimate: float, low: float, high: float, scale=lambda x: x) -> st
     return f"{scale(estimate):.2f} {_bounds(low, high, scale)}"
 
 
-def _trial_results(by_study: pd.DataFrame, level: float, scale) -> str:
-    """Each trial's own estimate and Wald interval: what a reader gets instead of a pool."""
-    crit = norm_ppf(0.5 + level / 2)
+def _trial_results(by_study: pd.DataFrame, model: ModelSpec, scale) -> str:
+    """Each trial's own estimate and Wald interval: what a reader gets instead of a pool.
+
+    The intervals are at ``model``'s level, as the pooled ones beside them.
+    """
+    crit = model.crit()
     parts = []
     for row in by_study.sort_values("label").itertuples(index=False):
         half = crit * math.sqrt(row.vi)
@@ -92,7 +97,7 @@ def _trial_results(by_study: pd.DataFrame, level: float, scale) -> str:
 
 
 def _rows(
-    pooled: pd.DataFrame, by_study: pd.DataFrame, by: str, level: float, scale
+    pooled: pd.DataFrame, by_study: pd.DataFrame, by: str, model: ModelSpec, scale
 ) -> list[HeadlineRow]:
     """The overall row first, then each subgroup of ``by`` (named in words)."""
     rows = []
@@ -106,7 +111,7 @@ def _rows(
         label = "all trials" if overall else f"{by}: {named}"
         members = by_study if overall else by_study[by_study[by].astype(str) == row.subgroup]
         if isinstance(row.display, str) and row.display:
-            estimate = f"{row.display}: {_trial_results(members, level, scale)}"
+            estimate = f"{row.display}: {_trial_results(members, model, scale)}"
         else:
             estimate = _interval(row.estimate, row.ci_low, row.ci_high, scale)
         prediction = (
@@ -200,7 +205,7 @@ def _certainty(sof: pd.DataFrame, timepoint: str) -> str:
     )
 
 
-def headline(tables: Mapping[str, pd.DataFrame], pooling: Mapping, level: float) -> Headline:
+def headline(tables: Mapping[str, pd.DataFrame], pooling: Pooling) -> Headline:
     """The headline of the results tables.
 
     Parameters
@@ -211,20 +216,20 @@ def headline(tables: Mapping[str, pd.DataFrame], pooling: Mapping, level: float)
         ``head_to_head``, ``publication_bias`` and ``summary_of_findings``: the results tables
         of those names.
     pooling
-        The ``pooling`` block of the config (the primary timepoint).
-    level
-        The confidence level, as a fraction.
+        The configuration's pooling: the primary timepoint, and the model whose level the
+        intervals have.
     """
     overall = tables["pooled_by_route"].set_index("subgroup").loc[OVERALL_LABEL]
-    timepoint = f"{pooling['timepoint_h']:g} h"
+    timepoint = f"{pooling.timepoint_h:g} h"
+    model = pooling.model
     smd = tables["smd_by_study"]
-    smd_rows = _rows(tables["pooled_by_route"], smd, "route", level, lambda x: x) + [
+    smd_rows = _rows(tables["pooled_by_route"], smd, "route", model, lambda x: x) + [
         row
-        for row in _rows(tables["pooled_by_enantiomer"], smd, "enantiomer", level, lambda x: x)
+        for row in _rows(tables["pooled_by_enantiomer"], smd, "enantiomer", model, lambda x: x)
         if row.label != "all trials"
     ]
     rr_rows = _rows(
-        tables["rr_by_enantiomer"], tables["rr_by_study"], "enantiomer", level, math.exp
+        tables["rr_by_enantiomer"], tables["rr_by_study"], "enantiomer", model, math.exp
     )
     statements = [
         _confounding(smd),
@@ -234,6 +239,7 @@ def headline(tables: Mapping[str, pd.DataFrame], pooling: Mapping, level: float)
     ]
     return Headline(
         model=model_text(overall["method"], overall["test"]),
+        level=model.level,
         timepoint=timepoint,
         smd_rows=smd_rows,
         rr_rows=rr_rows,
@@ -241,9 +247,9 @@ def headline(tables: Mapping[str, pd.DataFrame], pooling: Mapping, level: float)
     )
 
 
-def headline_markdown(result: Headline, level: float) -> str:
+def headline_markdown(result: Headline) -> str:
     """The README's headline block: the g table, the response table and the caveats."""
-    ci = f"{level:.0%} CI"
+    ci = f"{result.level:.0%} CI"
 
     def table(rows: list[HeadlineRow], measure: str, prediction: bool) -> list[str]:
         header = f"| subgroup | k (trials) | n | {measure} [{ci}] |" + (

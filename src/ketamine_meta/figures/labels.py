@@ -21,3 +21,8 @@ def model_text(method: str, test: str) -> str:
 def p_text(p: float) -> str:
     """``p = 0.042``, or ``p < 0.001`` where three decimals would print ``p = 0.000``."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def hours_text(hours: float) -> str:
+    """A time after the first dose as figures print it: ``24 h`` below two days, else ``28 d``."""
+    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} d"

@@ -24,6 +24,7 @@ from ketamine_meta.analyses.multiverse import (
     estimand_subgroups,
     kept_specifications,
 )
+from ketamine_meta.figures.labels import hours_text
 
 CHOICE_LABELS = {
     "control_set": "control set",
@@ -41,7 +42,7 @@ CHOICE_LABELS = {
 #: few comparisons pooled with Hartung-Knapp span orders of magnitude and are cut at its edge.
 RATIO_AXIS_PERCENTILES = (10, 90)
 #: The axis label of each measure's estimates.
-MEASURE_LABELS = {"SMD": "Hedges' g at 24 h", "logRR": "Risk ratio of response at 24 h"}
+MEASURE_LABELS = {"SMD": "Hedges' g", "logRR": "Risk ratio of response"}
 
 
 def _ratio(measure: str) -> bool:
@@ -97,6 +98,7 @@ def specification_curve(
     estimand_choices: Sequence[str],
     subgroup: str = "overall",
     measure: str = "SMD",
+    timepoint_h: float = 24,
 ) -> Figure:
     """The specification curve of the primary estimand in one subgroup (Simonsohn et al. 2020).
 
@@ -128,7 +130,7 @@ def specification_curve(
     top.set_xticks([])
     if ratio and len(rows):
         _ratio_axis(top, low, high, estimate)
-    top.set_ylabel(MEASURE_LABELS[measure])
+    top.set_ylabel(f"{MEASURE_LABELS[measure]} at {hours_text(timepoint_h)}")
     top.legend(loc="upper left", fontsize=7, markerscale=6, frameon=False)
     estimand = estimand_title(estimand_labels(rows, estimand_choices).iloc[0]) if len(rows) else ""
     counts = (
@@ -179,7 +181,10 @@ def _distribution_panels(
 
 
 def estimate_distribution(
-    table: pd.DataFrame, estimand_choices: Sequence[str], measure: str = "SMD"
+    table: pd.DataFrame,
+    estimand_choices: Sequence[str],
+    measure: str = "SMD",
+    timepoint_h: float = 24,
 ) -> Figure:
     """The estimates of the distinct fits, one panel per estimand, by subgroup (violins).
 
@@ -216,6 +221,8 @@ def estimate_distribution(
         # Ticks of one length, so that major and minor labels line up.
         axes[-1].xaxis.set_tick_params(which="both", length=3.5)
     scale = " (log axis)" if ratio else ""
-    axes[-1].set_xlabel(f"{MEASURE_LABELS[measure]}, distinct fits{scale}")
+    axes[-1].set_xlabel(
+        f"{MEASURE_LABELS[measure]} at {hours_text(timepoint_h)}, distinct fits{scale}"
+    )
     figure.suptitle("Estimates across the multiverse, by estimand and subgroup", fontsize=10)
     return figure

@@ -1,4 +1,4 @@
-"""Journal-style figures, built as matplotlib Figures (saving is the caller's job)."""
+"""What every figure shares: deterministic saving and style, labels, and the forest plot."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 
 from ketamine_meta.analyses.comparisons import ARM_LEVEL
-from ketamine_meta.analyses.relapse import OBSERVED_SUMMARIES, SummaryFit
 from ketamine_meta.figures.labels import model_text, p_text
-from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
+from ketamine_meta.stats.model import critical_value
 
 ROUTE_NAMES = {
     "IV": "Intravenous",
@@ -26,6 +25,7 @@ ROUTE_NAMES = {
     "IM": "Intramuscular",
     "SC": "Subcutaneous",
 }
+
 
 #: rcParams that make SVG output byte-identical across runs and machines: a fixed hash salt
 #: for element ids, text kept as text, and the font matplotlib ships.
@@ -37,14 +37,24 @@ DETERMINISTIC_RC = {
     "path.simplify": False,
 }
 
+
 # Figure-fraction x positions of the text columns and of the plotting panel.
 COL_N_TREAT, COL_N_CTRL = 0.345, 0.405
+
+
 PANEL_LEFT, PANEL_WIDTH = 0.43, 0.28
+
+
 COL_CI, COL_WEIGHT = 0.875, 0.955
+
+
 FOOTNOTE_STEP_IN = 0.2
+
 
 #: Metadata that would otherwise stamp the date and software version into saved files.
 SVG_METADATA = {"Date": None, "Creator": None}
+
+
 PNG_METADATA = {"Software": None}
 
 
@@ -184,7 +194,7 @@ def forest_plot(
     overall = by_name.loc[OVERALL_LABEL]
     weights = 1 / (effects["vi"] + overall["tau2"])
     weights = 100 * weights / weights.sum()
-    z = norm_ppf(0.5 + level / 2)
+    z = critical_value(level)
     lows = effects["yi"] - z * np.sqrt(effects["vi"])
     highs = effects["yi"] + z * np.sqrt(effects["vi"])
 
@@ -419,89 +429,20 @@ def forest_plot(
     return fig
 
 
-COMPARATOR_PANEL = "Comparators (not ketamine)"
-#: Line style per regimen of relapse curves.
-REGIMEN_STYLE = {
-    "continued": {"linestyle": "-", "label": "continued"},
-    "after course": {"linestyle": "-", "label": "after a course"},
-    "stopped": {"linestyle": "--", "label": "stopped (placebo)"},
-    "comparator": {"linestyle": ":", "label": "comparator"},
-}
 RELAPSE_COLORS = ["#1f4e79", "#c0504d", "#4f7d3a", "#7f6000", "#5b3f8c", "#3a7d7d", "#8c3a5b"]
 
 
-def relapse_curves(
-    by_study: pd.DataFrame,
-    group_by: str,
-    days: float = 365.0,
-    level: float = 0.95,
-    group_names: Mapping[str, str] | None = None,
-) -> Figure:
-    """Relapse-free curves of the arms with a time-based summary fit, one panel per group.
+#: The colour of control arms (placebo, midazolam) wherever arms are drawn side by side.
+PLACEBO_GREY = "0.45"
 
-    Each curve is the arm's exponential or Weibull summary fit
-    (:mod:`ketamine_meta.analyses.relapse`), with a pointwise confidence band where the fit has
-    an SE;
-    the line style gives the regimen. Under each panel, the number followed at day 0 (the only
-    number at risk the sources report).
-    """
-    curves = by_study[by_study["data_basis"].isin(["summary fit", OBSERVED_SUMMARIES])].copy()
-    # Comparators (ECT, quetiapine) get their own panel whatever their route.
-    curves[group_by] = curves[group_by].where(curves["regimen"] != "comparator", COMPARATOR_PANEL)
-    groups = sorted(set(curves[group_by]) - {COMPARATOR_PANEL})
-    groups += [COMPARATOR_PANEL] if (curves[group_by] == COMPARATOR_PANEL).any() else []
-    crit = norm_ppf(0.5 + level / 2)
-    fig = Figure(figsize=(4.2 * len(groups), 4.6))
-    for p, group in enumerate(groups):
-        width = 0.94 / len(groups)
-        ax = fig.add_axes((0.06 + p * width, 0.36, width - 0.07, 0.56))
-        rows = curves[curves[group_by] == group].reset_index(drop=True)
-        lines = []
-        for i, row in rows.iterrows():
-            color = RELAPSE_COLORS[i % len(RELAPSE_COLORS)]
-            style = REGIMEN_STYLE[row["regimen"]]
-            if row["data_basis"] == OBSERVED_SUMMARIES:
-                # Two summaries fix no tested curve (PROTOCOL.md §15): the median as observed.
-                ax.plot([row["median_days"]], [0.5], marker="o", color=color, linestyle="none")
-                label = f"{row['study_id']} {row['arm_id']} ({style['label']}) o"
-                lines.append((label, color, row["n_followed"]))
-                continue
-            fit = SummaryFit(
-                row["distribution"], row["scale"], row["shape"], row["log_rate_se"], ""
-            )
-            # A summary fit is drawn only as far as its source followed the arm (PROTOCOL.md §15).
-            end = min(days, row["follow_up_days"]) if np.isfinite(row["follow_up_days"]) else days
-            t = np.linspace(0, end, 366)
-            ax.plot(t, fit.survival(t), color=color, lw=1.4, linestyle=style["linestyle"])
-            ax.plot([end], [float(fit.survival(end))], marker="|", markersize=9, color=color)
-            if np.isfinite(row["log_rate_se"]):
-                ax.fill_between(
-                    t, fit.survival(t, -crit), fit.survival(t, crit), color=color, alpha=0.15, lw=0
-                )
-            label = f"{row['study_id']} {row['arm_id']} ({style['label']})"
-            lines.append((label, color, row["n_followed"]))
-        ax.set_xlim(0, days)
-        ax.set_ylim(0, 1.02)
-        ax.set_title((group_names or {}).get(group, group), fontsize=9, fontweight="bold")
-        ax.set_xlabel("Days since randomization or response")
-        if p == 0:
-            ax.set_ylabel("Relapse-free (summary fit)")
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        ax.tick_params(labelsize=7.5)
-        for j, (label, color, n) in enumerate(lines):
-            y = -0.3 - 0.075 * j
-            ax.text(0.0, y, label, transform=ax.transAxes, fontsize=7, color=color)
-            n_text = "n/r" if pd.isna(n) else f"{n:g}"
-            ax.text(1.0, y, f"n at day 0: {n_text}", transform=ax.transAxes, fontsize=7, ha="right")
-    fig.text(
-        0.01,
-        0.015,
-        "Curves are exponential fits to one published summary (median or share relapsed by a "
-        "day, with n), not rebuilt patient data, drawn only up to the longest follow-up the "
-        "source reports (|: end of data); bands where a count gives the uncertainty. An arm "
-        "with a median and a share is its observed median (o), without a curve. "
-        "n/r: not reported.",
-        fontsize=6.8,
-    )
-    return fig
+
+def clean_axes(ax) -> None:
+    """Journal axes: no top or right spine, small tick labels."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=7.5)
+
+
+def is_control(arm_type: str) -> bool:
+    """Whether an arm type of the response tables is a control (placebo or midazolam)."""
+    return arm_type.startswith("placebo") or arm_type == "midazolam"

@@ -152,7 +152,7 @@ def _headline_cells(row: HeadlineRow, prediction: bool) -> list[str]:
     return [literal_rst(c) for c in cells + ([row.prediction] if prediction else [])]
 
 
-def headline_rst(description: str, result: Headline, claims: pd.DataFrame, level: float) -> str:
+def headline_rst(description: str, result: Headline, claims: pd.DataFrame) -> str:
     """The report's landing page: the workflow's description, then the headline results.
 
     Parameters
@@ -164,10 +164,8 @@ def headline_rst(description: str, result: Headline, claims: pd.DataFrame, level
         README so that the two say the same.
     claims
         The claims audit (``claims_audit.csv``).
-    level
-        The confidence level, as a fraction.
     """
-    ci = f"{level:.0%} CI"
+    ci = f"{result.level:.0%} CI"
     verdicts = claims["verdict"].value_counts()
     verdict_rows = [[literal_rst(verdict), str(int(count))] for verdict, count in verdicts.items()]
     lines = [

@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from ketamine_meta.stats.distributions import norm_ppf, t_isf, t_ppf
+from ketamine_meta.stats.distributions import t_isf
+from ketamine_meta.stats.model import critical_value
 
 FloatArray = NDArray[np.float64]
 
@@ -338,7 +339,7 @@ def log_hazard_ratio(
     Medicine*, 17(24), 2815-2834, eq. 5; Tierney, J. F., et al. (2007). *Trials*, 8, 16.
     """
     se = (np.log(np.asarray(ci_high, dtype=float)) - np.log(np.asarray(ci_low, dtype=float))) / (
-        2 * norm_ppf(0.5 + level / 2)
+        2 * critical_value(level)
     )
     return np.log(np.asarray(hr, dtype=float)), se**2
 
@@ -450,11 +451,10 @@ def _normal_or_t_quantile(small: ArrayLike, df: ArrayLike, level: ArrayLike) -> 
     The Handbook (6.5.2.2-3) divides the width by 3.92 (twice the normal quantile) for large
     samples and by twice the t quantile with ``df`` degrees of freedom where ``small``.
     """
-    upper = 0.5 + np.asarray(level, dtype=float) / 2
     df = np.asarray(df, dtype=float)
     # NaN df (unknown group sizes) never reaches the t branch, but must not warn either.
-    t = t_ppf(upper, np.where(np.isfinite(df), np.maximum(df, 1), 1))
-    return np.where(small, t, norm_ppf(upper))
+    t_df = np.where(np.isfinite(df), np.maximum(df, 1), 1)
+    return critical_value(level, np.where(small, t_df, np.inf))
 
 
 def sd_from_se(se: ArrayLike, n: ArrayLike) -> FloatArray:

@@ -8,17 +8,15 @@ metafor in ``tests/test_metafor_parity.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from ketamine_meta.stats.distributions import chi2_sf, norm_ppf, norm_sf, t_ppf, t_sf
+from ketamine_meta.stats.distributions import chi2_sf, norm_sf, t_sf
+from ketamine_meta.stats.model import ModelSpec, TestMethod
 from ketamine_meta.stats.tau2 import Batch, Tau2Method, estimate_tau2, q_profile_interval
 
-TestMethod = Literal["knha", "adhoc", "z"]
-TESTS = ("knha", "adhoc", "z")
 #: Residual sums of squares at or below this are treated as 0 by the Hartung-Knapp scale
 #: factor (metafor: ``.Machine$double.eps``).
 MACHINE_EPS = float(np.finfo(float).eps)
@@ -27,6 +25,11 @@ MACHINE_EPS = float(np.finfo(float).eps)
 @dataclass(frozen=True)
 class RandomEffectsResult:
     """A fitted intercept-only random-effects model, in metafor's terms.
+
+    Like metafor's ``rma.uni`` object it keeps its data and its specification, so that
+    post-estimation steps (:mod:`ketamine_meta.stats.sensitivity`,
+    :mod:`ketamine_meta.stats.permutation`, :mod:`ketamine_meta.stats.publication_bias`) refit
+    with the same model without being told it again.
 
     Attributes
     ----------
@@ -46,10 +49,14 @@ class RandomEffectsResult:
         Cochran's Q, its degrees of freedom and p-value.
     weights : numpy.ndarray
         Random-effects weights ``1 / (v_i + tau^2)`` in input order.
-    method, test : str
-        The tau^2 estimator and the inference method.
-    level : float
-        Confidence level.
+    test : str
+        The inference used: ``model.test``, or ``"z"`` for a single estimate (as metafor).
+    model : ModelSpec
+        The specification fitted: tau^2 estimator, test and confidence level (metafor
+        ``x$method``, ``x$test``, ``x$level``).
+    yi, vi : numpy.ndarray
+        The estimates and sampling variances fitted, in input order (metafor ``x$yi``,
+        ``x$vi``).
     """
 
     k: int
@@ -69,17 +76,19 @@ class RandomEffectsResult:
     q_df: int
     q_p: float
     weights: NDArray[np.float64]
-    method: str
     test: str
-    level: float
+    model: ModelSpec
+    yi: NDArray[np.float64]
+    vi: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class BatchFit:
-    """Random-effects fits of ``m`` meta-analyses; every attribute has length ``m``.
+    """Random-effects fits of ``m`` meta-analyses; every array attribute has length ``m``.
 
-    Attributes are those of :class:`RandomEffectsResult`; ``weights`` has shape ``(m, k)``
-    with 0 in absent cells, and ``test`` is per meta-analysis (``"z"`` where ``k == 1``).
+    Attributes are those of :class:`RandomEffectsResult` but the data; ``weights`` has shape
+    ``(m, k)`` with 0 in absent cells, ``test`` is per meta-analysis (``"z"`` where
+    ``k == 1``), and ``model`` is the one specification of the whole batch.
     """
 
     k: NDArray[np.int64]
@@ -100,34 +109,7 @@ class BatchFit:
     q_p: NDArray[np.float64]
     weights: NDArray[np.float64]
     test: NDArray[np.str_]
-    method: str
-    level: float
-
-    def row(self, i: int) -> RandomEffectsResult:
-        """The ``i``-th fit as a :class:`RandomEffectsResult`."""
-        k = int(self.k[i])
-        return RandomEffectsResult(
-            k=k,
-            estimate=float(self.estimate[i]),
-            se=float(self.se[i]),
-            se_wald=float(self.se_wald[i]),
-            ci_low=float(self.ci_low[i]),
-            ci_high=float(self.ci_high[i]),
-            pi_low=float(self.pi_low[i]),
-            pi_high=float(self.pi_high[i]),
-            statistic=float(self.statistic[i]),
-            pval=float(self.pval[i]),
-            tau2=float(self.tau2[i]),
-            i2=float(self.i2[i]),
-            h2=float(self.h2[i]),
-            q=float(self.q[i]),
-            q_df=int(self.q_df[i]),
-            q_p=float(self.q_p[i]),
-            weights=self.weights[i],
-            method=self.method,
-            test=str(self.test[i]),
-            level=self.level,
-        )
+    model: ModelSpec
 
 
 #: Cells (meta-analyses x studies) of one block of :func:`fit_batch`: the meta-analyses are
@@ -136,9 +118,7 @@ class BatchFit:
 BATCH_BLOCK_CELLS = 1 << 21
 
 
-def _fit_in_blocks(
-    batch: Batch, method: Tau2Method, test: TestMethod, level: float, tau2: ArrayLike | None
-) -> BatchFit:
+def _fit_in_blocks(batch: Batch, model: ModelSpec, tau2: ArrayLike | None) -> BatchFit:
     """:func:`fit_batch` of ``batch``, a block of rows at a time, the fits joined in order."""
     rows, width = batch.y.shape
     step = max(1, BATCH_BLOCK_CELLS // width)
@@ -146,9 +126,7 @@ def _fit_in_blocks(
         fit_batch(
             batch.y[start : start + step],
             batch.v[start : start + step],
-            method,
-            test,
-            level,
+            **model.arguments,
             mask=batch.mask[start : start + step],
             tau2=None if tau2 is None else np.asarray(tau2, dtype=float)[start : start + step],
         )
@@ -157,9 +135,9 @@ def _fit_in_blocks(
     joined = {
         f.name: np.concatenate([getattr(fit, f.name) for fit in fits])
         for f in fields(BatchFit)
-        if f.name not in ("method", "level")
+        if f.name != "model"
     }
-    return BatchFit(**joined, method=method, level=level)
+    return BatchFit(**joined, model=model)
 
 
 def fit_batch(
@@ -190,6 +168,8 @@ def fit_batch(
     :math:`\hat\mu \pm c \sqrt{SE^2 + \hat\tau^2}` with the same critical value ``c``
     (metafor ``predict.rma``). With a single estimate there is nothing to pool: as in metafor,
     tau^2 is 0, the test falls back to z, and both intervals are the estimate's Wald interval.
+    The critical value ``c`` is :meth:`ModelSpec.crit <ketamine_meta.stats.model.ModelSpec.crit>`
+    on ``k - 1`` df.
 
     Parameters
     ----------
@@ -200,7 +180,9 @@ def fit_batch(
     test : {"knha", "adhoc", "z"}
         Inference for the pooled estimate.
     level : float
-        Confidence level of the intervals.
+        Confidence level of the intervals: a fraction, or a percentage (95) as metafor reads
+        it. ``method``, ``test`` and ``level`` are validated as one
+        :class:`~ketamine_meta.stats.model.ModelSpec`, which the fit carries.
     mask : array_like of bool, optional
         Which cells hold a study (default: where ``yi`` and ``vi`` are finite).
     tau2 : array_like, optional
@@ -223,14 +205,13 @@ def fit_batch(
     Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package. *Journal
     of Statistical Software*, 36(3).
     """
-    if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
+    model = ModelSpec(method, test, level)
     batch = Batch.from_arrays(yi, vi, mask)
     rows, width = batch.y.shape
     if rows > 1 and rows * width > BATCH_BLOCK_CELLS:
-        return _fit_in_blocks(batch, method, test, level, tau2)
+        return _fit_in_blocks(batch, model, tau2)
     if tau2 is None:
-        tau2 = estimate_tau2(batch, method)
+        tau2 = estimate_tau2(batch, model.method)
     else:
         tau2 = np.asarray(tau2, dtype=float)
         if tau2.shape != batch.k.shape:
@@ -241,13 +222,12 @@ def fit_batch(
     sw = np.sum(w, axis=1)
     se_wald = np.sqrt(1 / sw)
     pooled = k > 1
-    scaled = pooled & (test != "z")
+    scaled = pooled & (model.test != "z")
     rss = np.sum(w * batch.residuals(w) ** 2, axis=1)
-    s2w = np.where(scaled, knapp_hartung_factor(rss, np.maximum(k - 1, 1), test), 1.0)
+    s2w = np.where(scaled, knapp_hartung_factor(rss, np.maximum(k - 1, 1), model.test), 1.0)
     se = np.sqrt(s2w) * se_wald
     df = np.where(scaled, k - 1, np.inf)
-    upper = 1 - (1 - level) / 2
-    crit = np.where(scaled, _t_quantile_by_df(upper, np.maximum(df, 1)), norm_ppf(upper))
+    crit = model.crit(df)
     # Identical estimates give a Hartung-Knapp SE of 0; metafor then reports an infinite or
     # undefined statistic rather than failing, and so do we.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -279,9 +259,8 @@ def fit_batch(
         # metafor reports Q = 0 with p = 1 for a single estimate.
         q_p=np.where(pooled, chi2_sf(q, np.maximum(k - 1, 1)), 1.0),
         weights=w,
-        test=np.where(scaled, test, "z"),
-        method=method,
-        level=level,
+        test=np.where(scaled, model.test, "z"),
+        model=model,
     )
 
 
@@ -302,17 +281,6 @@ def knapp_hartung_factor(rss: ArrayLike, df: ArrayLike, test: str) -> NDArray[np
         return np.ones(np.broadcast(rss, df).shape)
     s2w = np.where(rss <= MACHINE_EPS, 0.0, rss / df)
     return np.maximum(1.0, s2w) if test == "adhoc" else s2w
-
-
-def _t_quantile_by_df(q: float, df: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``t_ppf(q, df)`` evaluated once per distinct ``df``, the same values.
-
-    The quantile is found by iteration (``stdtrit``), and a batch holds few distinct df (one
-    per size of meta-analysis): at 10^5 meta-analyses this takes the critical values from
-    0.07 s to well under a millisecond.
-    """
-    distinct, position = np.unique(df, return_inverse=True)
-    return t_ppf(q, distinct)[position]
 
 
 def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
@@ -365,12 +333,11 @@ def tau2_estimate(yi: ArrayLike, vi: ArrayLike, method: Tau2Method = "REML") -> 
     return float(estimate_tau2(Batch.from_arrays(yi, vi), method)[0])
 
 
-def tau2_confidence_interval(
-    yi: ArrayLike, vi: ArrayLike, method: Tau2Method = "REML", level: float = 0.95
-) -> dict[str, float]:
-    """Q-profile confidence interval for tau^2, with the implied intervals for tau, I^2, H^2.
+def tau2_confidence_interval(fit: RandomEffectsResult) -> dict[str, float]:
+    """Q-profile confidence interval for tau^2 of ``fit``, and the implied ones for tau, I^2, H^2.
 
-    Returns a dict with ``tau2``, ``tau2_low``, ``tau2_high``, ``tau``, ``tau_low``,
+    At the fit's level, as metafor ``confint.rma.uni`` reads ``x$level``. Returns a dict with
+    ``tau2`` (the fit's, by its estimator), ``tau2_low``, ``tau2_high``, ``tau``, ``tau_low``,
     ``tau_high``, ``i2``, ``i2_low``, ``i2_high``, ``h2``, ``h2_low``, ``h2_high``; the I^2
     and H^2 bounds map the tau^2 bounds through the typical within-study variance, as
     metafor ``confint.rma.uni`` does.
@@ -379,10 +346,10 @@ def tau2_confidence_interval(
     ----------
     Viechtbauer, W. (2007). *Statistics in Medicine*, 26(1), 37-52.
     """
-    batch = Batch.from_arrays(yi, vi)
-    low, high = q_profile_interval(batch, level)
+    batch = Batch.from_arrays(fit.yi, fit.vi)
+    low, high = q_profile_interval(batch, fit.model.level)
     out = {}
-    for name, value in (("", estimate_tau2(batch, method)), ("_low", low), ("_high", high)):
+    for name, value in (("", np.array([fit.tau2])), ("_low", low), ("_high", high)):
         i2, h2 = _i2_h2(batch, value)
         out[f"tau2{name}"] = float(value[0])
         out[f"tau{name}"] = float(np.sqrt(value[0]))
@@ -413,21 +380,46 @@ def random_effects(
         Hartung-Knapp(-Sidik-Jonkman) t-based inference, its ad hoc truncated version, or
         Wald z.
     level : float
-        Confidence level of the intervals.
+        Confidence level of the intervals (a fraction, or a percentage as metafor reads it).
 
     Returns
     -------
     RandomEffectsResult
+        The fit, carrying ``yi``, ``vi`` and its :class:`~ketamine_meta.stats.model.ModelSpec`.
     """
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
+    # Copies: the fit keeps its data, which a caller's later change must not reach.
+    y = np.array(yi, dtype=float).ravel()
+    v = np.array(vi, dtype=float).ravel()
     if y.shape != v.shape:
         raise ValueError(f"yi and vi differ in length: {y.size} and {v.size}")
     if y.size == 0:
         raise ValueError("at least one estimate is needed")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v) | np.isposinf(v))):
         raise ValueError("yi must be finite, and vi finite or +inf")
-    return fit_batch(y, v, method, test, level, mask=np.ones(y.size, dtype=bool)).row(0)
+    fit = fit_batch(y, v, method, test, level, mask=np.ones(y.size, dtype=bool))
+    return RandomEffectsResult(
+        k=int(fit.k[0]),
+        estimate=float(fit.estimate[0]),
+        se=float(fit.se[0]),
+        se_wald=float(fit.se_wald[0]),
+        ci_low=float(fit.ci_low[0]),
+        ci_high=float(fit.ci_high[0]),
+        pi_low=float(fit.pi_low[0]),
+        pi_high=float(fit.pi_high[0]),
+        statistic=float(fit.statistic[0]),
+        pval=float(fit.pval[0]),
+        tau2=float(fit.tau2[0]),
+        i2=float(fit.i2[0]),
+        h2=float(fit.h2[0]),
+        q=float(fit.q[0]),
+        q_df=int(fit.q_df[0]),
+        q_p=float(fit.q_p[0]),
+        weights=fit.weights[0],
+        test=str(fit.test[0]),
+        model=fit.model,
+        yi=y,
+        vi=v,
+    )
 
 
 @dataclass(frozen=True)
@@ -590,12 +582,11 @@ def pool_by_subgroup(
     overall : RandomEffectsResult
         The model fitted to all rows.
     """
-    model = {"method": method, "test": test, "level": level}
 
     def pooled(rows: pd.DataFrame) -> tuple[RandomEffectsResult, dict]:
         labels = rows[cluster] if cluster else np.arange(len(rows))
         means = combine_within_clusters(rows[yi], rows[vi], labels)
-        fit = random_effects(means.yi, means.vi, **model)
+        fit = random_effects(means.yi, means.vi, method, test, level)
         counts = {
             "k": len(rows),
             "dependence": dependence_note(means.cluster, means.size),
@@ -666,29 +657,6 @@ def _result_row(analysis: str, subgroup: str, fit: RandomEffectsResult, counts: 
         "q_df": fit.q_df,
         "q_p": fit.q_p,
         "pval": fit.pval,
-        "method": fit.method,
+        "method": fit.model.method,
         "test": fit.test,
     }
-
-
-def confidence_level(value: float) -> float:
-    """A confidence level as a fraction: ``value`` in (0, 1), or a percentage as metafor reads it.
-
-    metafor takes ``level = 95`` to mean 0.95; percentages from 50 up to (not including) 100
-    are read that way. Everything else (NaN, infinities, 0, 1, negative values, 2, 100) is
-    refused, since it would silently give empty or meaningless intervals.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not such a level.
-    """
-    value = float(value)
-    if 0 < value < 1:
-        return value
-    if 50 <= value < 100:
-        return value / 100
-    raise ValueError(
-        f"{value!r} is not a confidence level: give a fraction in (0, 1) (0.95) or a "
-        "percentage in [50, 100) (95)"
-    )

@@ -23,14 +23,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
-from ketamine_meta.stats.distributions import chi2_sf, f_sf, norm_ppf, norm_sf, t_ppf, t_sf
-from ketamine_meta.stats.meta_analysis import (
-    MACHINE_EPS,
-    TESTS,
-    TestMethod,
-    knapp_hartung_factor,
-    random_effects,
-)
+from ketamine_meta.stats.distributions import chi2_sf, f_sf, norm_sf, t_sf
+from ketamine_meta.stats.meta_analysis import MACHINE_EPS, knapp_hartung_factor, random_effects
+from ketamine_meta.stats.model import ModelSpec, TestMethod
 from ketamine_meta.stats.tau2 import Tau2Method, safeguarded_fisher_scoring
 
 FloatArray = NDArray[np.float64]
@@ -39,6 +34,10 @@ FloatArray = NDArray[np.float64]
 @dataclass(frozen=True)
 class MetaRegressionResult:
     """A fitted mixed-effects meta-regression, in metafor's terms.
+
+    Like metafor's ``rma.uni(mods = ...)`` object it keeps its data and its specification, so
+    that a permutation test (:func:`ketamine_meta.stats.permutation.moderator_permutation_test`)
+    refits the same model.
 
     Attributes
     ----------
@@ -59,7 +58,12 @@ class MetaRegressionResult:
         ``qm_df`` df, or F on (``qm_df``, ``qm_df2``) with knha/adhoc.
     k, p : int
         Studies and coefficients.
-    method, test : str
+    model : ModelSpec
+        The specification fitted (metafor ``x$method``, ``x$test``, ``x$level``).
+    yi, vi : numpy.ndarray
+        The estimates and sampling variances fitted (metafor ``x$yi``, ``x$vi``).
+    x : numpy.ndarray
+        The model matrix, ``(k, p)``, its columns named by ``coefficients["term"]`` (``x$X``).
     """
 
     coefficients: pd.DataFrame
@@ -77,8 +81,10 @@ class MetaRegressionResult:
     qm_p: float
     k: int
     p: int
-    method: str
-    test: str
+    model: ModelSpec
+    yi: FloatArray
+    vi: FloatArray
+    x: FloatArray
 
 
 def _rss(design: _Design, tau2: float) -> float:
@@ -142,7 +148,10 @@ def meta_regression(
         :math:`s^2 = y^\top P y / (k - p)` (truncated at 1 below for ``"adhoc"``), t tests on
         ``k - p`` df and an F test of the moderators.
     level : float
-        Confidence level.
+        Confidence level (a fraction, or a percentage as metafor reads it). ``method``,
+        ``test`` and ``level`` are validated as one :class:`~ketamine_meta.stats.model.ModelSpec`,
+        which the fit carries; its :meth:`~ketamine_meta.stats.model.ModelSpec.crit` on
+        ``k - p`` df gives the intervals.
 
     Returns
     -------
@@ -155,13 +164,10 @@ def meta_regression(
     Analyzing effect sizes: random-effects models. In *The handbook of research synthesis and
     meta-analysis* (2nd ed., pp. 295-315). Viechtbauer, W. (2010), section 3.
     """
-    if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}; choose from {list(TESTS)}")
-    if method not in SINGLE_ESTIMATORS and method not in BATCH_ESTIMATORS:
-        known = sorted([*SINGLE_ESTIMATORS, *BATCH_ESTIMATORS])
-        raise ValueError(f"unknown tau^2 method {method!r}; choose from {known}")
-    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(y.size, -1)
+    model = ModelSpec(method, test, level)
+    # Copies: the fit keeps its data, which a caller's later change must not reach.
+    y, v = np.array(yi, dtype=float), np.array(vi, dtype=float)
+    x = np.array(x, dtype=float).reshape(y.size, -1)
     k, p = x.shape
     if len(terms) != p:
         raise ValueError(f"{len(terms)} term names for {p} columns")
@@ -170,17 +176,16 @@ def meta_regression(
     if np.linalg.matrix_rank(x) < p:
         raise ValueError("the model matrix is not of full rank")
     design = _Design(x, y[None, :], v[None, :])
-    estimator = BATCH_ESTIMATORS.get(method) or SINGLE_ESTIMATORS[method]
+    estimator = BATCH_ESTIMATORS.get(model.method) or SINGLE_ESTIMATORS[model.method]
     tau2 = float(np.atleast_1d(estimator(design))[0])
-    fit = _fit_given_tau2(design, np.array([tau2]), terms, test)
+    fit = _fit_given_tau2(design, np.array([tau2]), terms, model.test)
     beta, vb, se, statistic = fit.beta[0], fit.vcov[0], fit.se[0], fit.statistic[0]
     qm, m = float(fit.qm[0]), len(_moderators(terms))
-    if test == "z":
-        crit = norm_ppf(0.5 + level / 2)
+    crit = model.crit(k - p)
+    if model.test == "z":
         pval = 2 * norm_sf(np.abs(statistic))
         qm_df2, qm_p = np.nan, float(chi2_sf(qm, m)) if m else np.nan
     else:
-        crit = t_ppf(0.5 + level / 2, k - p)
         pval = 2 * t_sf(np.abs(statistic), k - p)
         qm_df2, qm_p = float(k - p), float(f_sf(qm, m, k - p)) if m else np.nan
     w0, _, inv0, _, _ = design.solve(np.zeros(1))
@@ -203,7 +208,7 @@ def meta_regression(
         tau2=float(tau2),
         i2=float(100 * tau2 / (typical_v + tau2)),
         h2=float(tau2 / typical_v + 1),
-        r2=_pseudo_r2(y, v, tau2, method, "intercept" in terms),
+        r2=_pseudo_r2(y, v, tau2, model.method, "intercept" in terms),
         qe=qe,
         qe_df=k - p,
         qe_p=float(chi2_sf(qe, k - p)),
@@ -213,8 +218,10 @@ def meta_regression(
         qm_p=qm_p,
         k=k,
         p=p,
-        method=method,
-        test=test,
+        model=model,
+        yi=y,
+        vi=v,
+        x=x,
     )
 
 

@@ -71,7 +71,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
-from ketamine_meta.stats.distributions import chi2_sf, norm_ppf, norm_sf
+from ketamine_meta.stats.distributions import chi2_sf, norm_sf
+from ketamine_meta.stats.model import ModelSpec
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -111,8 +112,14 @@ class MultilevelFit:
         (Restricted) log-likelihood at the estimate, as metafor's ``logLik``.
     q, q_df, q_p : float
         Test for residual heterogeneity (sampling covariance only).
+    structure : str
+        ``"AR"`` or ``"HAR"``.
+    model : ModelSpec
+        The likelihood (``method`` REML or ML), Wald z inference and the confidence level.
     times : tuple
         The sorted time levels that positions refer to.
+    converged : bool
+        Whether the gradient vanished at the optimum.
     """
 
     coefficients: FloatArray
@@ -130,7 +137,7 @@ class MultilevelFit:
     q_df: int
     q_p: float
     structure: str
-    method: str
+    model: ModelSpec
     times: tuple
     converged: bool
 
@@ -511,7 +518,7 @@ def fit_autoregressive(
     method : {"REML", "ML"}
         The likelihood.
     level : float
-        Confidence level of the intervals.
+        Confidence level of the intervals (a fraction, or a percentage as metafor reads it).
     rho : float, optional
         The autocorrelation, fixed at this value in [-1, 1] (metafor's ``rho = value``);
         None estimates it.
@@ -541,6 +548,7 @@ def fit_autoregressive(
         raise MultilevelError(f"method must be REML or ML, not {method!r}")
     if rho is not None and not -1.0 <= rho <= 1.0:
         raise MultilevelError(f"a fixed rho must lie in [-1, 1], not {rho!r}")
+    spec = ModelSpec(method, "z", level)
     position, levels = _positions(time)
     model = _Model(
         y, V, X, cluster, position, levels, structure, restricted=method == "REML", fixed_rho=rho
@@ -565,7 +573,7 @@ def fit_autoregressive(
     final = model.state(result.x)
     beta, vcov, tau2 = final.gls.beta, final.gls.vcov, final.tau2
     se = np.sqrt(np.diag(vcov))
-    crit = norm_ppf(0.5 + level / 2)
+    crit = spec.crit()
     z = beta / se
     q = model.fixed_effect_q()
     q_df = len(y) - X.shape[1]
@@ -585,7 +593,7 @@ def fit_autoregressive(
         q_df=q_df,
         q_p=float(chi2_sf(q, q_df)) if q_df > 0 else float("nan"),
         structure=structure,
-        method=method,
+        model=spec,
         times=levels,
         # BFGS may stop on "precision loss" at the optimum; the gradient is the judge.
         converged=bool(np.max(np.abs(model.gradient_at(final))) < 1e-5),

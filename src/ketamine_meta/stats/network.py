@@ -71,7 +71,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize
 
-from ketamine_meta.stats.distributions import chi2_sf, norm_cdf, norm_ppf, norm_sf
+from ketamine_meta.stats.distributions import chi2_sf, norm_cdf, norm_sf
+from ketamine_meta.stats.model import ModelSpec
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -166,6 +167,10 @@ class NetworkFit:
 
     Attributes
     ----------
+    treatments : tuple of str
+        The treatments, the reference first.
+    model : ModelSpec
+        The tau^2 estimator (REML, ML or DL), Wald z inference and the confidence level.
     effects : pandas.DataFrame
         One row per non-reference treatment: ``treatment, estimate, se, ci_low, ci_high,
         pi_low, pi_high, tau2`` (treatment minus reference; z intervals, prediction
@@ -187,11 +192,12 @@ class NetworkFit:
         Log-likelihood (restricted for REML) at the estimate.
     coefficients, vcov : numpy.ndarray
         The effects against the reference and their covariance, in ``treatments[1:]`` order.
+    k : int
+        Trials.
     """
 
     treatments: tuple[str, ...]
-    method: str
-    level: float
+    model: ModelSpec
     effects: pd.DataFrame
     league_estimate: pd.DataFrame
     league_se: pd.DataFrame
@@ -725,17 +731,22 @@ def _pscores(estimate: FloatArray, se: FloatArray, treatments: Sequence[str]) ->
 
 
 def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> NetworkFit:
-    """Fit the consistency model; see the module docstring for the model and estimators."""
+    """Fit the consistency model; see the module docstring for the model and estimators.
+
+    ``level`` is a fraction, or a percentage as metafor reads it; the fit carries ``method``
+    and ``level`` as its :class:`~ketamine_meta.stats.model.ModelSpec` (z inference).
+    """
     treatments = network.treatments
     rows = basic_contrasts(network)
     X = design_matrix(rows, treatments[1:])
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise NetworkError("the design matrix is rank-deficient: some effects are not estimable")
     tau2 = estimate_network_tau2(rows, X, method)
+    model = ModelSpec(method, "z", level)
     fit = _fit_at(rows, X, tau2)
     beta, vcov = fit.beta, fit.vcov
     se = np.sqrt(np.diag(vcov))
-    crit = norm_ppf(0.5 + level / 2)
+    crit = model.crit()
     pi_half = crit * np.sqrt(se**2 + tau2)
     effects = pd.DataFrame(
         {
@@ -765,8 +776,7 @@ def fit_network(network: Network, method: str = "REML", level: float = 0.95) -> 
     loglik = log_likelihood(rows, X, tau2, restricted=method == "REML")
     return NetworkFit(
         treatments=treatments,
-        method=method,
-        level=level,
+        model=model,
         effects=effects,
         league_estimate=pd.DataFrame(league, index=treatments, columns=treatments),
         league_se=pd.DataFrame(league_se, index=treatments, columns=treatments),

@@ -1,5 +1,7 @@
 r"""Permutation tests of random-effects models (metafor ``permutest``).
 
+Each test takes a fitted model and permutes its own data under its own specification
+(``fit.yi``, ``fit.vi``, ``fit.model``), as metafor's ``permutest(x)`` reads them from ``x``.
 For the intercept-only model the permutations are sign flips of the estimates, all
 :math:`2^k` of them when that is at most ``iterations`` (an exact test), refitted in one
 vectorized batch by :func:`ketamine_meta.stats.meta_analysis.fit_batch`. For a meta-regression the
@@ -23,19 +25,17 @@ mixed-effects meta-regression models. *Psychological Methods*, 20(3), 360-374.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from ketamine_meta.stats.meta_analysis import TestMethod, fit_batch
+from ketamine_meta.stats.meta_analysis import RandomEffectsResult, fit_batch
 from ketamine_meta.stats.meta_regression import (
     BATCH_ESTIMATORS,
+    MetaRegressionResult,
     meta_regression,
     meta_regression_batch,
 )
-from ketamine_meta.stats.tau2 import Tau2Method
 
 #: Tolerance of the comparison with the observed statistic (metafor ``comptol``).
 COMPARISON_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -72,20 +72,15 @@ def _p_values(observed: np.ndarray, permuted: np.ndarray) -> np.ndarray:
 
 
 def sign_flip_test(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-    iterations: int = 1000,
-    seed: int = 20261124,
+    fit: RandomEffectsResult, iterations: int = 1000, seed: int = 20261124
 ) -> PermutationResult:
     r"""Permutation test of the pooled estimate by sign flips (metafor ``permutest``, no mods).
 
-    Exact (all :math:`2^k` flips) when :math:`2^k \\le` ``iterations``; otherwise
-    ``iterations`` random flips from a generator seeded with ``seed``, the first being the
-    observed data.
+    The flipped estimates of ``fit`` are refitted with its model. Exact (all :math:`2^k`
+    flips) when :math:`2^k \\le` ``iterations``; otherwise ``iterations`` random flips from a
+    generator seeded with ``seed``, the first being the observed data.
     """
-    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    y, v = fit.yi, fit.vi
     k = y.size
     exact = 2**k <= iterations
     if exact:
@@ -94,9 +89,8 @@ def sign_flip_test(
         rng = np.random.default_rng(seed)
         signs = rng.choice((-1.0, 1.0), size=(iterations, k))
         signs[0] = 1.0
-    fits = fit_batch(signs * y, np.tile(v, (len(signs), 1)), method, test)
-    observed = fit_batch(y, v, method, test)
-    stat = observed.statistic[:1]
+    fits = fit_batch(signs * y, np.tile(v, (len(signs), 1)), **fit.model.arguments)
+    stat = np.array([fit.statistic])
     return PermutationResult(
         statistic=stat,
         pval=_p_values(stat, fits.statistic[:, None]),
@@ -120,54 +114,46 @@ def _distinct_permutations(rows: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def moderator_permutation_test(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    x: ArrayLike,
-    terms: Sequence[str],
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-    iterations: int = 1000,
-    seed: int = 20261124,
+    fit: MetaRegressionResult, iterations: int = 1000, seed: int = 20261124
 ) -> PermutationResult:
     """Permutation test of a meta-regression's coefficients and of its moderators (``QM``).
 
-    Exact (every distinct row permutation of ``x``) when ``k <= 9`` and their number is at most
-    ``iterations``; otherwise ``iterations`` random permutations seeded with ``seed``, the
-    first being the observed order.
+    The rows of the model matrix of ``fit`` are permuted against its estimates and refitted
+    with its model. Exact (every distinct row permutation of ``x``) when ``k <= 9`` and their
+    number is at most ``iterations``; otherwise ``iterations`` random permutations seeded with
+    ``seed``, the first being the observed order.
     """
-    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
-    x = np.asarray(x, dtype=float).reshape(y.size, -1)
-    observed = meta_regression(y, v, x, terms, method, test)
-    orders = _distinct_permutations(x) if y.size <= 9 else None
+    k = fit.yi.size
+    orders = _distinct_permutations(fit.x) if k <= 9 else None
     exact = orders is not None and len(orders) <= iterations
     if not exact:
         rng = np.random.default_rng(seed)
-        orders = [tuple(range(y.size))] + [
-            tuple(rng.permutation(y.size)) for _ in range(iterations - 1)
-        ]
-    stats_perm, qm_perm = _permuted_fits(y, v, x, terms, method, test, np.array(orders))
-    stat = observed.coefficients["statistic"].to_numpy()
+        orders = [tuple(range(k))] + [tuple(rng.permutation(k)) for _ in range(iterations - 1)]
+    stats_perm, qm_perm = _permuted_fits(fit, np.array(orders))
+    stat = fit.coefficients["statistic"].to_numpy()
     return PermutationResult(
         statistic=stat,
         pval=_p_values(stat, stats_perm),
-        qm=observed.qm,
-        qm_pval=float(np.mean(qm_perm >= observed.qm - COMPARISON_TOLERANCE)),
+        qm=fit.qm,
+        qm_pval=float(np.mean(qm_perm >= fit.qm - COMPARISON_TOLERANCE)),
         permutations=len(orders),
         exact=exact,
     )
 
 
-def _permuted_fits(y, v, x, terms, method, test, orders: np.ndarray):
-    """Statistics and QM of the fits with the rows of ``x`` in each order.
+def _permuted_fits(fit: MetaRegressionResult, orders: np.ndarray):
+    """Statistics and QM of the fits with the rows of ``fit.x`` in each order.
 
     Permuting the model matrix against fixed estimates fits the same data as permuting the
     estimates (with their variances) against a fixed matrix, which the batch path takes.
     """
-    if method in BATCH_ESTIMATORS:
+    y, v, x, model = fit.yi, fit.vi, fit.x, fit.model
+    terms = list(fit.coefficients["term"])
+    if model.method in BATCH_ESTIMATORS:
         inverse = np.argsort(orders, axis=1)
-        fits = meta_regression_batch(y[inverse], v[inverse], x, terms, method, test)
+        fits = meta_regression_batch(y[inverse], v[inverse], x, terms, model.method, model.test)
         return fits.statistic, fits.qm
-    fits = [meta_regression(y, v, x[list(order)], terms, method, test) for order in orders]
+    fits = [meta_regression(y, v, x[list(order)], terms, **model.arguments) for order in orders]
     return (
         np.array([f.coefficients["statistic"].to_numpy() for f in fits]),
         np.array([f.qm for f in fits]),

@@ -3,22 +3,23 @@
 Funnel data, Egger's regression test, the rank correlation test and trim-and-fill.
 
 Each function follows its metafor counterpart (``funnel``, ``regtest``, ``ranktest``,
-``trimfill``) and is compared with it in ``tests/test_metafor_parity.py``.
+``trimfill``) and is compared with it in ``tests/test_metafor_parity.py``. Egger's test and
+trim-and-fill take a fitted model and refit its data with its specification, as ``regtest(x)``
+and ``trimfill(x)`` read them from ``x``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from ketamine_meta.stats.distributions import norm_ppf
-from ketamine_meta.stats.meta_analysis import RandomEffectsResult, TestMethod, random_effects
+from ketamine_meta.stats.meta_analysis import RandomEffectsResult, random_effects
 from ketamine_meta.stats.meta_regression import meta_regression
-from ketamine_meta.stats.tau2 import Tau2Method
+from ketamine_meta.stats.model import critical_value
 
 
 def funnel_data(yi: ArrayLike, vi: ArrayLike, estimate: float, level: float = 0.95) -> pd.DataFrame:
@@ -36,7 +37,7 @@ def funnel_data(yi: ArrayLike, vi: ArrayLike, estimate: float, level: float = 0.
     """
     y = np.asarray(yi, dtype=float)
     sei = np.sqrt(np.asarray(vi, dtype=float))
-    z = norm_ppf(0.5 + level / 2)
+    z = critical_value(level)
     return pd.DataFrame(
         {"yi": y, "sei": sei, "funnel_low": estimate - z * sei, "funnel_high": estimate + z * sei}
     )
@@ -64,17 +65,11 @@ class EggerTest:
     limit_ci_high: float
 
 
-def egger_test(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-    level: float = 0.95,
-) -> EggerTest:
+def egger_test(fit: RandomEffectsResult) -> EggerTest:
     r"""Egger's regression test in its mixed-effects form (metafor ``regtest``).
 
-    Fits :math:`y_i = \beta_0 + \beta_1 \sqrt{v_i} + u_i + \varepsilon_i` with the same tau^2
-    estimator and test as the meta-analysis and tests :math:`\beta_1 = 0`.
+    Fits :math:`y_i = \beta_0 + \beta_1 \sqrt{v_i} + u_i + \varepsilon_i` to the data of ``fit``
+    with its model (tau^2 estimator, test, level) and tests :math:`\beta_1 = 0`.
 
     References
     ----------
@@ -83,15 +78,14 @@ def egger_test(
     Egger, M. (2005). Regression methods to detect publication and other bias in
     meta-analysis. In *Publication bias in meta-analysis* (pp. 99-110).
     """
-    y, v = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
-    x = np.column_stack([np.ones(y.size), np.sqrt(v)])
-    fit = meta_regression(y, v, x, ["intercept", "sei"], method, test, level)
-    slope = fit.coefficients.iloc[1]
-    intercept = fit.coefficients.iloc[0]
+    x = np.column_stack([np.ones(fit.yi.size), np.sqrt(fit.vi)])
+    regression = meta_regression(fit.yi, fit.vi, x, ["intercept", "sei"], **fit.model.arguments)
+    slope = regression.coefficients.iloc[1]
+    intercept = regression.coefficients.iloc[0]
     return EggerTest(
         statistic=float(slope["statistic"]),
         pval=float(slope["pval"]),
-        df=float(fit.k - fit.p) if test != "z" else float("nan"),
+        df=float(regression.k - regression.p) if fit.model.test != "z" else float("nan"),
         limit_estimate=float(intercept["estimate"]),
         limit_ci_low=float(intercept["ci_low"]),
         limit_ci_high=float(intercept["ci_high"]),
@@ -158,10 +152,7 @@ class TrimAndFill:
 
 
 def trim_and_fill(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
+    fit: RandomEffectsResult,
     estimator: Literal["L0", "R0"] = "L0",
     side: Literal["left", "right"] | None = None,
     max_iter: int = 100,
@@ -178,9 +169,9 @@ def trim_and_fill(
         L_0 = \frac{4 S_r - k(k+1)}{2k - 1}, \qquad R_0 = k - r^* - 1
 
     (rounded, at least 0); the trimmed studies are then mirrored about the trimmed estimate
-    and the model refitted with them. As in metafor, the filled model uses Wald-z inference;
-    when nothing is filled the result is the model of the observed studies, fitted with
-    ``test``.
+    and the model refitted with them. Every refit uses the estimator and level of ``fit``; as in
+    metafor, the trimmed and filled models use Wald-z inference, and when nothing is filled the
+    result is ``fit`` itself.
 
     References
     ----------
@@ -191,13 +182,14 @@ def trim_and_fill(
     # Imported here: scipy.stats adds about 0.45 s to every process that imports this module.
     from scipy import stats
 
-    y0, v0 = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
+    y0, v0 = fit.yi, fit.vi
+    wald = replace(fit.model, test="z")
     k = y0.size
     if k < 2:
         raise ValueError("trim-and-fill needs at least 2 studies")
     if side is None:
         x = np.column_stack([np.ones(k), np.sqrt(v0)])
-        slope = meta_regression(y0, v0, x, ["intercept", "sei"], method, "z").coefficients
+        slope = meta_regression(y0, v0, x, ["intercept", "sei"], **wald.arguments).coefficients
         side = "right" if slope["estimate"].iloc[1] < 0 else "left"
     sign = -1.0 if side == "right" else 1.0
     order = np.argsort(sign * y0, kind="stable")
@@ -207,7 +199,7 @@ def trim_and_fill(
         if k0 == previous:
             break
         previous = k0
-        beta = random_effects(y[: k - k0], v[: k - k0], method=method, test="z").estimate
+        beta = random_effects(y[: k - k0], v[: k - k0], **wald.arguments).estimate
         centred = y - beta
         ranks = stats.rankdata(np.abs(centred), method="ordinal")
         signed = np.sign(centred) * ranks
@@ -233,18 +225,10 @@ def trim_and_fill(
     else:
         raise RuntimeError(f"trim-and-fill did not converge in {max_iter} iterations")
     if k0 == 0:
-        return TrimAndFill(
-            0,
-            se_k0,
-            side,
-            estimator,
-            random_effects(y0, v0, method, test),
-            np.empty(0),
-            np.empty(0),
-        )
+        return TrimAndFill(0, se_k0, side, estimator, fit, np.empty(0), np.empty(0))
     mirrored = sign * (2 * beta - y[k - k0 :])
     filled_yi, filled_vi = mirrored, v[k - k0 :]
     filled = random_effects(
-        np.concatenate([y0, filled_yi]), np.concatenate([v0, filled_vi]), method, "z"
+        np.concatenate([y0, filled_yi]), np.concatenate([v0, filled_vi]), **wald.arguments
     )
     return TrimAndFill(k0, se_k0, side, estimator, filled, filled_yi, filled_vi)

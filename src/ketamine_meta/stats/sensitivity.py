@@ -2,10 +2,12 @@ r"""Sensitivity analyses of a random-effects meta-analysis.
 
 Leave-one-out, cumulative meta-analysis, influence diagnostics and the Baujat plot data.
 
-Every refit goes through the vectorized :func:`ketamine_meta.stats.meta_analysis.fit_batch`: the
-``k`` leave-one-out models (or the ``k`` cumulative ones) are one batch of padded rows.
-Compared with metafor's ``leave1out``, ``cumul``, ``influence`` and ``baujat`` in
-``tests/test_metafor_parity.py``.
+Each takes a fitted model (:func:`~ketamine_meta.stats.meta_analysis.random_effects`) and refits
+it with its own data and specification (``fit.yi``, ``fit.vi``, ``fit.model``), as metafor's
+``leave1out.rma.uni`` reads ``x$yi`` and ``x$method``. Every refit goes through the vectorized
+:func:`ketamine_meta.stats.meta_analysis.fit_batch`: the ``k`` leave-one-out models (or the
+``k`` cumulative ones) are one batch of padded rows. Compared with metafor's ``leave1out``,
+``cumul``, ``influence`` and ``baujat`` in ``tests/test_metafor_parity.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ketamine_meta.stats.distributions import chi2_cdf
-from ketamine_meta.stats.meta_analysis import BatchFit, TestMethod, fit_batch, random_effects
-from ketamine_meta.stats.tau2 import Tau2Method
+from ketamine_meta.stats.meta_analysis import BatchFit, RandomEffectsResult, fit_batch
+from ketamine_meta.stats.model import ModelSpec
 
 SUMMARY_COLUMNS = [
     "estimate",
@@ -33,35 +35,29 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def _studies(yi: ArrayLike, vi: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    y, v = np.asarray(yi, dtype=float).ravel(), np.asarray(vi, dtype=float).ravel()
-    random_effects(y, v)  # the same validation as a single fit
-    return y, v
-
-
 def _table(fit: BatchFit) -> pd.DataFrame:
     return pd.DataFrame({c: getattr(fit, c) for c in SUMMARY_COLUMNS})
 
 
-def _subset_fits(y, v, mask, method, test, level) -> BatchFit:
-    """One fit per row of ``mask``: the studies it marks, as one batch."""
+def _subset_fits(y: np.ndarray, v: np.ndarray, mask: np.ndarray, model: ModelSpec) -> BatchFit:
+    """One fit per row of ``mask``: the studies it marks, as one batch, by ``model``."""
     rows = len(mask)
-    return fit_batch(np.tile(y, (rows, 1)), np.tile(v, (rows, 1)), method, test, level, mask=mask)
+    return fit_batch(np.tile(y, (rows, 1)), np.tile(v, (rows, 1)), **model.arguments, mask=mask)
 
 
-def _leave_one_out_fit(y, v, method, test, level) -> BatchFit:
-    return _subset_fits(y, v, ~np.eye(y.size, dtype=bool), method, test, level)
+def _leave_one_out_fit(fit: RandomEffectsResult) -> BatchFit:
+    return _subset_fits(fit.yi, fit.vi, ~np.eye(fit.yi.size, dtype=bool), fit.model)
 
 
-def leave_one_out(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    labels: ArrayLike | None = None,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Refit the model ``k`` times, each time without one study (metafor ``leave1out``).
+def _labels(fit: RandomEffectsResult, labels: ArrayLike | None) -> list:
+    """``labels``, or the studies numbered from 1 in input order."""
+    return list(labels) if labels is not None else list(range(1, fit.yi.size + 1))
+
+
+def leave_one_out(fit: RandomEffectsResult, labels: ArrayLike | None = None) -> pd.DataFrame:
+    """Refit ``fit`` ``k`` times, each time without one study (metafor ``leave1out``).
+
+    Each refit uses the fit's own model (estimator, test, level).
 
     Returns
     -------
@@ -73,26 +69,20 @@ def leave_one_out(
     Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for
     meta-analysis. *Research Synthesis Methods*, 1(2), 112-125.
     """
-    y, v = _studies(yi, vi)
-    if y.size < 2:
+    if fit.yi.size < 2:
         raise ValueError("leave-one-out needs at least 2 studies")
-    table = _table(_leave_one_out_fit(y, v, method, test, level))
-    table.insert(0, "omitted", list(labels) if labels is not None else range(1, y.size + 1))
+    table = _table(_leave_one_out_fit(fit))
+    table.insert(0, "omitted", _labels(fit, labels))
     return table
 
 
 def cumulative(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    order: ArrayLike,
-    labels: ArrayLike | None = None,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-    level: float = 0.95,
+    fit: RandomEffectsResult, order: ArrayLike, labels: ArrayLike | None = None
 ) -> pd.DataFrame:
-    """Add the studies one at a time in ``order`` (e.g. year) and refit (metafor ``cumul``).
+    """Add the studies of ``fit`` one at a time in ``order`` (e.g. year) and refit (``cumul``).
 
-    Ties in ``order`` keep the input order (a stable sort).
+    Each refit uses the fit's own model. Ties in ``order`` keep the input order (a stable
+    sort).
 
     Returns
     -------
@@ -104,31 +94,24 @@ def cumulative(
     Lau, J., et al. (1992). Cumulative meta-analysis of therapeutic trials for myocardial
     infarction. *NEJM*, 327(4), 248-254.
     """
-    y, v = _studies(yi, vi)
     ranks = np.argsort(np.asarray(order), kind="stable")
-    y, v = y[ranks], v[ranks]
+    y, v = fit.yi[ranks], fit.vi[ranks]
     k = y.size
     mask = np.tril(np.ones((k, k), dtype=bool))
-    table = _table(_subset_fits(y, v, mask, method, test, level))
-    names = np.asarray(list(labels) if labels is not None else range(1, k + 1), dtype=object)
+    table = _table(_subset_fits(y, v, mask, fit.model))
+    names = np.asarray(_labels(fit, labels), dtype=object)
     table.insert(0, "added", names[ranks])
     return table
 
 
-def influence(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    labels: ArrayLike | None = None,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-    level: float = 0.95,
-) -> pd.DataFrame:
-    r"""Case-deletion influence diagnostics (metafor ``influence.rma.uni``).
+def influence(fit: RandomEffectsResult, labels: ArrayLike | None = None) -> pd.DataFrame:
+    r"""Case-deletion influence diagnostics of ``fit`` (metafor ``influence.rma.uni``).
 
-    With :math:`\hat\mu_{(-i)}`, :math:`\hat\tau^2_{(-i)}`, :math:`V_{(-i)}` and
-    :math:`s^2_{(-i)}` the estimate, tau^2, variance of the estimate and Knapp-Hartung factor
-    (1 for z) of the model without study ``i``, :math:`h_i = w_i / \sum w_j` the hat value
-    and :math:`V` the variance of the full model's estimate:
+    The deleted models are refitted with the fit's own model. With
+    :math:`\hat\mu_{(-i)}`, :math:`\hat\tau^2_{(-i)}`, :math:`V_{(-i)}` and :math:`s^2_{(-i)}`
+    the estimate, tau^2, variance of the estimate and Knapp-Hartung factor (1 for z) of the
+    model without study ``i``, :math:`h_i = w_i / \sum w_j` the hat value and :math:`V` the
+    variance of the full model's estimate:
 
     .. math::
 
@@ -151,12 +134,11 @@ def influence(
     Viechtbauer, W., & Cheung, M. W.-L. (2010). *Research Synthesis Methods*, 1(2), 112-125,
     eqs. 8-14.
     """
-    y, v = _studies(yi, vi)
+    y, v, full = fit.yi, fit.vi, fit
     k = y.size
     if k < 2:
         raise ValueError("influence diagnostics need at least 2 studies")
-    full = fit_batch(y, v, method, test, level).row(0)
-    deleted = _leave_one_out_fit(y, v, method, test, level)
+    deleted = _leave_one_out_fit(fit)
     var_full = full.se**2
     var_del = deleted.se**2
     s2w_del = var_del / deleted.se_wald**2
@@ -178,7 +160,7 @@ def influence(
     )
     return pd.DataFrame(
         {
-            "study": list(labels) if labels is not None else range(1, k + 1),
+            "study": _labels(fit, labels),
             "rstudent": rstudent,
             "dffits": dffits,
             "cook_d": cook,
@@ -193,14 +175,8 @@ def influence(
     )
 
 
-def baujat(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    labels: ArrayLike | None = None,
-    method: Tau2Method = "REML",
-    test: TestMethod = "knha",
-) -> pd.DataFrame:
-    r"""Coordinates of the Baujat plot (metafor ``baujat``).
+def baujat(fit: RandomEffectsResult, labels: ArrayLike | None = None) -> pd.DataFrame:
+    r"""Coordinates of the Baujat plot of ``fit`` (metafor ``baujat``), refitted by its model.
 
     .. math::
 
@@ -214,13 +190,11 @@ def baujat(
     Baujat, B., Mahé, C., Pignon, J.-P., & Hill, C. (2002). A graphical method for exploring
     heterogeneity in meta-analyses. *Statistics in Medicine*, 21(18), 2641-2652.
     """
-    y, v = _studies(yi, vi)
-    full = fit_batch(y, v, method, test).row(0)
-    deleted = _leave_one_out_fit(y, v, method, test, 0.95)
+    deleted = _leave_one_out_fit(fit)
     return pd.DataFrame(
         {
-            "study": list(labels) if labels is not None else range(1, y.size + 1),
-            "heterogeneity_contribution": (y - full.estimate) ** 2 / (v + full.tau2),
-            "influence_on_estimate": (deleted.estimate - full.estimate) ** 2 / deleted.se**2,
+            "study": _labels(fit, labels),
+            "heterogeneity_contribution": (fit.yi - fit.estimate) ** 2 / (fit.vi + fit.tau2),
+            "influence_on_estimate": (deleted.estimate - fit.estimate) ** 2 / deleted.se**2,
         }
     )

@@ -15,8 +15,9 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ketamine_meta.stats.distributions import chi2_sf, norm_ppf, norm_sf
+from ketamine_meta.stats.distributions import chi2_sf, norm_sf
 from ketamine_meta.stats.effect_sizes import log_odds_ratio, log_risk_ratio, risk_difference
+from ketamine_meta.stats.model import critical_value
 
 SparseMeasure = Literal["OR", "RR", "RD"]
 STUDY_LEVEL = {"OR": log_odds_ratio, "RR": log_risk_ratio, "RD": risk_difference}
@@ -58,7 +59,7 @@ def _tables(events1, n1, events2, n2):
 
 
 def _result(estimate, se, q, k, level, measure, method) -> FixedEffectResult:
-    crit = norm_ppf(0.5 + level / 2)
+    crit = critical_value(level)
     z = estimate / se
     return FixedEffectResult(
         k=int(k),

@@ -1,0 +1,183 @@
+"""Dose: bioavailability by route, IV-equivalent doses, dose-response and cost per responder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.analyses.pooling import TRIAL
+from ketamine_meta.analyses.protocol import Pooling
+from ketamine_meta.stats.meta_regression import meta_regression
+
+
+def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float) -> pd.DataFrame:
+    """The bioavailability used per route and enantiomer, and the dose equal to ``reference_mg`` IV.
+
+    The value used is the median over cohorts of each cohort's median point estimate, so that
+    a source reporting several rows (formulations, doses) counts once, and so do two sources
+    reporting one cohort (``cohort``; empty: the source is its own cohort). The IV reference
+    is 100% by definition; ``low`` and ``high`` span every point estimate and reported range.
+    ``sources`` counts sources, ``cohorts`` the participant cohorts behind them. Routes without
+    a point estimate get none.
+    """
+    rows = []
+    for (route, enantiomer), group in bioavailability.groupby(["route", "enantiomer"], sort=True):
+        points = group["bioavailability_pct"].dropna()
+        if points.empty:
+            continue
+        spread = pd.concat([points, group["range_low_pct"], group["range_high_pct"]]).dropna()
+        with_points = group.dropna(subset=["bioavailability_pct"])
+        cohort = with_points["cohort"].fillna(with_points["source_id"])
+        used = float(with_points.groupby(cohort)["bioavailability_pct"].median().median()) / 100
+        rows.append(
+            {
+                "route": route,
+                "enantiomer": enantiomer,
+                "bioavailability": used,
+                "low": float(spread.min()) / 100,
+                "high": float(spread.max()) / 100,
+                "sources": group["source_id"].nunique(),
+                "cohorts": group["cohort"].fillna(group["source_id"]).nunique(),
+                "equivalent_dose_mg": reference_mg / used,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def iv_equivalent_doses(
+    by_study: pd.DataFrame, routes: pd.DataFrame, body_weight_kg: float
+) -> pd.DataFrame:
+    """Each comparison's drug dose as IV-equivalent mg/kg: dose x bioavailability.
+
+    A dose in mg is divided by ``body_weight_kg``. The bioavailability is that of the route for
+    the arm's enantiomer, else for racemic ketamine by the same route; no potency conversion
+    between enantiomers is made. Comparisons whose route has no bioavailability get NaN.
+    """
+    lookup = routes.set_index(["route", "enantiomer"])["bioavailability"]
+
+    def fraction(route: str, enantiomer: str) -> float:
+        for key in ((route, enantiomer), (route, "racemic")):
+            if key in lookup.index:
+                return float(lookup.loc[key])
+        return float("nan")
+
+    f = [fraction(r, e) for r, e in zip(by_study["route"], by_study["enantiomer"], strict=True)]
+    dose = by_study["dose_treat"].astype(float)
+    per_kg = np.where(by_study["dose_unit_treat"] == "mg_per_kg", dose, dose / body_weight_kg)
+    out = by_study[["study_id", "comparison_id", "label", "route", "enantiomer", "yi", "vi"]].copy()
+    out["dose_mg_per_kg"] = per_kg
+    out["bioavailability"] = f
+    out["iv_equivalent_mg_per_kg"] = per_kg * np.asarray(f)
+    return out
+
+
+#: Fewest comparisons with a dose for the dose-response meta-regression: two coefficients and
+#: tau^2 leave no residual degree of freedom below three.
+DOSE_RESPONSE_MIN = 3
+DOSE_TERMS = ("intercept", "iv_equivalent_mg_per_kg")
+DOSE_LINE_COLUMNS = ["dose", "estimate", "ci_low", "ci_high"]
+
+
+def _dose_response_not_estimable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The coefficient table's rows, empty, with ``note`` saying why (PROTOCOL.md §11)."""
+    note = (
+        f"k = {len(rows)} comparisons with an IV-equivalent dose: a meta-regression needs "
+        f"{DOSE_RESPONSE_MIN}, so no dose-response is estimated"
+    )
+    return pd.DataFrame(
+        {"term": DOSE_TERMS, "k": len(rows), "trials": rows[TRIAL].nunique(), "note": note}
+    )
+
+
+def dose_response(doses: pd.DataFrame, pooling: Pooling) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Meta-regression of g on IV-equivalent mg/kg; coefficients and the fitted line with CI.
+
+    Returns the coefficient table (plus ``k``, ``trials``, ``tau2``, ``r2``, ``qm``, ``qm_p``,
+    ``dependence`` and ``note`` on each row) and a grid of predictions over the observed dose
+    range. Below :data:`DOSE_RESPONSE_MIN` comparisons with a dose nothing is fitted: the
+    coefficients are empty, ``note`` says why, and the line has no rows.
+    The one pooled analysis that keeps a trial's dose arms apart, since the dose is its
+    covariate: their shared control is split (PROTOCOL.md §8, §11) and ``dependence`` says so.
+    """
+    rows = doses.dropna(subset=["iv_equivalent_mg_per_kg"])
+    if len(rows) < DOSE_RESPONSE_MIN:
+        return _dose_response_not_estimable(rows), pd.DataFrame(columns=DOSE_LINE_COLUMNS)
+    x = np.column_stack([np.ones(len(rows)), rows["iv_equivalent_mg_per_kg"]])
+    fit = meta_regression(
+        rows["yi"],
+        rows["vi"],
+        x,
+        ["intercept", "iv_equivalent_mg_per_kg"],
+        **pooling.model.arguments,
+    )
+    arms_per_trial = rows.groupby(TRIAL, sort=True).size()
+    dependence = "; ".join(
+        f"{trial}: {count} dose arms kept apart (shared control split), treated as independent"
+        for trial, count in arms_per_trial.items()
+        if count > 1
+    )
+    table = fit.coefficients.assign(
+        k=fit.k,
+        trials=len(arms_per_trial),
+        tau2=fit.tau2,
+        r2=fit.r2,
+        qm=fit.qm,
+        qm_p=fit.qm_p,
+        test=fit.model.test,
+        dependence=dependence,
+        note="",
+    )
+    grid = np.linspace(
+        rows["iv_equivalent_mg_per_kg"].min(), rows["iv_equivalent_mg_per_kg"].max(), 50
+    )
+    design = np.column_stack([np.ones(grid.size), grid])
+    estimate = design @ fit.coefficients["estimate"].to_numpy()
+    se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.vcov, design))
+    crit = fit.model.crit(fit.k - fit.p)
+    line = pd.DataFrame(
+        {
+            "dose": grid,
+            "estimate": estimate,
+            "ci_low": estimate - crit * se,
+            "ci_high": estimate + crit * se,
+        }
+    )
+    return table, line
+
+
+def cost_per_responder(response_rates: pd.DataFrame, costs: Sequence[Mapping]) -> pd.DataFrame:
+    """Course cost divided by the pooled response proportion of the matching arm type.
+
+    The interval divides the cost by the proportion's CI bounds (upper bound of the cost from
+    the lower bound of the proportion). Access routes whose arm type has no pooled proportion
+    get NaN. ``k``, ``trials``, ``dependence`` and ``display`` are the proportion's
+    (:func:`pooled_response_rates`).
+    """
+    rates = response_rates.set_index("arm_type")
+    rows = []
+    for entry in costs:
+        rate = rates.loc[entry["arm_type"]] if entry["arm_type"] in rates.index else None
+        p = (
+            (rate["proportion"], rate["ci_low"], rate["ci_high"])
+            if rate is not None
+            else (np.nan,) * 3
+        )
+        rows.append(
+            {
+                "access_route": entry["access_route"],
+                "arm_type": entry["arm_type"],
+                "course_cost_usd": entry["course_cost_usd"],
+                "claims": ";".join(entry["claims"]),
+                "response_proportion": p[0],
+                "k": rate["k"] if rate is not None else 0,
+                "trials": rate["trials"] if rate is not None else 0,
+                "dependence": rate["dependence"] if rate is not None else "",
+                "display": rate["display"] if rate is not None else "",
+                "cost_per_responder": entry["course_cost_usd"] / p[0],
+                "cost_per_responder_low": entry["course_cost_usd"] / p[2],
+                "cost_per_responder_high": entry["course_cost_usd"] / p[1],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,30 @@
+"""The canonical text of result tables (:mod:`ketamine_meta.io.tables`): the same numbers
+give the same bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ketamine_meta.io.tables import SIGNIFICANT_DIGITS, to_csv_text
+
+
+def test_floats_are_written_to_twelve_significant_digits():
+    frame = pd.DataFrame({"study": ["A", "B"], "yi": [1 / 3, 2.0], "k": [3, 10]})
+    assert SIGNIFICANT_DIGITS == 12
+    assert to_csv_text(frame) == "study,yi,k\nA,0.333333333333,3\nB,2,10\n"
+
+
+def test_last_bit_noise_does_not_change_the_bytes():
+    value = 0.1 + 0.2  # 0.30000000000000004
+    assert to_csv_text(pd.DataFrame({"x": [value]})) == to_csv_text(pd.DataFrame({"x": [0.3]}))
+
+
+def test_fewer_digits_for_an_optimiser_s_results_and_empty_cells():
+    frame = pd.DataFrame({"tau2": [0.0123456789, np.nan], "k": [5, 2]})
+    assert to_csv_text(frame, significant_digits=4) == "tau2,k\n0.01235,5\n,2\n"
+
+
+def test_unix_line_endings_without_the_index():
+    text = to_csv_text(pd.DataFrame({"a": [1]}, index=["row"]))
+    assert text == "a\n1\n" and "\r" not in text

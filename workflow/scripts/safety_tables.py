@@ -1,0 +1,39 @@
+"""Snakemake entry: every safety table (rule safety_tables)."""
+
+from pathlib import Path
+
+from ketamine_meta.analyses.protocol import Pooling
+from ketamine_meta.analyses.safety import (
+    adverse_event_table,
+    dissociation_slope,
+    dissociation_vs_effect,
+)
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.io.logs import configure
+from ketamine_meta.io.tables import to_csv_text
+
+
+def write(name, table):
+    Path(snakemake.output[name]).write_text(to_csv_text(table))
+
+
+log = configure(snakemake.log[0])
+pooling = Pooling.from_config(snakemake.params.pooling)
+validated = Path(snakemake.input.validated)
+events = adverse_event_table(
+    read_validated_table(validated / "adverse_events.csv"),
+    read_validated_table(validated / "arms.csv"),
+    snakemake.params.events,
+    pooling,
+)
+write("adverse_events", events)
+log.info("%d adverse-event rows", len(events))
+# The per-arm table as written, as the figures and claims read it.
+points = dissociation_vs_effect(
+    read_validated_table(snakemake.input.by_study),
+    read_validated_table(snakemake.output.adverse_events),
+)
+write("dissociation_vs_effect", points)
+slope = dissociation_slope(points, pooling)
+write("dissociation_slope", slope)
+log.info("dissociation against effect: %d comparisons", len(points))
