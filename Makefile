@@ -35,11 +35,17 @@ venv: $(STAMP)
 # tools/run_pipeline.py clears a stale lock, reruns what an interrupted run left incomplete and
 # rebuilds any result edited by hand (results/manifest.tsv) before Snakemake runs.
 # The README's headline block and table of outputs are then rewritten from the results and the
-# registry of outputs (never typed by hand).
+# registry of outputs (never typed by hand), when the run changed either (a second make reads
+# their new dates).
+README_STAMP := .snakemake/readme.stamp
 pipeline: $(STAMP)
 	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH)
+	$(MAKE) --no-print-directory $(README_STAMP)
+
+$(README_STAMP): results/manifest.tsv results/outputs.json
 	$(BIN)/python tools/update_readme_headline.py
 	$(BIN)/python tools/update_readme_outputs.py
+	mkdir -p $(@D) && touch $@
 
 # The report embeds every figure and table; rebuilt only when a result is newer.
 results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst)

@@ -20,7 +20,9 @@ from ketamine_meta.evidence.package_files import (
     read_package_dir,
     read_table_text,
     read_validated_table,
+    read_validated_tables,
     source_tree_canonical_schema,
+    validated_path,
 )
 from ketamine_meta.evidence.package_source import PackageSourceError
 
@@ -139,3 +141,17 @@ def test_a_validated_table_keeps_na_as_text(tmp_path):
     table = read_validated_table(path)
     assert table["arm_id"].tolist() == ["NA", "None"]
     assert pd.isna(table.loc[0, "dose"]) and table.loc[1, "dose"] == 0.5
+
+
+def test_a_declared_table_is_found_among_the_files_and_an_undeclared_one_refused(tmp_path):
+    folder = tmp_path / "validated"
+    folder.mkdir()
+    for name in ("arms", "studies"):
+        (folder / f"{name}.csv").write_text("study_id\nA\n")
+    declared = [str(folder / "arms.csv")]
+    assert validated_path(declared, "arms") == folder / "arms.csv"
+    assert validated_path(folder, "studies") == folder / "studies.csv"
+    with pytest.raises(KeyError, match="'studies' is not among the declared inputs"):
+        validated_path(declared, "studies")
+    tables = read_validated_tables(declared, ("arms",))
+    assert list(tables) == ["arms"] and tables["arms"]["study_id"].tolist() == ["A"]

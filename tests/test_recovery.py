@@ -127,3 +127,44 @@ def test_a_run_killed_with_sigkill_is_recovered_by_the_next_make(finished_run):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "removed a stale Snakemake lock" in result.stdout
     assert results_digest(finished_run / "results") == clean
+
+
+def _ran(result: subprocess.CompletedProcess) -> set[str]:
+    """The rules of the jobs a run executed, from Snakemake's job listing."""
+    return {
+        line.split()[1].rstrip(":")
+        for line in (result.stdout + result.stderr).splitlines()
+        if line.startswith(("localrule ", "localcheckpoint ", "rule ", "checkpoint "))
+    }
+
+
+def test_a_job_reruns_only_when_a_table_it_reads_changed_in_content(finished_run):
+    """A package file touched without change reruns nothing; one changed mean of outcomes.csv
+    reruns what reads outcomes, not relapse, whose tables did not change (the validate
+    checkpoint and the checksums of declared tables, workflow/rules/common.smk)."""
+    outcomes = finished_run / "data/raw/outcomes.csv"
+    os.utime(outcomes)
+    untouched = run_pipeline(finished_run)
+    assert untouched.returncode == 0, untouched.stderr[-3000:]
+    assert _ran(untouched) <= {"all"}, _ran(untouched)
+
+    lines = outcomes.read_text().splitlines()
+    header = lines[0].split(",")
+    row = next(
+        i for i, line in enumerate(lines[1:], 1)
+        if line.split(",")[header.index("timepoint_h")] == "24"
+        and line.split(",")[header.index("mean")]
+    )  # fmt: skip
+    cells = lines[row].split(",")
+    cells[header.index("mean")] = f"{float(cells[header.index('mean')]) + 0.1:g}"
+    lines[row] = ",".join(cells)
+    outcomes.write_text("\n".join(lines) + "\n")
+    relapse = (finished_run / "results/tables/relapse_by_study.csv").stat().st_mtime_ns
+
+    edited = run_pipeline(finished_run)
+
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    ran = _ran(edited)
+    assert {"validate", "effect_sizes", "efficacy_tables", "efficacy_figures"} <= ran
+    assert not ran & {"relapse_tables", "relapse_survival_figure"}, ran
+    assert (finished_run / "results/tables/relapse_by_study.csv").stat().st_mtime_ns == relapse

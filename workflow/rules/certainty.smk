@@ -47,7 +47,14 @@ rule risk_of_bias_and_grade:
     certainty, one comparison per trial (arms of a formulation combined within a trial).
     """
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables(
+            "studies",
+            "arms",
+            "outcomes",
+            "contrasts",
+            "adverse_events",
+            "risk_of_bias",
+        ),
         by_study=EFFICACY.table("by_study").path,
     output:
         **CERTAINTY.table_paths(),
@@ -76,6 +83,7 @@ rule risk_of_bias_figures:
     """The risk-of-bias traffic-light and summary plots (robvis layouts)."""
     input:
         table=CERTAINTY.table("traffic_light").path,
+        validation=after_validation,
     output:
         **figure_outputs_of(CERTAINTY),
     log:

@@ -45,7 +45,7 @@ rule what_changed:
             for stem in (*snapshot_tables(TIMEPOINT_LABEL), PACKAGE_SUMMARY_TABLE)
         },
         release=NEWEST_RELEASE,
-        validated=VALIDATED_DIR,
+        validated=validated_tables(),
     output:
         table=CHANGES.table("table").path,
         text=CHANGES.files["text"].path,

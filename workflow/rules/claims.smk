@@ -28,7 +28,7 @@ rule reproductions:
         specs=get_reproduction_specs(),
         rules="config/claims.yaml",
         effects="data/processed/effect_sizes.csv",
-        validated=VALIDATED_DIR,
+        validated=validated_tables("published_estimates"),
     output:
         table=CLAIMS.table("reproductions").path,
     log:
@@ -48,7 +48,16 @@ rule claims_audit:
     input:
         mapping="config/claims.yaml",
         schema=WORKFLOW_DIR / "schemas" / "claims.schema.yaml",
-        validated=VALIDATED_DIR,
+        validated=validated_tables(
+            "outcomes",
+            "arms",
+            "studies",
+            "relapse",
+            "adverse_events",
+            "published_estimates",
+            "trial_traits",
+            "claims",
+        ),
         effects="data/processed/effect_sizes.csv",
         pooled_route=EFFICACY.table("pooled_by_route").path,
         pooled_enantiomer=EFFICACY.table("pooled_by_enantiomer").path,

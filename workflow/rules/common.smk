@@ -7,7 +7,10 @@ from types import SimpleNamespace
 
 import jinja2
 
-from ketamine_meta.evidence.package_files import local_package_files
+from ketamine_meta.evidence.package_files import (
+    local_package_files,
+    read_canonical_schema,
+)
 from ketamine_meta.evidence.package_source import source_kind
 from ketamine_meta.figures.headline import headline_tables
 from ketamine_meta.io.outputs import (
@@ -65,6 +68,39 @@ def get_source_files(wildcards):
     if kind == "archive":
         return [source]
     return [str(p) for p in local_package_files(source)]
+
+
+# Every table of the package (one validated CSV each), from the canonical schema.
+PACKAGE_TABLES = tuple(
+    resource["name"]
+    for resource in read_canonical_schema(
+        WORKFLOW_DIR / "schemas" / "datapackage.schema.json"
+    )["resources"]
+)
+
+
+def validated_tables(*names):
+    """The validated tables a rule reads, as an input function of the validate checkpoint.
+
+    Once validate has run, Snakemake re-evaluates the jobs after it and compares the checksum
+    of each declared table with the one recorded at the job's last run: a job reruns only if
+    a table it reads changed in content (an edit elsewhere in the package, or none, reruns
+    nothing of it). Scripts read only the files declared here (package_files.validated_path).
+    """
+
+    def tables(wildcards):
+        folder = checkpoints.validate.get().output[0]
+        return [f"{folder}/{name}.csv" for name in names or PACKAGE_TABLES]
+
+    return tables
+
+
+def after_validation(wildcards):
+    """No file: a rule that reads only results lists this so that its jobs, too, are decided
+    again once the validate checkpoint has run. A job whose upstream jobs turn out not to
+    rerun (no table they read changed) then does not rerun either."""
+    checkpoints.validate.get()
+    return []
 
 
 def get_reproduction_specs():

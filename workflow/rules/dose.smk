@@ -59,7 +59,7 @@ rule dose_tables:
     """IV-equivalent doses by route and per comparison, the dose-response meta-regression of
     the primary analysis with its line, and the cost per responder."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("bioavailability"),
         by_study=EFFICACY.table("by_study").path,
         rates=RESPONSE.table("rates").path,
     output:
@@ -80,7 +80,7 @@ rule dose_figures:
     """Bioavailability by route, dose-response and cost per responder, from the dose tables."""
     input:
         **DOSE.table_paths(),
-        validated=VALIDATED_DIR,
+        validated=validated_tables("arms"),
     output:
         **figure_outputs_of(DOSE),
     log:

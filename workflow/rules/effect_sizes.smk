@@ -2,7 +2,7 @@ rule effect_sizes:
     """One effect size per comparison x outcome x timepoint: Hedges' g for scores,
     log risk ratio for counts."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("studies", "arms", "outcomes", "contrasts"),
     output:
         effects="data/processed/effect_sizes.csv",
         exclusions="data/processed/effect_size_exclusions.csv",

@@ -122,7 +122,7 @@ rule efficacy_tables:
     analyses of §16, the small-study tests and the racemic-esketamine head-to-head."""
     input:
         effects="data/processed/effect_sizes.csv",
-        validated=VALIDATED_DIR,
+        validated=validated_tables("studies", "arms", "outcomes", "contrasts"),
     output:
         **EFFICACY.table_paths(),
     log:
@@ -146,7 +146,7 @@ rule efficacy_figures:
     benchmark, drawn from the efficacy tables."""
     input:
         **EFFICACY.table_paths(["by_study", "pooled_by_route", "publication_bias"]),
-        validated=VALIDATED_DIR,
+        validated=validated_tables("published_estimates", "claims"),
     output:
         **figure_outputs_of(EFFICACY),
     log:

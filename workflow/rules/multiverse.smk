@@ -69,7 +69,9 @@ rule multiverse_chunk:
     """Fit one chunk of an outcome's data specifications, each estimator and CI method one
     batch."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables(
+            "studies", "arms", "outcomes", "contrasts", "risk_of_bias"
+        ),
     output:
         table="data/processed/multiverse/{outcome}/chunk_{chunk}.csv",
     log:
@@ -124,6 +126,7 @@ rule multiverse_figures:
     distribution of the distinct fits by estimand and subgroup (PROTOCOL.md §21.3)."""
     input:
         **{key: file.path for key, file in MULTIVERSE_FILES.items()},
+        validation=after_validation,
     output:
         **figure_set_outputs(
             MULTIVERSE_FIGURE,
@@ -149,7 +152,9 @@ rule multiverse_inclusion:
     multiverse.inclusion_drop of them, pooled by the primary model, summarised per subgroup.
     """
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables(
+            "studies", "arms", "outcomes", "contrasts", "risk_of_bias"
+        ),
     output:
         table=MULTIVERSE.table("inclusion").path,
     log:

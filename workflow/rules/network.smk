@@ -45,7 +45,7 @@ rule network_meta_analysis:
     against inert placebo, league table, inconsistency (Q by design, node-splitting) and the
     graph's nodes and edges; the merged-nodes sensitivity network stacked below."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("studies", "arms", "outcomes", "contrasts"),
     output:
         **{part: NMA_TABLE[part].path for part in NMA_TABLES},
         comparisons="data/processed/nma_{outcome}_comparisons.csv",
@@ -69,6 +69,7 @@ rule network_figures:
     """The network graph, the league table as a heat map, and the forest plot of the network."""
     input:
         **{part: NMA_TABLE[part].path for part in ("effects", "league", "graph")},
+        validation=after_validation,
     output:
         **figure_set_outputs(NMA_FIGURE, "Network"),
     log:

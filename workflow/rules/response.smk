@@ -54,7 +54,7 @@ rule response_tables:
     risk ratio of response pooled per enantiomer."""
     input:
         effects="data/processed/effect_sizes.csv",
-        validated=VALIDATED_DIR,
+        validated=validated_tables("outcomes", "arms", "studies"),
     output:
         **RESPONSE.table_paths(),
     log:
@@ -74,6 +74,7 @@ rule response_figures:
     """The forest plot of the response risk ratio and the response time course."""
     input:
         **RESPONSE.table_paths(["rr_by_study", "rr_pooled", "time_course"]),
+        validation=after_validation,
     output:
         **figure_outputs_of(RESPONSE),
     log:

@@ -54,7 +54,7 @@ SAFETY = OUTPUTS.register(
 rule safety_tables:
     """Risk ratios of each adverse event, and the primary effect against dissociation."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("adverse_events", "arms"),
         by_study=EFFICACY.table("by_study").path,
     output:
         **SAFETY.table_paths(),
@@ -73,6 +73,7 @@ rule safety_figures:
     """One figure per adverse event, and dissociation against effect."""
     input:
         **SAFETY.table_paths(),
+        validation=after_validation,
     output:
         **figure_outputs_of(SAFETY),
     log:

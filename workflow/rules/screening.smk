@@ -17,7 +17,7 @@ SCREENING = OUTPUTS.register(
 rule prisma_flow:
     """PRISMA flow of candidate trials, from the screening log."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("screening", "studies", "relapse"),
         by_study=EFFICACY.table("by_study").path,
     output:
         **{

@@ -53,7 +53,7 @@ rule relapse_tables:
     """Relapse after response: per-arm summary fits, pooled medians and hazard ratios, and the
     published figures beside ours."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("relapse", "arms", "durability_cohorts"),
     output:
         **RELAPSE.table_paths(),
     log:
@@ -70,6 +70,7 @@ rule relapse_survival_figure:
     """Relapse-free curves by route or by enantiomer."""
     input:
         by_study=RELAPSE.table("by_study").path,
+        validation=after_validation,
     output:
         **figure_outputs(RELAPSE_FIGURE, "Relapse"),
     log:

@@ -36,7 +36,7 @@ rule time_course_model:
     correlation over windows fixed; REML), its sensitivity models, the within-trial contrasts
     between windows, and the observed g it was fitted to."""
     input:
-        validated=VALIDATED_DIR,
+        validated=validated_tables("studies", "arms", "outcomes", "contrasts"),
     output:
         **TIME_COURSE.table_paths(),
     log:
@@ -58,6 +58,7 @@ rule time_course_figure:
     trials, with CIs; no curve through the cells."""
     input:
         **TIME_COURSE.table_paths(["cells", "observed"]),
+        validation=after_validation,
     output:
         **{
             name.removeprefix("time_course_"): path

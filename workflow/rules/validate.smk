@@ -13,7 +13,7 @@ DATA = OUTPUTS.register(
 )
 
 
-rule validate:
+checkpoint validate:
     """Check the package against the canonical schema (its datapackage.json must state the
     same rules) and the cross-field rules; write typed tables only if every check passes.
     """
@@ -34,7 +34,7 @@ rule data_package_summary:
     """The data package's version and row counts, for the report and the audit trail."""
     input:
         package=PACKAGE_DIR,
-        validated=VALIDATED_DIR,
+        validated=validated_tables(),
     output:
         table=DATA.table("summary").path,
     log:

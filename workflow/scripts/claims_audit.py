@@ -6,7 +6,7 @@ from pathlib import Path
 from ketamine_meta.analyses.claims import Evidence, VerdictRules, audit_claims
 from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, read_validated_tables
 from ketamine_meta.io.logs import configure
 from ketamine_meta.io.tables import to_csv_text
 
@@ -17,7 +17,6 @@ try:
 except ConfigError as exc:
     log.error("%s", exc)
     sys.exit(1)
-validated = Path(snakemake.input.validated)
 package = (
     "outcomes",
     "arms",
@@ -27,7 +26,7 @@ package = (
     "published_estimates",
     "trial_traits",
 )
-tables = {name: read_validated_table(validated / f"{name}.csv") for name in package}
+tables = read_validated_tables(snakemake.input.validated, package)
 results = {
     "effects": "effects",
     "pooled_smd_by_route": "pooled_route",
@@ -51,7 +50,9 @@ evidence = Evidence(
 )
 try:
     audit = audit_claims(
-        read_validated_table(validated / "claims.csv"), mapping["claims"], evidence
+        read_validated_tables(snakemake.input.validated, ("claims",))["claims"],
+        mapping["claims"],
+        evidence,
     )
 except ValueError as exc:
     # A config/claims.yaml entry the package refutes (unknown test or study id, reads_as for a

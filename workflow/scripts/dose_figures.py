@@ -1,11 +1,9 @@
 """Snakemake entry: the dose figures, drawn from the dose tables (rule dose_figures)."""
 
-from pathlib import Path
-
 import numpy as np
 
 from ketamine_meta.analyses.comparisons import ENANTIOMER
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.figures.dose_plots import (
     bioavailability_plot,
     cost_per_responder_plot,
@@ -19,7 +17,7 @@ log = configure(snakemake.log[0])
 weight = snakemake.params.dose["body_weight_kg"]
 routes = read_validated_table(snakemake.input.by_route)
 routes = routes[routes["enantiomer"] == "racemic"]
-arms = read_validated_table(Path(snakemake.input.validated) / "arms.csv")
+arms = read_validated_table(validated_path(snakemake.input.validated, "arms"))
 racemic = arms[(arms["drug"] == "racemic_ketamine") & arms["dose"].notna()].copy()
 racemic["dose_mg_70kg"] = np.where(
     racemic["dose_unit"] == "mg_per_kg", racemic["dose"] * weight, racemic["dose"]

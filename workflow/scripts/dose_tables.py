@@ -9,7 +9,7 @@ from ketamine_meta.analyses.dose import (
     iv_equivalent_doses,
 )
 from ketamine_meta.analyses.protocol import Pooling
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.io.logs import configure
 from ketamine_meta.io.tables import to_csv_text
 
@@ -21,7 +21,7 @@ def write(name, table):
 log = configure(snakemake.log[0])
 pooling = Pooling.from_config(snakemake.params.pooling)
 dose = snakemake.params.dose
-bioavailability = read_validated_table(Path(snakemake.input.validated) / "bioavailability.csv")
+bioavailability = read_validated_table(validated_path(snakemake.input.validated, "bioavailability"))
 by_route = bioavailability_by_route(bioavailability, dose["reference_iv_mg"])
 by_comparison = iv_equivalent_doses(
     read_validated_table(snakemake.input.by_study), by_route, dose["body_weight_kg"]

@@ -1,8 +1,6 @@
 """Snakemake entry: the efficacy figures, drawn from the efficacy tables (rule efficacy_figures)."""
 
-from pathlib import Path
-
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.figures.efficacy_plots import effect_size_benchmark, funnel_plot
 from ketamine_meta.figures.labels import hours_text
 from ketamine_meta.figures.plotting import deterministic_style, forest_plot, save_figures
@@ -14,8 +12,8 @@ params = snakemake.params
 by_study = read_validated_table(snakemake.input.by_study)
 pooled = read_validated_table(snakemake.input.pooled_by_route)
 egger = read_validated_table(snakemake.input.publication_bias).iloc[0]
-validated = Path(snakemake.input.validated)
-published = read_validated_table(validated / "published_estimates.csv")
+validated = snakemake.input.validated
+published = read_validated_table(validated_path(validated, "published_estimates"))
 benchmark = published[
     (published["review_id"] == "munkholm2019_cipriani2018")
     & (published["measure"] == "SMD")
@@ -23,7 +21,7 @@ benchmark = published[
 ].iloc[0]
 benchmark = benchmark.copy()
 benchmark["citation_short"] = "Munkholm 2019, 6-8 weeks"
-claims = read_validated_table(validated / "claims.csv").set_index("claim_id")
+claims = read_validated_table(validated_path(validated, "claims")).set_index("claim_id")
 claimed = (claims.loc["C39", "value_low"], claims.loc["C39", "value_high"])
 overall = pooled.set_index("subgroup").loc[OVERALL_LABEL]
 with deterministic_style():

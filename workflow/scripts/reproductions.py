@@ -6,7 +6,7 @@ from pathlib import Path
 from ketamine_meta.analyses.protocol import windows_from_config
 from ketamine_meta.analyses.reproductions import ComparabilityRules, reproductions_table
 from ketamine_meta.evidence.configuration import ConfigError, load_checked_yaml
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.io.logs import configure
 from ketamine_meta.io.tables import to_csv_text
 
@@ -23,7 +23,7 @@ except ConfigError as exc:
 table = reproductions_table(
     specs,
     read_validated_table(snakemake.input.effects),
-    read_validated_table(Path(snakemake.input.validated) / "published_estimates.csv"),
+    read_validated_table(validated_path(snakemake.input.validated, "published_estimates")),
     windows_from_config(snakemake.params.windows),
     ComparabilityRules(**rules["reproduction_rules"]),
 )

@@ -5,7 +5,7 @@ from pathlib import Path
 from ketamine_meta.analyses.pooling import select_at
 from ketamine_meta.analyses.protocol import Pooling, Protocol
 from ketamine_meta.analyses.response import pool_rr_by, pooled_response_rates, response_time_course
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, read_validated_tables
 from ketamine_meta.io.logs import configure
 from ketamine_meta.io.tables import to_csv_text
 
@@ -18,10 +18,9 @@ log = configure(snakemake.log[0])
 params = snakemake.params
 pooling = Pooling.from_config(params.pooling)
 protocol = Protocol.from_config(params.protocol)
-validated = Path(snakemake.input.validated)
-arm_tables = [
-    read_validated_table(validated / f"{name}.csv") for name in ("outcomes", "arms", "studies")
-]
+arm_tables = list(
+    read_validated_tables(snakemake.input.validated, ("outcomes", "arms", "studies")).values()
+)
 rates = pooled_response_rates(
     *arm_tables, protocol, params.scale_preference, pooling, measure=params.measure
 )

@@ -8,7 +8,7 @@ from ketamine_meta.analyses.safety import (
     dissociation_slope,
     dissociation_vs_effect,
 )
-from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.io.logs import configure
 from ketamine_meta.io.tables import to_csv_text
 
@@ -19,10 +19,9 @@ def write(name, table):
 
 log = configure(snakemake.log[0])
 pooling = Pooling.from_config(snakemake.params.pooling)
-validated = Path(snakemake.input.validated)
 events = adverse_event_table(
-    read_validated_table(validated / "adverse_events.csv"),
-    read_validated_table(validated / "arms.csv"),
+    read_validated_table(validated_path(snakemake.input.validated, "adverse_events")),
+    read_validated_table(validated_path(snakemake.input.validated, "arms")),
     snakemake.params.events,
     pooling,
 )

@@ -25,7 +25,7 @@ tables = {
 }
 package = {
     path.stem: text_table(path.read_text(encoding="utf-8"))
-    for path in sorted(Path(snakemake.input.validated).glob("*.csv"))
+    for path in sorted(map(Path, snakemake.input.validated))
 }
 current = snapshot(tables, package, snakemake.params.timepoint_label)
 record = None

@@ -10,6 +10,7 @@ and no file is read through a symbolic link (:func:`package_file`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -228,6 +229,30 @@ def read_validated_table(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-def read_validated_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """:func:`read_validated_table` of each ``NAME.csv`` in ``folder``, by name."""
-    return {name: read_validated_table(Path(folder) / f"{name}.csv") for name in names}
+def validated_path(tables: str | Path | Sequence[str | Path], name: str) -> Path:
+    """Where the validated table ``name`` is: ``NAME.csv`` in a folder, or among given files.
+
+    A workflow rule passes the files it declared as input, so that a table it did not declare
+    (and would not be rerun for) cannot be read.
+
+    Raises
+    ------
+    KeyError
+        If ``tables`` is a list of files without ``NAME.csv``.
+    """
+    if isinstance(tables, (str, Path)) and Path(tables).is_dir():
+        return Path(tables) / f"{name}.csv"
+    for path in [tables] if isinstance(tables, (str, Path)) else tables:
+        if Path(path).name == f"{name}.csv":
+            return Path(path)
+    raise KeyError(f"validated table {name!r} is not among the declared inputs")
+
+
+def read_validated_tables(
+    tables: str | Path | Sequence[str | Path], names: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
+    """:func:`read_validated_table` of each table of ``names``, by name.
+
+    ``tables`` is the validated folder or the declared files (:func:`validated_path`).
+    """
+    return {name: read_validated_table(validated_path(tables, name)) for name in names}
