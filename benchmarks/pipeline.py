@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCRATCH = ROOT / "benchmarks" / "scratch"
 RESULT = ROOT / "benchmarks" / "results" / "pipeline.json"
-TARGETS_S = {"full": 60.0, "noop": 3.0, "edit": 30.0}
+TARGETS_S = {"full": 25.0, "noop": 2.0, "edit": 15.0}
 JOB_HEADER = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 LOG_LINE = re.compile(r"^\s+log: (\S+)")
 TIMING = re.compile(r"^INFO (start-up|process) ([0-9.]+) s(?:, peak ([0-9]+) MB)?$")
