@@ -27,7 +27,9 @@ VALIDATED_DIR = "data/processed/validated"
 TIMEPOINT_LABEL = f"{config['pooling']['timepoint_h']:g}h"
 # Files of the workflow itself are found from this file, so that the workflow also runs in
 # another working directory (`snakemake --directory .test`, the catalog's test layout).
-WORKFLOW_DIR = Path(workflow.current_basedir).parent
+# Relative to the working directory, so that a checkout moved or copied elsewhere records the
+# same input files (an absolute path would make Snakemake rerun every rule that lists one).
+WORKFLOW_DIR = Path(os.path.relpath(Path(workflow.current_basedir).parent))
 REPORT_CAPTIONS = WORKFLOW_DIR / "report"
 AUDIT_NOTEBOOK = WORKFLOW_DIR.parent / "notebooks" / "audit.py"
 # Every output, registered once by the rule file of the question that makes it
