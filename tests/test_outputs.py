@@ -155,6 +155,7 @@ def test_explain_names_the_registered_analyses_when_given_another():
 
 
 def test_the_readme_table_of_outputs_is_the_registry():
+    sys.path.insert(0, str(REPO / "tools"))  # the tool imports its sibling, as when run
     spec = importlib.util.spec_from_file_location(
         "update_readme_outputs", REPO / "tools/update_readme_outputs.py"
     )

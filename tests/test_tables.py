@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.io.tables import SIGNIFICANT_DIGITS, to_csv_text
+from ketamine_meta.io.tables import SIGNIFICANT_DIGITS, to_csv_text, write_table
 
 
 def test_floats_are_written_to_twelve_significant_digits():
@@ -28,3 +28,9 @@ def test_fewer_digits_for_an_optimiser_s_results_and_empty_cells():
 def test_unix_line_endings_without_the_index():
     text = to_csv_text(pd.DataFrame({"a": [1]}, index=["row"]))
     assert text == "a\n1\n" and "\r" not in text
+
+
+def test_write_table_writes_the_canonical_text(tmp_path):
+    frame = pd.DataFrame({"term": ["a", "b"], "estimate": [1 / 3, 2.0]})
+    write_table(tmp_path / "t.csv", frame)
+    assert (tmp_path / "t.csv").read_bytes() == b"term,estimate\na,0.333333333333\nb,2\n"

@@ -35,10 +35,10 @@ def rendered_block(root: Path = ROOT) -> str:
     return f"{START}\n{headline_markdown(headline(tables, pooling))}\n{END}"
 
 
-def readme_with_block(readme: str, block: str) -> str:
-    """``readme`` with its headline block replaced by ``block``."""
-    before, rest = readme.split(START, 1)
-    _, after = rest.split(END, 1)
+def readme_with_block(readme: str, block: str, start: str = START, end: str = END) -> str:
+    """``readme`` with its block between ``start`` and ``end`` (the headline's) replaced."""
+    before, rest = readme.split(start, 1)
+    _, after = rest.split(end, 1)
     return before + block + after
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from update_readme_headline import readme_with_block
+
 from ketamine_meta.io.outputs import FIGURE_DIR, REGISTRY_FILE, read_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,17 +41,11 @@ def rendered_block(registry: dict) -> str:
     return "\n".join(lines)
 
 
-def readme_with_block(readme: str, block: str) -> str:
-    """``readme`` with its outputs block replaced by ``block``."""
-    before, rest = readme.split(START, 1)
-    _, after = rest.split(END, 1)
-    return before + block + after
-
-
 def main(check: bool) -> int:
     """Rewrite the block (or, with ``check``, exit 1 if it is out of date)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    updated = readme_with_block(readme, rendered_block(read_registry(ROOT / REGISTRY_FILE)))
+    block = rendered_block(read_registry(ROOT / REGISTRY_FILE))
+    updated = readme_with_block(readme, block, START, END)
     if check:
         return 0 if updated == readme else 1
     (ROOT / "README.md").write_text(updated, encoding="utf-8")

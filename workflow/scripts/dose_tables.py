@@ -1,7 +1,5 @@
 """Snakemake entry: every dose table (rule dose_tables)."""
 
-from pathlib import Path
-
 from ketamine_meta.analyses.dose import (
     bioavailability_by_route,
     cost_per_responder,
@@ -11,14 +9,10 @@ from ketamine_meta.analyses.dose import (
 from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.io.logs import configure
-from ketamine_meta.io.tables import to_csv_text
-
-
-def write(name, table):
-    Path(snakemake.output[name]).write_text(to_csv_text(table))
-
+from ketamine_meta.io.tables import write_table
 
 log = configure(snakemake.log[0])
+output = snakemake.output
 pooling = Pooling.from_config(snakemake.params.pooling)
 dose = snakemake.params.dose
 bioavailability = read_validated_table(validated_path(snakemake.input.validated, "bioavailability"))
@@ -27,11 +21,12 @@ by_comparison = iv_equivalent_doses(
     read_validated_table(snakemake.input.by_study), by_route, dose["body_weight_kg"]
 )
 coefficients, line = dose_response(by_comparison, pooling)
-write("by_route", by_route)
-write("by_comparison", by_comparison)
-write("dose_response", coefficients)
-write("dose_response_line", line)
+write_table(output.by_route, by_route)
+write_table(output.by_comparison, by_comparison)
+write_table(output.dose_response, coefficients)
+write_table(output.dose_response_line, line)
 log.info("dose-response on %d comparisons", coefficients["k"].iloc[0])
-write(
-    "cost", cost_per_responder(read_validated_table(snakemake.input.rates), snakemake.params.costs)
+write_table(
+    output.cost,
+    cost_per_responder(read_validated_table(snakemake.input.rates), snakemake.params.costs),
 )

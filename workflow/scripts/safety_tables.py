@@ -1,7 +1,5 @@
 """Snakemake entry: every safety table (rule safety_tables)."""
 
-from pathlib import Path
-
 from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.analyses.safety import (
     adverse_event_table,
@@ -10,14 +8,10 @@ from ketamine_meta.analyses.safety import (
 )
 from ketamine_meta.evidence.package_files import read_validated_table, validated_path
 from ketamine_meta.io.logs import configure
-from ketamine_meta.io.tables import to_csv_text
-
-
-def write(name, table):
-    Path(snakemake.output[name]).write_text(to_csv_text(table))
-
+from ketamine_meta.io.tables import write_table
 
 log = configure(snakemake.log[0])
+output = snakemake.output
 pooling = Pooling.from_config(snakemake.params.pooling)
 events = adverse_event_table(
     read_validated_table(validated_path(snakemake.input.validated, "adverse_events")),
@@ -25,14 +19,14 @@ events = adverse_event_table(
     snakemake.params.events,
     pooling,
 )
-write("adverse_events", events)
+write_table(output.adverse_events, events)
 log.info("%d adverse-event rows", len(events))
 # The per-arm table as written, as the figures and claims read it.
 points = dissociation_vs_effect(
     read_validated_table(snakemake.input.by_study),
-    read_validated_table(snakemake.output.adverse_events),
+    read_validated_table(output.adverse_events),
 )
-write("dissociation_vs_effect", points)
+write_table(output.dissociation_vs_effect, points)
 slope = dissociation_slope(points, pooling)
-write("dissociation_slope", slope)
+write_table(output.dissociation_slope, slope)
 log.info("dissociation against effect: %d comparisons", len(points))

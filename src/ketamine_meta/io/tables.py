@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 #: Twelve significant digits by default: far below the 1e-6 parity tolerance, and free of the
@@ -24,3 +26,8 @@ def to_csv_text(frame: pd.DataFrame, significant_digits: int = SIGNIFICANT_DIGIT
         the order of floating-point operations, which differs between BLAS kernels.
     """
     return frame.to_csv(index=False, float_format=f"%.{significant_digits}g", lineterminator="\n")
+
+
+def write_table(path: str | Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` to ``path`` as :func:`to_csv_text` renders it."""
+    Path(path).write_text(to_csv_text(frame))
