@@ -158,6 +158,17 @@ def _diamond(ax, y: float, low: float, est: float, high: float, color: str) -> N
     )
 
 
+@dataclass(frozen=True)
+class _ForestPanel:
+    """Where a forest plot's rows are drawn: the axes, the text columns' transform, the x range."""
+
+    ax: object
+    text_tf: object
+    x_min: float
+    x_max: float
+    labels: ForestLabels
+
+
 def forest_plot(
     effects: pd.DataFrame,
     pooled: pd.DataFrame,
@@ -197,10 +208,42 @@ def forest_plot(
     z = critical_value(level)
     lows = effects["yi"] - z * np.sqrt(effects["vi"])
     highs = effects["yi"] + z * np.sqrt(effects["vi"])
-
-    # Rows from the top, in data units (1 per line).
-    lines: list[tuple[str, dict]] = []
     draw_trials = len(effects) <= MAX_TRIAL_ROWS
+    lines = _forest_lines(effects, by_name, subgroup, names, draw_trials)
+    footnotes = _forest_footnotes(effects, overall, labels, draw_trials)
+    if not draw_trials:
+        lows, highs = lows.iloc[:0], highs.iloc[:0]
+    paired = effects["within_correlation"].notna() if "within_correlation" in effects else None
+
+    fig, panel, top, footer_in = _forest_canvas(len(lines), footnotes, lows, highs, pooled, labels)
+    panel.ax.axvline(overall["estimate"], color="0.45", linewidth=0.6, linestyle=(0, (3, 3)))
+    _forest_header(panel, top, level)
+    y = top - 1.9
+    for kind, spec in lines:
+        if kind == "study":
+            i = spec["idx"]
+            marked = paired is not None and bool(paired.loc[i])
+            _study_row(panel, y, effects.loc[i], lows[i], highs[i], weights, i, marked)
+        elif kind == "pooled":
+            _pooled_row(panel, y, spec["row"], spec["text"], spec["rows"])
+        elif kind == "pi":
+            _prediction_row(panel, y, spec["row"])
+        else:
+            _text_row(panel, y, kind, spec)
+        y -= 1
+    _favours(fig, panel, footer_in)
+    return fig
+
+
+def _forest_lines(
+    effects: pd.DataFrame,
+    by_name: pd.DataFrame,
+    subgroup: str,
+    names: Mapping[str, str],
+    draw_trials: bool,
+) -> list[tuple[str, dict]]:
+    """The plot's rows from the top, one per line: headings, trials, pooled rows and notes."""
+    lines: list[tuple[str, dict]] = []
     for name, block in effects.groupby(subgroup, sort=True):
         lines.append(("heading", {"text": names.get(name, str(name))}))
         for idx in block.sort_values(["yi", "label"], ascending=[False, True]).index:
@@ -212,20 +255,24 @@ def forest_plot(
         if by_name.loc[str(name), "k"] > 1:
             lines.append(("hetero", {"row": by_name.loc[str(name)]}))
         lines.append(("gap", {}))
+    overall = by_name.loc[OVERALL_LABEL]
     lines.append(("pooled", {"row": overall, "text": "Overall", "rows": effects}))
     lines.append(("pi", {"row": overall}))
     lines.append(("hetero", {"row": overall}))
     test = by_name.loc[SUBGROUP_TEST_LABEL]
     if test["q_df"] > 0:
-        lines.append(
-            (
-                "note",
-                {
-                    "text": f"Test for subgroup differences: Q = {test['q']:.2f} "
-                    f"(df = {int(test['q_df'])}), {p_text(test['q_p'])}"
-                },
-            )
+        text = (
+            f"Test for subgroup differences: Q = {test['q']:.2f} "
+            f"(df = {int(test['q_df'])}), {p_text(test['q_p'])}"
         )
+        lines.append(("note", {"text": text}))
+    return lines
+
+
+def _forest_footnotes(
+    effects: pd.DataFrame, overall: pd.Series, labels: ForestLabels, draw_trials: bool
+) -> list[str]:
+    """The model named, and what the marks † and ‡ and a table without rows mean."""
     model = labels.model or model_text(overall["method"], overall["test"])
     footnotes = [f"Random-effects model: {model}."]
     if not draw_trials:
@@ -233,7 +280,6 @@ def forest_plot(
             f"{len(effects)} comparisons, more than {MAX_TRIAL_ROWS}: their rows are in the "
             "table, not drawn."
         )
-        lows, highs = lows.iloc[:0], highs.iloc[:0]
     if "data_basis" in effects and (effects["data_basis"] != ARM_LEVEL).any():
         footnotes.append(
             "† g from a between-arm difference or standardized difference as reported "
@@ -246,8 +292,18 @@ def forest_plot(
             f"‡ crossover trial: the same participants under both conditions, a paired analysis "
             f"with within-person correlation r = {r}; their n appears in both columns."
         )
+    return footnotes
 
-    n_lines = len(lines)
+
+def _forest_canvas(
+    n_lines: int,
+    footnotes: list[str],
+    lows: pd.Series,
+    highs: pd.Series,
+    pooled: pd.DataFrame,
+    labels: ForestLabels,
+) -> tuple[Figure, _ForestPanel, float, float]:
+    """The figure sized to its rows and footnotes, its axes and x range; the footnotes drawn."""
     # Vertical layout in inches: footnotes, the favours line and the x axis below the rows.
     footer_in = FOOTNOTE_STEP_IN * len(footnotes)
     axis_in = 0.75 + footer_in
@@ -267,17 +323,25 @@ def forest_plot(
     x_max = float(np.ceil(max(0.5, np.nanmax(x_values)) * 2) / 2)
     ax.set_xlim(x_min, x_max)
     ax.axvline(0, color="black", linewidth=0.6)
-    ax.axvline(overall["estimate"], color="0.45", linewidth=0.6, linestyle=(0, (3, 3)))
+    panel = _ForestPanel(
+        ax, blended_transform_factory(fig.transFigure, ax.transData), x_min, x_max, labels
+    )
+    return fig, panel, top, footer_in
+
+
+def _forest_header(panel: _ForestPanel, top: float, level: float) -> None:
+    """The x axis, and the column headings above a rule."""
+    ax, labels, text_tf = panel.ax, panel.labels, panel.text_tf
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.set_xlabel(labels.effect)
     ax.tick_params(axis="x", labelsize=8)
     if labels.exponentiate:
-        ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if x_min <= np.log(t) <= x_max]
+        ticks = [
+            t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if panel.x_min <= np.log(t) <= panel.x_max
+        ]
         ax.set_xticks(np.log(ticks), [f"{t:g}" for t in ticks])
-
-    text_tf = blended_transform_factory(fig.transFigure, ax.transData)
     header_y = top - 0.6
     columns = [
         (0.015, "Study", "left"),
@@ -290,143 +354,132 @@ def forest_plot(
         ax.text(x, header_y, text, transform=text_tf, ha=ha, va="center", fontweight="bold")
     ax.plot([0.01, 0.99], [top - 1.25] * 2, transform=text_tf, color="black", lw=0.6, clip_on=False)
 
-    y = top - 1.9
-    for kind, spec in lines:
-        if kind == "heading":
-            ax.text(0.015, y, spec["text"], transform=text_tf, va="center", fontweight="bold")
-        elif kind == "study":
-            i = spec["idx"]
-            row = effects.loc[i]
-            marks = " †" if row.get("data_basis", ARM_LEVEL) != ARM_LEVEL else ""
-            if paired is not None and paired.loc[i]:
-                marks += " ‡"
-            ax.text(0.025, y, row["label"] + marks, transform=text_tf, va="center")
-            ax.text(
-                COL_N_TREAT, y, f"{row['n_treat']:g}", transform=text_tf, va="center", ha="right"
-            )
-            ax.text(COL_N_CTRL, y, f"{row['n_ctrl']:g}", transform=text_tf, va="center", ha="right")
-            ax.text(
-                COL_CI,
-                y,
-                _ci_text(row["yi"], lows[i], highs[i], labels.exponentiate),
-                transform=text_tf,
-                va="center",
-                ha="right",
-                family="DejaVu Sans Mono",
-            )
-            ax.text(COL_WEIGHT, y, f"{weights[i]:.1f}%", transform=text_tf, va="center", ha="right")
-            ax.plot([max(lows[i], x_min), min(highs[i], x_max)], [y, y], color="black", lw=0.8)
-            size = 3 + 9 * np.sqrt(weights[i] / weights.max())
-            ax.plot(
-                [row["yi"]], [y], marker="s", markersize=size, color="#1f4e79", markeredgewidth=0
-            )
-        elif kind == "pooled":
-            row = spec["row"]
-            ax.text(
-                0.025,
-                y,
-                f"{spec['text']} ({_count_text(row)})",
-                transform=text_tf,
-                va="center",
-                fontweight="bold",
-            )
-            for x, column in ((COL_N_TREAT, "n_treat"), (COL_N_CTRL, "n_ctrl")):
-                ax.text(
-                    x,
-                    y,
-                    f"{spec['rows'][column].sum():g}",
-                    transform=text_tf,
-                    va="center",
-                    ha="right",
-                    fontweight="bold",
-                )
-            # Below the minimum information (PROTOCOL.md §11) a pool is no answer: its reason
-            # stands where the interval would, and no diamond is drawn.
-            too_few = isinstance(row.get("display"), str) and bool(row["display"])
-            ax.text(
-                COL_CI,
-                y,
-                row["display"]
-                if too_few
-                else _ci_text(row["estimate"], row["ci_low"], row["ci_high"], labels.exponentiate),
-                transform=text_tf,
-                va="center",
-                ha="right",
-                fontweight="bold",
-                fontsize=7 if too_few else None,
-                family="DejaVu Sans Mono",
-            )
-            if not too_few:
-                color = "#c0504d" if row.name == OVERALL_LABEL else "#8eb4e3"
-                _diamond(ax, y, row["ci_low"], row["estimate"], row["ci_high"], color)
-        elif kind == "pi":
-            row = spec["row"]
-            ax.text(0.025, y, "Prediction interval", transform=text_tf, va="center", style="italic")
-            # No prediction interval below 3 trials or at tau2 = 0 (§11): the note says why.
-            defined = np.isfinite(row["pi_low"]) and np.isfinite(row["pi_high"])
-            ax.text(
-                COL_CI,
-                y,
-                _interval_text(row["pi_low"], row["pi_high"], labels.exponentiate)
-                if defined
-                else row["pi_note"],
-                transform=text_tf,
-                va="center",
-                ha="right",
-                fontsize=None if defined else 7,
-                family="DejaVu Sans Mono",
-            )
-            if defined:
-                ax.plot(
-                    [max(row["pi_low"], x_min), min(row["pi_high"], x_max)],
-                    [y, y],
-                    color="#c0504d",
-                    lw=2.2,
-                    solid_capstyle="butt",
-                )
-        elif kind == "hetero":
-            ax.text(
-                0.025,
-                y,
-                _heterogeneity_text(spec["row"]),
-                transform=text_tf,
-                va="center",
-                fontsize=7.5,
-                color="0.25",
-            )
-        elif kind == "note":
-            ax.text(
-                0.015,
-                y,
-                spec["text"],
-                transform=text_tf,
-                va="center",
-                fontsize=7.5,
-                fontweight="bold",
-            )
-        y -= 1
 
-    arrow_in = footer_in + 0.12
-    arrow_y = ax.transAxes.inverted().transform(fig.transFigure.transform((0, arrow_in / fig_h)))[1]
+def _study_row(
+    panel: _ForestPanel,
+    y: float,
+    row: pd.Series,
+    low: float,
+    high: float,
+    weights: pd.Series,
+    i: object,
+    crossover: bool,
+) -> None:
+    """One trial's comparison: label (with † and ‡), sizes, CI, weight, square and line."""
+    ax, text_tf = panel.ax, panel.text_tf
+    marks = " †" if row.get("data_basis", ARM_LEVEL) != ARM_LEVEL else ""
+    if crossover:
+        marks += " ‡"
+    ax.text(0.025, y, row["label"] + marks, transform=text_tf, va="center")
+    ax.text(COL_N_TREAT, y, f"{row['n_treat']:g}", transform=text_tf, va="center", ha="right")
+    ax.text(COL_N_CTRL, y, f"{row['n_ctrl']:g}", transform=text_tf, va="center", ha="right")
     ax.text(
-        0.47,
-        arrow_y,
-        f"← {labels.favours_left}",
-        transform=ax.transAxes,
+        COL_CI,
+        y,
+        _ci_text(row["yi"], low, high, panel.labels.exponentiate),
+        transform=text_tf,
+        va="center",
         ha="right",
-        va="center",
-        fontsize=7.5,
+        family="DejaVu Sans Mono",
     )
+    ax.text(COL_WEIGHT, y, f"{weights[i]:.1f}%", transform=text_tf, va="center", ha="right")
+    ax.plot([max(low, panel.x_min), min(high, panel.x_max)], [y, y], color="black", lw=0.8)
+    size = 3 + 9 * np.sqrt(weights[i] / weights.max())
+    ax.plot([row["yi"]], [y], marker="s", markersize=size, color="#1f4e79", markeredgewidth=0)
+
+
+def _pooled_row(
+    panel: _ForestPanel, y: float, row: pd.Series, text: str, rows: pd.DataFrame
+) -> None:
+    """A subgroup's or the overall pooled row: counts, sizes, CI and diamond, or why none."""
+    ax, text_tf = panel.ax, panel.text_tf
     ax.text(
-        0.53,
-        arrow_y,
-        f"{labels.favours_right} →",
-        transform=ax.transAxes,
-        ha="left",
-        va="center",
-        fontsize=7.5,
+        0.025, y, f"{text} ({_count_text(row)})", transform=text_tf, va="center", fontweight="bold"
     )
-    return fig
+    for x, column in ((COL_N_TREAT, "n_treat"), (COL_N_CTRL, "n_ctrl")):
+        ax.text(
+            x,
+            y,
+            f"{rows[column].sum():g}",
+            transform=text_tf,
+            va="center",
+            ha="right",
+            fontweight="bold",
+        )
+    # Below the minimum information (PROTOCOL.md §11) a pool is no answer: its reason stands
+    # where the interval would, and no diamond is drawn.
+    too_few = isinstance(row.get("display"), str) and bool(row["display"])
+    ax.text(
+        COL_CI,
+        y,
+        row["display"]
+        if too_few
+        else _ci_text(row["estimate"], row["ci_low"], row["ci_high"], panel.labels.exponentiate),
+        transform=text_tf,
+        va="center",
+        ha="right",
+        fontweight="bold",
+        fontsize=7 if too_few else None,
+        family="DejaVu Sans Mono",
+    )
+    if not too_few:
+        color = "#c0504d" if row.name == OVERALL_LABEL else "#8eb4e3"
+        _diamond(ax, y, row["ci_low"], row["estimate"], row["ci_high"], color)
+
+
+def _prediction_row(panel: _ForestPanel, y: float, row: pd.Series) -> None:
+    """The prediction interval as a bar, or the note saying why there is none."""
+    ax, text_tf = panel.ax, panel.text_tf
+    ax.text(0.025, y, "Prediction interval", transform=text_tf, va="center", style="italic")
+    # No prediction interval below 3 trials or at tau2 = 0 (§11): the note says why.
+    defined = np.isfinite(row["pi_low"]) and np.isfinite(row["pi_high"])
+    ax.text(
+        COL_CI,
+        y,
+        _interval_text(row["pi_low"], row["pi_high"], panel.labels.exponentiate)
+        if defined
+        else row["pi_note"],
+        transform=text_tf,
+        va="center",
+        ha="right",
+        fontsize=None if defined else 7,
+        family="DejaVu Sans Mono",
+    )
+    if defined:
+        ax.plot(
+            [max(row["pi_low"], panel.x_min), min(row["pi_high"], panel.x_max)],
+            [y, y],
+            color="#c0504d",
+            lw=2.2,
+            solid_capstyle="butt",
+        )
+
+
+def _text_row(panel: _ForestPanel, y: float, kind: str, spec: dict) -> None:
+    """A heading, a heterogeneity line, the test for subgroup differences, or a gap."""
+    ax, text_tf = panel.ax, panel.text_tf
+    if kind == "heading":
+        ax.text(0.015, y, spec["text"], transform=text_tf, va="center", fontweight="bold")
+    elif kind == "hetero":
+        text = _heterogeneity_text(spec["row"])
+        ax.text(0.025, y, text, transform=text_tf, va="center", fontsize=7.5, color="0.25")
+    elif kind == "note":
+        ax.text(
+            0.015, y, spec["text"], transform=text_tf, va="center", fontsize=7.5, fontweight="bold"
+        )
+
+
+def _favours(fig: Figure, panel: _ForestPanel, footer_in: float) -> None:
+    """Which side of the axis favours what, below it."""
+    ax = panel.ax
+    arrow_in = footer_in + 0.12
+    fig_h = fig.get_figheight()
+    arrow_y = ax.transAxes.inverted().transform(fig.transFigure.transform((0, arrow_in / fig_h)))[1]
+    for x, text, ha in (
+        (0.47, f"← {panel.labels.favours_left}", "right"),
+        (0.53, f"{panel.labels.favours_right} →", "left"),
+    ):
+        ax.text(x, arrow_y, text, transform=ax.transAxes, ha=ha, va="center", fontsize=7.5)
 
 
 RELAPSE_COLORS = ["#1f4e79", "#c0504d", "#4f7d3a", "#7f6000", "#5b3f8c", "#3a7d7d", "#8c3a5b"]
