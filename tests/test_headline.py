@@ -15,7 +15,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from conftest import CONFIG
+from conftest import CONFIG, REPO
 from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.figures.headline import (
     HeadlineRow,
@@ -23,6 +23,7 @@ from ketamine_meta.figures.headline import (
     headline_markdown,
     headline_tables,
 )
+from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 
 #: The configuration's pooling, built once; the tests below set its level to 90%.
 POOLING = Pooling.from_config(CONFIG["pooling"])
@@ -163,8 +164,8 @@ def tables(**changes: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {**base, **changes}
 
 
-def test_the_tables_read_are_named_by_the_timepoint():
-    names = headline_tables("24h")
+def test_the_tables_read_are_named_by_the_registry_of_outputs():
+    names = headline_tables(read_registry(REPO / REGISTRY_FILE))
     assert names["pooled_by_route"] == "pooled_smd_24h_by_route"
     assert names["rr_by_study"] == "rr_response_24h_by_study"
     assert names["summary_of_findings"] == "summary_of_findings"

@@ -31,8 +31,11 @@ from ketamine_meta.figures.report_pages import (
     table_page_html,
     what_changed_rst,
 )
+from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 
 TABLES = REPO / "results" / "tables"
+#: The workflow's registry of outputs, which names the tables the headline reads.
+REGISTRY = read_registry(REPO / REGISTRY_FILE)
 PAGES = REPO / "results" / "report" / "tables"
 
 
@@ -82,7 +85,7 @@ def _pooled(name: str) -> pd.DataFrame:
 
 
 def _headline_tables() -> dict[str, pd.DataFrame]:
-    return {name: _pooled(f"{stem}.csv") for name, stem in headline_tables("24h").items()}
+    return {name: _pooled(f"{stem}.csv") for name, stem in headline_tables(REGISTRY).items()}
 
 
 def _landing(tables: dict[str, pd.DataFrame], claims: pd.DataFrame, level: object = 0.95) -> str:
@@ -119,7 +122,7 @@ def test_committed_landing_page_is_the_headline_of_the_committed_tables():
     pooling = Pooling.from_config(config["pooling"])
     tables = {
         name: read_validated_table(TABLES / f"{stem}.csv")
-        for name, stem in headline_tables(pooling.timepoint_label).items()
+        for name, stem in headline_tables(REGISTRY).items()
     }
     text = headline_rst(
         description,

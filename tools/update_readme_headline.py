@@ -19,6 +19,7 @@ import yaml
 from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import read_validated_table
 from ketamine_meta.figures.headline import headline, headline_markdown, headline_tables
+from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- headline:start -->", "<!-- headline:end -->"
@@ -30,7 +31,7 @@ def rendered_block(root: Path = ROOT) -> str:
     pooling = Pooling.from_config(config["pooling"])
     tables = {
         name: read_validated_table(root / "results" / "tables" / f"{stem}.csv")
-        for name, stem in headline_tables(pooling.timepoint_label).items()
+        for name, stem in headline_tables(read_registry(root / REGISTRY_FILE)).items()
     }
     return f"{START}\n{headline_markdown(headline(tables, pooling))}\n{END}"
 

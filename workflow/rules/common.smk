@@ -12,7 +12,6 @@ from ketamine_meta.evidence.package_files import (
     read_canonical_schema,
 )
 from ketamine_meta.evidence.package_source import source_kind
-from ketamine_meta.figures.headline import headline_tables
 from ketamine_meta.io.outputs import (
     REGISTRY_FILE,
     File,
@@ -47,14 +46,6 @@ PROTOCOL = {
     "windows": config["windows"],
     "timepoint_h": config["pooling"]["timepoint_h"],
     "analysis_set": config["analysis_set"],
-}
-
-
-# The tables the headline of the landing page and of the README is read from
-# (tools/update_readme_headline.py reads the same).
-HEADLINE_TABLES = {
-    name: f"results/tables/{stem}.csv"
-    for name, stem in headline_tables(TIMEPOINT_LABEL).items()
 }
 
 

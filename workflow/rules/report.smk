@@ -3,6 +3,8 @@
 # results/report/landing.rst (the workflow's description and the headline results); every
 # table is shown in the page as HTML, with its CSV as a download inside it.
 
+from ketamine_meta.figures.headline import HEADLINE_TABLES
+
 
 # The landing page is a result of the run, so it is found in the working directory.
 report: os.path.abspath("results/report/landing.rst")
@@ -31,7 +33,11 @@ rule report_tables:
 rule report_landing:
     """The report's first page: the workflow's description and the headline results."""
     input:
-        **HEADLINE_TABLES,
+        # The tables the headline of the landing page and of the README is read from.
+        **{
+            name: OUTPUTS.slices[piece].table(key).path
+            for name, (piece, key) in HEADLINE_TABLES.items()
+        },
         description=REPORT_CAPTIONS / "workflow.rst",
         claims=CLAIMS.table("audit").path,
         what_changed=rules.what_changed.output.table,

@@ -37,17 +37,25 @@ CONTROL_WORDS = {
 HEADLINE_SOF_COMPARATOR = "inert or active placebo"
 
 
-def headline_tables(timepoint_label: str) -> dict[str, str]:
-    """The results tables (stems under ``results/tables``) the headline reads, by name."""
+#: The tables the headline reads, by name: each a (slice, key) of the workflow's registry of
+#: outputs (``results/outputs.json``), which names its file.
+HEADLINE_TABLES = {
+    "pooled_by_route": ("efficacy", "pooled_by_route"),
+    "pooled_by_enantiomer": ("efficacy", "pooled_by_enantiomer"),
+    "rr_by_enantiomer": ("response", "rr_pooled"),
+    "smd_by_study": ("efficacy", "by_study"),
+    "rr_by_study": ("response", "rr_by_study"),
+    "head_to_head": ("efficacy", "head_to_head"),
+    "publication_bias": ("efficacy", "publication_bias"),
+    "summary_of_findings": ("certainty", "summary"),
+}
+
+
+def headline_tables(registry: Mapping) -> dict[str, str]:
+    """The stems of the tables the headline reads, by name, from ``results/outputs.json``."""
     return {
-        "pooled_by_route": f"pooled_smd_{timepoint_label}_by_route",
-        "pooled_by_enantiomer": f"pooled_smd_{timepoint_label}_by_enantiomer",
-        "rr_by_enantiomer": f"pooled_rr_response_{timepoint_label}_by_enantiomer",
-        "smd_by_study": f"smd_{timepoint_label}_by_study",
-        "rr_by_study": f"rr_response_{timepoint_label}_by_study",
-        "head_to_head": f"enantiomer_head_to_head_{timepoint_label}",
-        "publication_bias": f"publication_bias_smd_{timepoint_label}",
-        "summary_of_findings": "summary_of_findings",
+        name: registry["slices"][piece]["tables"][key]["stem"]
+        for name, (piece, key) in HEADLINE_TABLES.items()
     }
 
 
