@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import jinja2
 
+from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.evidence.package_files import (
     local_package_files,
     read_canonical_schema,
@@ -23,7 +24,8 @@ from ketamine_meta.io.outputs import (
 
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
-TIMEPOINT_LABEL = f"{config['pooling']['timepoint_h']:g}h"
+# The primary timepoint as tables and figures are named by it (``24h``), as the library names it.
+TIMEPOINT_LABEL = Pooling.from_config(config["pooling"]).timepoint_label
 # Files of the workflow itself are found from this file, so that the workflow also runs in
 # another working directory (`snakemake --directory .test`, the catalog's test layout).
 # Relative to the working directory, so that a checkout moved or copied elsewhere records the
@@ -107,35 +109,16 @@ def get_final_outputs():
     return [*OUTPUTS.paths(), "results/report/landing.rst", REGISTRY_FILE]
 
 
-def figure_outputs_of(outputs):
-    """A slice's figures in every configured format, keyed ``KEY_FORMAT`` (what
-    plotting.save_figures reads), each marked for the report under the category of the
-    question it answers (shared with that question's tables) and labelled with its file stem,
-    as tables are."""
-    return {
-        name: report(
-            path,
-            caption=f"../report/{outputs.figures[key].caption}.rst",
-            category=outputs.figure(key).category,
-            subcategory="Figures",
-            labels={"figure": outputs.figures[key].stem, "format": fmt},
-        )
-        for key in outputs.figures
-        for fmt in outputs.formats
-        for name, path in [
-            (f"{key}_{fmt}", outputs.figure_paths([key])[f"{key}_{fmt}"])
-        ]
-    }
-
-
-def figure_outputs(figure, category):
-    """One figure (its stem may hold a wildcard) in every configured format, keyed by format:
-    the output of a rule that draws one figure per wildcard value."""
+def figure_outputs(figure, category=None):
+    """One figure (its stem may hold a wildcard) in every configured format, keyed by format,
+    marked for the report under the category of the question it answers (shared with that
+    question's tables; the figure's own unless given) and labelled with its file stem, as
+    tables are."""
     return {
         fmt: report(
-            f"results/figures/{figure.stem}.{fmt}",
+            figure.path(fmt),
             caption=f"../report/{figure.caption}.rst",
-            category=category,
+            category=category or figure.category,
             subcategory="Figures",
             labels={"figure": figure.stem, "format": fmt},
         )
@@ -143,7 +126,7 @@ def figure_outputs(figure, category):
     }
 
 
-def figure_set_outputs(figures, category):
+def figure_set_outputs(figures, category=None):
     """Several figures of one rule, ``{name: Figure}``: every format of each, keyed
     ``NAME_FORMAT`` (what plotting.save_figures reads)."""
     return {
@@ -151,6 +134,11 @@ def figure_set_outputs(figures, category):
         for name, figure in figures.items()
         for fmt, path in figure_outputs(figure, category).items()
     }
+
+
+def figure_outputs_of(outputs):
+    """Every figure a slice registered (:func:`figure_set_outputs`), each under its category."""
+    return figure_set_outputs({key: outputs.figure(key) for key in outputs.figures})
 
 
 # Committed results are never left half-updated: the tables and figures are copied aside when
@@ -188,18 +176,10 @@ def restore_results():
 # Each table's caption (under workflow/report) and report category, by table stem under
 # results/tables, derived from the slices' registrations (read when the report rules are
 # defined, after every rule file has registered).
-def report_tables():
-    return {
-        stem: (table.caption, table.category)
-        for stem, table in OUTPUTS.tables().items()
-    }
-
-
-def table_caption(table):
+def table_caption(registered):
     """The table's own caption, rendered with the config and the wildcards it was registered
     with (the moderator it is split by, the network's outcome): the text of its page in the
     report."""
-    registered = OUTPUTS.tables()[table]
     template = (REPORT_CAPTIONS / f"{registered.caption}.rst").read_text(
         encoding="utf-8"
     )
@@ -222,12 +202,12 @@ def table_page_outputs():
     own caption (a file written by the same job: captions are read when the report is made).
     """
     return {
-        table: report(
-            f"results/report/tables/{table}.html",
-            caption=os.path.abspath(f"results/report/captions/{table}.rst"),
-            category=category,
+        stem: report(
+            table.page,
+            caption=os.path.abspath(f"results/report/captions/{stem}.rst"),
+            category=table.category,
             subcategory="Tables",
-            labels={"table": table},
+            labels={"table": stem},
         )
-        for table, (_, category) in report_tables().items()
+        for stem, table in OUTPUTS.tables().items()
     }

@@ -25,7 +25,9 @@ rule report_tables:
         "../envs/ketamine_meta.yaml"
     params:
         tables=list(OUTPUTS.tables()),
-        captions={stem: table_caption(stem) for stem in OUTPUTS.tables()},
+        captions={
+            stem: table_caption(table) for stem, table in OUTPUTS.tables().items()
+        },
     script:
         "../scripts/table_pages.py"
 

@@ -20,10 +20,7 @@ rule prisma_flow:
         validated=validated_tables("screening", "studies", "relapse"),
         by_study=EFFICACY.table("by_study").path,
     output:
-        **{
-            name.removeprefix("prisma_"): path
-            for name, path in figure_outputs_of(SCREENING).items()
-        },
+        **figure_outputs(SCREENING.figure("prisma")),
     log:
         "logs/prisma_flow.log",
     conda:

@@ -60,10 +60,7 @@ rule time_course_figure:
         **TIME_COURSE.table_paths(["cells", "observed"]),
         validation=after_validation,
     output:
-        **{
-            name.removeprefix("time_course_"): path
-            for name, path in figure_outputs_of(TIME_COURSE).items()
-        },
+        **figure_outputs(TIME_COURSE.figure("time_course")),
     log:
         "logs/time_course_figure.log",
     conda:

@@ -7,9 +7,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ketamine_meta.analyses.pooling import TRIAL
+from ketamine_meta.analyses.pooling import (
+    SLOPE_MIN_COMPARISONS,
+    TRIAL,
+    arms_kept_apart,
+    slope_fit,
+)
 from ketamine_meta.analyses.protocol import Pooling
-from ketamine_meta.stats.meta_regression import meta_regression
 
 
 def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float) -> pd.DataFrame:
@@ -73,9 +77,6 @@ def iv_equivalent_doses(
     return out
 
 
-#: Fewest comparisons with a dose for the dose-response meta-regression: two coefficients and
-#: tau^2 leave no residual degree of freedom below three.
-DOSE_RESPONSE_MIN = 3
 DOSE_TERMS = ("intercept", "iv_equivalent_mg_per_kg")
 DOSE_LINE_COLUMNS = ["dose", "estimate", "ci_low", "ci_high"]
 
@@ -84,7 +85,7 @@ def _dose_response_not_estimable(rows: pd.DataFrame) -> pd.DataFrame:
     """The coefficient table's rows, empty, with ``note`` saying why (PROTOCOL.md §11)."""
     note = (
         f"k = {len(rows)} comparisons with an IV-equivalent dose: a meta-regression needs "
-        f"{DOSE_RESPONSE_MIN}, so no dose-response is estimated"
+        f"{SLOPE_MIN_COMPARISONS}, so no dose-response is estimated"
     )
     return pd.DataFrame(
         {"term": DOSE_TERMS, "k": len(rows), "trials": rows[TRIAL].nunique(), "note": note}
@@ -96,31 +97,22 @@ def dose_response(doses: pd.DataFrame, pooling: Pooling) -> tuple[pd.DataFrame, 
 
     Returns the coefficient table (plus ``k``, ``trials``, ``tau2``, ``r2``, ``qm``, ``qm_p``,
     ``dependence`` and ``note`` on each row) and a grid of predictions over the observed dose
-    range. Below :data:`DOSE_RESPONSE_MIN` comparisons with a dose nothing is fitted: the
-    coefficients are empty, ``note`` says why, and the line has no rows.
+    range. Below :data:`~ketamine_meta.analyses.pooling.SLOPE_MIN_COMPARISONS` comparisons with
+    a dose nothing is fitted: the coefficients are empty, ``note`` says why, and the line has no
+    rows.
     The one pooled analysis that keeps a trial's dose arms apart, since the dose is its
     covariate: their shared control is split (PROTOCOL.md §8, §11) and ``dependence`` says so.
     """
     rows = doses.dropna(subset=["iv_equivalent_mg_per_kg"])
-    if len(rows) < DOSE_RESPONSE_MIN:
+    if len(rows) < SLOPE_MIN_COMPARISONS:
         return _dose_response_not_estimable(rows), pd.DataFrame(columns=DOSE_LINE_COLUMNS)
-    x = np.column_stack([np.ones(len(rows)), rows["iv_equivalent_mg_per_kg"]])
-    fit = meta_regression(
-        rows["yi"],
-        rows["vi"],
-        x,
-        ["intercept", "iv_equivalent_mg_per_kg"],
-        **pooling.model.arguments,
-    )
-    arms_per_trial = rows.groupby(TRIAL, sort=True).size()
-    dependence = "; ".join(
-        f"{trial}: {count} dose arms kept apart (shared control split), treated as independent"
-        for trial, count in arms_per_trial.items()
-        if count > 1
+    fit = slope_fit(rows, "iv_equivalent_mg_per_kg", "iv_equivalent_mg_per_kg", pooling)
+    dependence = arms_kept_apart(
+        rows, "dose arms kept apart (shared control split), treated as independent"
     )
     table = fit.coefficients.assign(
         k=fit.k,
-        trials=len(arms_per_trial),
+        trials=rows[TRIAL].nunique(),
         tau2=fit.tau2,
         r2=fit.r2,
         qm=fit.qm,

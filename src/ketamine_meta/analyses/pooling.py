@@ -25,6 +25,7 @@ from ketamine_meta.stats.meta_analysis import (
     dependence_note,
     random_effects,
 )
+from ketamine_meta.stats.meta_regression import MetaRegressionResult, meta_regression
 
 
 def select_smd_at(effects: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
@@ -146,3 +147,30 @@ def with_display(table: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
     out.loc[estimated, ["display", "pi_note"]] = notes
     out.loc[out["pi_note"] != "", ["pi_low", "pi_high"]] = np.nan
     return out
+
+
+#: Fewest comparisons for a meta-regression on one covariate: an intercept, a slope and tau^2
+#: leave no residual degree of freedom below three.
+SLOPE_MIN_COMPARISONS = 3
+
+
+def slope_fit(
+    rows: pd.DataFrame, covariate: str, term: str, pooling: Pooling
+) -> MetaRegressionResult:
+    """``pooling.model``'s meta-regression of ``yi`` on an intercept and ``rows[covariate]``.
+
+    The coefficients are named ``intercept`` and ``term``; one row of ``rows`` is one point
+    (a trial's arms kept apart stay apart: :func:`arms_kept_apart` says which).
+    """
+    x = np.column_stack([np.ones(len(rows)), rows[covariate]])
+    return meta_regression(
+        rows["yi"], rows["vi"], x, ["intercept", term], **pooling.model.arguments
+    )
+
+
+def arms_kept_apart(rows: pd.DataFrame, treated_as: str) -> str:
+    """``"Trial: 2 <treated_as>"`` for each trial with several rows, ``; ``-joined."""
+    counts = rows.groupby(TRIAL, sort=True).size()
+    return "; ".join(
+        f"{trial}: {count} {treated_as}" for trial, count in counts.items() if count > 1
+    )

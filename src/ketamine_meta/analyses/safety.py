@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses.comparisons import (
     ENANTIOMER,
 )
-from ketamine_meta.analyses.pooling import TRIAL, display_columns, fit_trials
+from ketamine_meta.analyses.pooling import (
+    SLOPE_MIN_COMPARISONS,
+    TRIAL,
+    arms_kept_apart,
+    display_columns,
+    fit_trials,
+    slope_fit,
+)
 from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.stats.effect_sizes import (
     log_risk_ratio,
@@ -18,7 +24,6 @@ from ketamine_meta.stats.effect_sizes import (
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
 )
-from ketamine_meta.stats.meta_regression import meta_regression
 
 
 def adverse_event_risk_ratios(
@@ -118,18 +123,15 @@ def dissociation_vs_effect(by_study: pd.DataFrame, adverse_events: pd.DataFrame)
     return table.merge(shares, on=["study_id", "arm_id"]).reset_index(drop=True)
 
 
-#: Fewest comparisons with a dissociation share for its meta-regression (two coefficients).
-DISSOCIATION_SLOPE_MIN = 3
-
-
 def dissociation_slope(table: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
     """Meta-regression of g on the share reporting dissociation, or one row saying why not.
 
     ``table`` is :func:`dissociation_vs_effect`. Columns ``term, estimate, se, ci_low,
     ci_high, pval, k, trials, dependence`` and ``note`` (empty where fitted; with fewer than
-    :data:`DISSOCIATION_SLOPE_MIN` comparisons the model is not estimable and the row says so).
+    :data:`~ketamine_meta.analyses.pooling.SLOPE_MIN_COMPARISONS` comparisons the model is not
+    estimable and the row says so).
     """
-    if len(table) < DISSOCIATION_SLOPE_MIN:
+    if len(table) < SLOPE_MIN_COMPARISONS:
         note = (
             f"k = {len(table)}: a meta-regression is not estimable (no CADSS scores could be read)"
         )
@@ -137,23 +139,10 @@ def dissociation_slope(table: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
         return pd.DataFrame(
             [{"term": "share", "k": len(table), "trials": trials, "dependence": "", "note": note}]
         )
-    x = np.column_stack([np.ones(len(table)), table["dissociation_share"]])
-    fit = meta_regression(
-        table["yi"], table["vi"], x, ["intercept", "share"], **pooling.model.arguments
-    )
-    trials = table[TRIAL].nunique()
+    fit = slope_fit(table, "dissociation_share", "share", pooling)
     return fit.coefficients.assign(
-        k=fit.k, trials=trials, dependence=_dependence(table, trials), note=""
-    )
-
-
-def _dependence(table: pd.DataFrame, trials: int) -> str:
-    """Which trials give several points (dose arms against one control), as pooled tables say."""
-    if len(table) == trials:
-        return ""
-    counts = table.groupby(TRIAL, sort=True).size()
-    return "; ".join(
-        f"{trial}: {count} arms treated as independent"
-        for trial, count in counts.items()
-        if count > 1
+        k=fit.k,
+        trials=table[TRIAL].nunique(),
+        dependence=arms_kept_apart(table, "arms treated as independent"),
+        note="",
     )

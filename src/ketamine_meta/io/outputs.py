@@ -78,6 +78,10 @@ class Figure:
     about: str
     category: str = ""
 
+    def path(self, fmt: str) -> str:
+        """The file of the figure in format ``fmt`` under ``results/figures``."""
+        return f"{FIGURE_DIR}/{self.stem}.{fmt}"
+
     def expand(self, **wildcards: str) -> Figure:
         """The figure with its placeholders filled (see :meth:`Table.expand`)."""
         return replace(
@@ -129,12 +133,12 @@ class SliceOutputs:
     def table(self, key: str) -> Table:
         """The registered table ``key``, its category filled in."""
         table = self.tables[key]
-        return table if table.category else _with_category(table, self.category)
+        return table if table.category else replace(table, category=self.category)
 
     def figure(self, key: str) -> Figure:
         """The registered figure ``key``, its category filled in."""
         figure = self.figures[key]
-        return figure if figure.category else _with_category(figure, self.category)
+        return figure if figure.category else replace(figure, category=self.category)
 
     def table_paths(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         """``{key: path}`` of the tables (all, or ``keys``): a rule's ``output:``."""
@@ -143,7 +147,7 @@ class SliceOutputs:
     def figure_paths(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         """``{KEY_FORMAT: path}`` of the figures in every format (what save_figures reads)."""
         return {
-            f"{key}_{fmt}": f"{FIGURE_DIR}/{self.figures[key].stem}.{fmt}"
+            f"{key}_{fmt}": self.figures[key].path(fmt)
             for key in (self.figures if keys is None else keys)
             for fmt in self.formats
         }
@@ -154,10 +158,6 @@ class SliceOutputs:
         pages = [table.page for table in self.tables.values()]
         files = [file.path for file in self.files.values()]
         return [*tables, *pages, *self.figure_paths().values(), *files]
-
-
-def _with_category(output, category: str):
-    return type(output)(**{**asdict(output), "category": category})
 
 
 class OutputRegistry:
