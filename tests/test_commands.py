@@ -179,3 +179,42 @@ def test_usage_errors_are_one_line_naming_what_is_wrong(tmp_path, capsys, studie
     assert f"directory {missing.parent} does not exist" in refused(
         capsys, ["pool", "--input", studies, "--output", str(missing)]
     )
+
+
+def test_pool_bayes_is_the_bayesian_fit_of_the_file(capsys, studies):
+    """``pool --bayes`` prints bayesmeta's summaries of the engine's fit, per subgroup too."""
+    from ketamine_meta.stats.bayes import BayesSpec, bayesian_meta_analysis
+    from ketamine_meta.stats.bayes_priors import HalfCauchyPrior, NormalMuPrior
+
+    argv = ["pool", "--input", studies, "--bayes", "--tau-prior", "halfcauchy:0.5"]
+    argv += ["--mu-prior", "normal:0:2", "--prob-above", "0.2", "--prob-above", "0"]
+    argv += ["--by", "route"]
+    rows = {r["subgroup"]: r for r in pooled(capsys, argv)}
+    spec = BayesSpec(HalfCauchyPrior(0.5), NormalMuPrior(0, 2))
+    expected = bayesian_meta_analysis(YI, VI, spec).summary([0.2, 0.0])
+    columns = ["mu_median", "mu_mean", "mu_sd", "ci_low", "ci_high", "tau_median", "pi_low"]
+    columns += ["pi_high", "log_marginal_likelihood", "prob_above_0.2", "prob_above_0"]
+    for column in columns:
+        assert rows["overall"][column] == pytest.approx(expected[column], abs=1e-13), column
+    in_route = np.array(ROUTE) == "IN"
+    subgroup = bayesian_meta_analysis(np.array(YI)[in_route], np.array(VI)[in_route], spec)
+    assert rows["IN"]["mu_median"] == pytest.approx(subgroup.coefficient().quantile(0.5), abs=1e-13)
+    assert rows["IN"]["k"] == 2
+    assert rows["overall"]["tau_prior"] == "half-Cauchy(scale 0.5) on tau"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--tau-prior", "halfnormal:-1"], "the half-normal prior's scale must be a positive"),
+        (["--tau-prior", "gamma:1"], "'gamma:1' is not a tau prior"),
+        (["--mu-prior", "cauchy:0:1"], "'cauchy:0:1' is not a mu prior"),
+        (
+            ["--tau-prior", "uniform", "--by", "route"],
+            "subgroup 'IN': the posterior of tau is improper",
+        ),
+    ],
+)
+def test_pool_bayes_refuses_unusable_priors_in_one_line(capsys, studies, options, message):
+    line = refused(capsys, ["pool", "--input", studies, "--bayes", *options])
+    assert message in line

@@ -384,12 +384,24 @@ def _trials(ev: Evidence) -> int:
     return ev["smd_by_study"]["study_id"].nunique()
 
 
+#: The published estimate antidepressants are compared with (PROTOCOL.md §14).
+BENCHMARK_REVIEW = "munkholm2019_cipriani2018"
+
+
+def antidepressant_benchmark(published_estimates: pd.DataFrame) -> pd.Series:
+    """The antidepressants' pooled SMD (Munkholm 2019 reanalysis of Cipriani 2018), its row."""
+    bench = published_estimates[
+        (published_estimates["review_id"] == BENCHMARK_REVIEW)
+        & (published_estimates["measure"] == "SMD")
+        & (published_estimates["subgroup"] == "overall")
+    ]
+    return require_rows(bench, "pooled benchmark").iloc[0]
+
+
 def smd_ratio_to_benchmark(ev: Evidence, claim: pd.Series) -> Finding:
     """Ketamine's pooled SMD divided by the antidepressant benchmark (Munkholm 2019)."""
     o = _overall(ev)
-    bench = ev["published_estimates"]
-    bench = bench[(bench["review_id"] == "munkholm2019_cipriani2018") & (bench["measure"] == "SMD")]
-    b = require_rows(bench[bench["subgroup"] == "overall"], "pooled benchmark").iloc[0]
+    b = antidepressant_benchmark(ev["published_estimates"])
     ratio = np.array([o["estimate"], o["ci_low"], o["ci_high"]]) / b["estimate"]
     low, high = claimed_range(claim, ev.tolerance)
     verdict = ev.rules.insufficient("smd", _trials(ev), o["ci_low"], o["ci_high"]) and NOT_TESTABLE

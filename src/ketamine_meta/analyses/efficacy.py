@@ -424,6 +424,32 @@ HEAD_TO_HEAD_COLUMNS = [
 ]
 
 
+def head_to_head_pairs(
+    tables: Mapping[str, pd.DataFrame], rules: ComparisonRules, protocol: Protocol
+) -> pd.DataFrame:
+    """Each trial's racemic-against-esketamine comparisons in the primary window (§12).
+
+    Effect sizes of racemic ketamine (as treatment) against esketamine (as control) from the
+    trial's own arms, Hedges' g of the depression score and the log risk ratio of response,
+    the comparison nearest the primary timepoint in its window; positive favours racemic.
+    """
+    within_rules = replace(
+        rules, treatment_drugs=("racemic_ketamine",), control_drugs=("esketamine",)
+    )
+    effects, _ = build_effect_sizes(
+        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], within_rules
+    )
+    selected = [
+        nearest_in_window(
+            effects[(effects["outcome"] == outcome) & (effects["measure"] == measure)],
+            protocol.primary_window,
+            ["comparison_id"],
+        )
+        for outcome, measure in (("depression_score", "SMD"), ("response", "logRR"))
+    ]
+    return pd.concat(selected, ignore_index=True)
+
+
 def enantiomer_head_to_head(
     tables: Mapping[str, pd.DataFrame],
     rules: ComparisonRules,
@@ -434,42 +460,34 @@ def enantiomer_head_to_head(
     """Racemic ketamine against esketamine in the primary window, within and between trials.
 
     - **Within trial** (PROTOCOL.md §12): each trial that randomized both enantiomers gives
-      Hedges' g of racemic against esketamine (positive favours racemic) from its own arms,
-      with the Wald CI of the single trial at the model's level; several such trials are
-      pooled by ``pooling``.
+      Hedges' g of racemic against esketamine (positive favours racemic) from its own arms
+      (:func:`head_to_head_pairs`), with the Wald CI of the single trial at the model's
+      level; several such trials are pooled by ``pooling``.
     - **Between trials**: the coefficient of racemic (against esketamine) in the mixed-effects
       meta-regression of the primary comparisons on enantiomer (common tau^2), i.e. the
       difference in pooled g, confounded with population, comparator and era.
     """
     crit = pooling.model.crit()
-    within_rules = replace(
-        rules, treatment_drugs=("racemic_ketamine",), control_drugs=("esketamine",)
-    )
-    effects, _ = build_effect_sizes(
-        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], within_rules
-    )
     rows = []
-    for outcome, measure in (("depression_score", "SMD"), ("response", "logRR")):
-        pairs = effects[(effects["outcome"] == outcome) & (effects["measure"] == measure)]
-        pairs = nearest_in_window(pairs, protocol.primary_window, ["comparison_id"])
-        for _, r in pairs.iterrows():
-            half = crit * np.sqrt(r["vi"])
-            rows.append(
-                {
-                    "evidence": "within trial",
-                    "study_id": r["study_id"],
-                    "outcome": outcome,
-                    "measure": "g" if measure == "SMD" else "RR",
-                    "k": 1,
-                    "trials": 1,
-                    **_on_scale(measure, r["yi"], r["yi"] - half, r["yi"] + half),
-                    "pval": float(2 * norm_sf(abs(r["yi"]) / np.sqrt(r["vi"]))),
-                    "n_racemic": r["n_treat"],
-                    "n_esketamine": r["n_ctrl"],
-                    "note": f"{r['label']} against esketamine at {r['timepoint_h']:g} h, "
-                    f"{r['scale']} {r['value_type'] if measure == 'SMD' else 'response'}",
-                }
-            )
+    for _, r in head_to_head_pairs(tables, rules, protocol).iterrows():
+        measure = r["measure"]
+        half = crit * np.sqrt(r["vi"])
+        rows.append(
+            {
+                "evidence": "within trial",
+                "study_id": r["study_id"],
+                "outcome": r["outcome"],
+                "measure": "g" if measure == "SMD" else "RR",
+                "k": 1,
+                "trials": 1,
+                **_on_scale(measure, r["yi"], r["yi"] - half, r["yi"] + half),
+                "pval": float(2 * norm_sf(abs(r["yi"]) / np.sqrt(r["vi"]))),
+                "n_racemic": r["n_treat"],
+                "n_esketamine": r["n_ctrl"],
+                "note": f"{r['label']} against esketamine at {r['timepoint_h']:g} h, "
+                f"{r['scale']} {r['value_type'] if measure == 'SMD' else 'response'}",
+            }
+        )
     rows.append(_between_trial_difference(by_study, pooling))
     return pd.DataFrame(rows, columns=HEAD_TO_HEAD_COLUMNS)
 

@@ -53,6 +53,8 @@ from ketamine_meta.evidence.package_source import PackageSourceError
 from ketamine_meta.evidence.synthetic import MAX_TRIALS, write_synthetic_package
 from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 from ketamine_meta.io.tables import to_csv_text
+from ketamine_meta.stats.bayes import BayesSpec, bayesian_meta_analysis
+from ketamine_meta.stats.bayes_priors import PriorError, parse_mu_prior, parse_tau_prior
 from ketamine_meta.stats.effect_sizes import (
     log_odds_ratio,
     log_risk_ratio,
@@ -440,6 +442,8 @@ def cmd_pool(args: argparse.Namespace) -> int:
         )
     groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
     data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})[finite]
+    if args.bayes:
+        return _write_table(_bayes_table(data, args), args)
     table, _, _ = pool_by_subgroup(
         data,
         by="group",
@@ -449,11 +453,57 @@ def cmd_pool(args: argparse.Namespace) -> int:
     )
     if not args.by:
         table = table[table["subgroup"] == OVERALL_LABEL]
+    return _write_table(table, args)
+
+
+def _write_table(table: pd.DataFrame, args: argparse.Namespace) -> int:
     if args.format == "json":
         _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
     else:
         _write(to_csv_text(table), args.output)
     return 0
+
+
+def _bayes_spec(args: argparse.Namespace) -> BayesSpec:
+    """The priors and level of ``pool --bayes``, refused in one line if they cannot be used."""
+    try:
+        return BayesSpec(parse_tau_prior(args.tau_prior), parse_mu_prior(args.mu_prior), args.level)
+    except PriorError as exc:
+        raise UsageError(str(exc)) from exc
+    except ValueError as exc:
+        raise UsageError(f"--level {args.level}: {exc}") from exc
+
+
+def _bayes_table(data: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """``pool --bayes``: the posterior of mu per subgroup (with ``--by``) and overall.
+
+    Columns ``analysis, subgroup, k``, bayesmeta's summaries (``mu_median, mu_mean, mu_sd``,
+    equal-tailed ``ci_low, ci_high``, shortest ``hpd_low, hpd_high``, ``tau_median, tau_low,
+    tau_high``, predictive ``pi_low, pi_high``, ``log_marginal_likelihood``), one
+    ``prob_above_T`` per ``--prob-above``, and the priors; ``note`` says where one study
+    leaves tau to its prior.
+    """
+    spec = _bayes_spec(args)
+    thresholds = args.prob_above or []
+    parts = list(data.groupby("group", sort=True)) if args.by else []
+    rows = []
+    for subgroup, rows_of in [*parts, (OVERALL_LABEL, data)]:
+        try:
+            fit = bayesian_meta_analysis(rows_of["yi"], rows_of["vi"], spec)
+        except PriorError as exc:
+            raise UsageError(f"{args.input}: subgroup '{subgroup}': {exc}") from exc
+        summary = fit.summary(thresholds)
+        rows.append(
+            {
+                "analysis": args.analysis,
+                "subgroup": subgroup,
+                **summary,
+                "tau_prior": str(spec.tau_prior),
+                "mu_prior": str(spec.mu_prior),
+                "note": "1 study: tau's posterior is its prior" if fit.k == 1 else "",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 NMA_COLUMNS = ["study", "treat1", "treat2", "yi", "vi"]
@@ -832,6 +882,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
+    p.add_argument(
+        "--bayes",
+        action="store_true",
+        help="Bayesian random effects by quadrature over tau (bayesmeta's model): posterior "
+        "summaries instead of the frequentist fit; --method and --test do not apply",
+    )
+    p.add_argument(
+        "--tau-prior",
+        default="halfnormal:0.5",
+        help="with --bayes: halfnormal:SCALE, halfcauchy:SCALE, lognormal:MEAN:SD or "
+        "logt:LOCATION:SCALE:DF (both on log tau^2), or uniform (default halfnormal:0.5)",
+    )
+    p.add_argument(
+        "--mu-prior", default="uniform", help="with --bayes: uniform (default) or normal:MEAN:SD"
+    )
+    p.add_argument(
+        "--prob-above",
+        action="append",
+        type=_decimal,
+        metavar="T",
+        help="with --bayes: add the posterior probability that mu exceeds T (repeatable)",
+    )
     p.set_defaults(func=cmd_pool)
 
     p = sub.add_parser(
