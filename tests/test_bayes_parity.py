@@ -64,13 +64,15 @@ def _engine_values(scenario: dict) -> dict:
         mods=scenario.get("mods"),
     )
     values = fit.summary(scenario["thresholds"])
-    if fit.p > 1:
-        slope = fit.coefficient(1)
+    for j in range(1, fit.p):
+        slope = fit.coefficient(j)
         values.update(
-            coef2_mean=slope.mean(),
-            coef2_median=slope.quantile(0.5),
-            coef2_low=slope.quantile(0.025),
-            coef2_high=slope.quantile(0.975),
+            {
+                f"coef{j + 1}_mean": slope.mean(),
+                f"coef{j + 1}_median": slope.quantile(0.5),
+                f"coef{j + 1}_low": slope.quantile(0.025),
+                f"coef{j + 1}_high": slope.quantile(0.975),
+            }
         )
     shrunken = fit.shrinkage_table()
     values.update(
@@ -81,11 +83,12 @@ def _engine_values(scenario: dict) -> dict:
 
 
 def test_every_family_and_limit_is_covered():
-    """Each tau prior, a normal mu prior, a moderator, k = 1, 2, 3 and equal variances."""
+    """Each tau prior, a normal mu prior, one and two moderators, k = 1, 2, 3 and equal
+    variances."""
     families = {s["tau_prior"]["family"] for s in SCENARIOS.values()}
     assert families == {"halfnormal", "halfcauchy", "lognormal", "logt", "uniform"}
     assert {s["values"]["k"] for s in SCENARIOS.values()} >= {1, 2, 3, 13}
-    assert any("mods" in s for s in SCENARIOS.values())
+    assert {np.shape(s["mods"])[1] for s in SCENARIOS.values() if "mods" in s} == {1, 2}
     assert any(s["mu_prior"]["family"] == "normal" for s in SCENARIOS.values())
 
 

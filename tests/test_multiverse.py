@@ -524,3 +524,41 @@ def test_the_kept_specifications_keep_every_distinct_data_set(outcome):
             others = [c for c in DATA_CHOICES if c != choice]
             per_others = fitted.groupby([*others, "estimator", "test"])["data_set"]
             assert (per_others.nunique() == 1).all(), (estimand, subgroup, choice)
+
+
+def test_each_distinct_data_set_gets_its_own_posterior_whatever_else_is_fitted():
+    """PROTOCOL.md §23: a data set's posterior is the scalar fit of its trials, the same bytes
+    whether it is fitted alone or beside others (it is padded to its own width)."""
+    from ketamine_meta.stats.bayes import BayesSpec, bayesian_meta_analysis
+    from ketamine_meta.stats.bayes_priors import LogTTau2Prior
+
+    spec = BayesSpec(LogTTau2Prior(-2.99, 2.16, 5))
+    vectors = [
+        (np.array([0.4, 0.7, 0.2]), np.array([0.05, 0.08, 0.04])),
+        (np.array([0.9]), np.array([0.1])),
+        (np.array([0.4, 0.7, 0.2]), np.array([0.05, 0.08, 0.04])),
+        (np.linspace(0.1, 0.9, 9), np.full(9, 0.06)),
+    ]
+    names = ["a", "b", "a", "c"]
+    together = multiverse.bayes_by_data_set(vectors, names, spec)
+    assert list(together.index) == ["a", "b", "c"]
+    alone = multiverse.bayes_by_data_set(vectors[3:], names[3:], spec)
+    assert together.loc["c"].tolist() == alone.loc["c"].tolist()
+    fit = bayesian_meta_analysis(*vectors[0], spec)
+    mu = fit.coefficient()
+    expected = [mu.quantile(0.5), mu.quantile(0.025), mu.quantile(0.975), fit.prob_above(0.0)]
+    np.testing.assert_allclose(together.loc["a"], expected, rtol=0, atol=1e-13)
+
+
+def test_the_committed_multiverse_carries_the_primary_prior_posterior():
+    """Every fitted row of the committed SMD multiverse has its data set's posterior, the same
+    on every estimator and test of that data set."""
+    table = pd.read_csv(REPO / "results" / "multiverse" / "multiverse_smd_24h.csv.gz")
+    fitted = table[table["k"] > 0]
+    assert fitted[list(multiverse.BAYES_COLUMNS)].notna().all().all()
+    per_data_set = fitted.groupby("data_set")[list(multiverse.BAYES_COLUMNS)].nunique()
+    assert (per_data_set == 1).all().all()
+    assert (
+        (fitted["bayes_ci_low"] < fitted["bayes_estimate"])
+        & (fitted["bayes_estimate"] < fitted["bayes_ci_high"])
+    ).all()

@@ -206,6 +206,8 @@ cases <- list(
        mu = c(0, 2), thresholds = c(0)),
   list(id = "bcg_ablat_halfnormal_0.5", data = bcg, tau = list(family = "halfnormal", scale = 0.5),
        mods = "ablat"),
+  list(id = "bcg_ablat_year_halfcauchy_0.5", data = bcg, tau = list(family = "halfcauchy", scale = 0.5),
+       mods = c("ablat", "year")),
   list(id = "normand_halfnormal_10", data = normand, tau = list(family = "halfnormal", scale = 10),
        thresholds = c(0, -5), shrink = TRUE),
   list(id = "normand_halfcauchy_5_mu_normal_0_20", data = normand, tau = list(family = "halfcauchy", scale = 5),
@@ -228,7 +230,7 @@ for (case in cases) {
   y <- as.numeric(case$data$yi)
   v <- as.numeric(case$data$vi)
   X <- matrix(1, length(y), 1)
-  if (!is.null(case$mods)) X <- cbind(X, as.numeric(case$data[[case$mods]]))
+  for (m in case$mods) X <- cbind(X, as.numeric(case$data[[m]]))
   b0 <- rep(0, ncol(X))
   s0 <- rep(Inf, ncol(X))
   if (!is.null(case$mu)) {
@@ -242,7 +244,7 @@ for (case in cases) {
     id = case$id,
     yi = y,
     vi = v,
-    mods = if (ncol(X) > 1) as.numeric(X[, 2]) else NULL,
+    mods = if (ncol(X) > 1) unname(X[, -1, drop = FALSE]) else NULL,
     tau_prior = case$tau,
     mu_prior = if (is.null(case$mu)) list(family = "uniform") else list(family = "normal", mean = case$mu[1], sd = case$mu[2]),
     thresholds = I(if (is.null(case$thresholds)) numeric(0) else case$thresholds),

@@ -91,6 +91,7 @@ rule multiverse_chunk:
         outcome=lambda wildcards: MULTIVERSE_OUTCOMES[wildcards.outcome],
         level=config["pooling"]["level"],
         chunks=config["multiverse"]["chunks"],
+        bayesian=config["bayesian"],
     script:
         "../scripts/multiverse_chunk.py"
 

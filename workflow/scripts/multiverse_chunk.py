@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ketamine_meta.analyses.bayesian import BayesianProtocol
 from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import chunk_specifications, fit_specifications
 from ketamine_meta.analyses.protocol import Protocol
@@ -15,6 +16,7 @@ outcome = snakemake.params.outcome
 rules = ComparisonRules(**snakemake.params.comparisons)
 chunk = int(snakemake.wildcards.chunk)
 specs = chunk_specifications(settings, chunk, snakemake.params.chunks, rules, outcome)
+bayes = BayesianProtocol.from_config(snakemake.params.bayesian)
 table = fit_specifications(
     read_validated_tables(
         snakemake.input.validated, ("studies", "arms", "outcomes", "contrasts", "risk_of_bias")
@@ -25,6 +27,7 @@ table = fit_specifications(
     specs,
     snakemake.params.level,
     outcome,
+    bayes.spec(bayes.primary(outcome["measure"])),
 )
 Path(snakemake.output.table).write_text(to_csv_text(table))
 log.info("%s: %d data specifications, %d fitted rows", outcome["name"], len(specs), len(table))

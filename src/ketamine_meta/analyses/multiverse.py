@@ -37,6 +37,7 @@ import pandas as pd
 
 from ketamine_meta.analyses.comparisons import ComparisonRules, build_effect_sizes
 from ketamine_meta.analyses.protocol import Protocol, Window, in_nearest_order
+from ketamine_meta.stats.bayes import BayesSpec, bayesian_batch
 from ketamine_meta.stats.meta_analysis import BATCH_BLOCK_CELLS, fit_batch
 from ketamine_meta.stats.model import ModelSpec
 
@@ -73,7 +74,15 @@ SPEC_COLUMNS = [
     "pi_high",
     "tau2",
     "pval",
+    "bayes_estimate",
+    "bayes_ci_low",
+    "bayes_ci_high",
+    "bayes_prob_above_zero",
 ]
+#: The Bayesian posterior of a specification's data set under the measure's primary prior
+#: (PROTOCOL.md §23): median, equal-tailed credible interval and P(mu > 0), on the scale
+#: fitted (g, log RR). They depend on the data set alone, not on the estimator or test.
+BAYES_COLUMNS = SPEC_COLUMNS[-4:]
 #: Effect sizes that agree to this many decimals are the same (PROTOCOL.md §21.3).
 EQUAL_DECIMALS = 10
 
@@ -449,6 +458,31 @@ def fit_by_width(
     return fits
 
 
+def bayes_by_data_set(
+    vectors: Sequence[tuple[np.ndarray, np.ndarray]], data_sets: Sequence[str], spec: BayesSpec
+) -> pd.DataFrame:
+    """The Bayesian posterior of each distinct data set (:data:`BAYES_COLUMNS`, by data set).
+
+    Each distinct data set is fitted once (:func:`~ketamine_meta.stats.bayes.bayesian_batch`),
+    padded to :func:`padding_width` of its own size so that its numbers are the same bytes in
+    whichever chunk fits it.
+    """
+    first: dict[str, int] = {}
+    for position, name in enumerate(data_sets):
+        first.setdefault(name, position)
+    names = list(first)
+    widths = np.array([padding_width(len(vectors[first[n]][0])) for n in names])
+    out = pd.DataFrame(index=pd.Index(names, name="data_set"), columns=BAYES_COLUMNS, dtype=float)
+    for width in np.unique(widths):
+        same = [names[i] for i in np.flatnonzero(widths == width)]
+        yi, vi = padded([vectors[first[n]] for n in same], int(width))
+        fit = bayesian_batch(yi, vi, spec, thresholds=[0.0])
+        out.loc[same] = np.column_stack(
+            [fit.mu_median, fit.ci_low, fit.ci_high, fit.prob_above[0.0]]
+        )
+    return out
+
+
 def fit_specifications(
     tables: Mapping[str, pd.DataFrame],
     base_rules: ComparisonRules,
@@ -457,11 +491,14 @@ def fit_specifications(
     specs: pd.DataFrame,
     level: float,
     outcome: Mapping | None = None,
+    bayes: BayesSpec | None = None,
 ) -> pd.DataFrame:
     """One row per data specification, subgroup, estimator and CI method.
 
     ``outcome`` is an entry of ``multiverse.outcomes`` (default: the first); ``specs`` are
-    rows of its :func:`data_specifications`.
+    rows of its :func:`data_specifications`. With ``bayes`` (the measure's primary prior,
+    PROTOCOL.md §23) each row also carries its data set's posterior (:data:`BAYES_COLUMNS`,
+    :func:`bayes_by_data_set`); without, those columns are empty.
     """
     vectors, labels = [], []
     for spec, candidates, positions in _specification_positions(
@@ -485,12 +522,11 @@ def fit_specifications(
     has_data = np.array([len(y) > 0 for y, _ in vectors])
     empty = pd.DataFrame([lab for lab, ok in zip(labels, has_data, strict=True) if not ok])
     fitted = pd.DataFrame([lab for lab, ok in zip(labels, has_data, strict=True) if ok])
-    fits = fit_by_width(
-        [v for v, ok in zip(vectors, has_data, strict=True) if ok],
-        settings["estimators"],
-        settings["tests"],
-        level,
-    )
+    fitted_vectors = [v for v, ok in zip(vectors, has_data, strict=True) if ok]
+    fits = fit_by_width(fitted_vectors, settings["estimators"], settings["tests"], level)
+    if bayes is not None and not fitted.empty:
+        posterior = bayes_by_data_set(fitted_vectors, list(fitted["data_set"]), bayes)
+        fitted = fitted.join(posterior, on="data_set")
     frames = []
     for estimator, test in itertools.product(settings["estimators"], settings["tests"]):
         # A specification that leaves no comparison is kept, with k = 0 and no estimate.
@@ -531,6 +567,8 @@ SUMMARY_COLUMNS = [
     "min_estimate",
     "max_estimate",
     "median_k",
+    "share_data_sets_prob_above_zero_95",
+    "median_bayes_estimate",
     "choices_varied",
     "choices_without_effect",
     "empty_levels",
@@ -678,9 +716,26 @@ def _summary_row(
         "min_estimate": float(fits["estimate"].min()),
         "max_estimate": float(fits["estimate"].max()),
         "median_k": float(data_sets["k"].median()),
+        **_bayes_summary(data_sets),
         "choices_varied": _named(effects.varied),
         "choices_without_effect": _named(effects.without_effect),
         "empty_levels": _named(effects.empty_levels),
+    }
+
+
+def _bayes_summary(data_sets: pd.DataFrame) -> dict[str, float]:
+    """Over distinct data sets, the primary prior's posterior (PROTOCOL.md §23).
+
+    NaN where the table holds no posterior (a multiverse fitted without ``bayes``).
+    """
+    posterior = data_sets.reindex(columns=BAYES_COLUMNS)
+    if posterior["bayes_prob_above_zero"].isna().all():
+        return {"share_data_sets_prob_above_zero_95": np.nan, "median_bayes_estimate": np.nan}
+    return {
+        "share_data_sets_prob_above_zero_95": float(
+            (posterior["bayes_prob_above_zero"] >= 0.95).mean()
+        ),
+        "median_bayes_estimate": float(posterior["bayes_estimate"].median()),
     }
 
 
@@ -752,8 +807,10 @@ def multiverse_summary(
         (:func:`distinct_fits`) and the fewest and most trials they pool; the share of data
         sets whose primary-model CI lies above zero; over the distinct fits, the shares with
         the CI above zero, the estimate above zero and the CI below zero, and the median,
-        5-95 % range and extremes of the estimates; the median k of the data sets; and the
-        choices varied, without effect and the empty levels ("none" if none).
+        5-95 % range and extremes of the estimates; the median k of the data sets; the share
+        of data sets whose posterior under the primary prior puts at least 0.95 on mu > 0,
+        and the median of their posterior medians (PROTOCOL.md §23); and the choices varied,
+        without effect and the empty levels ("none" if none).
     """
     if model.method not in set(table["estimator"]) or model.test not in set(table["test"]):
         raise ValueError(

@@ -411,11 +411,24 @@ def _typical_tau(prior: TauPrior, vi: FloatArray) -> float:
     return typical if math.isfinite(typical) else float(np.sqrt(np.median(vi)))
 
 
+def _log_joint_u(
+    prior: TauPrior, log_likelihood: FloatArray, scale: ArrayLike, u: FloatArray
+) -> FloatArray:
+    """``log p(tau) + log L(tau) + log |d tau / d u|`` at ``tau = scale u / (1 - u)``.
+
+    The integrand over u of every integral over tau; ``scale`` is one number, or one per row
+    of a batch (``u`` then ``(m, n)``).
+    """
+    scale = np.asarray(scale, dtype=float)
+    column = scale[:, None] if scale.ndim else scale
+    tau = column * u / (1 - u)
+    return prior.log_density(tau) + log_likelihood + (np.log(column) - 2 * np.log1p(-u))
+
+
 def _log_density_u(design: _Design, spec: BayesSpec, scale: float, u: FloatArray) -> FloatArray:
-    """``log p(tau) + log L(tau) + log |d tau / d u|`` at ``tau = scale u / (1 - u)``."""
+    """:func:`_log_joint_u` of a scalar fit at new nodes ``u`` (its likelihood evaluated there)."""
     tau = scale * u / (1 - u)
-    log_jacobian = math.log(scale) - 2 * np.log1p(-u)
-    return spec.tau_prior.log_density(tau) + design.conditional(tau).log_likelihood + log_jacobian
+    return _log_joint_u(spec.tau_prior, design.conditional(tau).log_likelihood, scale, u)
 
 
 def _coefficient_priors(spec: BayesSpec, p: int) -> tuple[FloatArray, FloatArray]:
@@ -487,12 +500,8 @@ def bayesian_meta_analysis(
     u, gl_weights = gauss_legendre_panels(0.0, 1.0)
     tau = scale * u / (1 - u)
     conditional = design.conditional(tau)
-    log_jacobian = math.log(scale) - 2 * np.log1p(-u)
-    log_joint = (
-        spec.tau_prior.log_density(tau)
-        + conditional.log_likelihood
-        + log_jacobian
-        + np.log(gl_weights)
+    log_joint = _log_joint_u(spec.tau_prior, conditional.log_likelihood, scale, u) + np.log(
+        gl_weights
     )
     log_evidence = float(special.logsumexp(log_joint))
     return BayesianFit(
@@ -675,12 +684,7 @@ def _batch_tau_median(
         nodes = (start + half)[:, None] + half[:, None] * xi
         tau = scale[:, None] * nodes / (1 - nodes)
         log_likelihood, _, _ = _batch_log_likelihood(yi, vi, tau, spec.mu_prior)
-        log_density = (
-            spec.tau_prior.log_density(tau)
-            + log_likelihood
-            + np.log(scale)[:, None]
-            - 2 * np.log1p(-nodes)
-        )
+        log_density = _log_joint_u(spec.tau_prior, log_likelihood, scale, nodes)
         cdf = (
             below[np.arange(m), panel]
             + (np.exp(log_density - log_evidence[:, None]) * omega).sum(axis=1) * half
@@ -746,13 +750,7 @@ def _batch_block(
     u, gl_weights = gauss_legendre_panels(0.0, 1.0)
     tau = scale[:, None] * u / (1 - u)
     log_likelihood, means, variances = _batch_log_likelihood(yi, vi, tau, spec.mu_prior)
-    log_joint = (
-        spec.tau_prior.log_density(tau)
-        + log_likelihood
-        + np.log(scale)[:, None]
-        - 2 * np.log1p(-u)
-        + np.log(gl_weights)
-    )
+    log_joint = _log_joint_u(spec.tau_prior, log_likelihood, scale, u) + np.log(gl_weights)
     log_evidence = special.logsumexp(log_joint, axis=1)
     weights = np.exp(log_joint - log_evidence[:, None])
     sds = np.sqrt(variances)
