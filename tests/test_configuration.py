@@ -276,6 +276,23 @@ def test_adjacent_windows_that_do_not_share_an_hour_pass():
             lambda c: _window(c, "7 d").__setitem__("low_h", float("nan")),
             "windows[3].low_h: nan is not a finite number",
         ),
+        (
+            lambda c: c["bayesian"]["priors"]["SMD"][1].__setitem__("tau_prior", "halfnormal:0"),
+            "bayesian.priors.SMD[1].tau_prior: the half-normal prior's scale must be a positive "
+            "finite number, not 0.0",
+        ),
+        (
+            lambda c: c["bayesian"]["priors"]["logRR"][0].__setitem__("tau_prior", "gamma:1:2"),
+            "bayesian.priors.logRR[0].tau_prior: 'gamma:1:2' is not a tau prior",
+        ),
+        (
+            lambda c: c["bayesian"]["priors"]["SMD"][2].__setitem__("name", "halfnormal_0.5"),
+            "bayesian.priors.SMD[2].name: 'halfnormal_0.5' is repeated",
+        ),
+        (
+            lambda c: c["bayesian"].__setitem__("credible_level", 100),
+            "bayesian.credible_level: 100.0 is not a confidence level",
+        ),
     ],
 )
 def test_what_the_schema_cannot_refuse(edit, fragment):

@@ -62,7 +62,7 @@ class BayesianProtocol:
             for measure in MEASURES
         }
         return cls(
-            level=float(config["level"]),
+            level=float(config["credible_level"]),
             mu_prior=parse_mu_prior(config["mu_prior"]),
             priors=priors,
             thresholds={m: tuple(float(t) for t in config["thresholds"][m]) for m in MEASURES},

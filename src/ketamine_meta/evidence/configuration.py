@@ -23,6 +23,7 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
+from ketamine_meta.stats.bayes_priors import PriorError, parse_mu_prior, parse_tau_prior
 from ketamine_meta.stats.model import confidence_level
 
 #: Bounds of a configuration file: far above what the project's own files use.
@@ -295,8 +296,36 @@ def check_config(config: Mapping, config_path: str | Path | None = None) -> None
             _check_windows(config["windows"], config["pooling"]["timepoint_h"])
         if "multiverse" in config:
             _check_multiverse_windows(config["multiverse"]["windows"])
+        if "bayesian" in config:
+            _check_bayesian(config["bayesian"])
     except _ValueRefusedError as problem:
         raise _refusal(config_path, problem.where, problem.reason) from None
+
+
+def _check_bayesian(bayesian: Mapping) -> None:
+    """PROTOCOL.md §23's priors: each spelled as the analyses parse it, names unique per measure.
+
+    A prior the engine cannot read would otherwise stop the pipeline halfway, in a job's log.
+    """
+    try:
+        confidence_level(bayesian["credible_level"])
+    except ValueError as exc:
+        raise _ValueRefusedError(("bayesian", "credible_level"), str(exc)) from None
+    try:
+        parse_mu_prior(bayesian["mu_prior"])
+    except PriorError as exc:
+        raise _ValueRefusedError(("bayesian", "mu_prior"), str(exc)) from None
+    for measure, priors in bayesian["priors"].items():
+        names = set()
+        for i, prior in enumerate(priors):
+            where = ("bayesian", "priors", measure, i)
+            try:
+                parse_tau_prior(prior["tau_prior"])
+            except PriorError as exc:
+                raise _ValueRefusedError((*where, "tau_prior"), str(exc)) from None
+            if prior["name"] in names:
+                raise _ValueRefusedError((*where, "name"), f"{prior['name']!r} is repeated")
+            names.add(prior["name"])
 
 
 def _check_level(config: Mapping) -> None:

@@ -145,11 +145,11 @@ class NormalMixture:
             raise ValueError(f"a quantile needs 0 < q < 1, not {q!r}")
         spread = 40 * float(self.sds.max())
         low, high = float(self.means.min()) - spread, float(self.means.max()) + spread
-        target = q if q <= 0.5 else 1 - q
-        if q <= 0.5:
-            gap = lambda x: self.cdf(x) - target  # noqa: E731
-        else:
-            gap = lambda x: target - self.sf(x)  # noqa: E731
+
+        def gap(x: float) -> float:
+            # The smaller tail is summed directly, so that a far quantile keeps its digits.
+            return self.cdf(x) - q if q <= 0.5 else (1 - q) - self.sf(x)
+
         return optimize.brentq(
             gap, low, high, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500
         )
