@@ -220,3 +220,26 @@ def test_claim_probabilities_answer_each_threshold_claim_under_each_prior():
         difference.cdf(0.2) - difference.cdf(-0.2), abs=1e-14
     )
     assert (table["verdict"].iloc[:3] == "not supported").all()
+
+
+def test_without_both_enantiomers_the_tables_are_empty_but_keep_their_columns():
+    """A package (or timepoint) with no head-to-head trial and one enantiomer: no row, but the
+    columns a reader and the claims step expect (the 28-day test package has none)."""
+    esketamine = BY_STUDY[BY_STUDY["enantiomer"] == "esketamine"]
+    no_pairs = pd.DataFrame(columns=["study_id", "comparison_id", "measure", "yi", "vi"])
+    table = bayesian.racemic_against_esketamine(
+        no_pairs, {"SMD": esketamine, "logRR": esketamine}, BAYES
+    )
+    assert table.empty and list(table.columns) == bayesian.ENANTIOMER_COLUMNS
+    audit = pd.DataFrame(
+        {
+            "claim_id": ["C3"],
+            "quantity": ["racemic better"],
+            "test": ["racemic_vs_esketamine"],
+            "verdict": ["not testable with these data"],
+            "computed": [""],
+        }
+    )
+    claims = pd.DataFrame({"claim_id": ["C3"], "value_low": [np.nan], "value_high": [np.nan]})
+    answers = bayesian.claim_probabilities(audit, claims, esketamine, table, 0.3, 0.2, 0.2, BAYES)
+    assert answers.empty and list(answers.columns) == bayesian.CLAIM_COLUMNS

@@ -172,6 +172,22 @@ def posterior_by_subgroup(
     return pd.DataFrame.from_records(records)
 
 
+#: The columns of :func:`racemic_against_esketamine` (also when no trial gives a row).
+ENANTIOMER_COLUMNS = [
+    "evidence",
+    "measure",
+    "prior",
+    "tau_prior",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "prob_racemic_better",
+    "trials",
+    "study_id",
+    "note",
+]
+
+
 def racemic_against_esketamine(
     pairs: pd.DataFrame, by_study: Mapping[str, pd.DataFrame], bayes: BayesianProtocol
 ) -> pd.DataFrame:
@@ -191,7 +207,7 @@ def racemic_against_esketamine(
         if len(within):
             records += _within_rows(within, measure, bayes)
         records += _between_rows(by_study[measure], measure, bayes)
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(records, columns=ENANTIOMER_COLUMNS)
 
 
 def _within_rows(pairs: pd.DataFrame, measure: str, bayes: BayesianProtocol) -> list[dict]:
@@ -361,6 +377,18 @@ def _curve(
     )
 
 
+#: The columns of :func:`claim_probabilities` (also when no claim gives a row).
+CLAIM_COLUMNS = [
+    "claim_id",
+    "quantity",
+    "test",
+    "question",
+    "prior",
+    "probability",
+    "trials",
+    "verdict",
+    "computed",
+]
 #: The claim tests of PROTOCOL.md §14 worded as a threshold of g (§23), each with its question.
 CLAIM_TESTS = (
     "smd_overall_range",
@@ -415,7 +443,7 @@ def claim_probabilities(
                     "computed": audited["computed"],
                 }
             )
-    return pd.DataFrame.from_records(rows)
+    return pd.DataFrame.from_records(rows, columns=CLAIM_COLUMNS)
 
 
 def _range_answers(
