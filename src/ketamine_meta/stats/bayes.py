@@ -119,25 +119,26 @@ class NormalMixture:
 
     def cdf(self, x: float) -> float:
         """Distribution function at ``x``."""
-        return float(self.weights @ special.ndtr((x - self.means) / self.sds))
+        return float((self.weights * special.ndtr((x - self.means) / self.sds)).sum())
 
     def sf(self, x: float) -> float:
         """``P(X > x)``, summed from upper tails so that it is accurate where it is small."""
-        return float(self.weights @ special.ndtr((self.means - x) / self.sds))
+        return float((self.weights * special.ndtr((self.means - x) / self.sds)).sum())
 
     def pdf(self, x: float) -> float:
         """Density at ``x``."""
         z = (x - self.means) / self.sds
-        return float(self.weights @ (np.exp(-0.5 * z**2) / self.sds)) / math.sqrt(2 * math.pi)
+        density = (self.weights * np.exp(-0.5 * z**2) / self.sds).sum()
+        return float(density) / math.sqrt(2 * math.pi)
 
     def mean(self) -> float:
         """Mixture mean, ``sum w_j m_j``."""
-        return float(self.weights @ self.means)
+        return float((self.weights * self.means).sum())
 
     def sd(self) -> float:
         """Mixture SD, from ``sum w_j (s_j^2 + m_j^2) - mean^2``, centred for accuracy."""
         centred = self.means - self.mean()
-        return math.sqrt(float(self.weights @ (self.sds**2 + centred**2)))
+        return math.sqrt(float((self.weights * (self.sds**2 + centred**2)).sum()))
 
     def quantile(self, q: float) -> float:
         """The ``q`` quantile, by Brent's method to a relative tolerance of 4 machine epsilons."""
@@ -175,6 +176,33 @@ class NormalMixture:
         return self.quantile(lower_tail), self.quantile(lower_tail + level)
 
 
+def _inverse_and_log_det(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Inverse and log-determinant of each small SPD matrix of ``(n, p, p)``, by Cholesky.
+
+    Written out in elementwise NumPy rather than ``numpy.linalg``: LAPACK's results depend in
+    their last bits on the BLAS kernel a machine picks, and the tables written from these
+    numbers must be the same bytes on every machine. ``p`` is 1 to 3 here.
+    """
+    p = matrices.shape[1]
+    lower = np.zeros_like(matrices)
+    for j in range(p):
+        pivot = matrices[:, j, j] - (lower[:, j, :j] ** 2).sum(axis=1)
+        lower[:, j, j] = np.sqrt(pivot)
+        for i in range(j + 1, p):
+            cross = (lower[:, i, :j] * lower[:, j, :j]).sum(axis=1)
+            lower[:, i, j] = (matrices[:, i, j] - cross) / lower[:, j, j]
+    # L^-1 by forward substitution, then (L L^T)^-1 = L^-T L^-1.
+    inverse_lower = np.zeros_like(matrices)
+    for i in range(p):
+        inverse_lower[:, i, i] = 1 / lower[:, i, i]
+        for j in range(i):
+            partial = (lower[:, i, j:i] * inverse_lower[:, j:i, j]).sum(axis=1)
+            inverse_lower[:, i, j] = -partial / lower[:, i, i]
+    inverse = np.einsum("nki,nkj->nij", inverse_lower, inverse_lower)
+    log_det = 2 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+    return inverse, log_det
+
+
 @dataclass(frozen=True)
 class _Conditional:
     """What the model gives at each tau node: log L(tau), and beta's normal posterior given tau."""
@@ -202,18 +230,17 @@ class _Design:
         weights = 1 / (self.vi[None, :] + tau[:, None] ** 2)
         precision = np.einsum("nk,ki,kj->nij", weights, self.x, self.x)
         precision += np.diag(self.prior_precision)[None]
-        residual = self.yi - self.x @ self.prior_mean
+        residual = self.yi - (self.x * self.prior_mean).sum(axis=1)
         score = np.einsum("nk,ki,k->ni", weights, self.x, residual)
-        cov = np.linalg.inv(precision)
+        cov, log_det = _inverse_and_log_det(precision)
         shift = np.einsum("nij,nj->ni", cov, score)
-        _, log_det = np.linalg.slogdet(precision)
         proper = self.prior_precision > 0
         log_likelihood = (
             -(k - self.flat) / 2 * LOG_2PI
             + 0.5 * np.log(weights).sum(axis=1)
             - 0.5 * log_det
             + 0.5 * np.log(self.prior_precision[proper]).sum()
-            - 0.5 * (weights @ residual**2 - np.einsum("ni,ni->n", score, shift))
+            - 0.5 * ((weights * residual**2).sum(axis=1) - np.einsum("ni,ni->n", score, shift))
         )
         return _Conditional(log_likelihood, self.prior_mean + shift, cov)
 
@@ -296,7 +323,7 @@ class BayesianFit:
         intercept-only model's new trial, or the reference level of a contrast.
         """
         x_new = np.eye(self.p)[0] if x_new is None else np.asarray(x_new, dtype=float)
-        means = self.mean @ x_new
+        means = (self.mean * x_new).sum(axis=1)
         variances = np.einsum("i,nij,j->n", x_new, self.cov, x_new) + self.tau**2
         return NormalMixture(self.weights, means, np.sqrt(variances))
 
@@ -308,7 +335,7 @@ class BayesianFit:
         :math:`v_i (1 - b_i) + b_i^2\, x_i^\top \Sigma x_i`.
         """
         shrink = self.vi[i] / (self.vi[i] + self.tau**2)
-        fitted = self.mean @ self.x[i]
+        fitted = (self.mean * self.x[i]).sum(axis=1)
         fitted_var = np.einsum("i,nij,j->n", self.x[i], self.cov, self.x[i])
         means = self.yi[i] - shrink * (self.yi[i] - fitted)
         variances = self.vi[i] * (1 - shrink) + shrink**2 * fitted_var
@@ -325,7 +352,7 @@ class BayesianFit:
         part = np.exp(
             _log_density_u(self.design, self.spec, self.tau_scale, nodes) - self.log_evidence
         )
-        return min(1.0, below + float(part @ node_weights))
+        return min(1.0, below + float((part * node_weights).sum()))
 
     def tau_pdf(self, tau: ArrayLike) -> FloatArray:
         """Posterior density of tau, ``p(tau) L(tau) / p(y)``, at each ``tau > 0``."""
