@@ -226,32 +226,52 @@ def _within_rows(pairs: pd.DataFrame, measure: str, bayes: BayesianProtocol) -> 
     return rows
 
 
+def _contrast_fits(
+    rows: pd.DataFrame,
+    column: str,
+    level: str,
+    reference: str,
+    measure: str,
+    bayes: BayesianProtocol,
+) -> tuple[pd.DataFrame, list[tuple[NamedPrior, BayesianFit]]]:
+    """The Bayesian meta-regression of ``level`` against ``reference`` of ``column``, per prior.
+
+    One estimate per trial and level (:func:`trial_means`), uniform priors on both
+    coefficients (PROTOCOL.md §23); coefficient 1 is ``level`` minus ``reference``. No fit
+    where the rows hold one level only.
+    """
+    two = rows[rows[column].isin([level, reference])]
+    means = trial_means(two, within=[column])
+    if means[column].nunique() < 2:
+        return means, []
+    indicator = (means[column] == level).to_numpy(float)
+    fits = [
+        (
+            prior,
+            bayesian_meta_analysis(
+                means["yi"],
+                means["vi"],
+                BayesSpec(prior.tau_prior, level=bayes.level),
+                mods=indicator,
+                terms=[f"{level} minus {reference}"],
+            ),
+        )
+        for prior in bayes.priors[measure]
+    ]
+    return means, fits
+
+
 def _between_rows(by_study: pd.DataFrame, measure: str, bayes: BayesianProtocol) -> list[dict]:
-    two = by_study[by_study["enantiomer"].isin(["racemic", "esketamine"])]
-    means = trial_means(two, within=["enantiomer"])
-    if means["enantiomer"].nunique() < 2:
-        return []
-    racemic = (means["enantiomer"] == "racemic").to_numpy(float)
-    rows = []
-    for prior in bayes.priors[measure]:
-        fit = bayesian_meta_analysis(
-            means["yi"],
-            means["vi"],
-            BayesSpec(prior.tau_prior, level=bayes.level),
-            mods=racemic,
-            terms=["racemic minus esketamine"],
-        )
-        rows.append(
-            _contrast_row(
-                "between trials (meta-regression)", measure, prior, fit.coefficient(1), bayes
-            )
-            | {
-                "trials": int(means[TRIAL].nunique()),
-                "study_id": "",
-                "note": "different trials, populations, routes and controls: confounded",
-            }
-        )
-    return rows
+    means, fits = _contrast_fits(by_study, "enantiomer", "racemic", "esketamine", measure, bayes)
+    return [
+        _contrast_row("between trials (meta-regression)", measure, prior, fit.coefficient(1), bayes)
+        | {
+            "trials": int(means[TRIAL].nunique()),
+            "study_id": "",
+            "note": "different trials, populations, routes and controls: confounded",
+        }
+        for prior, fit in fits
+    ]
 
 
 def _contrast_row(
@@ -478,20 +498,9 @@ def _enantiomer_answers(enantiomer: pd.DataFrame) -> list[dict]:
 
 
 def _route_answers(by_study: pd.DataFrame, margin: float, bayes: BayesianProtocol) -> list[dict]:
-    two = by_study[by_study["route"].isin(["IV", "IN"])]
-    means = trial_means(two, within=["route"])
-    if means["route"].nunique() < 2:
-        return []
-    intravenous = (means["route"] == "IV").to_numpy(float)
+    means, fits = _contrast_fits(by_study, "route", "IV", "IN", "SMD", bayes)
     answers = []
-    for prior in bayes.priors["SMD"]:
-        fit = bayesian_meta_analysis(
-            means["yi"],
-            means["vi"],
-            BayesSpec(prior.tau_prior, level=bayes.level),
-            mods=intravenous,
-            terms=["IV minus IN"],
-        )
+    for prior, fit in fits:
         difference = fit.coefficient(1)
         answers.append(
             {

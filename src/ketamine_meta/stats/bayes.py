@@ -176,6 +176,18 @@ class NormalMixture:
         return self.quantile(lower_tail), self.quantile(lower_tail + level)
 
 
+def tail_integrable(prior: TauPrior, trials: ArrayLike, flat: int, power: int = 0):
+    """Whether ``E[tau^power | y]`` is finite (``power = 0``: whether the posterior is proper).
+
+    For large tau the posterior falls as ``tau^-(a + k - p0)``: the prior's tail ``a`` times
+    the likelihood's, ``p0`` the coefficients with uniform priors. ``tau^power`` times it is
+    integrable when the exponent left exceeds 1, or equals 1 under a log-damped prior.
+    ``trials`` may be an array (a batch).
+    """
+    excess = prior.tail_exponent + np.asarray(trials) - flat - power
+    return (excess > 1) | ((excess == 1) & prior.log_damped)
+
+
 def _inverse_and_log_det(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Inverse and log-determinant of each small SPD matrix of ``(n, p, p)``, by Cholesky.
 
@@ -295,15 +307,9 @@ class BayesianFit:
         """Number of coefficients (1 without moderators)."""
         return int(self.x.shape[1])
 
-    @property
-    def tail_exponent(self) -> float:
-        """``a`` in ``p(tau | y) ~ tau^-a`` for large tau: the prior's tail times ``L(tau)``."""
-        return self.spec.tau_prior.tail_exponent + self.k - self.design.flat
-
     def tau_moment_finite(self, order: int) -> bool:
         """Whether ``E[tau^order | y]`` is finite (it is not under heavy tails and few trials)."""
-        excess = self.tail_exponent - order
-        return excess > 1 or (excess == 1 and self.spec.tau_prior.log_damped)
+        return bool(tail_integrable(self.spec.tau_prior, self.k, self.design.flat, order))
 
     @property
     def log_marginal_likelihood(self) -> float:
@@ -558,7 +564,7 @@ def _check_identified(design: _Design, spec: BayesSpec) -> None:
         )
     prior = spec.tau_prior
     tail = prior.tail_exponent + k - design.flat
-    if not (tail > 1 or (tail == 1 and prior.log_damped)):
+    if not tail_integrable(prior, k, design.flat):
         raise PriorError(
             f"the posterior of tau is improper with {prior} and {k} trial(s): its density "
             f"falls as tau^-{tail:g} for large tau; give a proper prior on tau (halfnormal, "
@@ -746,8 +752,7 @@ def bayesian_batch(
             "every row needs at least one trial, each with an estimate and a positive variance"
         )
     flat = 0 if isinstance(spec.mu_prior, NormalMuPrior) else 1
-    tail = spec.tau_prior.tail_exponent + k.min() - flat
-    if not (tail > 1 or (tail == 1 and spec.tau_prior.log_damped)):
+    if not tail_integrable(spec.tau_prior, k.min(), flat):
         raise PriorError(
             f"the posterior of tau is improper with {spec.tau_prior} and {k.min()} trial(s)"
         )
@@ -786,9 +791,7 @@ def _batch_block(
     mu_sd = np.sqrt((weights * (variances + (means - mu_mean[:, None]) ** 2)).sum(axis=1))
     k = np.isfinite(yi).sum(axis=1)
     if not isinstance(spec.mu_prior, NormalMuPrior):
-        excess = spec.tau_prior.tail_exponent + k - 1 - 2
-        finite = (excess > 1) | ((excess == 1) & spec.tau_prior.log_damped)
-        mu_sd = np.where(finite, mu_sd, np.inf)
+        mu_sd = np.where(tail_integrable(spec.tau_prior, k, 1, 2), mu_sd, np.inf)
     return {
         "mu_mean": mu_mean,
         "mu_sd": mu_sd,
