@@ -37,10 +37,25 @@ venv: $(STAMP)
 # The README's headline block and table of outputs are then rewritten from the results and the
 # registry of outputs (never typed by hand), when the run changed either (a second make reads
 # their new dates).
+# The report is written by the same Snakemake run (--report-after-run), not by a second one.
+#
+# Nothing changed, nothing to do: PIPELINE_STAMP is touched when a run completes, and make
+# starts Snakemake only when something the pipeline reads or writes is newer than it (a file,
+# or a folder whose files were added or removed). A run that failed or was killed leaves the
+# stamp as it was, so the next make runs Snakemake, which finishes the work.
 README_STAMP := .snakemake/readme.stamp
-pipeline: $(STAMP)
-	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH)
+PIPELINE_STAMP := .snakemake/pipeline.stamp
+PIPELINE_WATCHED := Snakefile config data/raw data/processed notebooks src/ketamine_meta \
+	workflow results tools/run_pipeline.py
+PIPELINE_INPUTS := $(STAMP) $(shell find $(PIPELINE_WATCHED) -name __pycache__ -prune \
+	-o -print 2>/dev/null)
+pipeline: $(PIPELINE_STAMP)
+
+$(PIPELINE_STAMP): $(PIPELINE_INPUTS)
+	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH) \
+		--report results/report.html --report-after-run
 	$(MAKE) --no-print-directory $(README_STAMP)
+	mkdir -p $(@D) && touch $@
 
 $(README_STAMP): results/manifest.tsv results/outputs.json
 	$(BIN)/python tools/update_readme_headline.py

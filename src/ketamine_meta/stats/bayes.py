@@ -48,6 +48,7 @@ section 5.4 (the marginal posterior of the hierarchical standard deviation).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,11 +94,22 @@ class BayesSpec:
         return f"tau ~ {self.tau_prior}; mu ~ {self.mu_prior}"
 
 
+@functools.lru_cache(maxsize=8)
+def _legendre_nodes(nodes: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], computed once per order.
+
+    A quantile search integrates thousands of times with the same order.
+    """
+    xi, omega = np.polynomial.legendre.leggauss(nodes)
+    xi.flags.writeable = omega.flags.writeable = False
+    return xi, omega
+
+
 def gauss_legendre_panels(
     lower: float, upper: float, panels: int = PANELS, nodes: int = NODES_PER_PANEL
 ) -> tuple[FloatArray, FloatArray]:
     """Nodes and weights of the composite Gauss-Legendre rule on ``[lower, upper]``."""
-    xi, omega = np.polynomial.legendre.leggauss(nodes)
+    xi, omega = _legendre_nodes(nodes)
     edges = np.linspace(lower, upper, panels + 1)
     half = np.diff(edges)[:, None] / 2
     middle = (edges[:-1, None] + edges[1:, None]) / 2
