@@ -7,7 +7,7 @@ a scenario added to the R script without a test (or the reverse) fails.
 
 from __future__ import annotations
 
-METHODS = ("REML", "DL", "PM", "ML", "SJ", "EB")
+METHODS = ("REML", "DL", "PM", "ML", "SJ", "EB", "HE", "HS", "HSk", "EE", "FE")
 #: Statistics of an ``rma`` fit compared field by field.
 RMA_FIELDS = [
     "k",

@@ -29,7 +29,10 @@ def test_pool_by_subgroup_matches_the_library(tmp_path, capsys, reference):
     path = write(tmp_path, "bcg.csv", frame)
     assert (
         main(
-            ["pool", "--input", path, "--yi", "y", "--vi", "v", "--by", "alloc", "--format", "json"]
+            [
+                *["pool", "--input", path, "--yi", "y", "--vi", "v", "--by", "alloc"],
+                *["--test", "knha", "--format", "json"],
+            ]
         )
         == 0
     )

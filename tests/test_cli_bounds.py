@@ -7,6 +7,7 @@ nothing reaches standard output; the inputs just inside each bound still give re
 
 from __future__ import annotations
 
+import csv
 import io
 
 import numpy as np
@@ -403,11 +404,26 @@ def test_nma_names_single_rows(tmp_path, capsys, text, message):
     refused(capsys, ["nma", "--input", path, "--reference", "A"], message)
 
 
-@pytest.mark.parametrize("label", ["overall", "test for subgroup differences", ""])
+@pytest.mark.parametrize("label", ["overall", "test for subgroup differences"])
 def test_pool_refuses_subgroup_labels_that_would_be_misread(tmp_path, capsys, label):
     path = write(tmp_path, "in.csv", f"yi,vi,g\n0.2,0.04,a\n0.5,0.09,{label}\n0.3,0.05,a\n")
-    why = "a subgroup label is required" if not label else "the name of an output row"
+    why = "the name of an output row"
     refused(capsys, ["pool", "--input", path, "--by", "g"], "in.csv: row 2, column 'g'", why)
+
+
+def test_a_row_without_a_subgroup_label_is_omitted_or_refused(tmp_path, capsys):
+    """metafor's na.action = na.omit by default; --na-action fail refuses the file."""
+    path = write(tmp_path, "in.csv", "yi,vi,g\n0.2,0.04,a\n0.5,0.09,\n0.3,0.05,a\n")
+    status, out, err = run(capsys, ["pool", "--input", path, "--by", "g"])
+    assert status == 0
+    assert "1 row(s) with a missing value in yi, vi, g left out" in err and "row(s) 2" in err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["subgroup"], r["k"]) for r in rows][:2] == [("a", "2"), ("overall", "2")]
+    refused(
+        capsys,
+        ["pool", "--input", path, "--by", "g", "--na-action", "fail"],
+        "in.csv: row 2, column 'g': value is missing",
+    )
 
 
 @pytest.mark.parametrize(

@@ -57,14 +57,16 @@ def refused(capsys, argv: list[str]) -> str:
 
 def test_pool_defaults_are_metafor_s():
     args = build_parser().parse_args(["pool", "--input", "x.csv"])
+    # rma(yi, vi): method = "REML", test = "z", level = 95, na.action = na.omit.
     assert (args.yi, args.vi, args.method, args.test, args.level) == (
         "yi",
         "vi",
         "REML",
-        "knha",
+        "z",
         0.95,
     )
     assert (args.by, args.analysis, args.format, args.output) == (None, "pooled", "csv", None)
+    assert (args.mods, args.na_action, args.transf, args.ni) == (None, "omit", None, None)
 
 
 def test_escalc_nma_and_the_package_commands_defaults():
@@ -76,7 +78,7 @@ def test_escalc_nma_and_the_package_commands_defaults():
     synth = parser.parse_args(["synth", "--trials", "3", "--out", "d"])
     assert (synth.trials, synth.seed, synth.template) == (3, 1, "data/raw")
     assert parser.parse_args(["cite"]).package == "data/raw"
-    assert parser.parse_args(["explain", "smd_24h"]).root == "."
+    assert parser.parse_args(["explain", "smd_24h"]).root is None  # found upwards from here
 
 
 @pytest.mark.parametrize(("option", "allowed"), [("--method", ESTIMATORS), ("--test", TESTS)])

@@ -47,7 +47,7 @@ ROWS = pd.DataFrame(
     }
 )
 #: The SMD rows matched to their pooled table by route (or enantiomer, or a trial).
-SMD = Explainable("rows.csv", "pooled.csv", ("route", "enantiomer", "study_id"))
+SMD = Explainable("rows.csv", ("pooled.csv",), ("route", "enantiomer", "study_id"))
 SOURCES = pd.DataFrame(
     {
         "source_id": ["alpha_paper", "beta_mirror", "gamma_paper"],
@@ -70,7 +70,7 @@ def traced(tmp_path_factory):
 
 def test_the_overall_estimate_is_quoted_from_the_pooled_table(traced):
     read, _, overall = traced
-    text = explain(read["rows"], read["sources"], None, read["pooled"], SMD)
+    text = explain(read["rows"], read["sources"], None, [read["pooled"]], SMD)
     first, second = text.splitlines()[:2]
     assert first == (
         f"pooled estimate ({OVERALL_LABEL}): {overall.estimate:.3f} "
@@ -81,7 +81,7 @@ def test_the_overall_estimate_is_quoted_from_the_pooled_table(traced):
 
 def test_a_subgroup_shows_its_own_estimate_and_only_its_rows(traced):
     read, fits, _ = traced
-    text = explain(read["rows"], read["sources"], "iv", read["pooled"], SMD)
+    text = explain(read["rows"], read["sources"], "iv", [read["pooled"]], SMD)
     iv = fits["IV"]
     assert text.startswith(
         f"pooled estimate (IV): {iv.estimate:.3f} [{iv.ci_low:.3f}, {iv.ci_high:.3f}], k = 2"
@@ -92,7 +92,7 @@ def test_a_subgroup_shows_its_own_estimate_and_only_its_rows(traced):
 
 def test_each_row_carries_its_arm_data_and_sources(traced):
     read, _, _ = traced
-    text = explain(read["rows"], read["sources"], "Alpha2001", read["pooled"], SMD)
+    text = explain(read["rows"], read["sources"], "Alpha2001", [read["pooled"]], SMD)
     assert text.splitlines()[2:] == [
         "",
         "Alpha 2001: yi = 0.8000, vi = 0.1000 arm-level",
@@ -103,24 +103,24 @@ def test_each_row_carries_its_arm_data_and_sources(traced):
         "    at: Table 2",
     ]
     # A study id is not a pooled subgroup of the route table: the text says so.
-    assert text.startswith("pooled estimate: none for Alpha2001 in this table")
+    assert text.startswith("pooled estimate: none for Alpha2001 (a single trial, or not pooled")
 
 
 def test_a_weak_source_and_a_reported_contrast_are_flagged(traced):
     read, _, _ = traced
-    beta = explain(read["rows"], read["sources"], "Beta2002", None, SMD)
+    beta = explain(read["rows"], read["sources"], "Beta2002", (), SMD)
     assert f"beta_mirror <https://b.example/2> [aggregator{SOURCE_CAVEATS['aggregator']}]" in beta
     assert "    at: Figure 3" in beta and "    at: Figure 4" in beta
     assert beta.startswith("pooled estimate: none (this table lists rows, not a pooled model)")
-    gamma = explain(read["rows"], read["sources"], "Gamma2003", None, SMD)
+    gamma = explain(read["rows"], read["sources"], "Gamma2003", (), SMD)
     assert "  reported LSMD: -3.5, SE 1.25; n 100 drug, 100 control" in gamma
     assert "mean" not in gamma
 
 
 def test_a_ratio_table_is_shown_exponentiated(traced):
     read, _, overall = traced
-    ratio = Explainable("rows.csv", "pooled.csv", ("route", "study_id"), "ratio")
-    text = explain(read["rows"], read["sources"], None, read["pooled"], ratio)
+    ratio = Explainable("rows.csv", ("pooled.csv",), ("route", "study_id"), "ratio")
+    text = explain(read["rows"], read["sources"], None, [read["pooled"]], ratio)
     low, high = np.exp([overall.ci_low, overall.ci_high])
     assert text.startswith(
         f"pooled estimate ({OVERALL_LABEL}): {np.exp(overall.estimate):.3f} [{low:.3f}, {high:.3f}]"
@@ -158,14 +158,29 @@ def test_the_registry_s_traced_tables_become_explainable_analyses():
     assert explainable(traced) == {
         "smd_24h": Explainable(
             "results/tables/smd_24h_by_study.csv",
-            "results/tables/pooled_smd_24h_by_route.csv",
+            ("results/tables/pooled_smd_24h_by_route.csv",),
             ("route", "study_id"),
             "identity",
         ),
         "adverse_events": Explainable(
             "results/tables/adverse_event_rr.csv",
-            None,
+            (),
             Explainable.subgroup_columns,
             "ratio",
         ),
     }
+
+
+def test_a_subgroup_is_found_in_the_moderator_s_table_by_its_printed_name(traced):
+    """explain smd_24h esketamine: the route table has no esketamine row, the enantiomer
+    table has; "Intravenous" as the figures print it finds IV."""
+    read, _, _ = traced
+    by_route = read["pooled"]
+    by_enantiomer = by_route.assign(
+        subgroup=by_route["subgroup"].replace({"IV": "esketamine"}), estimate=0.46
+    )
+    text = explain(read["rows"], read["sources"], "Esketamine", [by_route, by_enantiomer], SMD)
+    assert text.startswith("pooled estimate (esketamine): 0.460 [")
+    printed = explain(read["rows"], read["sources"], "Intravenous", [by_route], SMD)
+    assert printed.startswith("pooled estimate (IV): ")
+    assert select_rows(read["rows"], "intravenous", SMD)[1] == "route"

@@ -43,7 +43,7 @@ def test_a_percentage_and_its_fraction_give_the_same_fit():
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [
-        ({"method": "HS"}, "'HS'"),
+        ({"method": "GENQ"}, "'GENQ'"),
         ({"method": "reml"}, "'reml'"),
         ({"test": "t"}, "'t'"),
         ({"test": "KNHA"}, "'KNHA'"),
@@ -62,8 +62,8 @@ def test_an_unknown_method_test_or_level_is_refused_by_name(arguments, named):
 def test_a_fit_refuses_what_its_specification_refuses():
     with pytest.raises(ValueError, match="unknown test 't'"):
         random_effects(YI, VI, test="t")
-    with pytest.raises(ValueError, match="unknown tau\\^2 method 'HS'"):
-        meta_regression(YI, VI, np.ones((YI.size, 1)), ["intercept"], method="HS")
+    with pytest.raises(ValueError, match="unknown tau\\^2 method 'GENQ'"):
+        meta_regression(YI, VI, np.ones((YI.size, 1)), ["intercept"], method="GENQ")
 
 
 @pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99])

@@ -43,7 +43,7 @@ def _registry() -> OutputRegistry:
             "pooled": Table("pooled_smd_48h", "pooled", "pooled", "Sensitivity"),
         },
         figures={"forest": Figure("forest_smd_48h", "forest", "forest")},
-        traced={"smd_48h": Traced("rows", "pooled")},
+        traced={"smd_48h": Traced("rows", ("pooled",))},
     )
     return registry
 
@@ -85,7 +85,7 @@ def test_the_json_round_trip_gives_explain_its_analyses():
     traced = explainable(__import__("json").loads(registry.to_json())["traced"])
     assert set(traced) == {"smd_48h"}
     assert traced["smd_48h"].rows == "results/tables/smd_48h_by_study.csv"
-    assert traced["smd_48h"].pooled == "results/tables/pooled_smd_48h.csv"
+    assert traced["smd_48h"].pooled == ("results/tables/pooled_smd_48h.csv",)
 
 
 def test_the_final_targets_are_the_registered_files():

@@ -8,7 +8,8 @@ are equal whatever tau^2, so each estimator has a closed form: ``sum (y - ybar)^
 * DL: ``(Q(0) - (k - 1)) / (sum w - sum w^2 / sum w) = (8 - 2) / (3 - 1) = 3``;
 * PM and EB: ``Q(tau^2) = k - 1`` gives ``8 / (1 + tau^2) = 2``, tau^2 = 3;
 * REML: ``s^2 - v = 8 / 2 - 1 = 3``; ML: ``8 / 3 - 1 = 5 / 3``;
-* HE: ``8 / 2 - mean(v) = 3``;
+* HE: ``8 / 2 - mean(v) = 3``; HS: ``(8 - 3) / 3 = 5 / 3``; HSk: ``(3 / 2 * 8 - 3) / 3 = 3``;
+* EE and FE: 0, by assumption;
 * SJ: ``tau0^2 = 8 / 3``, ``tau0^2 Q(tau0^2) / (k - 1) = (8 / 3)(24 / 11) / 2 = 32 / 11``;
 * Q-profile: ``8 / (1 + tau^2) = chi^2_{2, q}`` gives ``tau^2 = 8 / chi^2_{2, q} - 1``.
 """
@@ -22,7 +23,11 @@ from scipy import stats
 from ketamine_meta.stats import tau2
 
 EQUAL = tau2.Batch.from_arrays([0.0, 2.0, 4.0], [1.0, 1.0, 1.0])
-BY_HAND = {"DL": 3.0, "PM": 3.0, "EB": 3.0, "REML": 3.0, "ML": 5 / 3, "SJ": 32 / 11}
+BY_HAND = {
+    **{"DL": 3.0, "PM": 3.0, "EB": 3.0, "REML": 3.0, "ML": 5 / 3, "SJ": 32 / 11, "HE": 3.0},
+    # HS: (Q - k) / sum w = (8 - 3) / 3; HSk: (k / (k - 1) Q - k) / sum w = (12 - 3) / 3.
+    **{"HS": 5 / 3, "HSk": 3.0, "EE": 0.0, "FE": 0.0},
+}
 
 
 @pytest.mark.parametrize("method", sorted(BY_HAND))
@@ -118,8 +123,8 @@ def test_invalid_input_is_refused(yi, vi, message):
 
 
 def test_an_unknown_method_is_refused():
-    with pytest.raises(ValueError, match="unknown tau\\^2 method 'HS'"):
-        tau2.estimate_tau2(EQUAL, "HS")
+    with pytest.raises(ValueError, match="unknown tau\\^2 method 'GENQ'"):
+        tau2.estimate_tau2(EQUAL, "GENQ")
 
 
 def test_the_fisher_step_vanishes_at_the_reml_estimate():

@@ -653,10 +653,17 @@ _add(
 )
 _add(
     "pool_missing_value",
-    "pool with an empty variance",
-    pool("yi,vi\n0.1,\n0.2,0.3\n"),
+    "pool --na-action fail with an empty variance (the default omits the row, as na.omit)",
+    pool("yi,vi\n0.1,\n0.2,0.3\n", "--na-action", "fail"),
     2,
     ["row 1", "column 'vi'", "missing"],
+)
+_add(
+    "pool_only_missing_values",
+    "pool with no row complete",
+    pool("yi,vi\n0.1,\n,0.3\n"),
+    2,
+    ["every row lacks a value in yi, vi"],
 )
 # reconstruct-km.
 _add(

@@ -327,10 +327,10 @@ _add(
 )
 _add(
     "cli_pool_missing_label",
-    "a study without a subgroup label (pooled as 'nan')",
-    pool("yi,vi,g\n0.2,0.04,a\n0.5,0.09,\n", "--by", "g"),
+    "a study without a subgroup label, --na-action fail (by default omitted, as na.omit)",
+    pool("yi,vi,g\n0.2,0.04,a\n0.5,0.09,\n", "--by", "g", "--na-action", "fail"),
     2,
-    ["row 2", "column 'g'", "a subgroup label is required"],
+    ["row 2", "column 'g'", "value is missing"],
 )
 _add(
     "cli_header_beyond_field_limit",

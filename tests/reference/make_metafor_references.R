@@ -31,7 +31,9 @@ rma_values <- function(fit) {
   list(
     k = fit$k, estimate = as.numeric(fit$beta), se = fit$se,
     ci_low = fit$ci.lb, ci_high = fit$ci.ub,
-    pi_low = pred$pi.lb, pi_high = pred$pi.ub,
+    # A common-effect model has no prediction interval of its own: it is the CI.
+    pi_low = if (is.null(pred$pi.lb)) pred$ci.lb else pred$pi.lb,
+    pi_high = if (is.null(pred$pi.ub)) pred$ci.ub else pred$pi.ub,
     statistic = fit$zval, pval = fit$pval,
     tau2 = fit$tau2, i2 = fit$I2, h2 = fit$H2,
     q = fit$QE, q_df = fit$k - fit$p, q_p = fit$QEp,
@@ -315,14 +317,16 @@ add("loghr_from_ci",
 # ---- tau^2 estimators x tests ----------------------------------------------------------
 
 hack <- dat.hackshaw1998
-for (method in c("REML", "DL", "PM", "ML", "SJ", "EB")) {
+# HE, HS, HSk and the common-effect model (EE, FE): metafor warns that Knapp-Hartung is not
+# meant for a common-effect model, and fits it all the same.
+for (method in c("REML", "DL", "PM", "ML", "SJ", "EB", "HE", "HS", "HSk", "EE", "FE")) {
   for (test in c("knha", "z", "adhoc")) {
-    fit <- rma(hack$yi, hack$vi, method = method, test = test, control = ctrl_root)
+    fit <- suppressWarnings(rma(hack$yi, hack$vi, method = method, test = test, control = ctrl_root))
     add(sprintf("rma_hackshaw1998_%s_%s", method, test),
         sprintf("rma(yi, vi, data = dat.hackshaw1998, method = \"%s\", test = \"%s\", control = list(threshold = 1e-10, tol = 1e-12)); predict(fit)", method, test),
         list(yi = hack$yi, vi = hack$vi, method = method, test = test), rma_values(fit))
   }
-  fit <- rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = method, test = "knha", control = ctrl_root)
+  fit <- suppressWarnings(rma(as.numeric(bcg$yi), as.numeric(bcg$vi), method = method, test = "knha", control = ctrl_root))
   add(sprintf("rma_bcg_%s_knha_all", method),
       sprintf("rma(yi, vi, method = \"%s\", test = \"knha\") on dat.bcg log RR", method),
       list(yi = as.numeric(bcg$yi), vi = as.numeric(bcg$vi), method = method, test = "knha"),

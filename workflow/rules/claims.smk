@@ -18,7 +18,7 @@ CLAIMS = OUTPUTS.register(
             "computed (estimate, CI, k, n), a verdict and why",
         ),
     },
-    traced={"claims": Traced("audit", None, ("claim_id", "topic"))},
+    traced={"claims": Traced("audit", (), ("claim_id", "topic"))},
 )
 
 

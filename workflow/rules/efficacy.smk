@@ -109,7 +109,10 @@ EFFICACY = OUTPUTS.register(
     traced={
         f"smd_{TIMEPOINT_LABEL}": Traced(
             "by_study",
-            "pooled_by_route",
+            (
+                "pooled_by_route",
+                *(f"pooled_by_{moderator}" for moderator in SMD_MODERATORS),
+            ),
             ("route", "enantiomer", "control_type", "population", "study_id"),
         ),
     },

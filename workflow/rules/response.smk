@@ -43,7 +43,7 @@ RESPONSE = OUTPUTS.register(
     },
     traced={
         f"rr_response_{TIMEPOINT_LABEL}": Traced(
-            "rr_by_study", "rr_pooled", ("enantiomer", "route", "study_id"), "ratio"
+            "rr_by_study", ("rr_pooled",), ("enantiomer", "route", "study_id"), "ratio"
         ),
     },
 )

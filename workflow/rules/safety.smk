@@ -45,7 +45,7 @@ SAFETY = OUTPUTS.register(
     },
     traced={
         "adverse_events": Traced(
-            "adverse_events", None, ("event", "route", "enantiomer", "study_id")
+            "adverse_events", (), ("event", "route", "enantiomer", "study_id")
         ),
     },
 )

@@ -43,7 +43,7 @@ RELAPSE = OUTPUTS.register(
     },
     traced={
         "relapse": Traced(
-            "by_study", "pooled", ("route", "enantiomer", "regimen", "study_id")
+            "by_study", ("pooled",), ("route", "enantiomer", "regimen", "study_id")
         ),
     },
 )

@@ -9,12 +9,13 @@ and locator of each arm's numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ketamine_meta.evidence.vocabulary import code_of
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 
 
@@ -23,7 +24,9 @@ class Explainable:
     """An analysis ``explain`` can trace: its rows, its pooled table and how they match."""
 
     rows: str
-    pooled: str | None = None
+    #: The pooled tables a subgroup's estimate is looked up in, in order (by route, then by
+    #: each moderator); none where the rows are not pooled by a model.
+    pooled: tuple[str, ...] = ()
     #: Columns of ``rows`` a subgroup name may match, in order.
     subgroup_columns: tuple[str, ...] = ("route", "enantiomer", "study_id")
     #: The scale the pooled table is on: ``ratio`` tables hold logs, shown exponentiated.
@@ -41,12 +44,22 @@ def explainable(traced: Mapping[str, Mapping]) -> dict[str, Explainable]:
     return {
         name: Explainable(
             entry["rows"],
-            entry.get("pooled"),
+            _paths(entry.get("pooled")),
             tuple(entry.get("subgroup_columns", Explainable.subgroup_columns)),
             entry.get("scale", "identity"),
         )
         for name, entry in traced.items()
     }
+
+
+def _paths(pooled: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The pooled tables of a registry entry.
+
+    A list, or one path in a registry written before several were traced.
+    """
+    if isinstance(pooled, str):
+        return (pooled,)
+    return tuple(pooled or ())
 
 
 #: What a reader should know of a source of this kind beside its URL: an aggregator's copy (a
@@ -67,7 +80,10 @@ def subgroups(table: pd.DataFrame, analysis: Explainable) -> list[str]:
 def select_rows(
     table: pd.DataFrame, subgroup: str | None, analysis: Explainable
 ) -> tuple[pd.DataFrame, str | None]:
-    """Rows of ``table`` in ``subgroup`` (matched case-insensitively) and the column it matched.
+    """Rows of ``table`` in ``subgroup`` and the column it matched.
+
+    ``subgroup`` is a code of the tables or the name a figure prints for it
+    (:func:`~ketamine_meta.evidence.vocabulary.code_of`), matched case-insensitively.
 
     Raises
     ------
@@ -76,10 +92,11 @@ def select_rows(
     """
     if subgroup is None:
         return table, None
+    code = code_of(subgroup)
     for column in analysis.subgroup_columns:
         if column not in table:
             continue
-        matches = table[column].astype(str).str.casefold() == subgroup.casefold()
+        matches = table[column].astype(str).str.casefold() == code.casefold()
         if matches.any():
             return table[matches], column
     raise KeyError(subgroup)
@@ -89,15 +106,16 @@ def explain(
     table: pd.DataFrame,
     sources: pd.DataFrame,
     subgroup: str | None = None,
-    pooled: pd.DataFrame | None = None,
+    pooled: Sequence[pd.DataFrame] = (),
     analysis: Explainable | None = None,
 ) -> str:
     """Text: the pooled estimate explained, then each row with its numbers and sources.
 
-    ``analysis`` says how ``table`` and ``pooled`` are matched (default: an
-    :class:`Explainable` of per-comparison rows by route, enantiomer or study).
+    ``pooled`` are the pooled tables (by route, then by each moderator), searched in order
+    for the subgroup; ``analysis`` says how ``table`` and ``pooled`` are matched (default:
+    an :class:`Explainable` of per-comparison rows by route, enantiomer or study).
     """
-    analysis = analysis or Explainable("", "")
+    analysis = analysis or Explainable("")
     rows, column = select_rows(table, subgroup, analysis)
     if "study_id" in rows:
         rows = rows[rows["study_id"] != OVERALL_LABEL]
@@ -111,30 +129,33 @@ def explain(
 
 
 def _pooled_line(
-    pooled: pd.DataFrame | None,
+    pooled: Sequence[pd.DataFrame],
     rows: pd.DataFrame,
     subgroup: str | None,
     column: str | None,
     analysis: Explainable,
 ) -> str:
     """The pooled estimate of the subgroup (or overall) with CI, k and model, where pooled."""
-    if pooled is None or "subgroup" not in pooled:
+    tables = [table for table in pooled if "subgroup" in table]
+    if not tables:
         return "pooled estimate: none (this table lists rows, not a pooled model)"
-    level = pooled[pooled["subgroup"] != SUBGROUP_TEST_LABEL]
-    name = OVERALL_LABEL
-    if subgroup is not None:
-        hits = level[level["subgroup"].astype(str).str.casefold() == subgroup.casefold()]
-        if hits.empty:
-            return f"pooled estimate: none for {subgroup} in this table (grouped otherwise)"
-        name = hits["subgroup"].iloc[0]
-    row = level.set_index("subgroup").loc[name]
+    wanted = OVERALL_LABEL if subgroup is None else code_of(subgroup)
+    for table in tables:
+        level = table[table["subgroup"] != SUBGROUP_TEST_LABEL]
+        hits = level[level["subgroup"].astype(str).str.casefold() == wanted.casefold()]
+        if not hits.empty:
+            return _estimate_text(hits.iloc[0], analysis)
+    return f"pooled estimate: none for {subgroup} (a single trial, or not pooled on its own)"
+
+
+def _estimate_text(row: pd.Series, analysis: Explainable) -> str:
     values = np.array([row["estimate"], row["ci_low"], row["ci_high"]], dtype=float)
     if analysis.scale == "ratio":
         values = np.exp(values)
     model = ", ".join(str(row[c]) for c in ("method", "test") if c in row and pd.notna(row[c]))
     return (
-        f"pooled estimate ({name}): {values[0]:.3f} [{values[1]:.3f}, {values[2]:.3f}], "
-        f"k = {int(row['k'])}" + (f" ({model})" if model else "")
+        f"pooled estimate ({row['subgroup']}): {values[0]:.3f} [{values[1]:.3f}, "
+        f"{values[2]:.3f}], k = {int(row['k'])}" + (f" ({model})" if model else "")
     )
 
 

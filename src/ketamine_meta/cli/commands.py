@@ -35,6 +35,13 @@ import pandas as pd
 from ketamine_meta.analyses.explain import explain, explainable, select_rows, subgroups
 from ketamine_meta.cli import new_trial, registry_import
 from ketamine_meta.cli.errors import UsageError
+from ketamine_meta.cli.pool_options import (
+    NA_ACTIONS,
+    back_transformed_table,
+    model_label,
+    omit_missing,
+    regression_table,
+)
 from ketamine_meta.evidence.citations import bibtex
 from ketamine_meta.evidence.completeness import completeness_warnings
 from ketamine_meta.evidence.datapackage import (
@@ -56,8 +63,16 @@ from ketamine_meta.io.tables import to_csv_text
 from ketamine_meta.stats.bayes import BayesSpec, bayesian_meta_analysis
 from ketamine_meta.stats.bayes_priors import PriorError, parse_mu_prior, parse_tau_prior
 from ketamine_meta.stats.effect_sizes import (
+    arcsine_proportion,
+    correlation,
+    fisher_z,
+    log_incidence_rate_ratio,
     log_odds_ratio,
+    log_proportion,
+    log_ratio_of_means,
     log_risk_ratio,
+    mean_difference,
+    proportion,
     proportion_freeman_tukey,
     proportion_logit,
     risk_difference,
@@ -77,30 +92,51 @@ from ketamine_meta.stats.network import (
     network_from_pairwise,
 )
 from ketamine_meta.stats.tau2 import ESTIMATORS
+from ketamine_meta.stats.transforms import BACK_TRANSFORMS, NEEDS_SIZES
 
 #: Raw columns each measure needs, in the order the effect-size function takes them.
+MEANS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+TWO_BY_TWO = ("ai", "n1i", "ci", "n2i")
 MEASURE_COLUMNS = {
-    "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
-    "RR": ("ai", "n1i", "ci", "n2i"),
-    "OR": ("ai", "n1i", "ci", "n2i"),
-    "RD": ("ai", "n1i", "ci", "n2i"),
+    "SMD": MEANS,
+    "MD": MEANS,
+    "ROM": MEANS,
+    "RR": TWO_BY_TWO,
+    "OR": TWO_BY_TWO,
+    "RD": TWO_BY_TWO,
+    "IRR": ("x1i", "t1i", "x2i", "t2i"),
+    "PR": ("xi", "ni"),
+    "PLN": ("xi", "ni"),
     "PLO": ("xi", "ni"),
+    "PAS": ("xi", "ni"),
     "PFT": ("xi", "ni"),
+    "COR": ("ri", "ni"),
+    "ZCOR": ("ri", "ni"),
 }
 MEASURE_FUNCTIONS = {
     "SMD": smd,
+    "MD": mean_difference,
+    "ROM": log_ratio_of_means,
     "RR": log_risk_ratio,
     "OR": log_odds_ratio,
     "RD": risk_difference,
+    "IRR": log_incidence_rate_ratio,
+    "PR": proportion,
+    "PLN": log_proportion,
     "PLO": proportion_logit,
+    "PAS": arcsine_proportion,
     "PFT": proportion_freeman_tukey,
+    "COR": correlation,
+    "ZCOR": fisher_z,
 }
 #: Measures that take metafor's continuity-correction arguments ``add`` and ``to``.
-CORRECTED = {"RR", "OR", "RD", "PLO"}
+CORRECTED = {"RR", "OR", "RD", "IRR", "PR", "PLN", "PLO"}
 MEASURE_HELP = (
-    "SMD: Hedges' g from m1i sd1i n1i m2i sd2i n2i; RR, OR, RD: log risk ratio, log odds "
-    "ratio, risk difference from ai n1i ci n2i (events and totals); PLO, PFT: logit and "
-    "Freeman-Tukey transformed proportion from xi ni"
+    "SMD, MD, ROM: Hedges' g, mean difference, log ratio of means from m1i sd1i n1i m2i "
+    "sd2i n2i; RR, OR, RD: log risk ratio, log odds ratio, risk difference from ai n1i ci n2i "
+    "(events and totals); IRR: log incidence rate ratio from x1i t1i x2i t2i (events and "
+    "person-time); PR, PLN, PLO, PAS, PFT: raw, log, logit, arcsine and Freeman-Tukey "
+    "proportion from xi ni; COR, ZCOR: raw and Fisher's z correlation from ri ni"
 )
 
 
@@ -182,8 +218,10 @@ def _refuse_cells(frame: pd.DataFrame, path: str, column: str, bad, why: str) ->
     """Raise a :class:`UsageError` naming the first row where ``bad`` holds, with its value."""
     bad = np.asarray(bad, dtype=bool)
     if bad.any():
-        row = _first_row(bad)
-        value = _shown(frame[column].iloc[row - 1])
+        position = _first_row(bad) - 1
+        value = _shown(frame[column].iloc[position])
+        # Numbered as in the file: rows omitted for missing values keep their numbers.
+        row = int(frame.index[position]) + 1
         raise UsageError(f"{path}: row {row}, column '{column}', value '{value}': {why}")
 
 
@@ -260,13 +298,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_escalc(args: argparse.Namespace) -> int:
-    """Add yi and vi to a CSV of per-arm data."""
+    """Append yi and vi to a CSV of per-arm data, its own columns unchanged (metafor's escalc)."""
     if not (np.isfinite(args.add) and args.add >= 0):
         raise UsageError(f"--add {args.add}: a continuity correction must be finite and >= 0")
     frame = _read_csv(args.input)
     # Every column is written back out: none may hold a formula.
     _refuse_formula_header(frame, args.input)
     _refuse_formulas(frame, args.input, list(frame.columns))
+    # Computed from metafor's names; written as the user's own columns, yi and vi appended.
+    own = frame
     frame = _mapped(frame, args)
     columns = list(MEASURE_COLUMNS[args.measure])
     if args.measure in ("RR", "OR", "RD"):
@@ -276,19 +316,22 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     named = dict(zip(columns, values, strict=True))
     _check_finite(frame, named, args.input)
     _check_counts(frame, args.measure, named, args.input)
-    if args.measure == "SMD":
-        _check_smd_inputs(frame, named, args.input)
+    if args.measure in MEASURE_CHECKS:
+        MEASURE_CHECKS[args.measure](frame, named, args.input)
     options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
     uncorrected = args.measure in CORRECTED and args.to == "none"
     _check_outputs(frame, args.input, _zero_cells(args.measure, named) if uncorrected else None)
-    _write(to_csv_text(frame), args.output)
+    _write(to_csv_text(own.assign(yi=frame["yi"], vi=frame["vi"])), args.output)
     return 0
 
 
 #: metafor's argument names, which a file's own column names can be mapped onto.
-METAFOR_NAMES = ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni")
+METAFOR_NAMES = (
+    *("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni"),
+    *("ri", "x1i", "x2i", "t1i", "t2i"),
+)
 
 
 def _mapped(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
@@ -352,14 +395,20 @@ def _check_outputs(frame: pd.DataFrame, path: str, undefined: np.ndarray | None)
 
 
 def _event_pairs(measure: str) -> list[tuple[str, str]]:
-    """The (events, total) columns of a measure."""
-    return {"SMD": [], "PLO": [("xi", "ni")], "PFT": [("xi", "ni")]}.get(
-        measure, [("ai", "n1i"), ("ci", "n2i")]
-    )
+    """The (events, total) columns of a measure of counts among people."""
+    columns = MEASURE_COLUMNS[measure]
+    if columns == TWO_BY_TWO:
+        return [("ai", "n1i"), ("ci", "n2i")]
+    return [("xi", "ni")] if columns == ("xi", "ni") else []
 
 
 def _zero_cells(measure: str, values: dict) -> np.ndarray:
-    """Rows with a zero cell: no events, or events in everyone, in some group."""
+    """Rows with a zero cell: no events, or events in everyone, in some group.
+
+    Of incidence rates: no events in a group.
+    """
+    if measure == "IRR":
+        return (values["x1i"] == 0) | (values["x2i"] == 0)
     pairs = _event_pairs(measure)
     return np.any([(values[e] == 0) | (values[e] == values[t]) for e, t in pairs], axis=0)
 
@@ -370,6 +419,55 @@ def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
     rules += [(c, values[c] < 2, "a group needs at least 2 participants") for c in ("n1i", "n2i")]
     for column, bad, why in rules:
         _refuse_cells(frame, path, column, bad, why)
+
+
+def _check_positive_means(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """A ratio of means needs positive means (its log) and non-negative SDs."""
+    for column in ("m1i", "m2i"):
+        why = "a ratio of means needs positive means"
+        _refuse_cells(frame, path, column, values[column] <= 0, why)
+    _check_mean_inputs(frame, values, path)
+
+
+def _check_mean_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """SDs must not be negative and group sizes at least 1."""
+    rules = [
+        (c, values[c] < 0, "a standard deviation cannot be negative") for c in ("sd1i", "sd2i")
+    ]
+    rules += [(c, values[c] < 1, "a group needs at least 1 participant") for c in ("n1i", "n2i")]
+    for column, bad, why in rules:
+        _refuse_cells(frame, path, column, bad, why)
+
+
+def _check_rates(frame: pd.DataFrame, values: dict, path: str) -> None:
+    """Event counts must not be negative and person-times must be positive."""
+    for column in ("x1i", "x2i"):
+        _refuse_cells(frame, path, column, values[column] < 0, "a count cannot be negative")
+    for column in ("t1i", "t2i"):
+        _refuse_cells(frame, path, column, values[column] <= 0, "a person-time must be positive")
+
+
+def _correlation_check(minimum_n: int):
+    def check(frame: pd.DataFrame, values: dict, path: str) -> None:
+        """A correlation lies in [-1, 1] (Fisher's z: strictly inside); enough people."""
+        bound = np.abs(values["ri"]) >= 1 if minimum_n > 2 else np.abs(values["ri"]) > 1
+        _refuse_cells(frame, path, "ri", bound, "a correlation must lie between -1 and 1")
+        why = f"a correlation's variance needs at least {minimum_n} people"
+        _refuse_cells(frame, path, "ni", values["ni"] < minimum_n, why)
+
+    return check
+
+
+#: Checks of a measure's inputs beyond finite numbers (counts are checked for every measure
+#: of counts by :func:`_check_counts`).
+MEASURE_CHECKS = {
+    "SMD": _check_smd_inputs,
+    "MD": _check_mean_inputs,
+    "ROM": _check_positive_means,
+    "IRR": _check_rates,
+    "COR": _correlation_check(2),
+    "ZCOR": _correlation_check(4),
+}
 
 
 def _check_counts(frame: pd.DataFrame, measure: str, values: dict, path: str) -> None:
@@ -399,42 +497,31 @@ def _check_subgroup_labels(frame: pd.DataFrame, path: str, column: str) -> None:
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    """Pool yi/vi columns with a random-effects model."""
-    frame = _read_csv(args.input, text_columns=(args.by,) if args.by else ())
-    _require_columns(frame, [args.yi, args.vi] + ([args.by] if args.by else []), args.input)
+    """Pool yi/vi columns as metafor's ``rma`` does.
+
+    Random effects, or the common-effect model with ``--method EE``; with ``--mods``, a
+    meta-regression; with ``--bayes``, bayesmeta's model.
+    """
+    mods = args.mods or []
+    text = (args.by,) if args.by else ()
+    frame = _read_csv(args.input, text_columns=text)
+    _require_columns(frame, [args.yi, args.vi, *text, *mods, *_sizes_column(args)], args.input)
     if frame.empty:
         raise UsageError(f"{args.input}: no rows; at least one study is needed")
     _refuse_formula_argument("--analysis", args.analysis)
+    model = _model(args.method, args.test, args.level)
+    frame = omit_missing(frame, [args.yi, args.vi, *text, *mods], args.input, args.na_action)
     if args.by:
         _check_subgroup_labels(frame, args.input, args.by)
+    # A factor's levels name coefficients in the output.
+    _refuse_formulas(frame, args.input, mods)
     yi = _numeric(frame, args.yi, args.input)
     vi = _numeric(frame, args.vi, args.input)
-    model = _model(args.method, args.test, args.level)
-    for values, column in ((yi, args.yi), (vi, args.vi)):
-        if np.isnan(values).any():
-            row = _first_row(np.isnan(values))
-            raise UsageError(f"{args.input}: row {row}, column '{column}': value is missing")
-    if not np.isfinite(yi).all():
-        row = _first_row(~np.isfinite(yi))
-        raise UsageError(
-            f"{args.input}: row {row}, column '{args.yi}', value '{yi[row - 1]:g}': "
-            "an effect estimate must be finite"
-        )
-    _check_effect_bound(frame, args.input, args.yi, yi)
-    if (vi <= 0).any():
-        row = _first_row(vi <= 0)
-        raise UsageError(
-            f"{args.input}: row {row}, column '{args.vi}', value '{vi[row - 1]:g}': "
-            "sampling variances must be positive"
-        )
+    _check_pool_inputs(frame, args, yi, vi)
     finite = np.isfinite(vi)
-    if not finite.any():
-        raise UsageError(f"{args.input}: no study with a finite variance")
-    _check_variance_spread(vi[finite], args.input, args.vi)
-    _check_variance_bounds(frame, args.input, args.vi, vi)
     # A study with infinite variance carries no weight (metafor drops it too): say so, once
     # nothing else can fail.
-    for row in np.flatnonzero(~finite) + 1:
+    for row in frame.index[~finite] + 1:
         print(
             f"ketamine-meta pool: note: {args.input}: row {row}, column '{args.vi}': infinite "
             "variance, the study gets no weight and is left out",
@@ -444,6 +531,8 @@ def cmd_pool(args: argparse.Namespace) -> int:
     data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})[finite]
     if args.bayes:
         return _write_table(_bayes_table(data, args), args)
+    if mods:
+        return _write_table(regression_table(frame[finite], args, model), args)
     table, _, _ = pool_by_subgroup(
         data,
         by="group",
@@ -453,7 +542,37 @@ def cmd_pool(args: argparse.Namespace) -> int:
     )
     if not args.by:
         table = table[table["subgroup"] == OVERALL_LABEL]
-    return _write_table(table, args)
+    table.insert(table.columns.get_loc("method"), "model", model_label(model))
+    return _write_table(_back_transformed(table, frame, args), args)
+
+
+def _check_pool_inputs(
+    frame: pd.DataFrame, args: argparse.Namespace, yi: np.ndarray, vi: np.ndarray
+) -> None:
+    """Estimates finite and bounded, variances positive, bounded and of a usable spread."""
+    _refuse_cells(frame, args.input, args.yi, ~np.isfinite(yi), "an effect estimate must be finite")
+    _check_effect_bound(frame, args.input, args.yi, yi)
+    _refuse_cells(frame, args.input, args.vi, vi <= 0, "sampling variances must be positive")
+    finite = np.isfinite(vi)
+    if not finite.any():
+        raise UsageError(f"{args.input}: no study with a finite variance")
+    _check_variance_spread(vi[finite], args.input, args.vi)
+    _check_variance_bounds(frame, args.input, args.vi, vi)
+
+
+def _sizes_column(args: argparse.Namespace) -> list[str]:
+    """The column of study sizes that ``--transf ipft.hm`` needs (``--ni``), if given."""
+    if args.transf in NEEDS_SIZES and not args.ni:
+        raise UsageError(f"--transf {args.transf} needs --ni COLUMN (the study sizes)")
+    return [args.ni] if args.ni else []
+
+
+def _back_transformed(table: pd.DataFrame, frame: pd.DataFrame, args: argparse.Namespace):
+    """With ``--transf``: :func:`back_transformed_table` with the study sizes of ``--ni``."""
+    if not args.transf:
+        return table
+    sizes = _numeric(frame, args.ni, args.input) if args.ni else None
+    return back_transformed_table(table, args.transf, sizes)
 
 
 def _write_table(table: pd.DataFrame, args: argparse.Namespace) -> int:
@@ -617,19 +736,17 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Print the pooled number and every comparison, data row and source behind it."""
-    root = Path(args.root)
+    root = _repository_root(args.root)
     registry = root / REGISTRY_FILE
-    if not registry.is_file():
-        raise UsageError(f"{registry}: no registry of outputs (run the pipeline first: make)")
     analyses = explainable(read_registry(registry)["traced"])
     if args.analysis not in analyses:
         raise UsageError(
             f"{args.analysis}: not an analysis of {registry}; valid: {', '.join(sorted(analyses))}"
         )
     analysis = analyses[args.analysis]
-    rows_path, pooled_path = str(root / analysis.rows), str(root / (analysis.pooled or ""))
+    rows_path = str(root / analysis.rows)
     table = _read_csv(rows_path)
-    pooled = _read_csv(pooled_path) if analysis.pooled else None
+    pooled = [_read_csv(str(root / path)) for path in analysis.pooled]
     # The package the run pulled (its config's data.source), else the repository's own.
     pulled = root / "data/processed/package/sources.csv"
     sources_path = str(pulled if pulled.is_file() else root / "data/raw/sources.csv")
@@ -646,10 +763,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
         text = explain(table, sources, args.subgroup, pooled, analysis)
     except KeyError as exc:  # a table that is not the one the pipeline wrote
         missing = exc.args[0]
-        path = pooled_path if missing in table.columns else rows_path
+        path = rows_path if missing not in table.columns else ", ".join(analysis.pooled)
         raise UsageError(f"{path}: no column {missing!r} (a table of the pipeline?)") from exc
     _write(text, None)
     return 0
+
+
+def _repository_root(given: str | None) -> Path:
+    """The repository whose results ``explain`` reads.
+
+    ``--root``, else the nearest folder from here upwards with a registry of outputs, else the
+    checkout this package runs from.
+    """
+    if given is not None:
+        candidates = [Path(given)]
+    else:
+        here = Path.cwd().resolve()
+        candidates = [here, *here.parents, Path(__file__).resolve().parents[3]]
+    for folder in candidates:
+        if (folder / REGISTRY_FILE).is_file():
+            return folder
+    where = Path(given) / REGISTRY_FILE if given else f"{REGISTRY_FILE} upwards from here"
+    raise UsageError(f"{where}: no registry of outputs (run the pipeline first: make)")
 
 
 def cmd_reconstruct_km(args: argparse.Namespace) -> int:
@@ -848,7 +983,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "pool",
-        help="random-effects meta-analysis of yi and vi",
+        help="meta-analysis of yi and vi as metafor's rma (REML, z by default)",
         description="With --by, each subgroup is pooled with its own tau^2 and the last row tests "
         "for subgroup differences: Cochran's Q of the subgroup estimates with their standard "
         "errors, chi^2 on (subgroups - 1) df (metafor: rma per subgroup, then "
@@ -861,13 +996,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         default="REML",
         choices=list(ESTIMATORS),
-        help="tau^2 estimator (default REML)",
+        help="tau^2 estimator (default REML, as rma()); EE (or FE) fits the common-effect model",
     )
     p.add_argument(
         "--test",
-        default="knha",
+        default="z",
         choices=list(TESTS),
-        help="Hartung-Knapp (default), its ad hoc truncated form, or Wald z",
+        help="Wald z (default, as rma()), Hartung-Knapp (knha) or its ad hoc truncated form",
     )
     p.add_argument("--level", default=0.95, type=_decimal, help="confidence level (default 0.95)")
     p.add_argument(
@@ -880,6 +1015,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="pooled",
         help="text of the analysis column (refused if a spreadsheet would run it as a formula)",
     )
+    p.add_argument(
+        "--mods",
+        nargs="+",
+        metavar="COLUMN",
+        help="meta-regression on these columns (metafor mods = ~ a + b; a text column is a "
+        "factor, its first level in sorted order the reference): one row per coefficient, "
+        "with QM, QE, tau^2, I^2 and R^2",
+    )
+    p.add_argument(
+        "--na-action",
+        default="omit",
+        choices=NA_ACTIONS,
+        help="rows with a missing value in a column the model uses: omit them with a note "
+        "naming them (default, as na.action = na.omit) or refuse the file (fail)",
+    )
+    p.add_argument(
+        "--transf",
+        choices=sorted(BACK_TRANSFORMS),
+        help="back-transform the estimate and its intervals (metafor's transf): exp for "
+        "ratios, ilogit for logits, ztor for Fisher's z, iarcsin, and ipft.hm for "
+        "Freeman-Tukey proportions (with --ni)",
+    )
+    p.add_argument("--ni", metavar="COLUMN", help="study sizes, for --transf ipft.hm")
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.add_argument(
@@ -956,7 +1114,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a route, enantiomer, control type, event, regimen, claim id or study, in any case "
         "(default: all rows and the overall estimate)",
     )
-    p.add_argument("--root", default=".", help="repository root (default: current directory)")
+    p.add_argument(
+        "--root",
+        help="repository root (default: the nearest folder upwards holding "
+        f"{REGISTRY_FILE}, else the checkout this package runs from)",
+    )
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(

@@ -12,15 +12,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ketamine_meta.evidence.vocabulary import ENANTIOMER_NAMES
 from ketamine_meta.figures.labels import hours_text
 from ketamine_meta.figures.plotting import RELAPSE_COLORS, ROUTE_NAMES, clean_axes
 
-SUBGROUP_NAMES = {
-    **ROUTE_NAMES,
-    "esketamine": "Esketamine",
-    "racemic": "Racemic ketamine",
-    "overall": "All trials",
-}
+SUBGROUP_NAMES = {**ROUTE_NAMES, **ENANTIOMER_NAMES, "overall": "All trials"}
 MODERATOR_STYLE = {"route": "-", "enantiomer": "--", "overall": "-"}
 
 

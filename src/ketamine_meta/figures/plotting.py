@@ -13,19 +13,10 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 
 from ketamine_meta.analyses.comparisons import ARM_LEVEL
+from ketamine_meta.evidence.vocabulary import ROUTE_NAMES
 from ketamine_meta.figures.labels import model_text, p_text
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 from ketamine_meta.stats.model import critical_value
-
-ROUTE_NAMES = {
-    "IV": "Intravenous",
-    "IN": "Intranasal",
-    "PO": "Oral",
-    "SL": "Sublingual",
-    "IM": "Intramuscular",
-    "SC": "Subcutaneous",
-}
-
 
 #: rcParams that make SVG output byte-identical across runs and machines: a fixed hash salt
 #: for element ids, text kept as text, and the font matplotlib ships.

@@ -107,13 +107,14 @@ class File:
 class Traced:
     """A table ``ketamine-meta explain`` can trace to its data rows and sources.
 
-    ``rows`` and ``pooled`` are keys of the slice's tables (``pooled`` None where the rows are
-    not pooled by a model); ``subgroup_columns`` are the columns a subgroup argument may match;
-    ``scale`` is ``ratio`` where the pooled table holds logs.
+    ``rows`` and ``pooled`` are keys of the slice's tables: ``pooled`` the tables a subgroup's
+    pooled estimate is looked up in, in order (one key, or none where the rows are not pooled
+    by a model); ``subgroup_columns`` are the columns a subgroup argument may match;
+    ``scale`` is ``ratio`` where the pooled tables hold logs.
     """
 
     rows: str
-    pooled: str | None = None
+    pooled: tuple[str, ...] = ()
     subgroup_columns: tuple[str, ...] = ("route", "enantiomer", "study_id")
     scale: str = "identity"
 
@@ -184,8 +185,8 @@ class OutputRegistry:
         if name in self.slices:
             raise ValueError(f"slice {name!r} is registered twice")
         for key, trace in outputs.traced.items():
-            for table in (trace.rows, trace.pooled):
-                if table is not None and table not in outputs.tables:
+            for table in (trace.rows, *trace.pooled):
+                if table not in outputs.tables:
                     raise ValueError(f"{name}: traced {key!r} names no table {table!r}")
         taken = set(self.paths())
         twice = sorted(taken.intersection(outputs.paths()))
@@ -215,11 +216,11 @@ class OutputRegistry:
         return [path for piece in self.slices.values() for path in piece.paths()]
 
     def traced(self) -> dict[str, dict]:
-        """What ``explain`` can trace, by name: the rows' and pooled table's paths and how."""
+        """What ``explain`` can trace, by name: the rows' and pooled tables' paths and how."""
         return {
             name: {
                 "rows": piece.tables[trace.rows].path,
-                "pooled": piece.tables[trace.pooled].path if trace.pooled else None,
+                "pooled": [piece.tables[key].path for key in trace.pooled],
                 "subgroup_columns": list(trace.subgroup_columns),
                 "scale": trace.scale,
             }

@@ -325,6 +325,143 @@ def inverse_freeman_tukey(z: ArrayLike, n: ArrayLike) -> FloatArray:
     return p
 
 
+def mean_difference(
+    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    r"""Raw mean difference and its variance (metafor ``escalc("MD")``, ``vtype = "LS"``).
+
+    .. math:: y = \bar x_1 - \bar x_2, \qquad v = \frac{s_1^2}{n_1} + \frac{s_2^2}{n_2}
+
+    References
+    ----------
+    Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009).
+    *Introduction to meta-analysis*, eq. 4.5 (unequal variances).
+    """
+    m1, sd1, n1, m2, sd2, n2 = (np.asarray(a, dtype=float) for a in (m1, sd1, n1, m2, sd2, n2))
+    return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+
+
+def log_ratio_of_means(
+    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log ratio of means (response ratio) and its variance (metafor ``escalc("ROM")``).
+
+    .. math::
+
+        y = \log\frac{\bar x_1}{\bar x_2}, \qquad
+        v = \frac{s_1^2}{n_1 \bar x_1^2} + \frac{s_2^2}{n_2 \bar x_2^2}
+
+    References
+    ----------
+    Hedges, L. V., Gurevitch, J., & Curtis, P. S. (1999). The meta-analysis of response
+    ratios in experimental ecology. *Ecology*, 80(4), 1150-1156, eq. 1 and 9.
+    """
+    m1, sd1, n1, m2, sd2, n2 = (np.asarray(a, dtype=float) for a in (m1, sd1, n1, m2, sd2, n2))
+    return np.log(m1 / m2), sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
+
+
+def correlation(r: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    r"""Raw correlation and its large-sample variance (metafor ``escalc("COR")``).
+
+    .. math:: y = r, \qquad v = \frac{(1 - r^2)^2}{n - 1}
+
+    References
+    ----------
+    Borenstein et al. (2009), eq. 6.1.
+    """
+    r, n = np.asarray(r, dtype=float), np.asarray(n, dtype=float)
+    return r + 0.0 * n, (1 - r**2) ** 2 / (n - 1)
+
+
+def fisher_z(r: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    r"""Fisher's r-to-z transformed correlation (metafor ``escalc("ZCOR")``).
+
+    .. math:: y = \tfrac12 \log\frac{1 + r}{1 - r}, \qquad v = \frac{1}{n - 3}
+
+    Back-transform pooled values with :func:`numpy.tanh`.
+
+    References
+    ----------
+    Fisher, R. A. (1921). On the "probable error" of a coefficient of correlation deduced
+    from a small sample. *Metron*, 1, 3-32. Borenstein et al. (2009), eq. 6.2-6.3.
+    """
+    r, n = np.asarray(r, dtype=float), np.asarray(n, dtype=float)
+    return np.arctanh(r) + 0.0 * n, 1 / (n - 3)
+
+
+def proportion(
+    events: ArrayLike, n: ArrayLike, add: float = 0.5, to: ContinuityTarget = "only0"
+) -> tuple[FloatArray, FloatArray]:
+    r"""Raw proportion and its variance (metafor ``escalc("PR")``, ``vtype = "LS"``).
+
+    .. math:: y = \frac{x}{n}, \qquad v = \frac{y(1 - y)}{n}
+
+    ``add`` goes to ``x`` and ``n - x`` where one of them is zero (``to = "only0"``), as
+    metafor does by default for this measure.
+    """
+    x, m = _proportion_cells(events, n, add, to)
+    p = x / (x + m)
+    return p, p * (1 - p) / (x + m)
+
+
+def log_proportion(
+    events: ArrayLike, n: ArrayLike, add: float = 0.5, to: ContinuityTarget = "only0"
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log proportion and its variance (metafor ``escalc("PLN")``).
+
+    .. math:: y = \log\frac{x}{n}, \qquad v = \frac1x - \frac1n
+
+    with the continuity correction of :func:`proportion`.
+    """
+    x, m = _proportion_cells(events, n, add, to)
+    return np.log(x / (x + m)), 1 / x - 1 / (x + m)
+
+
+def arcsine_proportion(events: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    r"""Arcsine square-root transformed proportion (metafor ``escalc("PAS")``).
+
+    .. math:: y = \arcsin\sqrt{\frac{x}{n}}, \qquad v = \frac{1}{4n}
+
+    Needs no continuity correction (metafor's ``add`` is 0 for it). Back-transform with
+    :func:`ketamine_meta.stats.transforms.inverse_arcsine`.
+    """
+    x, n = np.asarray(events, dtype=float), np.asarray(n, dtype=float)
+    return np.arcsin(np.sqrt(x / n)), 1 / (4 * n)
+
+
+def _proportion_cells(events, n, add: float, to: ContinuityTarget):
+    x, n = np.asarray(events, dtype=float), np.asarray(n, dtype=float)
+    return _corrected(np.stack(np.broadcast_arrays(x, n - x)), add, to)
+
+
+def log_incidence_rate_ratio(
+    events1: ArrayLike,
+    time1: ArrayLike,
+    events2: ArrayLike,
+    time2: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+) -> tuple[FloatArray, FloatArray]:
+    r"""Log incidence rate ratio and its variance (metafor ``escalc("IRR")``).
+
+    .. math:: y = \log\frac{x_1 / t_1}{x_2 / t_2}, \qquad v = \frac1{x_1} + \frac1{x_2}
+
+    ``add`` goes to both counts where one of them is zero (``to = "only0"``).
+
+    References
+    ----------
+    Rothman, K. J., Greenland, S., & Lash, T. L. (2008). *Modern epidemiology* (3rd ed.),
+    ch. 14.
+    """
+    x1, x2 = _corrected(
+        np.stack(np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (events1, events2)))),
+        add,
+        to,
+    )
+    t1, t2 = np.asarray(time1, dtype=float), np.asarray(time2, dtype=float)
+    return np.log(x1 / t1) - np.log(x2 / t2), 1 / x1 + 1 / x2
+
+
 def log_hazard_ratio(
     hr: ArrayLike, ci_low: ArrayLike, ci_high: ArrayLike, level: float = 0.95
 ) -> tuple[FloatArray, FloatArray]:

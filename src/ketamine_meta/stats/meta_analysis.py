@@ -15,7 +15,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from ketamine_meta.stats.distributions import chi2_sf, norm_sf, t_sf
 from ketamine_meta.stats.model import ModelSpec, TestMethod
-from ketamine_meta.stats.tau2 import Batch, Tau2Method, estimate_tau2, q_profile_interval
+from ketamine_meta.stats.tau2 import (
+    COMMON_EFFECT_METHODS,
+    Batch,
+    Tau2Method,
+    estimate_tau2,
+    q_profile_interval,
+)
 
 #: Residual sums of squares at or below this are treated as 0 by the Hartung-Knapp scale
 #: factor (metafor: ``.Machine$double.eps``).
@@ -239,7 +245,7 @@ def fit_batch(
     )
     pi_half = crit * np.sqrt(se**2 + tau2)
     q = batch.generalized_q(np.zeros_like(tau2))
-    i2, h2 = _i2_h2(batch, tau2)
+    i2, h2 = _i2_h2_from_q(q, k) if model.method in COMMON_EFFECT_METHODS else _i2_h2(batch, tau2)
     return BatchFit(
         k=k.astype(np.int64),
         estimate=mu,
@@ -305,6 +311,24 @@ def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
         i2 = np.where(k > 1, 100 * tau2 / (tau2 + typical_v), 0.0)
         h2 = np.where(k > 1, (tau2 + typical_v) / typical_v, 1.0)
     return i2, h2
+
+
+def _i2_h2_from_q(q: NDArray[np.float64], k: NDArray) -> tuple[NDArray, NDArray]:
+    r"""I^2 (percent) and H^2 of a common-effect model, from Cochran's Q.
+
+    .. math:: I^2 = \max\left(0, 100\,\frac{Q - (k-1)}{Q}\right), \quad H^2 = \frac{Q}{k-1}
+
+    (metafor ``rma.uni`` with ``method = "EE"``); 0 and 1 for a single study.
+
+    References
+    ----------
+    Higgins, J. P. T., & Thompson, S. G. (2002), eqs. 6 and 8.
+    """
+    df = k - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        i2 = np.where(k > 1, np.maximum(0.0, 100 * (q - df) / q), 0.0)
+        h2 = np.where(k > 1, q / np.maximum(df, 1), 1.0)
+    return np.where(np.isnan(i2), 0.0, i2), h2
 
 
 def _typical_within_variance(batch: Batch) -> NDArray[np.float64]:

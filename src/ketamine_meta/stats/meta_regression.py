@@ -24,9 +24,18 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from ketamine_meta.stats.distributions import chi2_sf, f_sf, norm_sf, t_sf
-from ketamine_meta.stats.meta_analysis import MACHINE_EPS, knapp_hartung_factor, random_effects
+from ketamine_meta.stats.meta_analysis import (
+    MACHINE_EPS,
+    cochran_q,
+    knapp_hartung_factor,
+    random_effects,
+)
 from ketamine_meta.stats.model import ModelSpec, TestMethod
-from ketamine_meta.stats.tau2 import Tau2Method, safeguarded_fisher_scoring
+from ketamine_meta.stats.tau2 import (
+    COMMON_EFFECT_METHODS,
+    Tau2Method,
+    safeguarded_fisher_scoring,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -206,9 +215,8 @@ def meta_regression(
         coefficients=coefficients,
         vcov=vb,
         tau2=float(tau2),
-        i2=float(100 * tau2 / (typical_v + tau2)),
-        h2=float(tau2 / typical_v + 1),
-        r2=_pseudo_r2(y, v, tau2, model.method, "intercept" in terms),
+        **_i2_h2(tau2, typical_v, qe, k - p, model.method),
+        r2=_pseudo_r2(y, v, tau2, model.method, "intercept" in terms, qe, p),
         qe=qe,
         qe_df=k - p,
         qe_p=float(chi2_sf(qe, k - p)),
@@ -225,15 +233,35 @@ def meta_regression(
     )
 
 
+def _i2_h2(tau2: float, typical_v: float, qe: float, df: int, method: str) -> dict[str, float]:
+    """I^2 and H^2 as metafor's ``rma.uni``: from tau^2, or from QE in a common-effect model."""
+    if method in COMMON_EFFECT_METHODS:
+        return {"i2": max(0.0, 100 * (qe - df) / qe) if qe > 0 else 0.0, "h2": qe / df}
+    return {"i2": float(100 * tau2 / (typical_v + tau2)), "h2": float(tau2 / typical_v + 1)}
+
+
 def _moderators(terms: Sequence[str]) -> list[int]:
     """Columns tested by the omnibus test: every coefficient but the intercept."""
     return [i for i, t in enumerate(terms) if t != "intercept"]
 
 
-def _pseudo_r2(y, v, tau2: float, method: str, intercept: bool) -> float:
-    r"""Pseudo-R^2 as metafor's default: :math:`\max(0, (\tau^2_{RE} - \tau^2)/\tau^2_{RE})`."""
+def _pseudo_r2(y, v, tau2: float, method: str, intercept: bool, qe: float, p: int) -> float:
+    r"""Pseudo-R^2 (percent) as metafor's default.
+
+    .. math:: R^2 = \max\left(0, 100\,\frac{\hat\tau^2_{RE} - \hat\tau^2}{\hat\tau^2_{RE}}\right)
+
+    with :math:`\hat\tau^2_{RE}` of the model without moderators. A common-effect model has
+    no tau^2 to explain; metafor reports the adjusted R^2 of the weighted least-squares fit
+    instead, :math:`1 - \frac{Q_E / (k-p)}{Q / (k-1)}` (``lm(yi ~ X, weights = 1/vi)``), with
+    :math:`Q` the heterogeneity statistic without moderators. NaN without an intercept.
+    """
     if not intercept:
         return float("nan")
+    if method in COMMON_EFFECT_METHODS:
+        q = cochran_q(y, v)
+        if np.var(y) == 0 or q == 0:
+            return 0.0
+        return float(max(0.0, 100 * (1 - (qe / (y.size - p)) / (q / (y.size - 1)))))
     tau2_re = random_effects(y, v, method=method, test="z").tau2
     if tau2_re == 0:
         return 0.0
@@ -364,10 +392,25 @@ def _batch_dl(design: _Design) -> FloatArray:
     return np.maximum(0.0, (np.sum(w * e**2, axis=1) - (design.k - design.p)) / trace)
 
 
+def _batch_hunter_schmidt(design: _Design, small_sample: bool) -> FloatArray:
+    """HS of metafor, ``(RSS - k) / sum(wi)``, and HSk, ``(k / (k - p) RSS - k) / sum(wi)``."""
+    w, _, _, _, e = design.solve(np.zeros(design.y.shape[0]))
+    rss = np.sum(w * e**2, axis=1)
+    if small_sample:
+        rss = design.k / (design.k - design.p) * rss
+    return np.maximum(0.0, (rss - design.k) / np.sum(w, axis=1))
+
+
 BATCH_ESTIMATORS = {
     "REML": lambda d: _batch_scoring(d, restricted=True),
     "ML": lambda d: _batch_scoring(d, restricted=False),
     "DL": _batch_dl,
+    # metafor's HE is the (RE)ML starting value: (RSS - tr(PV)) / (k - p) of OLS, at least 0.
+    "HE": lambda d: d.start(),
+    "HS": lambda d: _batch_hunter_schmidt(d, small_sample=False),
+    "HSk": lambda d: _batch_hunter_schmidt(d, small_sample=True),
+    "EE": lambda d: np.zeros(d.y.shape[0]),
+    "FE": lambda d: np.zeros(d.y.shape[0]),
 }
 
 

@@ -33,7 +33,10 @@ from ketamine_meta.stats.distributions import chi2_isf, chi2_ppf
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.intp]
-Tau2Method = Literal["REML", "DL", "PM", "ML", "SJ", "EB"]
+Tau2Method = Literal["REML", "DL", "PM", "ML", "SJ", "EB", "HE", "HS", "HSk", "EE", "FE"]
+#: The common-effect (equal-effects, "fixed-effect") model: tau^2 is 0, not estimated
+#: (metafor ``method = "EE"``, and ``"FE"`` as it was called before metafor 3.0).
+COMMON_EFFECT_METHODS: tuple[str, ...] = ("EE", "FE")
 #: ``evaluate(tau2, rows)``: the (restricted) log-likelihood and the Fisher step of the
 #: meta-analyses ``rows`` (indices into the batch) at their ``tau2``.
 Evaluator = Callable[[FloatArray, IntArray], tuple[FloatArray, FloatArray]]
@@ -129,6 +132,78 @@ def dersimonian_laird(batch: Batch) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore"):
         tau2 = (q - (batch.k - 1)) / (sw - np.sum(w**2, axis=1) / sw)
     return _single_study_zero(batch, np.maximum(0.0, tau2))
+
+
+def hunter_schmidt(batch: Batch) -> FloatArray:
+    r"""Hunter-Schmidt estimator.
+
+    .. math:: \hat\tau^2 = \max\left(0, \frac{Q - k}{\sum w_i}\right), \quad w_i = 1/v_i
+
+    References
+    ----------
+    Hunter, J. E., & Schmidt, F. L. (2004). *Methods of meta-analysis* (2nd ed.). Sage.
+    Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators in the
+    random-effects model. *JEBS*, 30(3), 261-293, eq. 13; metafor ``method = "HS"``.
+    """
+    q, sw = _q_and_weight_sum(batch)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau2 = (q - batch.k) / sw
+    return _single_study_zero(batch, np.maximum(0.0, tau2))
+
+
+def hunter_schmidt_small_sample(batch: Batch) -> FloatArray:
+    r"""Hunter-Schmidt estimator with the small-sample correction of metafor's ``"HSk"``.
+
+    .. math:: \hat\tau^2 = \max\left(0, \frac{\frac{k}{k-1} Q - k}{\sum w_i}\right)
+
+    References
+    ----------
+    Brannick, M. T., Potter, S. M., Benitez, B., & Morris, S. B. (2019). Bias and precision
+    of alternate estimators in meta-analysis: benefits of blending Schmidt-Hunter and Hedges
+    approaches. *Organizational Research Methods*, 22(2), 490-514; metafor
+    ``method = "HSk"`` (``(k/(k-p) * RSS - k) / sum(wi)``).
+    """
+    q, sw = _q_and_weight_sum(batch)
+    k = batch.k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau2 = (k / (k - 1) * q - k) / sw
+    return _single_study_zero(batch, np.maximum(0.0, tau2))
+
+
+def hedges(batch: Batch) -> FloatArray:
+    r"""Hedges' (Cochran's ANOVA-type) estimator.
+
+    .. math::
+
+        \hat\tau^2 = \max\left(0, \frac{1}{k-1}\sum (y_i - \bar y)^2
+            - \frac{1}{k}\sum v_i\right)
+
+    with :math:`\bar y` the unweighted mean (metafor: ``(RSS - tr(PV)) / (k - p)``, with
+    :math:`\operatorname{tr}(PV) = \frac{k-1}{k}\sum v_i`).
+
+    References
+    ----------
+    Hedges, L. V. (1983). A random effects model for effect sizes. *Psychological Bulletin*,
+    93(2), 388-395. Viechtbauer (2005), eq. 9; metafor ``method = "HE"``.
+    """
+    k = batch.k
+    unweighted = np.where(batch.mask, 1.0, 0.0)
+    rss = np.sum(batch.residuals(unweighted) ** 2, axis=1)
+    sum_v = np.sum(np.where(batch.mask, batch.v, 0.0), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau2 = (rss - sum_v * (k - 1) / k) / (k - 1)
+    return _single_study_zero(batch, np.maximum(0.0, tau2))
+
+
+def common_effect(batch: Batch) -> FloatArray:
+    """tau^2 of the common-effect model: 0 by assumption (metafor ``method = "EE"``)."""
+    return np.zeros(batch.y.shape[0])
+
+
+def _q_and_weight_sum(batch: Batch) -> tuple[FloatArray, FloatArray]:
+    """Cochran's Q and the sum of the inverse-variance weights ``1 / v``."""
+    no_tau2 = np.zeros(batch.y.shape[0])
+    return batch.generalized_q(no_tau2), np.sum(batch.weights(no_tau2), axis=1)
 
 
 def sidik_jonkman(batch: Batch) -> FloatArray:
@@ -510,6 +585,11 @@ ESTIMATORS: dict[str, Callable[[Batch], FloatArray]] = {
     "ML": maximum_likelihood,
     "SJ": sidik_jonkman,
     "EB": empirical_bayes,
+    "HE": hedges,
+    "HS": hunter_schmidt,
+    "HSk": hunter_schmidt_small_sample,
+    "EE": common_effect,
+    "FE": common_effect,
 }
 
 
