@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import REPO
@@ -177,3 +178,27 @@ def test_pooled_estimates_cover_the_truth_at_the_nominal_rate(tmp_path):
             covered.append(fit.ci_low <= true_g <= fit.ci_high)
     assert len(covered) >= 80
     assert np.mean(covered) >= 0.88, np.mean(covered)
+
+
+def test_a_synthetic_package_says_what_it_is_and_cites_only_what_it_copied(tmp_path):
+    """Its own README (not the real package's "every number was read from a public
+    document"), and sources.csv without the trials' sources: none of its trials exists."""
+    out = tmp_path / "synthetic"
+    write_synthetic_package(TEMPLATE, out, 6, 3)
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("# Synthetic evidence base: 6 simulated trials (seed 3)")
+    assert "This is not evidence." in readme and "read from a public document" not in readme
+    assert not (out / "CHANGELOG.md").exists()
+    sources = pd.read_csv(out / "sources.csv")
+    cited = set()
+    for name in ("bioavailability", "published_estimates", "durability_cohorts"):
+        cited |= set(pd.read_csv(TEMPLATE / f"{name}.csv")["source_id"].dropna())
+    assert set(sources["source_id"]) == cited | {"synthetic_simulation"}
+    real_trial_sources = set(pd.read_csv(TEMPLATE / "arms.csv")["source_id"].dropna())
+    assert not (real_trial_sources - cited) & set(sources["source_id"])
+
+
+def test_synth_finds_its_template_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["synth", "--trials", "3", "--out", str(tmp_path / "pkg")]) == 0
+    assert (tmp_path / "pkg" / "datapackage.json").is_file()

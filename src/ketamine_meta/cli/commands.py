@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ketamine_meta.analyses.explain import explain, explainable, select_rows, subgroups
-from ketamine_meta.cli import new_trial, registry_import
+from ketamine_meta.cli import new_trial, plots, registry_import
 from ketamine_meta.cli.errors import UsageError
 from ketamine_meta.cli.pool_options import (
     NA_ACTIONS,
@@ -327,6 +327,9 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The repository this package runs from (an editable install), where ``explain`` and
+#: ``synth`` look when the working directory holds no results or package.
+CHECKOUT = Path(__file__).resolve().parents[3]
 #: metafor's argument names, which a file's own column names can be mapped onto.
 METAFOR_NAMES = (
     *("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni"),
@@ -723,15 +726,23 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{args.out}: exists and is not an empty directory; give a new one")
-    template = Path(args.template)
-    if not (template / "datapackage.json").is_file():
-        raise UsageError(f"{args.template}: no datapackage.json (the template package)")
+    template = _template_package(args.template)
     try:
         truth = write_synthetic_package(template, out, args.trials, args.seed)
     except PackageSourceError as exc:
         raise UsageError(str(exc)) from exc
     print(f"wrote {args.trials} simulated trials (seed {truth['seed']}) to {out}")
     return 0
+
+
+def _template_package(given: str | None) -> Path:
+    """``--template``, else ``data/raw`` here, else that of the checkout this package runs from."""
+    candidates = [Path(given)] if given else [Path("data/raw"), CHECKOUT / "data/raw"]
+    for folder in candidates:
+        if (folder / "datapackage.json").is_file():
+            return folder
+    where = given or f"data/raw here and in {CHECKOUT}"
+    raise UsageError(f"{where}: no datapackage.json (the template package)")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -779,7 +790,7 @@ def _repository_root(given: str | None) -> Path:
         candidates = [Path(given)]
     else:
         here = Path.cwd().resolve()
-        candidates = [here, *here.parents, Path(__file__).resolve().parents[3]]
+        candidates = [here, *here.parents, CHECKOUT]
     for folder in candidates:
         if (folder / REGISTRY_FILE).is_file():
             return folder
@@ -1099,7 +1110,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=_whole, default=1, help="random seed, >= 0 (default 1)")
     p.add_argument("--out", required=True, help="new directory for the package")
-    p.add_argument("--template", default="data/raw", help="package to take the descriptor from")
+    p.add_argument(
+        "--template",
+        help="package to take the descriptor from (default: data/raw here, else the checkout's)",
+    )
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("explain", help="trace a pooled number to its rows and sources")
@@ -1141,6 +1155,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_cite)
+
+    # forest and funnel read their input as pool does (these helpers), then draw.
+    plots.add_parsers(sub, (_read_csv, _require_columns, _numeric, _check_pool_inputs), _decimal)
 
     new_trial.register(sub)
     registry_import.register(sub)

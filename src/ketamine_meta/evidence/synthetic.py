@@ -254,6 +254,49 @@ def template_descriptor(template: Path) -> dict:
     return descriptor
 
 
+def _sources_text(descriptor: dict, template: Path) -> str:
+    """sources.csv of a synthetic package: the simulation, and the template's cited sources.
+
+    Only the sources of the tables copied from the template: no trial here was read from a
+    document.
+    """
+    fields = _fields(descriptor, "sources")
+    paths = {resource["name"]: template / resource["path"] for resource in descriptor["resources"]}
+    cited = set()
+    for name in COPIED:
+        with open(paths[name], encoding="utf-8", newline="") as handle:
+            cited |= {row.get("source_id") for row in csv.DictReader(handle)}
+    with open(paths["sources"], encoding="utf-8", newline="") as handle:
+        kept = [row for row in csv.DictReader(handle) if row["source_id"] in cited]
+    simulation = {
+        "source_id": SOURCE_ID,
+        "citation": "ketamine-meta synth (simulation)",
+        "url": "https://example.invalid/ketamine-meta-synth",
+        "source_kind": "review",
+    }
+    return _csv(fields, [*kept, simulation])
+
+
+def synthetic_readme(trials: int, seed: int) -> str:
+    """The README of a synthetic package: what it is, and what it is not."""
+    simulated = ", ".join(f"`{name}.csv`" for name in SIMULATED)
+    copied = ", ".join(f"`{name}.csv`" for name in COPIED)
+    return f"""# Synthetic evidence base: {trials} simulated trials (seed {seed})
+
+Written by `ketamine-meta synth --trials {trials} --seed {seed}`. **This is not evidence.** No
+trial in it exists: {simulated} were drawn at random from the model whose true effects are in
+`truth.json` (the true Hedges' g at 24 h of each formulation, tau, and the share of each
+timepoint), so that a pipeline run on it can be checked against the truth.
+
+{copied} are copied unchanged from the real package the simulation took its layout from,
+with the rows of `sources.csv` they cite; every other row of `sources.csv` is the simulation
+itself (`{SOURCE_ID}`). Claims and their verdicts computed from this package say nothing
+about ketamine: they are the real texts' claims checked against simulated trials.
+
+Use: `ketamine-meta validate .`, then point the pipeline's `data.source` at this folder.
+"""
+
+
 def write_synthetic_package(template: Path, out: Path, trials: int, seed: int) -> dict:
     """Write the package of ``trials`` simulated trials to ``out``; return the truth.
 
@@ -283,24 +326,13 @@ def write_synthetic_package(template: Path, out: Path, trials: int, seed: int) -
         if name in COPIED:
             shutil.copyfile(template / resource["path"], path)
         elif name == "sources":
-            rows = [
-                {
-                    "source_id": SOURCE_ID,
-                    "citation": "ketamine-meta synth (simulation)",
-                    "url": "https://example.invalid/ketamine-meta-synth",
-                    "source_kind": "review",
-                }
-            ]
-            text = (template / resource["path"]).read_text(encoding="utf-8")
-            path.write_text(
-                text + _csv(_fields(descriptor, name), rows).split("\n", 1)[1], encoding="utf-8"
-            )
+            path.write_text(_sources_text(descriptor, template), encoding="utf-8")
         else:
             path.write_text(_csv(_fields(descriptor, name), tables.get(name, [])), encoding="utf-8")
     (out / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n")
-    for doc in ("README.md", "CHANGELOG.md", "LICENSE.md"):
-        if (template / doc).exists():
-            shutil.copyfile(template / doc, out / doc)
+    (out / "README.md").write_text(synthetic_readme(trials, seed), encoding="utf-8")
+    if (template / "LICENSE.md").exists():
+        shutil.copyfile(template / "LICENSE.md", out / "LICENSE.md")
     truth = {
         "seed": seed,
         "trials": trials,

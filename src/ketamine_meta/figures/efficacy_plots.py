@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -12,8 +14,18 @@ from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 from ketamine_meta.stats.publication_bias import funnel_data
 
 
-def funnel_plot(by_study: pd.DataFrame, estimate: float, egger: pd.Series, effect: str) -> Figure:
-    """Funnel plot: estimates against their standard errors, with the pseudo 95% region."""
+def funnel_plot(
+    by_study: pd.DataFrame,
+    estimate: float,
+    egger: pd.Series,
+    effect: str,
+    groups: str | None = "route",
+    names: Mapping[str, str] = ROUTE_NAMES,
+) -> Figure:
+    """Funnel plot: estimates against their standard errors, with the pseudo 95% region.
+
+    Points are coloured by the column ``groups`` (shown by ``names``), or all alike if None.
+    """
     points = funnel_data(by_study["yi"], by_study["vi"], estimate)
     fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_axes((0.13, 0.14, 0.82, 0.76))
@@ -24,15 +36,20 @@ def funnel_plot(by_study: pd.DataFrame, estimate: float, egger: pd.Series, effec
     ax.plot(region["funnel_low"], region["sei"], color="0.6", lw=0.7)
     ax.plot(region["funnel_high"], region["sei"], color="0.6", lw=0.7)
     ax.axvline(estimate, color="#c0504d", lw=0.9)
-    for route, rows in points.groupby(by_study["route"].to_numpy()):
-        ax.scatter(rows["yi"], rows["sei"], s=22, label=ROUTE_NAMES.get(route, route), zorder=3)
+    keys = by_study[groups].to_numpy() if groups else np.full(len(by_study), "")
+    for group, rows in points.groupby(keys):
+        ax.scatter(rows["yi"], rows["sei"], s=22, label=names.get(group, group), zorder=3)
     ax.set_ylim(top, 0)
     ax.set_xlabel(effect)
     ax.set_ylabel("Standard error")
+    # The statistic is t on k - 2 df under Hartung-Knapp, z under a Wald test (df NaN).
+    statistic = "z" if "df" in egger and pd.isna(egger["df"]) else "t"
     ax.set_title(
-        f"Egger's test: t = {egger['statistic']:.2f}, {p_text(egger['pval'])}", fontsize=8.5
+        f"Egger's test: {statistic} = {egger['statistic']:.2f}, {p_text(egger['pval'])}",
+        fontsize=8.5,
     )
-    ax.legend(fontsize=7, frameon=False)
+    if groups:
+        ax.legend(fontsize=7, frameon=False)
     clean_axes(ax)
     return fig
 

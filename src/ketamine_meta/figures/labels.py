@@ -5,6 +5,8 @@ No matplotlib here: the report's pages (report_pages) name the model without dra
 
 from __future__ import annotations
 
+from ketamine_meta.stats.tau2 import COMMON_EFFECT_METHODS
+
 #: How each inference method is named in figures and captions.
 TEST_NAMES = {
     "knha": "Hartung-Knapp confidence intervals",
@@ -14,7 +16,12 @@ TEST_NAMES = {
 
 
 def model_text(method: str, test: str) -> str:
-    """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words."""
+    """``τ² by REML, Hartung-Knapp confidence intervals``: the fitted model, in words.
+
+    A common-effect model (metafor's EE, FE) estimates no τ²: ``inverse-variance weights``.
+    """
+    if method in COMMON_EFFECT_METHODS:
+        return f"inverse-variance weights, {TEST_NAMES.get(test, test)}"
     return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
 
 

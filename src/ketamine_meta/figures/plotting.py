@@ -17,6 +17,7 @@ from ketamine_meta.evidence.vocabulary import ROUTE_NAMES
 from ketamine_meta.figures.labels import model_text, p_text
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
 from ketamine_meta.stats.model import critical_value
+from ketamine_meta.stats.tau2 import COMMON_EFFECT_METHODS
 
 #: rcParams that make SVG output byte-identical across runs and machines: a fixed hash salt
 #: for element ids, text kept as text, and the font matplotlib ships.
@@ -120,21 +121,32 @@ def _count_text(row: Mapping) -> str:
 
 def _ci_text(est: float, low: float, high: float, exponentiate: bool = False) -> str:
     shown = np.exp(est) if exponentiate else est
-    return f"{shown:5.2f} {_interval_text(low, high, exponentiate)}"
+    return f"{_two_decimals(shown)} {_interval_text(low, high, exponentiate)}"
 
 
 def _interval_text(low: float, high: float, exponentiate: bool = False) -> str:
     """``[low, high]`` on the plot's printed scale (ratios back-transformed from logs)."""
     if exponentiate:
         low, high = np.exp(low), np.exp(high)
-    return f"[{low:5.2f}, {high:5.2f}]"
+    return f"[{_two_decimals(low)}, {_two_decimals(high)}]"
+
+
+def _two_decimals(value: float) -> str:
+    """``value`` to two decimals, five wide; a value that rounds to zero is 0.00, not -0.00."""
+    return f"{round(float(value), 2) + 0.0:5.2f}"
 
 
 def _heterogeneity_text(row: pd.Series) -> str:
+    # A common-effect model assumes τ² = 0; it has no estimate of it to print.
+    tau2 = "" if _common_effect(row) else f"τ² = {row['tau2']:.3f}, "
     return (
-        f"Heterogeneity: τ² = {row['tau2']:.3f}, I² = {row['i2']:.0f}%, "
+        f"Heterogeneity: {tau2}I² = {row['i2']:.0f}%, "
         f"Q = {row['q']:.2f} (df = {int(row['q_df'])}), {p_text(row['q_p'])}"
     )
+
+
+def _common_effect(row: pd.Series) -> bool:
+    return row.get("method") in COMMON_EFFECT_METHODS
 
 
 def _diamond(ax, y: float, low: float, est: float, high: float, color: str) -> None:
@@ -167,6 +179,7 @@ def forest_plot(
     subgroup_names: Mapping[str, str] | None = None,
     labels: ForestLabels | None = None,
     level: float = 0.95,
+    blocks: bool = True,
 ) -> Figure:
     """Draw a forest plot with one block per subgroup, subgroup diamonds and an overall diamond.
 
@@ -184,6 +197,9 @@ def forest_plot(
         Axis and column texts.
     level : float
         Level of the per-study confidence intervals.
+    blocks : bool
+        Draw a block per subgroup; ``False`` draws the studies and the overall estimate only
+        (one analysis without subgroups: ``pooled`` needs only its overall row).
 
     Returns
     -------
@@ -200,7 +216,11 @@ def forest_plot(
     lows = effects["yi"] - z * np.sqrt(effects["vi"])
     highs = effects["yi"] + z * np.sqrt(effects["vi"])
     draw_trials = len(effects) <= MAX_TRIAL_ROWS
-    lines = _forest_lines(effects, by_name, subgroup, names, draw_trials)
+    lines = (
+        _forest_lines(effects, by_name, subgroup, names, draw_trials)
+        if blocks
+        else _unblocked_lines(effects, overall, draw_trials)
+    )
     footnotes = _forest_footnotes(effects, overall, labels, draw_trials)
     if not draw_trials:
         lows, highs = lows.iloc[:0], highs.iloc[:0]
@@ -248,7 +268,8 @@ def _forest_lines(
         lines.append(("gap", {}))
     overall = by_name.loc[OVERALL_LABEL]
     lines.append(("pooled", {"row": overall, "text": "Overall", "rows": effects}))
-    lines.append(("pi", {"row": overall}))
+    if not _common_effect(overall):
+        lines.append(("pi", {"row": overall}))
     lines.append(("hetero", {"row": overall}))
     test = by_name.loc[SUBGROUP_TEST_LABEL]
     if test["q_df"] > 0:
@@ -260,12 +281,27 @@ def _forest_lines(
     return lines
 
 
+def _unblocked_lines(
+    effects: pd.DataFrame, overall: pd.Series, draw_trials: bool
+) -> list[tuple[str, dict]]:
+    """The rows of a forest plot without subgroups: the studies, then the overall estimate."""
+    order = effects.sort_values(["yi", "label"], ascending=[False, True]).index
+    lines = [("study", {"idx": idx}) for idx in order if draw_trials]
+    lines.append(("gap", {}))
+    lines.append(("pooled", {"row": overall, "text": "Overall", "rows": effects}))
+    if not _common_effect(overall):
+        lines.append(("pi", {"row": overall}))
+    lines.append(("hetero", {"row": overall}))
+    return lines
+
+
 def _forest_footnotes(
     effects: pd.DataFrame, overall: pd.Series, labels: ForestLabels, draw_trials: bool
 ) -> list[str]:
     """The model named, and what the marks † and ‡ and a table without rows mean."""
     model = labels.model or model_text(overall["method"], overall["test"])
-    footnotes = [f"Random-effects model: {model}."]
+    kind = "Common-effect" if overall["method"] in COMMON_EFFECT_METHODS else "Random-effects"
+    footnotes = [f"{kind} model: {model}."]
     if not draw_trials:
         footnotes.append(
             f"{len(effects)} comparisons, more than {MAX_TRIAL_ROWS}: their rows are in the "
@@ -362,8 +398,10 @@ def _study_row(
     if crossover:
         marks += " ‡"
     ax.text(0.025, y, row["label"] + marks, transform=text_tf, va="center")
-    ax.text(COL_N_TREAT, y, f"{row['n_treat']:g}", transform=text_tf, va="center", ha="right")
-    ax.text(COL_N_CTRL, y, f"{row['n_ctrl']:g}", transform=text_tf, va="center", ha="right")
+    for column, x in (("n_treat", COL_N_TREAT), ("n_ctrl", COL_N_CTRL)):
+        size = row.get(column)
+        shown = "" if size is None or pd.isna(size) else f"{size:g}"
+        ax.text(x, y, shown, transform=text_tf, va="center", ha="right")
     ax.text(
         COL_CI,
         y,
@@ -388,10 +426,11 @@ def _pooled_row(
         0.025, y, f"{text} ({_count_text(row)})", transform=text_tf, va="center", fontweight="bold"
     )
     for x, column in ((COL_N_TREAT, "n_treat"), (COL_N_CTRL, "n_ctrl")):
+        sizes = rows[column]
         ax.text(
             x,
             y,
-            f"{rows[column].sum():g}",
+            f"{sizes.sum():g}" if sizes.notna().any() else "",
             transform=text_tf,
             va="center",
             ha="right",
