@@ -6,7 +6,8 @@ data set of metafor's that no other test uses, the R call, and the ``ketamine-me
 arguments that ask for the same fit: every tau^2 estimator (REML, ML, DL, PM, SJ, EB, HE, HS,
 HSk) and the common-effect model (EE, FE) with the z and Knapp-Hartung tests, rma()'s
 defaults, meta-regression with a numeric moderator that has missing values (omitted, as
-na.action = na.omit) and with a factor, and back-transformation (transf.ztor,
+na.action = na.omit) and with a factor, study weights (weights(res), ``--weights``), and
+back-transformation (transf.ztor,
 transf.ilogit, transf.ipft.hm, exp); and ``escalc`` for the measures MD, ROM, COR, ZCOR, PR,
 PLN, PAS and IRR (zero cells among them), its input's own columns kept. Agreement to 1e-6.
 """
@@ -34,9 +35,15 @@ TOLERANCE = {"rel": 1e-6, "abs": 1e-9}
 def _run(tmp_path, capsys, scenario) -> list[dict]:
     path = tmp_path / "data.csv"
     pd.DataFrame(scenario["input"]).to_csv(path, index=False)
-    status = main(["pool", "--input", str(path), *scenario["cli_args"], "--format", "json"])
+    weights = tmp_path / "weights.csv"
+    argv = ["pool", "--input", str(path), *scenario["cli_args"], "--weights", str(weights)]
+    status = main([*argv, "--format", "json"])
     captured = capsys.readouterr()
     assert status == 0, captured.err
+    # weights(res): one row per study fitted, the file's own columns and the weight.
+    written = pd.read_csv(weights)
+    assert list(written.columns) == [*scenario["input"], "weight"]
+    assert written["weight"].tolist() == pytest.approx(scenario["values"]["weights"], **TOLERANCE)
     return json.loads(captured.out)
 
 
@@ -56,7 +63,8 @@ def test_every_estimator_transformation_and_measure_is_covered():
 @pytest.mark.parametrize("scenario", POOLED, ids=[s["id"] for s in POOLED])
 def test_pool_is_rma(tmp_path, capsys, scenario):
     (row,) = _run(tmp_path, capsys, scenario)
-    expected = scenario["values"]
+    expected = dict(scenario["values"])  # popped below: the shared scenario stays whole
+    expected.pop("weights")
     assert row["k"] == expected.pop("k")
     for field, value in expected.items():
         assert row[field] == pytest.approx(value, **TOLERANCE), (scenario["r_call"], field)
@@ -72,7 +80,8 @@ def test_pool_is_rma(tmp_path, capsys, scenario):
 @pytest.mark.parametrize("scenario", REGRESSIONS, ids=[s["id"] for s in REGRESSIONS])
 def test_pool_mods_is_rma_with_mods(tmp_path, capsys, scenario):
     rows = _run(tmp_path, capsys, scenario)
-    expected = scenario["values"]
+    expected = dict(scenario["values"])  # popped below: the shared scenario stays whole
+    expected.pop("weights")
     terms = ["intercept" if t == "intrcpt" else t for t in expected.pop("term")]
     assert [r["term"] for r in rows] == terms
     for field in ("estimate", "se", "statistic", "pval", "ci_low", "ci_high"):

@@ -221,3 +221,18 @@ def test_pool_bayes_is_the_bayesian_fit_of_the_file(capsys, studies):
 def test_pool_bayes_refuses_unusable_priors_in_one_line(capsys, studies, options, message):
     line = refused(capsys, ["pool", "--input", studies, "--bayes", *options])
     assert message in line
+
+
+def test_study_weights_are_the_overall_model_s_and_refused_for_a_bayesian_fit(
+    tmp_path, capsys, studies
+):
+    """--weights writes weights(res) of the overall model, also when --by splits the table."""
+    target = tmp_path / "weights.csv"
+    pooled(capsys, ["pool", "--input", studies, "--by", "route", "--weights", str(target)])
+    written = pd.read_csv(target)
+    tau2 = random_effects(YI, VI, method="REML", test="z").tau2
+    expected = 100 * (1 / (np.array(VI) + tau2)) / np.sum(1 / (np.array(VI) + tau2))
+    assert written["weight"].to_numpy() == pytest.approx(expected, rel=1e-10)  # 12 digits
+    assert list(written.columns) == ["yi", "vi", "route", "weight"]
+    line = refused(capsys, ["pool", "--input", studies, "--bayes", "--weights", str(target)])
+    assert line.endswith("--weights: a Bayesian fit has no fixed study weights")

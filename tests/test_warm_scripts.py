@@ -121,6 +121,12 @@ def test_the_same_output_as_a_cold_interpreter(tmp_path, monkeypatch):
     ],
 )
 def test_what_only_a_new_process_gives_keeps_the_cold_start(field, value):
+    assert not needs_cold_start(_job())
+    assert needs_cold_start(_job(**{field: value}))
+
+
+def _job(**changed) -> SimpleNamespace:
+    """A Snakemake PythonScript's fields as a plain one-thread local job has them."""
     plain = dict(
         conda_env=None,
         container_img=None,
@@ -129,8 +135,7 @@ def test_what_only_a_new_process_gives_keeps_the_cold_start(field, value):
         bench_record=None,
         threads=1,
     )
-    assert not needs_cold_start(SimpleNamespace(**plain))
-    assert needs_cold_start(SimpleNamespace(**{**plain, field: value}))
+    return SimpleNamespace(**{**plain, **changed})
 
 
 def _workflow(main=True, local=True):
@@ -160,15 +165,7 @@ def test_snakemake_s_script_job_goes_warm_or_cold(monkeypatch):
     )
     monkeypatch.setattr(warm_scripts, "run_warm", lambda fname: calls.append(("warm", fname)))
     use_warm_scripts(_workflow())
-    job = SimpleNamespace(
-        conda_env=None,
-        container_img=None,
-        env_modules=None,
-        shadow_dir=None,
-        bench_record=None,
-        threads=1,
-    )
-    PythonScript.execute_script(job, "a.py")
-    PythonScript.execute_script(SimpleNamespace(**{**vars(job), "threads": 2}), "b.py")
-    PythonScript.execute_script(job, "c.py", edit=True)
+    PythonScript.execute_script(_job(), "a.py")
+    PythonScript.execute_script(_job(threads=2), "b.py")
+    PythonScript.execute_script(_job(), "c.py", edit=True)
     assert calls == [("warm", "a.py"), ("cold", "b.py"), ("cold", "c.py")]

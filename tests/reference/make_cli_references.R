@@ -35,7 +35,8 @@ pooled_values <- function(fit, transf = NULL, ...) {
     ci_low = as.numeric(pred$ci.lb), ci_high = as.numeric(pred$ci.ub),
     pi_low = as.numeric(if (is.null(pred$pi.lb)) pred$ci.lb else pred$pi.lb),
     pi_high = as.numeric(if (is.null(pred$pi.ub)) pred$ci.ub else pred$pi.ub),
-    pval = fit$pval, tau2 = fit$tau2, i2 = fit$I2, q = fit$QE, q_p = fit$QEp
+    pval = fit$pval, tau2 = fit$tau2, i2 = fit$I2, q = fit$QE, q_p = fit$QEp,
+    weights = as.numeric(weights(fit))
   )
   if (is.null(transf)) values$se <- fit$se
   values
@@ -47,7 +48,8 @@ regression_values <- function(fit) {
     statistic = fit$zval, pval = fit$pval, ci_low = fit$ci.lb, ci_high = fit$ci.ub,
     k = fit$k, p = fit$p, tau2 = fit$tau2, i2 = fit$I2, h2 = fit$H2,
     r2 = if (is.null(fit$R2)) NA else fit$R2,
-    qe = fit$QE, qe_p = fit$QEp, qm = fit$QM, qm_p = fit$QMp
+    qe = fit$QE, qe_p = fit$QEp, qm = fit$QM, qm_p = fit$QMp,
+    weights = as.numeric(weights(fit))
   )
 }
 

@@ -533,9 +533,13 @@ def cmd_pool(args: argparse.Namespace) -> int:
     groups = frame[args.by].astype(str).to_numpy() if args.by else "all"
     data = pd.DataFrame({"yi": yi, "vi": vi, "group": groups})[finite]
     if args.bayes:
+        if args.weights:
+            raise UsageError("--weights: a Bayesian fit has no fixed study weights")
         return _write_table(_bayes_table(data, args), args)
     if mods:
-        return _write_table(regression_table(frame[finite], args, model), args)
+        table = regression_table(frame[finite], args, model)
+        _write_weights(frame[finite], vi[finite], float(table["tau2"].iloc[0]), args)
+        return _write_table(table, args)
     table, _, _ = pool_by_subgroup(
         data,
         by="group",
@@ -543,10 +547,26 @@ def cmd_pool(args: argparse.Namespace) -> int:
         **model.arguments,
         n=None,
     )
+    overall_tau2 = float(table.loc[table["subgroup"] == OVERALL_LABEL, "tau2"].iloc[0])
+    _write_weights(frame[finite], vi[finite], overall_tau2, args)
     if not args.by:
         table = table[table["subgroup"] == OVERALL_LABEL]
     table.insert(table.columns.get_loc("method"), "model", model_label(model))
     return _write_table(_back_transformed(table, frame, args), args)
+
+
+def _write_weights(
+    frame: pd.DataFrame, vi: np.ndarray, tau2: float, args: argparse.Namespace
+) -> None:
+    r"""``--weights FILE``: the studies fitted, their own columns and ``weight``.
+
+    metafor's ``weights(res)``: :math:`100\, w_i / \sum w_j` with :math:`w_i = 1/(v_i +
+    \hat\tau^2)`, of the overall model (of the meta-regression with ``--mods``); studies left
+    out (a missing value, an infinite variance) have no row.
+    """
+    if args.weights:
+        w = 1 / (vi + tau2)
+        _write(to_csv_text(frame.assign(weight=100 * w / w.sum())), args.weights)
 
 
 def _check_pool_inputs(
@@ -1049,6 +1069,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Freeman-Tukey proportions (with --ni)",
     )
     p.add_argument("--ni", metavar="COLUMN", help="study sizes, for --transf ipft.hm")
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="also write the studies fitted with their weight in percent (metafor's "
+        "weights(res), of the overall model, or of the meta-regression with --mods)",
+    )
     p.add_argument("--format", default="csv", choices=["csv", "json"])
     p.add_argument("--output", help="write here instead of standard output")
     p.add_argument(
