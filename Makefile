@@ -51,9 +51,12 @@ PIPELINE_INPUTS := $(STAMP) $(shell find $(PIPELINE_WATCHED) -name __pycache__ -
 	-o -print 2>/dev/null)
 pipeline: $(PIPELINE_STAMP)
 
+# The report's stylesheet (workflow/report/report.css) lays it out for a laptop's width.
+REPORT_ARGS := --report-stylesheet workflow/report/report.css
+
 $(PIPELINE_STAMP): $(PIPELINE_INPUTS)
 	$(BIN)/python tools/run_pipeline.py --cores $(CORES) $(FORCE_IF_FRESH) \
-		--report results/report.html --report-after-run
+		--report results/report.html --report-after-run $(REPORT_ARGS)
 	$(MAKE) --no-print-directory $(README_STAMP)
 	mkdir -p $(@D) && touch $@
 
@@ -63,8 +66,8 @@ $(README_STAMP): results/manifest.tsv results/outputs.json
 	mkdir -p $(@D) && touch $@
 
 # The report embeds every figure and table; rebuilt only when a result is newer.
-results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst)
-	$(BIN)/snakemake --cores 1 --report $@
+results/report.html: $(STAMP) $(wildcard results/tables/*.csv results/figures/*.svg workflow/report/*.rst workflow/report/*.css)
+	$(BIN)/snakemake --cores 1 --report $@ $(REPORT_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -147,8 +147,9 @@ def results_digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def report_html(pipeline_run) -> Path:
-    """The Snakemake report of the shared pipeline run (``snakemake --report``)."""
-    result = run_snakemake(pipeline_run, "--report", "results/report.html")
+    """The Snakemake report of the shared pipeline run, as ``make`` writes it."""
+    stylesheet = ["--report-stylesheet", "workflow/report/report.css"]
+    result = run_snakemake(pipeline_run, "--report", "results/report.html", *stylesheet)
     assert result.returncode == 0, result.stderr[-3000:]
     return pipeline_run / "results" / "report.html"
 

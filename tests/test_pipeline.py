@@ -104,6 +104,10 @@ def test_report_is_generated(report_html):
     html = report_html.read_text(errors="replace")
     assert "forest_smd_24h_by_route.svg" in html
     assert "Hartung-Knapp" in html
+    # Laid out for a laptop's width: the headline above the workflow graph, wide tables
+    # scrolling inside the page (workflow/report/report.css, embedded).
+    assert "#rulegraph {\n  flex-basis: 100%;" in html
+    assert "overflow-x: auto;" in html
 
 
 def test_report_lists_every_table_page_and_the_notebook(report_html, pipeline_run):

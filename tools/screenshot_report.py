@@ -14,6 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import WebDriver
 
+#: A laptop's screen, width and height: the width the report is laid out for
+#: (workflow/report/report.css).
+SCREEN = (1366, 900)
 #: (file name, category, subcategory, item, text the view must show before it is taken)
 VIEWS = (
     ("report_landing.png", None, None, None, "Headline results"),
@@ -46,7 +49,7 @@ def take_screenshots(report: Path, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, category, subcategory, item, expected in VIEWS:
-        with WebDriver(scratch=out_dir, width=1600, height=1000) as browser:
+        with WebDriver(scratch=out_dir, width=SCREEN[0], height=SCREEN[1]) as browser:
             browser.open(report)
             if item is not None:
                 open_item(browser, category, subcategory, item)
