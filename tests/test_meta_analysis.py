@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from ketamine_meta.stats.meta_analysis import (
     SUBGROUP_TEST_LABEL,
     combine_within_clusters,
+    i2_h2_from_q,
+    percent_weights,
     pool_by_subgroup,
     random_effects,
     tau2_estimate,
@@ -126,3 +128,19 @@ def test_subgroups_count_trials_when_the_trials_are_named():
     assert fits["IV"].estimate == pytest.approx(expected.estimate, rel=1e-12)
     assert fits["IV"].ci_low == pytest.approx(expected.ci_low, rel=1e-12)
     assert overall.k == 4
+
+
+def test_percent_weights_are_the_fit_s_weights_scaled_to_100():
+    """metafor weights(res): the fit's 1 / (v + tau^2), in percent of their sum."""
+    yi, vi = np.array([0.1, 0.5, 0.3, 0.9]), np.array([0.02, 0.05, 0.04, 0.1])
+    fit = random_effects(yi, vi, method="DL", test="z")
+    weights = percent_weights(vi, fit.tau2)
+    assert weights.sum() == pytest.approx(100, rel=1e-14)
+    assert weights == pytest.approx(100 * fit.weights / fit.weights.sum(), rel=1e-14)
+
+
+def test_common_effect_i2_and_h2_from_q_on_its_df():
+    """I^2 = max(0, (Q - df) / Q), H^2 = Q / df; 0 and 1 without df; 0 when Q is below df."""
+    i2, h2 = i2_h2_from_q([12.0, 1.0, 5.0], [3, 3, 0])
+    assert i2.tolist() == pytest.approx([75.0, 0.0, 0.0])
+    assert h2.tolist() == pytest.approx([4.0, 1 / 3, 1.0])

@@ -82,6 +82,7 @@ from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_i
 from ketamine_meta.stats.meta_analysis import (
     OVERALL_LABEL,
     SUBGROUP_TEST_LABEL,
+    percent_weights,
     pool_by_subgroup,
 )
 from ketamine_meta.stats.model import TESTS, ModelSpec
@@ -416,30 +417,31 @@ def _zero_cells(measure: str, values: dict) -> np.ndarray:
     return np.any([(values[e] == 0) | (values[e] == values[t]) for e, t in pairs], axis=0)
 
 
-def _check_smd_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
-    """Standard deviations must be positive and group sizes at least 2 (Hedges' J needs df)."""
-    rules = [(c, values[c] <= 0, "a standard deviation must be positive") for c in ("sd1i", "sd2i")]
-    rules += [(c, values[c] < 2, "a group needs at least 2 participants") for c in ("n1i", "n2i")]
-    for column, bad, why in rules:
-        _refuse_cells(frame, path, column, bad, why)
+def _group_check(zero_sd: bool, minimum_n: int, positive_means: bool = False):
+    """The check of two groups' means, SDs and sizes that a measure of means needs.
 
+    ``zero_sd``: whether an SD of 0 is allowed (a raw difference; not a standardized one);
+    ``minimum_n``: the smallest group (Hedges' J needs 2); ``positive_means``: a ratio of
+    means takes their log.
+    """
 
-def _check_positive_means(frame: pd.DataFrame, values: dict, path: str) -> None:
-    """A ratio of means needs positive means (its log) and non-negative SDs."""
-    for column in ("m1i", "m2i"):
-        why = "a ratio of means needs positive means"
-        _refuse_cells(frame, path, column, values[column] <= 0, why)
-    _check_mean_inputs(frame, values, path)
+    def check(frame: pd.DataFrame, values: dict, path: str) -> None:
+        rules = []
+        if positive_means:
+            why = "a ratio of means needs positive means"
+            rules += [(c, values[c] <= 0, why) for c in ("m1i", "m2i")]
+        for c in ("sd1i", "sd2i"):
+            if zero_sd:
+                rules.append((c, values[c] < 0, "a standard deviation cannot be negative"))
+            else:
+                rules.append((c, values[c] <= 0, "a standard deviation must be positive"))
+        people = "participant" if minimum_n == 1 else "participants"
+        why = f"a group needs at least {minimum_n} {people}"
+        rules += [(c, values[c] < minimum_n, why) for c in ("n1i", "n2i")]
+        for column, bad, why in rules:
+            _refuse_cells(frame, path, column, bad, why)
 
-
-def _check_mean_inputs(frame: pd.DataFrame, values: dict, path: str) -> None:
-    """SDs must not be negative and group sizes at least 1."""
-    rules = [
-        (c, values[c] < 0, "a standard deviation cannot be negative") for c in ("sd1i", "sd2i")
-    ]
-    rules += [(c, values[c] < 1, "a group needs at least 1 participant") for c in ("n1i", "n2i")]
-    for column, bad, why in rules:
-        _refuse_cells(frame, path, column, bad, why)
+    return check
 
 
 def _check_rates(frame: pd.DataFrame, values: dict, path: str) -> None:
@@ -464,9 +466,9 @@ def _correlation_check(minimum_n: int):
 #: Checks of a measure's inputs beyond finite numbers (counts are checked for every measure
 #: of counts by :func:`_check_counts`).
 MEASURE_CHECKS = {
-    "SMD": _check_smd_inputs,
-    "MD": _check_mean_inputs,
-    "ROM": _check_positive_means,
+    "SMD": _group_check(zero_sd=False, minimum_n=2),
+    "MD": _group_check(zero_sd=True, minimum_n=1),
+    "ROM": _group_check(zero_sd=True, minimum_n=1, positive_means=True),
     "IRR": _check_rates,
     "COR": _correlation_check(2),
     "ZCOR": _correlation_check(4),
@@ -558,15 +560,15 @@ def cmd_pool(args: argparse.Namespace) -> int:
 def _write_weights(
     frame: pd.DataFrame, vi: np.ndarray, tau2: float, args: argparse.Namespace
 ) -> None:
-    r"""``--weights FILE``: the studies fitted, their own columns and ``weight``.
+    """``--weights FILE``: the studies fitted, their own columns and ``weight``.
 
-    metafor's ``weights(res)``: :math:`100\, w_i / \sum w_j` with :math:`w_i = 1/(v_i +
-    \hat\tau^2)`, of the overall model (of the meta-regression with ``--mods``); studies left
-    out (a missing value, an infinite variance) have no row.
+    :func:`~ketamine_meta.stats.meta_analysis.percent_weights` (metafor's ``weights(res)``) of
+    the overall model, or of the meta-regression with ``--mods``; studies left out (a missing
+    value, an infinite variance) have no row.
     """
     if args.weights:
-        w = 1 / (vi + tau2)
-        _write(to_csv_text(frame.assign(weight=100 * w / w.sum())), args.weights)
+        weights = percent_weights(vi, tau2)
+        _write(to_csv_text(frame.assign(weight=weights)), args.weights)
 
 
 def _check_pool_inputs(

@@ -15,7 +15,11 @@ from matplotlib.transforms import blended_transform_factory
 from ketamine_meta.analyses.comparisons import ARM_LEVEL
 from ketamine_meta.evidence.vocabulary import ROUTE_NAMES
 from ketamine_meta.figures.labels import model_text, p_text
-from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
+from ketamine_meta.stats.meta_analysis import (
+    OVERALL_LABEL,
+    SUBGROUP_TEST_LABEL,
+    percent_weights,
+)
 from ketamine_meta.stats.model import critical_value
 from ketamine_meta.stats.tau2 import COMMON_EFFECT_METHODS
 
@@ -210,8 +214,7 @@ def forest_plot(
     names = dict(ROUTE_NAMES if subgroup_names is None else subgroup_names)
     by_name = pooled.set_index("subgroup")
     overall = by_name.loc[OVERALL_LABEL]
-    weights = 1 / (effects["vi"] + overall["tau2"])
-    weights = 100 * weights / weights.sum()
+    weights = pd.Series(percent_weights(effects["vi"], overall["tau2"]), index=effects.index)
     z = critical_value(level)
     lows = effects["yi"] - z * np.sqrt(effects["vi"])
     highs = effects["yi"] + z * np.sqrt(effects["vi"])
@@ -257,20 +260,14 @@ def _forest_lines(
     lines: list[tuple[str, dict]] = []
     for name, block in effects.groupby(subgroup, sort=True):
         lines.append(("heading", {"text": names.get(name, str(name))}))
-        for idx in block.sort_values(["yi", "label"], ascending=[False, True]).index:
-            if draw_trials:
-                lines.append(("study", {"idx": idx}))
+        lines += _study_lines(block, draw_trials)
         lines.append(
             ("pooled", {"row": by_name.loc[str(name)], "text": "Subgroup estimate", "rows": block})
         )
         if by_name.loc[str(name), "k"] > 1:
             lines.append(("hetero", {"row": by_name.loc[str(name)]}))
         lines.append(("gap", {}))
-    overall = by_name.loc[OVERALL_LABEL]
-    lines.append(("pooled", {"row": overall, "text": "Overall", "rows": effects}))
-    if not _common_effect(overall):
-        lines.append(("pi", {"row": overall}))
-    lines.append(("hetero", {"row": overall}))
+    lines += _overall_lines(effects, by_name.loc[OVERALL_LABEL])
     test = by_name.loc[SUBGROUP_TEST_LABEL]
     if test["q_df"] > 0:
         text = (
@@ -285,14 +282,26 @@ def _unblocked_lines(
     effects: pd.DataFrame, overall: pd.Series, draw_trials: bool
 ) -> list[tuple[str, dict]]:
     """The rows of a forest plot without subgroups: the studies, then the overall estimate."""
-    order = effects.sort_values(["yi", "label"], ascending=[False, True]).index
-    lines = [("study", {"idx": idx}) for idx in order if draw_trials]
-    lines.append(("gap", {}))
-    lines.append(("pooled", {"row": overall, "text": "Overall", "rows": effects}))
+    return [*_study_lines(effects, draw_trials), ("gap", {}), *_overall_lines(effects, overall)]
+
+
+def _study_lines(rows: pd.DataFrame, draw_trials: bool) -> list[tuple[str, dict]]:
+    """One line per trial, largest estimate first (none above :data:`MAX_TRIAL_ROWS`)."""
+    if not draw_trials:
+        return []
+    order = rows.sort_values(["yi", "label"], ascending=[False, True]).index
+    return [("study", {"idx": idx}) for idx in order]
+
+
+def _overall_lines(effects: pd.DataFrame, overall: pd.Series) -> list[tuple[str, dict]]:
+    """The overall estimate, its prediction interval and its heterogeneity.
+
+    A common-effect model has no prediction interval of its own: it draws none.
+    """
+    lines = [("pooled", {"row": overall, "text": "Overall", "rows": effects})]
     if not _common_effect(overall):
         lines.append(("pi", {"row": overall}))
-    lines.append(("hetero", {"row": overall}))
-    return lines
+    return [*lines, ("hetero", {"row": overall})]
 
 
 def _forest_footnotes(
@@ -300,7 +309,7 @@ def _forest_footnotes(
 ) -> list[str]:
     """The model named, and what the marks † and ‡ and a table without rows mean."""
     model = labels.model or model_text(overall["method"], overall["test"])
-    kind = "Common-effect" if overall["method"] in COMMON_EFFECT_METHODS else "Random-effects"
+    kind = "Common-effect" if _common_effect(overall) else "Random-effects"
     footnotes = [f"{kind} model: {model}."]
     if not draw_trials:
         footnotes.append(

@@ -265,8 +265,7 @@ def proportion_logit(
     Lipsey, M. W., & Wilson, D. B. (2001). *Practical meta-analysis*, Table 3.2;
     metafor ``escalc`` (Viechtbauer, 2010).
     """
-    x, n = np.asarray(events, dtype=float), np.asarray(n, dtype=float)
-    x, m = _corrected(np.stack(np.broadcast_arrays(x, n - x)), add, to)
+    x, m = _proportion_cells(events, n, add, to)
     return np.log(x / m), 1 / x + 1 / m
 
 
@@ -430,6 +429,7 @@ def arcsine_proportion(events: ArrayLike, n: ArrayLike) -> tuple[FloatArray, Flo
 
 
 def _proportion_cells(events, n, add: float, to: ContinuityTarget):
+    """Events and non-events of a single group after metafor's continuity correction."""
     x, n = np.asarray(events, dtype=float), np.asarray(n, dtype=float)
     return _corrected(np.stack(np.broadcast_arrays(x, n - x)), add, to)
 

@@ -245,7 +245,9 @@ def fit_batch(
     )
     pi_half = crit * np.sqrt(se**2 + tau2)
     q = batch.generalized_q(np.zeros_like(tau2))
-    i2, h2 = _i2_h2_from_q(q, k) if model.method in COMMON_EFFECT_METHODS else _i2_h2(batch, tau2)
+    i2, h2 = (
+        i2_h2_from_q(q, k - 1) if model.method in COMMON_EFFECT_METHODS else _i2_h2(batch, tau2)
+    )
     return BatchFit(
         k=k.astype(np.int64),
         estimate=mu,
@@ -313,22 +315,33 @@ def _i2_h2(batch: Batch, tau2: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
     return i2, h2
 
 
-def _i2_h2_from_q(q: NDArray[np.float64], k: NDArray) -> tuple[NDArray, NDArray]:
-    r"""I^2 (percent) and H^2 of a common-effect model, from Cochran's Q.
+def i2_h2_from_q(q: ArrayLike, df: ArrayLike) -> tuple[NDArray, NDArray]:
+    r"""I^2 (percent) and H^2 of a common-effect model, from Cochran's Q on ``df`` df.
 
-    .. math:: I^2 = \max\left(0, 100\,\frac{Q - (k-1)}{Q}\right), \quad H^2 = \frac{Q}{k-1}
+    .. math:: I^2 = \max\left(0, 100\,\frac{Q - df}{Q}\right), \quad H^2 = \frac{Q}{df}
 
-    (metafor ``rma.uni`` with ``method = "EE"``); 0 and 1 for a single study.
+    with ``df = k - p`` (metafor ``rma.uni`` with ``method = "EE"``, with or without
+    moderators); 0 and 1 where ``df`` is 0 (a single study).
 
     References
     ----------
     Higgins, J. P. T., & Thompson, S. G. (2002), eqs. 6 and 8.
     """
-    df = k - 1
+    q, df = np.asarray(q, dtype=float), np.asarray(df, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        i2 = np.where(k > 1, np.maximum(0.0, 100 * (q - df) / q), 0.0)
-        h2 = np.where(k > 1, q / np.maximum(df, 1), 1.0)
+        i2 = np.where(df > 0, np.maximum(0.0, 100 * (q - df) / q), 0.0)
+        h2 = np.where(df > 0, q / np.maximum(df, 1), 1.0)
     return np.where(np.isnan(i2), 0.0, i2), h2
+
+
+def percent_weights(vi: ArrayLike, tau2: float) -> NDArray[np.float64]:
+    r"""Study weights in percent, :math:`100\, w_i / \sum w_j` with :math:`w_i = 1/(v_i + \tau^2)`.
+
+    metafor ``weights(res)`` of an inverse-variance fit (``tau2`` 0 for a common-effect model,
+    the residual tau^2 of a meta-regression).
+    """
+    w = 1 / (np.asarray(vi, dtype=float) + tau2)
+    return 100 * w / w.sum()
 
 
 def _typical_within_variance(batch: Batch) -> NDArray[np.float64]:

@@ -27,6 +27,7 @@ from ketamine_meta.stats.distributions import chi2_sf, f_sf, norm_sf, t_sf
 from ketamine_meta.stats.meta_analysis import (
     MACHINE_EPS,
     cochran_q,
+    i2_h2_from_q,
     knapp_hartung_factor,
     random_effects,
 )
@@ -236,7 +237,8 @@ def meta_regression(
 def _i2_h2(tau2: float, typical_v: float, qe: float, df: int, method: str) -> dict[str, float]:
     """I^2 and H^2 as metafor's ``rma.uni``: from tau^2, or from QE in a common-effect model."""
     if method in COMMON_EFFECT_METHODS:
-        return {"i2": max(0.0, 100 * (qe - df) / qe) if qe > 0 else 0.0, "h2": qe / df}
+        i2, h2 = i2_h2_from_q(qe, df)
+        return {"i2": float(i2), "h2": float(h2)}
     return {"i2": float(100 * tau2 / (typical_v + tau2)), "h2": float(tau2 / typical_v + 1)}
 
 
@@ -409,8 +411,8 @@ BATCH_ESTIMATORS = {
     "HE": lambda d: d.start(),
     "HS": lambda d: _batch_hunter_schmidt(d, small_sample=False),
     "HSk": lambda d: _batch_hunter_schmidt(d, small_sample=True),
-    "EE": lambda d: np.zeros(d.y.shape[0]),
-    "FE": lambda d: np.zeros(d.y.shape[0]),
+    # The common-effect model (EE, and FE by its older name): tau^2 is 0, not estimated.
+    **dict.fromkeys(COMMON_EFFECT_METHODS, lambda d: np.zeros(d.y.shape[0])),
 }
 
 

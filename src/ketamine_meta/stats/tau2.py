@@ -170,31 +170,6 @@ def hunter_schmidt_small_sample(batch: Batch) -> FloatArray:
     return _single_study_zero(batch, np.maximum(0.0, tau2))
 
 
-def hedges(batch: Batch) -> FloatArray:
-    r"""Hedges' (Cochran's ANOVA-type) estimator.
-
-    .. math::
-
-        \hat\tau^2 = \max\left(0, \frac{1}{k-1}\sum (y_i - \bar y)^2
-            - \frac{1}{k}\sum v_i\right)
-
-    with :math:`\bar y` the unweighted mean (metafor: ``(RSS - tr(PV)) / (k - p)``, with
-    :math:`\operatorname{tr}(PV) = \frac{k-1}{k}\sum v_i`).
-
-    References
-    ----------
-    Hedges, L. V. (1983). A random effects model for effect sizes. *Psychological Bulletin*,
-    93(2), 388-395. Viechtbauer (2005), eq. 9; metafor ``method = "HE"``.
-    """
-    k = batch.k
-    unweighted = np.where(batch.mask, 1.0, 0.0)
-    rss = np.sum(batch.residuals(unweighted) ** 2, axis=1)
-    sum_v = np.sum(np.where(batch.mask, batch.v, 0.0), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau2 = (rss - sum_v * (k - 1) / k) / (k - 1)
-    return _single_study_zero(batch, np.maximum(0.0, tau2))
-
-
 def common_effect(batch: Batch) -> FloatArray:
     """tau^2 of the common-effect model: 0 by assumption (metafor ``method = "EE"``)."""
     return np.zeros(batch.y.shape[0])
@@ -585,7 +560,7 @@ ESTIMATORS: dict[str, Callable[[Batch], FloatArray]] = {
     "ML": maximum_likelihood,
     "SJ": sidik_jonkman,
     "EB": empirical_bayes,
-    "HE": hedges,
+    "HE": hedges_olkin,
     "HS": hunter_schmidt,
     "HSk": hunter_schmidt_small_sample,
     "EE": common_effect,
