@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from conftest import REPO
 from ketamine_meta.evidence.configuration import (
+    SAFE_LOADER,
     ConfigError,
     check_config,
     check_yaml_file,
@@ -304,6 +305,14 @@ def test_a_refusal_without_a_file_names_the_config():
     config["pooling"]["timepoint_h"] = 25
     with pytest.raises(ConfigError, match=r"^config: pooling\.timepoint_h: no window"):
         check_config(config)
+
+
+def test_libyaml_reads_the_files_where_pyyaml_has_it_and_reads_them_as_python_does():
+    if yaml.__with_libyaml__:
+        assert SAFE_LOADER is yaml.CSafeLoader
+    for path in WORKFLOW_YAML:
+        text = path.read_text(encoding="utf-8")
+        assert load_yaml_file(path) == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def test_a_yaml_syntax_error_names_line_and_column_in_one_line(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,11 +15,15 @@ from snakemake.script import PythonScript
 from ketamine_meta.io import warm_scripts
 from ketamine_meta.io.warm_scripts import (
     COLD_SWITCH,
+    EARLY_SWITCH,
     needs_cold_start,
     preload_modules,
     run_warm,
+    start_early,
     use_warm_scripts,
 )
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 
 def _script(tmp_path, body: str):
@@ -169,3 +174,43 @@ def test_snakemake_s_script_job_goes_warm_or_cold(monkeypatch):
     PythonScript.execute_script(_job(threads=2), "b.py")
     PythonScript.execute_script(_job(), "c.py", edit=True)
     assert calls == [("warm", "a.py"), ("cold", "b.py"), ("cold", "c.py")]
+
+
+@pytest.mark.parametrize(("value", "early"), [("1", True), ("0", False), (None, False)])
+def test_the_early_start_is_asked_for_by_its_switch_only(monkeypatch, value, early):
+    if value is None:
+        monkeypatch.delenv(EARLY_SWITCH, raising=False)
+    else:
+        monkeypatch.setenv(EARLY_SWITCH, value)
+    assert start_early() is early
+
+
+@pytest.mark.parametrize(
+    ("arguments", "early"),
+    [
+        (["--cores", "2"], "1"),
+        (["--cores", "2", "--report-after-run", "--report", "r.html"], "1"),
+        (["--cores", "2", "-n"], None),
+        (["--dry-run"], None),
+        (["--dryrun", "--forceall"], None),
+    ],
+)
+def test_make_s_runner_asks_for_the_early_start_unless_it_is_a_dry_run(
+    monkeypatch, arguments, early
+):
+    monkeypatch.syspath_prepend(str(TOOLS))
+    import run_pipeline
+
+    monkeypatch.delenv(EARLY_SWITCH, raising=False)
+    monkeypatch.setattr(run_pipeline, "clear_stale_lock", lambda _: 0)
+    monkeypatch.setattr(run_pipeline, "edited_files", lambda: [])
+    calls = []
+    monkeypatch.setattr(
+        run_pipeline.subprocess,
+        "run",
+        lambda command, check, env: calls.append((command, env)) or SimpleNamespace(returncode=0),
+    )
+    assert run_pipeline.main(arguments) == 0
+    [(command, env)] = calls
+    assert command[-len(arguments) :] == arguments
+    assert env.get(EARLY_SWITCH) == early

@@ -14,17 +14,25 @@ here before Snakemake starts:
    the SHA-256 of every output it made; any listed file whose bytes differ is named and
    rebuilt (``--forcerun``), so the edit is replaced, never propagated.
 
+A run that executes jobs (not a dry run) also tells the workflow so
+(``KETAMINE_META_WARM_EARLY=1``, :mod:`ketamine_meta.io.warm_scripts`): its warm interpreter
+then imports the library while Snakemake parses the workflow, not after.
+
 Usage: python tools/run_pipeline.py [SNAKEMAKE ARGUMENTS ...]
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 from clear_stale_lock import clear_stale_lock
 
 from ketamine_meta.io.manifest import MANIFEST, edited_files
+from ketamine_meta.io.warm_scripts import EARLY_SWITCH
+
+DRY_RUN_FLAGS = {"-n", "--dry-run", "--dryrun"}
 
 
 def main(snakemake_args: list[str]) -> int:
@@ -42,7 +50,10 @@ def main(snakemake_args: list[str]) -> int:
         )
     forced = ["--forcerun", *edited] if edited else []
     command = [*snakemake, "--rerun-incomplete", *snakemake_args, *forced]
-    return subprocess.run(command, check=False).returncode
+    environment = dict(os.environ)
+    if not DRY_RUN_FLAGS & set(snakemake_args):
+        environment[EARLY_SWITCH] = "1"
+    return subprocess.run(command, check=False, env=environment).returncode
 
 
 if __name__ == "__main__":

@@ -21,11 +21,7 @@ from ketamine_meta.io.outputs import (
     Table,
     Traced,
 )
-from ketamine_meta.io.warm_scripts import use_warm_scripts, warm_context
 
-# Python entry scripts run in forks of one interpreter that imported the library once, not in a
-# new interpreter each (ketamine_meta.io.warm_scripts; KETAMINE_META_COLD_SCRIPTS=1 to opt out).
-WARM_SCRIPTS = use_warm_scripts(workflow)
 PACKAGE_DIR = "data/processed/package"
 VALIDATED_DIR = "data/processed/validated"
 # The primary timepoint as tables and figures are named by it (``24h``), as the library names it.

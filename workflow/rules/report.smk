@@ -71,16 +71,18 @@ AUDIT = OUTPUTS.register(
 rule output_registry:
     """Every registered output as results/outputs.json, for readers outside Snakemake
     (`ketamine-meta explain`, the README's table of outputs); rewritten when a registration
-    changes. Run in Snakemake's own process: it is one json.dumps."""
+    changes. A script, not a run: block, which Snakemake would run in a new Snakemake process
+    that parses the whole workflow again."""
     output:
         REGISTRY_FILE,
     log:
         "logs/output_registry.log",
+    conda:
+        "../envs/ketamine_meta.yaml"
     params:
         registry=OUTPUTS.to_json(),
-    run:
-        Path(output[0]).write_text(params.registry, encoding="utf-8")
-        Path(log[0]).write_text(f"wrote {output[0]}\n", encoding="utf-8")
+    script:
+        "../scripts/output_registry.py"
 
 
 rule audit_notebook:

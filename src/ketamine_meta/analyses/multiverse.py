@@ -167,7 +167,9 @@ def chunk_specifications(
     fewer rule sets than chunks, some chunks are empty.
     """
     specs = data_specifications(settings, outcome)
-    keys = [repr(specification_rules(base_rules, spec, settings)) for _, spec in specs.iterrows()]
+    keys = [
+        repr(specification_rules(base_rules, spec, settings)) for spec in specs.to_dict("records")
+    ]
     sizes = pd.Series(keys).value_counts(sort=False)
     load = [0] * chunks
     chunk_of_key = {}
@@ -183,9 +185,7 @@ def _value(entries: Sequence[Mapping], name: str):
     return next(e["value"] for e in entries if e["name"] == name)
 
 
-def specification_rules(
-    base: ComparisonRules, spec: pd.Series, settings: Mapping
-) -> ComparisonRules:
+def specification_rules(base: ComparisonRules, spec: Mapping, settings: Mapping) -> ComparisonRules:
     """The comparison rules a specification implies (what build_effect_sizes needs).
 
     A score basis that does not apply keeps ``base``'s value preference.
@@ -207,7 +207,7 @@ def specification_rules(
     )
 
 
-def specification_analysis_set(spec: pd.Series, settings: Mapping, protocol: Protocol):
+def specification_analysis_set(spec: Mapping, settings: Mapping, protocol: Protocol):
     """The analysis set (controls, score basis, population, data basis, designs) of ``spec``.
 
     A score basis that does not apply keeps the protocol's (counts have none, §5).
@@ -228,7 +228,7 @@ def specification_analysis_set(spec: pd.Series, settings: Mapping, protocol: Pro
     )
 
 
-def specification_window(spec: pd.Series, settings: Mapping, protocol: Protocol) -> Window:
+def specification_window(spec: Mapping, settings: Mapping, protocol: Protocol) -> Window:
     """The 24 h window of ``spec``: its bounds, the primary window's nominal time."""
     entry = next(w for w in settings["windows"] if w["name"] == spec["window"])
     return Window(entry["name"], protocol.primary_window.nominal_h, entry["low_h"], entry["high_h"])
@@ -312,7 +312,7 @@ class _Candidates:
             self._masks[key] = np.asarray(compute(), dtype=bool)
         return self._masks[key]
 
-    def positions(self, spec: pd.Series, settings: Mapping, protocol: Protocol) -> np.ndarray:
+    def positions(self, spec: Mapping, settings: Mapping, protocol: Protocol) -> np.ndarray:
         """Row positions (in order) of the comparisons ``spec`` pools."""
         chosen = specification_analysis_set(spec, settings, protocol)
         window = specification_window(spec, settings, protocol)
@@ -352,7 +352,7 @@ def _specification_positions(
     settings: Mapping,
     specs: pd.DataFrame,
     outcome: Mapping | None = None,
-) -> Iterator[tuple[pd.Series, _Candidates, np.ndarray]]:
+) -> Iterator[tuple[dict, _Candidates, np.ndarray]]:
     """Each data specification, the candidate rows of its rule set, and the ones it pools.
 
     The comparisons are built once per set of comparison rules the specifications imply.
@@ -361,7 +361,7 @@ def _specification_positions(
     assessed = set(tables["risk_of_bias"]["study_id"])
     # Keyed by the rules' repr: config lists make the rules themselves unhashable.
     candidates_by_rules: dict[str, _Candidates] = {}
-    for _, spec in specs.iterrows():
+    for spec in specs.to_dict("records"):
         rules = specification_rules(base_rules, spec, settings)
         key = repr(rules)
         if key not in candidates_by_rules:
@@ -388,7 +388,7 @@ def specification_comparisons(
     for spec, candidates, positions in _specification_positions(
         tables, base_rules, protocol, settings, specs, outcome
     ):
-        yield spec, candidates.rows.iloc[positions]
+        yield pd.Series(spec), candidates.rows.iloc[positions]
 
 
 def padded(
@@ -508,7 +508,7 @@ def fit_specifications(
             vectors.append((candidates.yi[group], candidates.vi[group]))
             labels.append(
                 {
-                    **spec.to_dict(),
+                    **spec,
                     "subgroup": subgroup,
                     # A specification left without a comparison pools no data set.
                     "data_set": data_set_fingerprint(candidates.row_hash[group])

@@ -53,6 +53,10 @@ ONE_THREAD = {
     )
 }
 COLD_SWITCH = "KETAMINE_META_COLD_SCRIPTS"
+# Set by tools/run_pipeline.py (what `make` runs) for a run that executes jobs: the forkserver
+# then starts while Snakemake parses the workflow and builds the DAG, not after. Snakemake
+# itself does not know at parse time whether it will execute anything (a dry run, --report).
+EARLY_SWITCH = "KETAMINE_META_WARM_EARLY"
 # prctl(2): deliver this signal when the parent (the forkserver) exits.
 PR_SET_PDEATHSIG = 1
 
@@ -169,6 +173,11 @@ def needs_cold_start(script) -> bool:
         or script.bench_record is not None
         or script.threads != 1
     )
+
+
+def start_early() -> bool:
+    """Whether to start the forkserver while the workflow is parsed (:data:`EARLY_SWITCH`)."""
+    return os.environ.get(EARLY_SWITCH) == "1"
 
 
 def use_warm_scripts(workflow) -> bool:
