@@ -503,3 +503,33 @@ def test_other_digits_in_options_are_not_numbers(tmp_path, capsys, option, value
     else:
         argv = km(tmp_path, CURVE, "time,n_at_risk\n0,10\n")
     refused(capsys, [*argv, option, value], f"argument {option}: '{value}': not a number")
+
+
+CHANGE_HEADER = "m1i,m2i,sd1i,sd2i,ni,ri"
+
+
+@pytest.mark.parametrize(
+    ("measure", "row", "message"),
+    [
+        ("SMCC", "12,10,2,2,10,1.5", "row 2, column 'ri', value '1.5': a correlation must lie"),
+        ("SMCC", "12,10,2,-2,10,0.5", "column 'sd2i', value '-2': a standard deviation cannot"),
+        ("SMCC", "12,10,2,2,2,0.5", "column 'ni', value '2': Hedges' J(n - 1) needs at least 3"),
+        ("SMCC", "12,10,2,2,10,1", "column 'sd1i', value '2': the SD of the change scores"),
+        ("SMCR", "12,10,0,2,10,0.5", "column 'sd1i', value '0': a standardizer cannot be 0"),
+    ],
+    ids=["r above 1", "negative SD", "too few people", "no change SD", "zero standardizer"],
+)
+def test_escalc_refuses_a_standardized_mean_change_it_cannot_compute(
+    tmp_path, capsys, measure, row, message
+):
+    path = write(tmp_path, "in.csv", f"{CHANGE_HEADER}\n12,10,2,2,10,0.5\n{row}\n")
+    refused(capsys, ["escalc", "--measure", measure, "--input", path], message)
+
+
+def test_escalc_takes_vtype_ls2_only_where_it_is_computed(tmp_path, capsys):
+    path = write(tmp_path, "in.csv", f"{SMD_HEADER}\n1,2,10,2,1,10\n")
+    refused(
+        capsys,
+        ["escalc", "--measure", "SMD", "--vtype", "LS2", "--input", path],
+        "--vtype LS2: only SMCC, SMCR take it here",
+    )

@@ -9,7 +9,8 @@ defaults, meta-regression with a numeric moderator that has missing values (omit
 na.action = na.omit) and with a factor, study weights (weights(res), ``--weights``), and
 back-transformation (transf.ztor,
 transf.ilogit, transf.ipft.hm, exp); and ``escalc`` for the measures MD, ROM, COR, ZCOR, PR,
-PLN, PAS and IRR (zero cells among them), its input's own columns kept. Agreement to 1e-6.
+PLN, PAS, IRR and PETO (zero cells among them) and SMCC and SMCR (vtype LS and LS2), its
+input's own columns kept. Agreement to 1e-6.
 """
 
 from __future__ import annotations

@@ -13,9 +13,13 @@ from hypothesis import strategies as st
 from ketamine_meta.stats.effect_sizes import (
     hedges_correction,
     log_risk_ratio,
+    peto_log_odds_ratio,
+    peto_terms,
     sd_from_ci,
     sd_from_se,
     smd,
+    smd_paired,
+    standardized_mean_change,
 )
 
 means = st.floats(-50, 50, allow_nan=False)
@@ -79,3 +83,39 @@ def test_sd_conversions():
     assert sd_from_ci(10 - 1.959964, 10 + 1.959964, 100) == pytest.approx(10.0, rel=1e-6)
     # n < 60 uses t with n - 1 df (Cochrane Handbook 6.5.2.2): t(0.975, 24) = 2.063899.
     assert sd_from_ci(10 - 2.063899, 10 + 2.063899, 25) == pytest.approx(5.0, rel=1e-6)
+
+
+def test_the_standardized_mean_change_divides_by_the_sd_of_the_change_scores():
+    # sd of change = sqrt(4 + 4 - 2 * 0.5 * 2 * 2) = 2, so d = (12 - 10) / 2 = 1.
+    g, v = standardized_mean_change(12.0, 10.0, 2.0, 2.0, 10, 0.5)
+    j = float(hedges_correction(9))
+    assert float(g) == pytest.approx(j, rel=1e-15)
+    assert float(v) == pytest.approx(1 / 10 + j**2 / 20, rel=1e-15)
+    _, v_ls2 = standardized_mean_change(12.0, 10.0, 2.0, 2.0, 10, 0.5, vtype="LS2")
+    assert float(v_ls2) == pytest.approx(j**2 * (1 / 10 + 1 / 20), rel=1e-15)
+
+
+def test_the_raw_score_change_takes_r_into_its_variance_only():
+    g, v = smd_paired(12.0, 10.0, 4.0, 10, 0.75)
+    j = float(hedges_correction(9))
+    assert float(g) == pytest.approx(j * 0.5, rel=1e-15)
+    assert float(v) == pytest.approx(2 * 0.25 / 10 + (j * 0.5) ** 2 / 20, rel=1e-15)
+    _, v_ls2 = smd_paired(12.0, 10.0, 4.0, 10, 0.75, vtype="LS2")
+    assert float(v_ls2) == pytest.approx(j**2 * (2 * 0.25 / 10 + 0.25 / 20), rel=1e-15)
+    with pytest.raises(ValueError, match="vtype"):
+        smd_paired(12.0, 10.0, 4.0, 10, 0.75, vtype="UB")
+
+
+def test_peto_s_log_odds_ratio_is_observed_minus_expected_over_the_hypergeometric_variance():
+    # 5/10 against 2/10: E = 7 * 10 / 20 = 3.5, V = 7 * 13 * (1/2) * (1/2) / 19.
+    yi, vi = peto_log_odds_ratio(5, 10, 2, 10)
+    variance = 7 * 13 * 0.25 / 19
+    assert float(yi) == pytest.approx(1.5 / variance, rel=1e-15)
+    assert float(vi) == pytest.approx(1 / variance, rel=1e-15)
+    deviation, v = peto_terms(*(np.array([x]) for x in (5.0, 5.0, 2.0, 8.0)))
+    assert (deviation[0], v[0]) == pytest.approx((1.5, variance), rel=1e-15)
+    # A zero cell: 1/2 added to each of its table's four cells, as metafor's default does.
+    corrected, _ = peto_log_odds_ratio(0, 10, 2, 10)
+    assert float(corrected) == pytest.approx(
+        float(peto_log_odds_ratio(0.5, 11, 2.5, 11, to="none")[0]), rel=1e-15
+    )

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ketamine_meta.figures.efficacy_plots import effect_size_benchmark, funnel_plot
+from ketamine_meta.figures.labels import model_text
 from ketamine_meta.figures.plotting import ROUTE_NAMES
 from ketamine_meta.stats.distributions import norm_ppf
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
@@ -40,19 +41,31 @@ def test_effect_size_benchmark_sets_ketamine_beside_antidepressants():
         {
             "subgroup": ["IN", "IV", OVERALL_LABEL, "test for subgroup differences"],
             "k": [7, 3, 10, np.nan],
+            "trials": [6, 3, 9, np.nan],
+            "method": ["REML"] * 4,
+            "test": ["knha"] * 4,
             "estimate": [0.45, 0.66, 0.5, np.nan],
             "ci_low": [0.27, 0.0, 0.35, np.nan],
             "ci_high": [0.63, 1.31, 0.65, np.nan],
         }
     )
     benchmark = pd.Series(
-        {"estimate": 0.3, "ci_low": 0.26, "ci_high": 0.34, "citation_short": "Cipriani 2018"}
+        {
+            "estimate": 0.3,
+            "ci_low": 0.26,
+            "ci_high": 0.34,
+            "citation_short": "Cipriani 2018",
+            "model": "random-effects pairwise",
+            "k": 253,
+        }
     )
-    ax = effect_size_benchmark(pooled, benchmark, (0.6, 1.0)).axes[0]
+    figure = effect_size_benchmark(pooled, benchmark, (0.6, 1.0))
+    ax = figure.axes[0]
+    # Trials beside comparisons where a multi-arm trial gives two.
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "Ketamine, Intranasal (k = 7)",
+        "Ketamine, Intranasal (k = 7 comparisons, 6 trials)",
         "Ketamine, Intravenous (k = 3)",
-        "Ketamine, all routes (k = 10)",
+        "Ketamine, all routes (k = 10 comparisons, 9 trials)",
         "Antidepressants vs placebo\n(Cipriani 2018)",
     ]
     # Rows top-down at y = 3, 2, 1; the benchmark at 0.
@@ -62,3 +75,8 @@ def test_effect_size_benchmark_sets_ketamine_beside_antidepressants():
     assert (list(antidepressants.get_xdata()), list(antidepressants.get_ydata())) == ([0.3], [0])
     claimed = [t for t in ax.texts if t.get_text() == "claimed 0.6-1.0"]
     assert len(claimed) == 1 and claimed[0].get_position() == (0.8, 3.5)
+    # Both models named beneath.
+    assert [t.get_text() for t in figure.texts] == [
+        f"Ketamine: random-effects model, {model_text('REML', 'knha')}.\n"
+        "Antidepressants: random-effects pairwise meta-analysis as published (k = 253 trials)."
+    ]

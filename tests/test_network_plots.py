@@ -45,8 +45,23 @@ def test_network_graph_draws_nodes_edges_and_their_counts():
     # The larger part first: its nodes take the first colour, the other part the second.
     colours = {to_hex(c.get_facecolor()[0]) for c in ax.collections}
     assert colours == {PART_COLOURS[0], PART_COLOURS[1]}
+    # Nodes opaque and above the edges; each label outside its node, beyond its rim.
+    assert all(c.get_alpha() is None and c.get_zorder() > 1 for c in ax.collections)
+    assert all(line.get_zorder() < 2 for line in ax.lines)
+    labels = [t for t in ax.texts if "\n(n = " in t.get_text()]
+    radius = {t.get_text().split("\n")[0]: 0.0 for t in labels}
+    for collection, name in zip(ax.collections, sorted(radius, key=_circle_order), strict=True):
+        radius[name] = np.sqrt(collection.get_sizes()[0] / np.pi)
+    for label in labels:
+        offset = np.hypot(*label.xyann)
+        assert offset == pytest.approx(radius[label.get_text().split("\n")[0]] + 4)
     assert figure.texts[-1].get_text().startswith("2 connected parts; node area: participants")
     assert figure._suptitle.get_text() == "A network"
+
+
+def _circle_order(name: str) -> tuple[int, str]:
+    """The order network_graph places nodes in: the larger part first, then by name."""
+    return (0 if name in {"placebo", "drug A", "drug B"} else 1, name)
 
 
 LEAGUE = pd.DataFrame(

@@ -140,3 +140,37 @@ def test_saving_twice_gives_the_same_bytes(tmp_path):
 )
 def test_control_arm_types(arm_type, control):
     assert is_control(arm_type) is control
+
+
+@pytest.mark.parametrize(
+    ("columns", "marked", "analysis"),
+    [
+        (
+            {"design": "crossover", "crossover_period": "all"},
+            True,
+            "analysed as if parallel groups",
+        ),
+        (
+            {"design": "crossover", "within_correlation": 0.5},
+            True,
+            "a paired analysis with within-person correlation r = 0.5",
+        ),
+        ({"design": "crossover", "crossover_period": "first"}, False, None),
+        ({"design": "parallel"}, False, None),
+    ],
+    ids=["counts as if parallel", "paired", "first period only", "parallel"],
+)
+def test_a_crossover_trial_is_marked_in_any_forest_plot(pooled, columns, marked, analysis):
+    effects = EFFECTS.assign(design="parallel")
+    for column, value in columns.items():
+        effects.loc[0, column] = value
+    figure = forest_plot(effects, pooled)
+    assert ("Alpha 2001 ‡" in texts(figure)) is marked
+    crossover_notes = [t.get_text() for t in figure.texts if t.get_text().startswith("‡")]
+    if marked:
+        assert crossover_notes == [
+            "‡ crossover trial: the same participants under both conditions, "
+            f"{analysis}; their n appears in both columns."
+        ]
+    else:
+        assert crossover_notes == []

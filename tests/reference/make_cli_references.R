@@ -1,7 +1,8 @@
 # Reference values from R's metafor for tests/test_cli_metafor.py: the command line
 # (`ketamine-meta pool`, `escalc`) run as a metafor user runs rma() and escalc(), on data sets
 # of metafor's that no other test uses (dat.raudenbush1985, dat.bangertdrowns2004,
-# dat.molloy2014, dat.debruin2009, dat.li2007, dat.curtis1998, dat.hart1999).
+# dat.molloy2014, dat.debruin2009, dat.li2007, dat.curtis1998, dat.hart1999,
+# dat.collins1985b), and a synthetic pre-post data set for the standardized mean changes.
 #
 # Usage (from the repository root):
 #   Rscript tests/reference/make_cli_references.R [OUTPUT.json]
@@ -162,6 +163,46 @@ add("escalc_hart1999_IRR",
     c("--measure", "IRR"), as.list(hart_in),
     escalc_values(escalc(measure = "IRR", x1i = x1i, t1i = t1i, x2i = x2i, t2i = t2i,
                          data = hart_in)))
+
+# PETO on the pre-eclampsia trials of dat.collins1985b (their own column names, mapped onto
+# metafor's); the last trial's control events set to 0, so that the default correction
+# (add = 1/2 to every cell of a table with a zero cell) is exercised.
+collins_in <- dat.collins1985b[, c("author", "year", "pre.nti", "pre.nci", "pre.xti", "pre.xci")]
+names(collins_in) <- c("author", "year", "n_diuretic", "n_control", "events_diuretic",
+                       "events_control")
+collins_in$events_control[nrow(collins_in)] <- 0
+for (to in c("only0", "none")) {
+  add(sprintf("escalc_collins1985b_PETO_%s", to),
+      sprintf("escalc(measure = \"PETO\", ai = pre.xti, n1i = pre.nti, ci = pre.xci, n2i = pre.nci, data = dat.collins1985b, to = \"%s\")  # last pre.xci <- 0", to),
+      c("--measure", "PETO", "--ai", "events_diuretic", "--n1i", "n_diuretic",
+        "--ci", "events_control", "--n2i", "n_control", "--to", to),
+      as.list(collins_in),
+      escalc_values(escalc(measure = "PETO", ai = events_diuretic, n1i = n_diuretic,
+                           ci = events_control, n2i = n_control, data = collins_in, to = to)))
+}
+# SMCC and SMCR, with both vtypes. metafor's data sets of this version hold no pre-post means
+# with their correlation (dat.morris2008 is not in Debian's metafor/metadat), so the input is
+# synthetic, drawn here with a fixed seed: single-group studies measured twice.
+set.seed(2008)
+k_change <- 8
+change_in <- data.frame(study = sprintf("study %d", seq_len(k_change)),
+                        ni = sample(8:60, k_change),
+                        m_post = round(rnorm(k_change, 24, 4), 1),
+                        m_pre = round(rnorm(k_change, 30, 4), 1),
+                        sd_post = round(runif(k_change, 4, 9), 2),
+                        sd_pre = round(runif(k_change, 4, 9), 2),
+                        r_pre_post = round(runif(k_change, 0.2, 0.9), 2))
+for (measure in c("SMCC", "SMCR")) {
+  for (vtype in c("LS", "LS2")) {
+    es <- escalc(measure = measure, m1i = m_post, m2i = m_pre, sd1i = sd_post, sd2i = sd_pre,
+                 ni = ni, ri = r_pre_post, data = change_in, vtype = vtype)
+    add(sprintf("escalc_synthetic_prepost_%s_%s", measure, vtype),
+        sprintf("escalc(measure = \"%s\", m1i = m_post, m2i = m_pre, sd1i = sd_post, sd2i = sd_pre, ni = ni, ri = r_pre_post, data = change_in, vtype = \"%s\")  # change_in: set.seed(2008), see above", measure, vtype),
+        c("--measure", measure, "--m1i", "m_post", "--m2i", "m_pre", "--sd1i", "sd_post",
+          "--sd2i", "sd_pre", "--ri", "r_pre_post", "--vtype", vtype),
+        as.list(change_in), escalc_values(es))
+  }
+}
 
 doc <- list(
   generated_by = "tests/reference/make_cli_references.R",

@@ -72,11 +72,14 @@ from ketamine_meta.stats.effect_sizes import (
     log_ratio_of_means,
     log_risk_ratio,
     mean_difference,
+    peto_log_odds_ratio,
     proportion,
     proportion_freeman_tukey,
     proportion_logit,
     risk_difference,
     smd,
+    smd_paired,
+    standardized_mean_change,
 )
 from ketamine_meta.stats.km_reconstruction import CurveInputError, reconstruct_ipd
 from ketamine_meta.stats.meta_analysis import (
@@ -102,9 +105,12 @@ MEASURE_COLUMNS = {
     "SMD": MEANS,
     "MD": MEANS,
     "ROM": MEANS,
+    "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+    "SMCR": ("m1i", "m2i", "sd1i", "ni", "ri"),
     "RR": TWO_BY_TWO,
     "OR": TWO_BY_TWO,
     "RD": TWO_BY_TWO,
+    "PETO": TWO_BY_TWO,
     "IRR": ("x1i", "t1i", "x2i", "t2i"),
     "PR": ("xi", "ni"),
     "PLN": ("xi", "ni"),
@@ -118,9 +124,12 @@ MEASURE_FUNCTIONS = {
     "SMD": smd,
     "MD": mean_difference,
     "ROM": log_ratio_of_means,
+    "SMCC": standardized_mean_change,
+    "SMCR": smd_paired,
     "RR": log_risk_ratio,
     "OR": log_odds_ratio,
     "RD": risk_difference,
+    "PETO": peto_log_odds_ratio,
     "IRR": log_incidence_rate_ratio,
     "PR": proportion,
     "PLN": log_proportion,
@@ -131,10 +140,14 @@ MEASURE_FUNCTIONS = {
     "ZCOR": fisher_z,
 }
 #: Measures that take metafor's continuity-correction arguments ``add`` and ``to``.
-CORRECTED = {"RR", "OR", "RD", "IRR", "PR", "PLN", "PLO"}
+CORRECTED = {"RR", "OR", "RD", "PETO", "IRR", "PR", "PLN", "PLO"}
+#: Measures that take metafor's ``vtype`` LS2 besides the default LS.
+VTYPE_LS2 = {"SMCC", "SMCR"}
 MEASURE_HELP = (
     "SMD, MD, ROM: Hedges' g, mean difference, log ratio of means from m1i sd1i n1i m2i "
-    "sd2i n2i; RR, OR, RD: log risk ratio, log odds ratio, risk difference from ai n1i ci n2i "
+    "sd2i n2i; SMCC, SMCR: standardized mean change (change-score or raw-score "
+    "standardization) from m1i m2i sd1i (sd2i for SMCC) ni ri; RR, OR, RD, PETO: log risk "
+    "ratio, log odds ratio, risk difference, Peto's log odds ratio from ai n1i ci n2i "
     "(events and totals); IRR: log incidence rate ratio from x1i t1i x2i t2i (events and "
     "person-time); PR, PLN, PLO, PAS, PFT: raw, log, logit, arcsine and Freeman-Tukey "
     "proportion from xi ni; COR, ZCOR: raw and Fisher's z correlation from ri ni"
@@ -310,7 +323,7 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     own = frame
     frame = _mapped(frame, args)
     columns = list(MEASURE_COLUMNS[args.measure])
-    if args.measure in ("RR", "OR", "RD"):
+    if MEASURE_COLUMNS[args.measure] == TWO_BY_TWO:
         frame = _totals_from_two_by_two(frame, args.input)
     _require_columns(frame, columns, args.input)
     values = [_numeric(frame, c, args.input) for c in columns]
@@ -319,7 +332,14 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     _check_counts(frame, args.measure, named, args.input)
     if args.measure in MEASURE_CHECKS:
         MEASURE_CHECKS[args.measure](frame, named, args.input)
+    if args.vtype != "LS" and args.measure not in VTYPE_LS2:
+        raise UsageError(
+            f"--vtype {args.vtype}: only {', '.join(sorted(VTYPE_LS2))} take it here "
+            f"(the other measures use metafor's default, LS)"
+        )
     options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
+    if args.measure in VTYPE_LS2:
+        options["vtype"] = args.vtype
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
     uncorrected = args.measure in CORRECTED and args.to == "none"
@@ -444,6 +464,33 @@ def _group_check(zero_sd: bool, minimum_n: int, positive_means: bool = False):
     return check
 
 
+def _change_check(change_score_sd: bool):
+    """The check of a standardized mean change: SDs, the correlation, at least 3 people.
+
+    ``change_score_sd`` (SMCC): the SD of the change scores, from both SDs and r, must be
+    positive; otherwise (SMCR) the first SD, which standardizes, must be.
+    """
+
+    def check(frame: pd.DataFrame, values: dict, path: str) -> None:
+        rules = [
+            (c, values[c] < 0, "a standard deviation cannot be negative")
+            for c in (("sd1i", "sd2i") if change_score_sd else ("sd1i",))
+        ]
+        rules.append(("ri", np.abs(values["ri"]) > 1, "a correlation must lie between -1 and 1"))
+        rules.append(("ni", values["ni"] < 3, "Hedges' J(n - 1) needs at least 3 people"))
+        for column, bad, why in rules:
+            _refuse_cells(frame, path, column, bad, why)
+        if change_score_sd:
+            sd1, sd2, r = values["sd1i"], values["sd2i"], values["ri"]
+            zero = sd1**2 + sd2**2 - 2 * r * sd1 * sd2 <= 0
+            why = "the SD of the change scores, sqrt(sd1i^2 + sd2i^2 - 2 ri sd1i sd2i), is 0"
+            _refuse_cells(frame, path, "sd1i", zero, why)
+        else:
+            _refuse_cells(frame, path, "sd1i", values["sd1i"] == 0, "a standardizer cannot be 0")
+
+    return check
+
+
 def _check_rates(frame: pd.DataFrame, values: dict, path: str) -> None:
     """Event counts must not be negative and person-times must be positive."""
     for column in ("x1i", "x2i"):
@@ -469,6 +516,8 @@ MEASURE_CHECKS = {
     "SMD": _group_check(zero_sd=False, minimum_n=2),
     "MD": _group_check(zero_sd=True, minimum_n=1),
     "ROM": _group_check(zero_sd=True, minimum_n=1, positive_means=True),
+    "SMCC": _change_check(change_score_sd=True),
+    "SMCR": _change_check(change_score_sd=False),
     "IRR": _check_rates,
     "COR": _correlation_check(2),
     "ZCOR": _correlation_check(4),
@@ -1007,6 +1056,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["only0", "all", "if0all", "none"],
         help="which studies get the correction: only those with a zero cell (default), all, "
         "all if any has a zero cell, none",
+    )
+    p.add_argument(
+        "--vtype",
+        default="LS",
+        choices=["LS", "LS2"],
+        help="sampling variance of SMCC and SMCR as metafor's vtype: LS (default, from g) or "
+        "LS2 (from d, times J squared)",
     )
     p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. ai=tpos,ci=cpos)")
     for name in METAFOR_NAMES:

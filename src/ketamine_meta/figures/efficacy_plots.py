@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ketamine_meta.figures.labels import p_text
+from ketamine_meta.figures.labels import fitted_model_text, p_text
 from ketamine_meta.figures.plotting import PLACEBO_GREY, ROUTE_NAMES, clean_axes
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL
 from ketamine_meta.stats.publication_bias import funnel_data
@@ -57,15 +57,21 @@ def funnel_plot(
 def effect_size_benchmark(
     pooled_by_route: pd.DataFrame, benchmark: pd.Series, claimed: tuple[float, float]
 ) -> Figure:
-    """Ketamine's pooled SMD (overall and by route) beside the antidepressant benchmark."""
+    """Ketamine's pooled SMD (overall and by route) beside the antidepressant benchmark.
+
+    A footnote names both models: ketamine's as fitted (the pooled table's ``method`` and
+    ``test``), the benchmark's as its review published it (its ``model`` and ``k``).
+    """
     rows = pooled_by_route[pooled_by_route["k"].notna() & pooled_by_route["estimate"].notna()]
+    trials = rows["trials"] if "trials" in rows else rows["k"]
     labels = [
         ("Ketamine, all routes" if r == OVERALL_LABEL else f"Ketamine, {ROUTE_NAMES.get(r, r)}")
-        + f" (k = {int(k)})"
-        for r, k in zip(rows["subgroup"], rows["k"], strict=True)
+        # Trials, not comparisons, where a multi-arm trial gives more than one.
+        + (f" (k = {int(k)})" if k == t else f" (k = {int(k)} comparisons, {int(t)} trials)")
+        for r, k, t in zip(rows["subgroup"], rows["k"], trials, strict=True)
     ]
-    fig = Figure(figsize=(7.4, 3.6))
-    ax = fig.add_axes((0.4, 0.16, 0.56, 0.7))
+    fig = Figure(figsize=(7.4, 3.9))
+    ax = fig.add_axes((0.4, 0.25, 0.56, 0.64))
     y = np.arange(len(rows))[::-1] + 1
     ax.errorbar(
         rows["estimate"],
@@ -100,6 +106,16 @@ def effect_size_benchmark(
         color="#c0504d",
         fontsize=7,
         ha="center",
+    )
+    first = rows.iloc[0]
+    fig.text(
+        0.015,
+        0.02,
+        f"Ketamine: {fitted_model_text(first['method'], first['test'])}.\n"
+        f"Antidepressants: {benchmark['model']} meta-analysis as published "
+        f"(k = {int(benchmark['k'])} trials).",
+        fontsize=7,
+        va="bottom",
     )
     clean_axes(ax)
     return fig

@@ -25,6 +25,12 @@ def model_text(method: str, test: str) -> str:
     return f"τ² by {method}, {TEST_NAMES.get(test, test)}"
 
 
+def fitted_model_text(method: str, test: str) -> str:
+    """``random-effects model, τ² by REML, ...``: the kind of model, then :func:`model_text`."""
+    kind = "common-effect" if method in COMMON_EFFECT_METHODS else "random-effects"
+    return f"{kind} model, {model_text(method, test)}"
+
+
 def p_text(p: float) -> str:
     """``p = 0.042``, or ``p < 0.001`` where three decimals would print ``p = 0.000``."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

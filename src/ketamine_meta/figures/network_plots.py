@@ -58,23 +58,21 @@ def network_graph(graph: pd.DataFrame, title: str) -> Figure:
     sizes = 1600 * n / n.max()
     for name in names:
         x, y = position[name]
+        # Opaque, above the edges: an edge ends at the node's rim, not across it.
         ax.scatter(
             [x],
             [y],
             s=sizes[name],
             color=PART_COLOURS[part[name] % len(PART_COLOURS)],
-            alpha=0.9,
             zorder=2,
             linewidths=0,
         )
         trials = int(nodes.loc[name, "trials"])
-        ax.text(
-            1.36 * x,
-            1.36 * y,
+        _node_label(
+            ax,
+            (x, y),
+            np.sqrt(sizes[name] / np.pi),
             f"{name}\n(n = {n[name]:.0f}, {trials} trial{'s' if trials != 1 else ''})",
-            ha="center",
-            va="center",
-            fontsize=8,
         )
     ax.set_xlim(-1.8, 1.8)
     ax.set_ylim(-1.65, 1.65)
@@ -91,6 +89,28 @@ def network_graph(graph: pd.DataFrame, title: str) -> Figure:
         fontsize=8,
     )
     return figure
+
+
+def _node_label(ax, at: tuple[float, float], radius_pt: float, text: str) -> None:
+    """A node's label outside the circle, beyond its rim whatever the node's size.
+
+    Offset from the node's centre along the circle's radius by the node's radius (points, from
+    the marker's area) plus a margin, and aligned so that the text grows away from the node.
+    """
+    x, y = at
+    length = np.hypot(x, y) or 1.0
+    ux, uy = x / length, y / length
+    offset = radius_pt + 4
+    ax.annotate(
+        text,
+        (x, y),
+        xytext=(offset * ux, offset * uy),
+        textcoords="offset points",
+        ha="left" if ux > 0.35 else "right" if ux < -0.35 else "center",
+        va="bottom" if uy > 0.35 else "top" if uy < -0.35 else "center",
+        fontsize=8,
+        zorder=4,
+    )
 
 
 def _parts(names: list[str], edges: pd.DataFrame) -> dict[str, int]:

@@ -227,7 +227,7 @@ def forest_plot(
     footnotes = _forest_footnotes(effects, overall, labels, draw_trials)
     if not draw_trials:
         lows, highs = lows.iloc[:0], highs.iloc[:0]
-    paired = effects["within_correlation"].notna() if "within_correlation" in effects else None
+    crossover = _crossover_rows(effects)
 
     fig, panel, top, footer_in = _forest_canvas(len(lines), footnotes, lows, highs, pooled, labels)
     panel.ax.axvline(overall["estimate"], color="0.45", linewidth=0.6, linestyle=(0, (3, 3)))
@@ -236,8 +236,7 @@ def forest_plot(
     for kind, spec in lines:
         if kind == "study":
             i = spec["idx"]
-            marked = paired is not None and bool(paired.loc[i])
-            _study_row(panel, y, effects.loc[i], lows[i], highs[i], weights, i, marked)
+            _study_row(panel, y, effects.loc[i], lows[i], highs[i], weights, i, crossover[i])
         elif kind == "pooled":
             _pooled_row(panel, y, spec["row"], spec["text"], spec["rows"])
         elif kind == "pi":
@@ -321,14 +320,47 @@ def _forest_footnotes(
             "† g from a between-arm difference or standardized difference as reported "
             "(no arm-level means and SDs available)."
         )
-    paired = effects["within_correlation"].notna() if "within_correlation" in effects else None
-    if paired is not None and paired.any():
-        r = ", ".join(f"{v:g}" for v in sorted(set(effects.loc[paired, "within_correlation"])))
+    crossover = _crossover_rows(effects)
+    if crossover.any():
         footnotes.append(
-            f"‡ crossover trial: the same participants under both conditions, a paired analysis "
-            f"with within-person correlation r = {r}; their n appears in both columns."
+            "‡ crossover trial: the same participants under both conditions, "
+            f"{_crossover_analysis_text(effects[crossover])}; their n appears in both columns."
         )
     return footnotes
+
+
+def _crossover_rows(effects: pd.DataFrame) -> pd.Series:
+    """Rows that compare the same participants under both conditions.
+
+    A crossover trial's periods together (not its first period alone, a parallel comparison),
+    or a row analysed with a within-person correlation. A table without these columns (a
+    user's CSV) has none.
+    """
+    crossover = pd.Series(False, index=effects.index)
+    if "design" in effects:
+        first_period = (
+            effects["crossover_period"].eq("first") if "crossover_period" in effects else False
+        )
+        crossover |= effects["design"].eq("crossover") & ~first_period
+    if "within_correlation" in effects:
+        crossover |= effects["within_correlation"].notna()
+    return crossover
+
+
+def _crossover_analysis_text(rows: pd.DataFrame) -> str:
+    """How the crossover rows were analysed: paired with r, or as if parallel (counts, r null)."""
+    correlation = (
+        rows["within_correlation"]
+        if "within_correlation" in rows
+        else pd.Series(np.nan, index=rows.index)
+    )
+    analyses = []
+    if correlation.notna().any():
+        r = ", ".join(f"{v:g}" for v in sorted(set(correlation.dropna())))
+        analyses.append(f"a paired analysis with within-person correlation r = {r}")
+    if correlation.isna().any():
+        analyses.append("analysed as if parallel groups")
+    return " or ".join(analyses)
 
 
 def _forest_canvas(

@@ -224,6 +224,57 @@ def log_odds_ratio(
     return yi, vi
 
 
+def peto_log_odds_ratio(
+    events1: ArrayLike,
+    n1: ArrayLike,
+    events2: ArrayLike,
+    n2: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+) -> tuple[FloatArray, FloatArray]:
+    r"""Peto's one-step log odds ratio and its variance (metafor ``escalc(measure = "PETO")``).
+
+    With :math:`a` the events of group 1, :math:`x_t` all events, :math:`y_t` all
+    non-events and :math:`N = n_1 + n_2`:
+
+    .. math::
+
+        E = \frac{x_t n_1}{N}, \quad
+        V = \frac{x_t\, y_t\, n_1 n_2}{N^2 (N - 1)}, \qquad
+        y = \frac{a - E}{V}, \quad v = \frac1V
+
+    with the continuity correction of :func:`continuity_corrected_cells`, which metafor
+    applies to this measure as to the others.
+
+    References
+    ----------
+    Yusuf, S., Peto, R., Lewis, J., Collins, R., & Sleight, P. (1985). Beta blockade during
+    and after myocardial infarction: an overview of the randomized trials. *Progress in
+    Cardiovascular Diseases*, 27(5), 335-371.
+    """
+    a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
+    deviation, variance = peto_terms(a, b, c, d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return deviation / variance, 1 / variance
+
+
+def peto_terms(
+    a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    r"""Each 2x2 table's observed minus expected events of group 1, :math:`a - E`, and ``V``.
+
+    The hypergeometric mean and variance of :math:`a` given the margins (formulas in
+    :func:`peto_log_odds_ratio`); Peto's pooled log odds ratio is :math:`\sum(a - E)/\sum V`
+    (:func:`ketamine_meta.stats.sparse.peto`).
+    """
+    n1, n2 = a + b, c + d
+    total = n1 + n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = (a + c) * n1 / total
+        variance = (a + c) * (b + d) * (n1 / total) * (n2 / total) / (total - 1)
+    return a - expected, variance
+
+
 def risk_difference(
     events1: ArrayLike,
     n1: ArrayLike,
@@ -516,8 +567,18 @@ def smd_from_p(
     return smd_from_t(t, n1, n2)
 
 
+#: metafor's ``vtype`` of the standardized mean changes: ``"LS"`` (large-sample, from g) and
+#: ``"LS2"`` (from the uncorrected d, times J²).
+ChangeVarianceType = Literal["LS", "LS2"]
+
+
 def smd_paired(
-    m1: ArrayLike, m2: ArrayLike, sd: ArrayLike, n: ArrayLike, r: ArrayLike
+    m1: ArrayLike,
+    m2: ArrayLike,
+    sd: ArrayLike,
+    n: ArrayLike,
+    r: ArrayLike,
+    vtype: ChangeVarianceType = "LS",
 ) -> tuple[FloatArray, FloatArray]:
     r"""Standardized mean difference of a paired (crossover) comparison.
 
@@ -526,10 +587,11 @@ def smd_paired(
 
     .. math::
 
-        g = J(n-1)\,\frac{\bar x_1 - \bar x_2}{s}, \qquad
-        v = \frac{2(1-r)}{n} + \frac{g^2}{2n}
+        g = J(n-1)\,d, \quad d = \frac{\bar x_1 - \bar x_2}{s}, \qquad
+        v_{LS} = \frac{2(1-r)}{n} + \frac{g^2}{2n}, \qquad
+        v_{LS2} = J^2 \left(\frac{2(1-r)}{n} + \frac{d^2}{2n}\right)
 
-    This is metafor's ``escalc(measure = "SMCR", m1i, m2i, sd1i = s, ni = n, ri = r)``.
+    This is metafor's ``escalc(measure = "SMCR", m1i, m2i, sd1i = s, ni = n, ri = r, vtype)``.
     For a crossover trial ``s`` is the SD pooled over the two treatment periods,
     :math:`\sqrt{(s_1^2 + s_2^2)/2}`.
 
@@ -541,8 +603,53 @@ def smd_paired(
     Handbook, version 6.4 (2023), section 23.2.7.
     """
     m1, m2, sd, n, r = (np.asarray(a, dtype=float) for a in (m1, m2, sd, n, r))
-    g = hedges_correction(n - 1) * (m1 - m2) / sd
-    return g, 2 * (1 - r) / n + g**2 / (2 * n)
+    return _standardized_change((m1 - m2) / sd, 2 * (1 - r), n, vtype)
+
+
+def standardized_mean_change(
+    m1: ArrayLike,
+    m2: ArrayLike,
+    sd1: ArrayLike,
+    sd2: ArrayLike,
+    n: ArrayLike,
+    r: ArrayLike,
+    vtype: ChangeVarianceType = "LS",
+) -> tuple[FloatArray, FloatArray]:
+    r"""Standardized mean change with change-score standardization (metafor ``"SMCC"``).
+
+    The mean change is divided by the SD of the change scores, from the two SDs and the
+    correlation ``r`` of the paired measurements:
+
+    .. math::
+
+        s_D = \sqrt{s_1^2 + s_2^2 - 2 r s_1 s_2}, \quad d = \frac{\bar x_1 - \bar x_2}{s_D},
+        \quad g = J(n-1)\,d, \qquad
+        v_{LS} = \frac1n + \frac{g^2}{2n}, \qquad
+        v_{LS2} = J^2 \left(\frac1n + \frac{d^2}{2n}\right)
+
+    References
+    ----------
+    Gibbons, R. D., Hedeker, D. R., & Davis, J. M. (1993). Estimation of effect size from a
+    series of experiments involving paired comparisons. *Journal of Educational Statistics*,
+    18(3), 271-279. Viechtbauer, W. metafor ``escalc`` documentation, "Outcome Measures for
+    Individual Groups", measure ``"SMCC"``.
+    """
+    m1, m2, sd1, sd2, n, r = (np.asarray(a, dtype=float) for a in (m1, m2, sd1, sd2, n, r))
+    sd_change = np.sqrt(sd1**2 + sd2**2 - 2 * r * sd1 * sd2)
+    return _standardized_change((m1 - m2) / sd_change, 1.0, n, vtype)
+
+
+def _standardized_change(
+    d: FloatArray, scale: FloatArray | float, n: FloatArray, vtype: ChangeVarianceType
+) -> tuple[FloatArray, FloatArray]:
+    """Hedges' g = J(n - 1) d and its variance ``scale / n + (g or d)² / (2n)`` (LS, LS2)."""
+    correction = hedges_correction(n - 1)
+    g = correction * d
+    if vtype == "LS":
+        return g, scale / n + g**2 / (2 * n)
+    if vtype == "LS2":
+        return g, correction**2 * (scale / n + d**2 / (2 * n))
+    raise ValueError(f"unknown vtype {vtype!r}: LS or LS2")
 
 
 def sd_between_from_paired_se(se_difference: ArrayLike, n: ArrayLike, r: ArrayLike) -> FloatArray:

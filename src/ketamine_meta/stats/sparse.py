@@ -16,7 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ketamine_meta.stats.distributions import chi2_sf, norm_sf
-from ketamine_meta.stats.effect_sizes import log_odds_ratio, log_risk_ratio, risk_difference
+from ketamine_meta.stats.effect_sizes import (
+    log_odds_ratio,
+    log_risk_ratio,
+    peto_terms,
+    risk_difference,
+)
 from ketamine_meta.stats.model import critical_value
 
 SparseMeasure = Literal["OR", "RR", "RD"]
@@ -159,17 +164,14 @@ def peto(
     after myocardial infarction. *Progress in Cardiovascular Diseases*, 27(5), 335-371.
     metafor ``rma.peto``.
     """
-    a, b, c, d, n1, n2, n = _tables(events1, n1, events2, n2)
-    events, non_events = a + c, b + d
-    expected = events * n1 / n
-    v = events * non_events * (n1 / n) * (n2 / n) / (n - 1)
-    estimate = (a - expected).sum() / v.sum()
+    a, b, c, d, *_ = _tables(events1, n1, events2, n2)
+    deviation, v = peto_terms(a, b, c, d)
+    estimate = deviation.sum() / v.sum()
     informative = v > 0
     q = max(
         0.0,
         float(
-            np.sum((a - expected)[informative] ** 2 / v[informative])
-            - (a - expected).sum() ** 2 / v.sum()
+            np.sum(deviation[informative] ** 2 / v[informative]) - deviation.sum() ** 2 / v.sum()
         ),
     )
     return _result(estimate, np.sqrt(1 / v.sum()), q, informative.sum(), level, "OR", "Peto")
