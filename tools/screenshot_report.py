@@ -32,6 +32,15 @@ VIEWS = (
         "Certainty of the evidence",
     ),
     ("report_network_forest.png", "Network", "Figures", "nma_forest_smd_24h", ""),
+    ("report_network_graph.png", "Network", "Figures", "network_graph_smd_24h", ""),
+    (
+        "report_figure_response_forest.png",
+        "Response",
+        "Figures",
+        "forest_rr_response_24h_by_enantiomer",
+        "",
+    ),
+    ("report_figure_benchmark.png", "Efficacy", "Figures", "effect_size_benchmark", ""),
 )
 
 
