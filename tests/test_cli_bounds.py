@@ -110,7 +110,7 @@ def test_numeric_labels_and_names_are_copied_as_written(tmp_path, capsys):
     path = write(tmp_path, "net.csv", NMA_HEADER + "s1,02,01,0.4,0.1\ns2,03,01,0.3,0.1\n")
     status, out, _ = run(capsys, ["nma", "--input", path, "--reference", "01"])
     assert status == 0
-    assert [line.split(",")[0] for line in out.splitlines()[1:]] == ["02", "03"]
+    assert [line.split(",")[2] for line in out.splitlines()[1:]] == ["02", "03"]
 
 
 def test_pool_refuses_a_formula_analysis_name(tmp_path, capsys):

@@ -58,7 +58,9 @@ def test_every_estimator_transformation_and_measure_is_covered():
     }
     assert transforms == {"ztor", "ilogit", "ipft.hm", "exp"}
     measures = {s["cli_args"][1] for s in ESCALC}
-    assert measures == {"MD", "ROM", "COR", "ZCOR", "PR", "PLN", "PAS", "IRR"}
+    assert measures == {
+        *("MD", "ROM", "SMCC", "SMCR", "COR", "ZCOR", "PR", "PLN", "PAS", "IRR", "PETO")
+    }
 
 
 @pytest.mark.parametrize("scenario", POOLED, ids=[s["id"] for s in POOLED])

@@ -735,14 +735,55 @@ _add(
     "a connected network with a three-arm trial (passes)",
     nma(NMA_OK),
     0,
-    ["treatment,estimate,se,ci_low,ci_high,pi_low,pi_high,tau2", "\nB,", "\nC,"],
+    [
+        "part,reference,treatment,estimate,se,ci_low,ci_high,pi_low,pi_high,tau2,trials",
+        "\n1,A,B,",
+        "\n1,A,C,",
+    ],
 )
 _add(
     "nma_disconnected",
-    "a network in two pieces",
+    "a network in two pieces: each fitted on its own, and said so (passes)",
     nma(NMA_HEADER + "s1,B,A,0.4,0.1\ns2,D,C,0.3,0.1\n"),
+    0,
+    ["2 connected parts", "part 1: reference A; part 2: reference C", "\n2,C,D,0.3,"],
+)
+_add(
+    "nma_reference_in_no_trial",
+    "a disconnected network whose reference is in none of its trials",
+    nma(NMA_HEADER + "s1,B,A,0.4,0.1\ns2,D,C,0.3,0.1\n", reference="E"),
     2,
-    ["in.csv", "disconnected", "{A, B}", "{C, D}"],
+    ["reference 'E' is not a treatment", "A, B, C, D"],
+)
+_add(
+    "nma_arms_without_measure",
+    "arm-level input without its scale",
+    (
+        ["nma", "--input", "{tmp}/in.csv", "--reference", "A", "--arms"],
+        write("in.csv", "study,treatment,event,n\ns1,A,3,10\ns1,B,5,10\n"),
+    ),
+    2,
+    ["--arms needs --measure OR, RR or MD"],
+)
+_add(
+    "nma_arms_events_above_n",
+    "an arm with more events than participants",
+    (
+        ["nma", "--input", "{tmp}/in.csv", "--reference", "A", "--arms", "--measure", "OR"],
+        write("in.csv", "study,treatment,event,n\ns1,A,3,10\ns1,B,12,10\n"),
+    ),
+    2,
+    ["in.csv", "row 2", "column 'event'", "'12'", "a whole number from 0 to n"],
+)
+_add(
+    "nma_covariance_above_variance",
+    "a three-arm trial's covariance larger than one of its contrasts' variances",
+    nma(
+        "study,treat1,treat2,yi,vi,covi\ns1,B,A,0.4,0.1,\n"
+        "s2,B,A,0.5,0.09,0.05\ns2,C,A,0.9,0.04,0.05\n"
+    ),
+    2,
+    ["rows 2, 3", "'s2'", "covi must be positive and below every vi"],
 )
 _add(
     "nma_contradictory",

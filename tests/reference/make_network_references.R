@@ -23,6 +23,10 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
+# Treatments sorted by code point, as Python sorts them (a locale would put "rMAO-A" among
+# the R's).
+invisible(Sys.setlocale("LC_COLLATE", "C"))
+
 args <- commandArgs(trailingOnly = TRUE)
 out_path <- if (length(args) >= 1) args[[1]] else "tests/reference/network_reference.json"
 ctrl <- list(optimizer = "BFGS", reltol = 1e-15)
@@ -194,11 +198,105 @@ for (m in c("REML", "ML")) {
       hb_splits)
 }
 
+# --- The command line (`ketamine-meta nma`, tests/test_cli_network.py) ----------------------
+# Two data sets no other test uses, in the two forms users bring: arm-level rows (as
+# netmeta's pairwise() takes them) and each trial's m - 1 contrasts against its baseline arm
+# with their covariance (metafor's V). Every comparison with direct and indirect evidence
+# is node-split: those whose split design [X, split] has full column rank.
+
+splittable <- function(arms, treatments, reference) {
+  pairs <- list()
+  all_trt <- c(reference, treatments)
+  for (i in seq_along(all_trt)) for (j in seq_along(all_trt)) {
+    if (j <= i) next
+    first <- all_trt[min(i, j)]; second <- all_trt[max(i, j)]
+    direct <- intersect(arms$study[arms$trt == first], arms$study[arms$trt == second])
+    if (length(direct) == 0) next
+    rows <- list()
+    for (s in unique(arms$study)) {
+      a <- arms[arms$study == s, ]
+      base_trt <- if (s %in% direct) first else if (reference %in% a$trt) reference else a$trt[1]
+      others <- a$trt[a$trt != base_trt]
+      rows[[length(rows) + 1]] <- data.frame(study = s, treat1 = others, treat2 = base_trt)
+    }
+    dat <- do.call(rbind, rows)
+    X <- design_matrix(dat, treatments)
+    split <- as.numeric(dat$study %in% direct & dat$treat1 == second & dat$treat2 == first)
+    if (qr(cbind(X, split))$rank == ncol(X) + 1) pairs[[length(pairs) + 1]] <- c(first, second)
+  }
+  pairs
+}
+
+# BFGS at reltol 1e-15 stops where the restricted likelihood is flat to its own precision:
+# on dat.dogliotti2014 tau^2 = 0.02259416073 against the 0.02259416646 the Python side finds
+# as the root of the score, whose log-likelihood is the higher (by 1e-14). The effects then
+# differ by up to 5e-8, within the tests' 1e-6.
+
+cli_scenarios <- list()
+add_cli <- function(id, r_call, cli_args, input, arms, reference, method) {
+  treatments <- setdiff(sort(unique(arms$trt)), reference)
+  splits <- splittable(arms, treatments, reference)
+  cli_scenarios[[id]] <<- list(id = id, r_call = r_call, cli_args = cli_args, input = input,
+                               values = network_values(arms, reference, method, splits))
+}
+
+# Arm effects on the log odds scale, 1/2 added to every arm of a trial with an arm of no
+# events or only events (netmeta's pairwise(incr = 0.5)).
+log_odds_arms <- function(study, trt, events, n) {
+  extreme <- tapply(events == 0 | events == n, study, any)
+  cc <- ifelse(extreme[as.character(study)], 0.5, 0)
+  data.frame(study = as.character(study), trt = as.character(trt),
+             y = log((events + cc) / (n - events + cc)), v = 1 / (events + cc) + 1 / (n - events + cc))
+}
+
+# dat.dogliotti2014: 20 trials of antithrombotics in atrial fibrillation, strokes per arm.
+dog <- dat.dogliotti2014
+dog_arms <- log_odds_arms(dog$study, dog$treatment, dog$stroke, dog$total)
+for (m in c("REML", "ML")) {
+  add_cli(paste0("cli_dogliotti2014_arms_", tolower(m)),
+          sprintf(paste("rma.mv(yi, V, mods = ~ <treatments> - 1, random = ~ comp | study,",
+                        "rho = 1/2, method = \"%s\") on the log odds ratios of dat.dogliotti2014"), m),
+          c("--arms", "--measure", "OR", "--columns", "event=stroke,n=total",
+            "--reference", "Placebo/Control", "--method", m),
+          list(study = dog$study, treatment = dog$treatment, stroke = dog$stroke,
+               total = dog$total),
+          dog_arms, "Placebo/Control", m)
+}
+
+# dat.linde2015: 66 trials of antidepressants, responders per arm (wide: up to three arms);
+# arms without a response count are left out, and trials left with one arm.
+lin <- dat.linde2015
+long <- do.call(rbind, lapply(1:3, function(j) data.frame(
+  study = paste(lin$author, lin$year, lin$id), arm = j, trt = lin[[paste0("treatment", j)]],
+  resp = lin[[paste0("resp", j)]], n = lin[[paste0("n", j)]])))
+long <- long[long$trt != "" & !is.na(long$resp) & !is.na(long$n), ]
+long <- long[order(match(long$study, unique(paste(lin$author, lin$year, lin$id))), long$arm), ]
+long <- long[long$study %in% names(which(table(long$study) >= 2)), ]
+lin_arms <- log_odds_arms(long$study, long$trt, long$resp, long$n)
+add_cli("cli_linde2015_arms_reml",
+        paste("rma.mv(yi, V, mods = ~ <treatments> - 1, random = ~ comp | study, rho = 1/2,",
+              "method = \"REML\") on the log odds ratios of response of dat.linde2015"),
+        c("--arms", "--measure", "OR", "--columns", "event=resp", "--reference", "Placebo"),
+        list(study = long$study, treatment = long$trt, resp = long$resp, n = long$n),
+        lin_arms, "Placebo", "REML")
+# The same trials as each trial's contrasts against its first arm, with covi, the first
+# arm's variance: the covariance of two contrasts of a three-arm trial.
+basic <- do.call(rbind, lapply(unique(lin_arms$study), function(s) {
+  a <- lin_arms[lin_arms$study == s, ]
+  data.frame(study = s, treat1 = a$trt[-1], treat2 = a$trt[1], yi = a$y[-1] - a$y[1],
+             vi = a$v[-1] + a$v[1], covi = if (nrow(a) > 2) a$v[1] else NA)
+}))
+add_cli("cli_linde2015_contrasts_reml",
+        paste("the same model on dat.linde2015 given as m - 1 log odds ratios per trial against",
+              "its first arm, V with covi off the diagonal"),
+        c("--reference", "Placebo"), as.list(basic), lin_arms, "Placebo", "REML")
+
 doc <- list(
   generated_by = "tests/reference/make_network_references.R",
   r_version = R.version.string,
   metafor_version = as.character(packageVersion("metafor")),
-  scenarios = unname(scenarios)
+  scenarios = unname(scenarios),
+  cli_scenarios = unname(cli_scenarios)
 )
 writeLines(toJSON(doc, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"), out_path)
 cat(sprintf("wrote %d scenarios to %s\n", length(scenarios), out_path))

@@ -92,9 +92,10 @@ from ketamine_meta.stats.model import TESTS, ModelSpec
 from ketamine_meta.stats.network import (
     NETWORK_METHODS,
     NetworkError,
-    fit_network,
-    network_from_pairwise,
+    trials_from_arms,
+    trials_from_pairwise,
 )
+from ketamine_meta.stats.network_tables import ARM_COLUMNS, arm_effects, network_tables
 from ketamine_meta.stats.tau2 import ESTIMATORS
 from ketamine_meta.stats.transforms import BACK_TRANSFORMS, NEEDS_SIZES
 
@@ -358,17 +359,17 @@ METAFOR_NAMES = (
 )
 
 
-def _mapped(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
-    """The frame with the file's columns renamed to metafor's (``--ai tpos``, ``--columns``)."""
+def _mapped(
+    frame: pd.DataFrame, args: argparse.Namespace, names: tuple[str, ...] = METAFOR_NAMES
+) -> pd.DataFrame:
+    """The frame with the file's columns renamed to ``names`` (``--ai tpos``, ``--columns``)."""
     mapping: dict[str, str] = {}
     for pair in filter(None, (args.columns or "").split(",")):
         name, _, column = pair.partition("=")
-        if name.strip() not in METAFOR_NAMES or not column.strip():
-            raise UsageError(
-                f"--columns {pair!r}: give NAME=COLUMN with NAME one of {METAFOR_NAMES}"
-            )
+        if name.strip() not in names or not column.strip():
+            raise UsageError(f"--columns {pair!r}: give NAME=COLUMN with NAME one of {names}")
         mapping[name.strip()] = column.strip()
-    mapping |= {name: getattr(args, name) for name in METAFOR_NAMES if getattr(args, name)}
+    mapping |= {name: getattr(args, name) for name in names if getattr(args, name, None)}
     _require_columns(frame, list(mapping.values()), args.input)
     for name, column in mapping.items():
         others = [n for n, c in mapping.items() if c == column and n != name]
@@ -701,6 +702,9 @@ def _bayes_table(data: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
 
 NMA_COLUMNS = ["study", "treat1", "treat2", "yi", "vi"]
 NMA_NAMES = ("study", "treat1", "treat2")
+NMA_ARM_NAMES = ("study", "treatment")
+#: Every name a network's input columns can be mapped onto (``--columns NAME=COLUMN``).
+NMA_MAPPABLE = (*NMA_COLUMNS, "covi", *NMA_ARM_NAMES, "event", "n", "mean", "sd")
 
 
 #: Largest network fitted: published networks have tens of treatments, a hundred at most.
@@ -734,13 +738,70 @@ def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     _check_effect_bound(frame, path, "yi", yi)
     _check_variance_spread(vi, path, "vi")
     _check_variance_bounds(frame, path, "vi", vi)
-    return pd.DataFrame(
+    contrasts = pd.DataFrame(
         {
             "study": frame["study"].astype(str),
             "treat1": frame["treat1"].astype(str),
             "treat2": frame["treat2"].astype(str),
             "yi": yi,
             "vi": vi,
+        }
+    )
+    if "covi" in frame:
+        covi = _numeric(frame, "covi", path)
+        given = ~np.isnan(covi)
+        _refuse_cells(frame, path, "covi", given & ~(np.isfinite(covi) & (covi > 0)), POSITIVE)
+        contrasts["covi"] = covi
+    return contrasts
+
+
+POSITIVE = "a variance must be positive and finite"
+
+
+def _nma_arms(frame: pd.DataFrame, path: str, measure: str) -> pd.DataFrame:
+    """Arm-level rows, checked, as arm effects: ``study, treatment, effect, variance``.
+
+    On the scale of ``measure``, as netmeta's pairwise() pairs them (:func:`arm_effects`).
+    """
+    columns = [*NMA_ARM_NAMES, *ARM_COLUMNS[measure]]
+    _require_columns(frame, columns, path)
+    if frame.empty:
+        raise UsageError(f"{path}: no rows; a network needs arms")
+    if len(frame) > MAX_NETWORK_CONTRASTS:
+        raise UsageError(
+            f"{path}: row {MAX_NETWORK_CONTRASTS + 1}: more than {MAX_NETWORK_CONTRASTS} "
+            f"arms; a network is bounded to {MAX_NETWORK_CONTRASTS}"
+        )
+    for column in NMA_ARM_NAMES:
+        blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+        _refuse_cells(frame, path, column, blank, "a name is required")
+    _refuse_formulas(frame, path, list(NMA_ARM_NAMES))
+    _check_distinct(frame, path, ["treatment"], MAX_NETWORK_TREATMENTS, "treatment")
+    values = {c: _numeric(frame, c, path) for c in ARM_COLUMNS[measure]}
+    _check_finite(frame, values, path)
+    _refuse_cells(frame, path, "n", values["n"] < 1, "an arm needs at least 1 participant")
+    if measure == "MD":
+        _refuse_cells(frame, path, "sd", values["sd"] <= 0, "a standard deviation must be positive")
+    else:
+        events = values["event"]
+        bad = (events < 0) | (events > values["n"]) | (events != np.round(events))
+        _refuse_cells(frame, path, "event", bad, "events must be a whole number from 0 to n")
+    study = frame["study"].astype(str).to_numpy()
+    effect, variance = arm_effects(measure, study, values)
+    bad = ~(np.isfinite(effect) & np.isfinite(variance) & (variance > 0))
+    _refuse_cells(
+        frame,
+        path,
+        "event" if measure != "MD" else "n",
+        bad,
+        "the arm's effect is undefined (no events, or only events, under --add 0?)",
+    )
+    return pd.DataFrame(
+        {
+            "study": study,
+            "treatment": frame["treatment"].astype(str).to_numpy(),
+            "effect": effect,
+            "variance": variance,
         }
     )
 
@@ -762,28 +823,73 @@ def _check_distinct(
 
 
 def cmd_nma(args: argparse.Namespace) -> int:
-    """Random-effects network meta-analysis of pairwise contrasts."""
-    contrasts = _nma_contrasts(_read_csv(args.input, text_columns=NMA_NAMES), args.input)
-    # The network model has z intervals; the test only completes the specification.
+    """Random-effects network meta-analysis: every table of :func:`network_tables`.
+
+    Contrasts (``study, treat1, treat2, yi, vi``, and ``covi`` for a multi-arm trial's m - 1
+    contrasts) or, with ``--arms``, arm-level rows as netmeta's pairwise() takes them. A
+    network of several connected parts is fitted part by part, and says so.
+    """
+    if args.arms and args.measure is None:
+        raise UsageError("--arms needs --measure OR, RR or MD (the scale of the arm effects)")
+    if args.measure is not None and not args.arms:
+        raise UsageError(f"--measure {args.measure}: only arm-level input (--arms) takes it")
+    names = (*NMA_ARM_NAMES, "treat1", "treat2") if args.arms else NMA_NAMES
+    frame = _mapped(_read_csv(args.input, text_columns=names), args, NMA_MAPPABLE)
+    if args.arms:
+        arms = _nma_arms(frame, args.input, args.measure)
+        studies = arms["study"]
+        trials = _network_input(lambda: trials_from_arms(arms), studies, args.input)
+    else:
+        contrasts = _nma_contrasts(frame, args.input)
+        studies = contrasts["study"]
+        trials = _network_input(lambda: trials_from_pairwise(contrasts), studies, args.input)
     model = _model(args.method, "z", args.level)
-    try:
-        fit = fit_network(
-            network_from_pairwise(contrasts, args.reference), model.method, model.level
+    tables = _network_input(
+        lambda: network_tables(
+            trials, args.reference, model.method, model.level, args.small_values
+        ),
+        studies,
+        args.input,
+    )
+    parts = tables.effects["part"].nunique()
+    if parts > 1:
+        listed = "; ".join(
+            f"part {p}: reference {r}"
+            for p, r in tables.effects.groupby("part")["reference"].first().items()
         )
+        print(
+            f"ketamine-meta nma: the network has {parts} connected parts, fitted one by one "
+            f"({listed}); nothing compares treatments of different parts",
+            file=sys.stderr,
+        )
+    if args.output_dir is None:
+        _write(_formatted(tables.effects, args.format), args.output)
+        return 0
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "json" if args.format == "json" else "csv"
+    for name, table in tables.frames().items():
+        (out / f"{name}.{suffix}").write_text(_formatted(table, args.format), encoding="utf-8")
+    print(f"wrote {', '.join(f'{n}.{suffix}' for n in tables.frames())} to {out}")
+    return 0
+
+
+def _formatted(table: pd.DataFrame, format_: str) -> str:
+    if format_ == "json":
+        return table.to_json(orient="records", indent=2, double_precision=15) + "\n"
+    return to_csv_text(table)
+
+
+def _network_input(build, studies: pd.Series, path: str):
+    """``build()``, with a :class:`NetworkError` refused in one line naming its rows."""
+    try:
+        return build()
     except NetworkError as exc:
         if exc.study is None:
-            raise UsageError(f"{args.input}: {exc}") from None
-        rows = np.flatnonzero(contrasts["study"] == exc.study) + 1
+            raise UsageError(f"{path}: {exc}") from None
+        rows = np.flatnonzero(studies.to_numpy() == exc.study) + 1
         listed = ("row " if len(rows) == 1 else "rows ") + ", ".join(str(r) for r in rows)
-        raise UsageError(
-            f"{args.input}: {listed}, column 'study', value '{exc.study}': {exc}"
-        ) from None
-    table = fit.effects
-    if args.format == "json":
-        _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
-    else:
-        _write(to_csv_text(table), args.output)
-    return 0
+        raise UsageError(f"{path}: {listed}, column 'study', value '{exc.study}': {exc}") from None
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -1161,23 +1267,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "nma",
-        help="random-effects network meta-analysis of pairwise contrasts",
-        description="One row per pairwise contrast: study, treat1, treat2, yi (treat1 minus "
-        f"treat2), vi; at most {MAX_NETWORK_TREATMENTS} treatments and "
-        f"{MAX_NETWORK_CONTRASTS} contrasts. A multi-arm trial gives all its pairs; its arm "
-        "variances are back-calculated (v_A = (v_AB + v_AC - v_BC) / 2). Consistency model "
-        "with one tau^2 (metafor: rma.mv(yi, V, mods = ~ treatments - 1, random = ~ comp | study, "
-        "rho = 1/2)); z confidence and prediction intervals. Output: each treatment minus "
-        "the reference.",
+        help="random-effects network meta-analysis: effects, league table, P-scores, Q split, "
+        "node-splitting, direct evidence",
+        description="Contrasts, one row per pairwise contrast: study, treat1, treat2, yi "
+        "(treat1 minus treat2), vi. A multi-arm trial gives all its pairs (netmeta's form; its "
+        "arm variances are back-calculated, v_A = (v_AB + v_AC - v_BC) / 2), or its m - 1 "
+        "contrasts against one arm with their covariance in covi (metafor's V: that arm's "
+        "variance). With --arms, one row per arm: study, treatment and, for --measure OR or "
+        "RR, event and n, for MD, mean, sd and n (netmeta's pairwise(); 1/2 added to every "
+        "arm of a trial with an arm of no events or only events). Own column names: "
+        "--columns NAME=COLUMN,... At most "
+        f"{MAX_NETWORK_TREATMENTS} treatments and {MAX_NETWORK_CONTRASTS} rows. Consistency "
+        "model with one tau^2 (metafor: rma.mv(yi, V, mods = ~ treatments - 1, random = ~ comp "
+        "| study, rho = 1/2)), REML by default; z confidence and prediction intervals. A "
+        "network of several connected parts is fitted part by part, each against the "
+        "reference where it holds it, else its first treatment. Output: each treatment minus "
+        "the reference; with --output-dir, also the league table (row minus column), P-scores "
+        "(per part), Q within and between designs, node-splitting of every comparison with "
+        "direct and indirect evidence, and the share of direct evidence.",
     )
     p.add_argument("--input", required=True, help="CSV file, or - for standard input")
     p.add_argument("--reference", required=True, help="treatment the others are compared with")
     p.add_argument(
-        "--method", default="REML", choices=list(NETWORK_METHODS), help="tau^2 estimator"
+        "--method",
+        default="REML",
+        choices=list(NETWORK_METHODS),
+        help="tau^2 estimator (default REML)",
     )
     p.add_argument("--level", default=0.95, type=_decimal, help="confidence level (default 0.95)")
+    p.add_argument("--arms", action="store_true", help="arm-level input (see above)")
+    p.add_argument(
+        "--measure",
+        choices=sorted(ARM_COLUMNS),
+        help="scale of arm-level input: log odds ratio, log risk ratio, mean difference",
+    )
+    p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. event=resp)")
+    p.add_argument(
+        "--small-values",
+        default="undesirable",
+        choices=["undesirable", "desirable"],
+        help="which end of the scale is better, for the P-scores (netmeta's small.values; "
+        "default undesirable: larger effects better)",
+    )
     p.add_argument("--format", default="csv", choices=["csv", "json"])
-    p.add_argument("--output", help="write here instead of standard output")
+    p.add_argument("--output", help="write the effects here instead of standard output")
+    p.add_argument(
+        "--output-dir",
+        help="write every table here: effects, league, pscores, heterogeneity, node_split, "
+        "direct_share (.csv or .json)",
+    )
     p.set_defaults(func=cmd_nma)
 
     p = sub.add_parser(

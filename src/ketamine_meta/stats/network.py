@@ -258,7 +258,8 @@ def _trial_from_pairwise(
         ]
         raise NetworkError(
             f"study {study!r}: a trial of {m} arms needs all {m * (m - 1) // 2} pairwise "
-            f"contrasts to back-calculate its arm variances; missing {', '.join(missing)}",
+            f"contrasts to back-calculate its arm variances; missing {', '.join(missing)} (or "
+            f"give its {m - 1} contrasts against one arm with their covariance, covi)",
             study=study,
         )
     index = {t: i for i, t in enumerate(treatments)}
@@ -292,32 +293,88 @@ def _trial_from_pairwise(
     return TrialArms(study, tuple(treatments), tuple(effects), tuple(variances))
 
 
-def network_from_pairwise(contrasts: pd.DataFrame, reference: str) -> Network:
-    """A network from pairwise contrasts: columns ``study, treat1, treat2, yi, vi``.
+def _trial_from_basic_contrasts(study: str, rows: pd.DataFrame) -> TrialArms:
+    """Arms of a multi-arm trial from its m - 1 contrasts against one shared arm.
 
-    ``yi`` is treat1 minus treat2 and ``vi`` its sampling variance.
+    ``covi`` is the covariance of two of its contrasts: the shared arm's variance, the
+    off-diagonal of metafor's V. Each other arm's variance is ``vi - covi``.
+    """
+    base = rows["treat2"].iloc[0]
+    cov = rows["covi"].to_numpy(float)
+    if not (np.isfinite(cov).all() and np.ptp(cov) <= CONSISTENCY_TOLERANCE * abs(cov[0])):
+        raise NetworkError(
+            f"study {study!r}: its contrasts against {base!r} need one covariance (covi, the "
+            f"variance of the {base!r} arm) on every row, the same on each",
+            study=study,
+        )
+    others = rows["vi"].to_numpy(float) - cov[0]
+    if cov[0] <= 0 or (others <= 0).any():
+        raise NetworkError(
+            f"study {study!r}: covi must be positive and below every vi of the trial (it is "
+            "the shared arm's part of each contrast's variance)",
+            study=study,
+        )
+    return TrialArms(
+        study,
+        (base, *rows["treat1"]),
+        (0.0, *rows["yi"].to_numpy(float)),
+        (float(cov[0]), *others),
+    )
+
+
+def _is_basic_form(rows: pd.DataFrame) -> bool:
+    """Whether a trial gives its m - 1 contrasts against one arm, with their covariance."""
+    shared = rows["treat2"].to_numpy()
+    return (
+        "covi" in rows
+        and len(rows) > 1
+        and (shared == shared[0]).all()
+        and rows["treat1"].nunique() == len(rows)
+        and rows["covi"].notna().any()
+    )
+
+
+def trials_from_pairwise(contrasts: pd.DataFrame) -> tuple[TrialArms, ...]:
+    """The trials of pairwise contrasts: columns ``study, treat1, treat2, yi, vi``.
+
+    ``yi`` is treat1 minus treat2 and ``vi`` its sampling variance. A multi-arm trial gives
+    all m(m - 1)/2 pairs (netmeta's form), or its m - 1 contrasts against one arm with their
+    covariance in a column ``covi`` (metafor's V: the shared arm's variance).
 
     Raises
     ------
     NetworkError
-        For a non-finite yi, a non-positive vi, an incomplete or contradictory multi-arm
-        trial, an unknown reference or a disconnected network (its components named).
+        For a non-finite yi, a non-positive vi, or an incomplete or contradictory multi-arm
+        trial.
     """
     _check_pairwise_columns(contrasts["yi"].to_numpy(float), contrasts["vi"].to_numpy(float))
-    trials = tuple(
-        _trial_from_pairwise(str(study), rows)
+    return tuple(
+        _trial_from_basic_contrasts(str(study), rows)
+        if _is_basic_form(rows)
+        else _trial_from_pairwise(str(study), rows)
         for study, rows in contrasts.groupby("study", sort=False)
     )
-    return _checked(Network(trials, reference))
 
 
-def network_from_arms(arms: pd.DataFrame, reference: str) -> Network:
-    """A network from arm-level effects: columns ``study, treatment, effect, variance``.
+def network_from_pairwise(contrasts: pd.DataFrame, reference: str) -> Network:
+    """A network from pairwise contrasts (:func:`trials_from_pairwise`).
+
+    Raises
+    ------
+    NetworkError
+        As :func:`trials_from_pairwise`, and for an unknown reference or a disconnected
+        network (its components named).
+    """
+    return _checked(Network(trials_from_pairwise(contrasts), reference))
+
+
+def trials_from_arms(arms: pd.DataFrame) -> tuple[TrialArms, ...]:
+    """The trials of arm-level effects: columns ``study, treatment, effect, variance``.
 
     ``effect`` is an arm's outcome on any scale whose differences are the contrasts (a mean,
     a log odds), ``variance`` its sampling variance.
     """
-    trials = tuple(
+    return tuple(
         TrialArms(
             str(study),
             tuple(rows["treatment"].astype(str)),
@@ -326,7 +383,32 @@ def network_from_arms(arms: pd.DataFrame, reference: str) -> Network:
         )
         for study, rows in arms.groupby("study", sort=False)
     )
-    return _checked(Network(trials, reference))
+
+
+def network_from_arms(arms: pd.DataFrame, reference: str) -> Network:
+    """A network from arm-level effects (:func:`trials_from_arms`)."""
+    return _checked(Network(trials_from_arms(arms), reference))
+
+
+def network_parts(trials: Sequence[TrialArms], reference: str) -> list[Network]:
+    """The connected parts of the trials, largest first, each a network of its own.
+
+    A part's reference is ``reference`` where the part holds it, else its first treatment
+    in sorted order.
+
+    Raises
+    ------
+    NetworkError
+        If ``reference`` is in no trial, or a trial repeats a treatment or has one arm.
+    """
+    parts = []
+    for treatments in connected_components(trials):
+        members = tuple(t for t in trials if t.treatments[0] in treatments)
+        part_reference = reference if reference in treatments else treatments[0]
+        parts.append(Network(members, part_reference))
+    if not any(part.reference == reference for part in parts):
+        _checked(Network(tuple(trials), reference))
+    return [_checked(part) for part in parts]
 
 
 def connected_components(trials: Sequence[TrialArms]) -> list[list[str]]:
