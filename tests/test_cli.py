@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from pybtex.database import parse_string
 
 from conftest import REPO
 from ketamine_meta.cli.commands import main
@@ -156,15 +157,32 @@ def test_escalc_refuses_impossible_counts(tmp_path, capsys):
     )
 
 
-def test_cite_writes_one_bibtex_entry_per_source(capsys):
-    sources = pd.read_csv(REPO / "data/raw/sources.csv")
-    assert main(["cite", "--package", str(REPO / "data/raw")]) == 0
-    text = capsys.readouterr().out
-    keys = re.findall(r"^@misc\{([a-z0-9_]+),$", text, re.M)
-    assert keys == sources["source_id"].tolist()
-    assert text.count("  doi = {") == sources["doi"].notna().sum()
-    first = sources.iloc[0]
-    assert f"  url = {{{first['url']}}}" in text
+def test_cite_writes_the_works_behind_analysed_numbers_and_all_with_all(capsys):
+    package = REPO / "data/raw"
+    sources = pd.read_csv(package / "sources.csv")
+    cited = set()
+    for table in package.glob("*.csv"):
+        frame = pd.read_csv(table, dtype=str)
+        if table.name != "sources.csv" and "source_id" in frame:
+            cited |= set(frame["source_id"].dropna())
+    for argv, expected in (([], cited), (["--all"], set(sources["source_id"]))):
+        assert main(["cite", "--package", str(package), *argv]) == 0
+        entries = parse_string(capsys.readouterr().out, "bibtex").entries
+        listed = [
+            i.replace("\\_", "_") for e in entries.values() for i in e.fields["sources"].split(", ")
+        ]
+        assert sorted(listed) == sorted(expected)
+    # Every field the citation gives, e.g. the first trial's report.
+    fava = entries["fava2020double"]
+    assert [str(p) for p in fava.persons["author"]] == ["Fava, M.", "others"]
+    assert {k: fava.fields[k] for k in ("journal", "year", "volume", "number", "pages")} == {
+        "journal": "Mol Psychiatry",
+        "year": "2020",
+        "volume": "25",
+        "number": "7",
+        "pages": "1592--1603",
+    }
+    assert fava.fields["doi"] == "10.1038/s41380-018-0256-5"
 
 
 def test_version(capsys):

@@ -42,7 +42,7 @@ from ketamine_meta.cli.pool_options import (
     omit_missing,
     regression_table,
 )
-from ketamine_meta.evidence.citations import bibtex
+from ketamine_meta.evidence.citations import bibtex, works
 from ketamine_meta.evidence.completeness import completeness_warnings
 from ketamine_meta.evidence.datapackage import (
     DataPackageError,
@@ -1064,8 +1064,9 @@ def _model(method: str, test: str, level: float) -> ModelSpec:
 
 
 def cmd_cite(args: argparse.Namespace) -> int:
-    """Print (or write) BibTeX for every row of the package's sources.csv."""
-    path = str(Path(args.package) / "sources.csv")
+    """Print (or write) BibTeX of the works behind the package's numbers (all with ``--all``)."""
+    package = Path(args.package)
+    path = str(package / "sources.csv")
     sources = _read_csv(path)
     _require_columns(sources, ["source_id", "citation", "url", "doi"], args.package)
     # The package's own rules for what BibTeX is built from: a key it can hold, no gaps.
@@ -1074,8 +1075,22 @@ def cmd_cite(args: argparse.Namespace) -> int:
     _refuse_cells(sources, path, "source_id", not_key, "a key is lower-case letters, digits, _")
     for column in ("citation", "url"):
         _refuse_cells(sources, path, column, sources[column].isna(), "a value is required")
-    _write(bibtex(sources), args.output)
+    if not args.all:
+        sources = sources[sources["source_id"].isin(_cited_source_ids(package))]
+    _write(bibtex(works(sources)), args.output)
     return 0
+
+
+def _cited_source_ids(package: Path) -> set[str]:
+    """The source ids that a row of one of the package's tables (not sources.csv) names."""
+    cited: set[str] = set()
+    for table in sorted(package.glob("*.csv")):
+        if table.name == "sources.csv":
+            continue
+        frame = _read_csv(str(table))
+        if "source_id" in frame:
+            cited |= set(frame["source_id"].dropna().astype(str))
+    return cited
 
 
 def _write(text: str, output: str | None) -> None:
@@ -1371,9 +1386,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write IPD (time, event) here instead of standard output")
     p.set_defaults(func=cmd_reconstruct_km)
 
-    p = sub.add_parser("cite", help="BibTeX of every source the data package's numbers came from")
+    p = sub.add_parser(
+        "cite",
+        help="BibTeX of the works the data package's numbers came from",
+        description="One entry per distinct work (sources sharing a DOI, or a citation, are "
+        "one work), with author, title, journal, year, volume, number, pages, DOI and URL "
+        "where the recorded citation gives them, and the source ids it stands for. By "
+        "default only the works whose sources a row of the package's tables names.",
+    )
     p.add_argument(
         "--package", default="data/raw", help="data package directory (default data/raw)"
+    )
+    p.add_argument(
+        "--all", action="store_true", help="every source of sources.csv, cited by a row or not"
     )
     p.add_argument("--output", help="write here instead of standard output")
     p.set_defaults(func=cmd_cite)

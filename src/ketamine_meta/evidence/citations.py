@@ -1,39 +1,171 @@
-"""BibTeX of the data package's sources (``ketamine-meta cite``).
+"""BibTeX of the works behind the data package's sources (``ketamine-meta cite``).
 
-Every document a number was read from can then be cited.
+Every document a number was read from can then be cited: one entry per distinct work, its
+fields read from the citation recorded when the source was opened, written by pybtex.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import unicodedata
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pandas as pd
+from pybtex.database import BibliographyData, Entry, Person
+from pybtex.database.output.bibtex import Writer
 
-#: Characters that BibTeX treats specially, escaped in field values.
-_ESCAPES = str.maketrans({"{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_"})
+#: A surname and its initials, as the citations write authors: "Fava M", "Su TP",
+#: "McCullumsmith CB", "van den Berg JF".
+_AUTHOR = r"[A-Za-z][\w'\u2019-]*(?: [\w'\u2019-]+)*? [A-Z]{1,4}"
+_AUTHORS = re.compile(rf"^(?P<authors>{_AUTHOR}(?:, {_AUTHOR})*(?:,? et al)?)\.\s+(?P<rest>.+)$")
+#: ". Journal Abbrev 2020" closing a title: the journal's words, then the year.
+_JOURNAL_YEAR = re.compile(
+    r"[.?!]\s+(?P<journal>[A-Z][A-Za-z&'\- ]*?[A-Za-z])\.? (?P<year>(?:19|20)\d\d)\b(?P<tail>.*)$"
+)
+#: ";25(7):1592-1603" after the year: volume, issue and pages (or an article number).
+_VOLUME = re.compile(
+    r"^;(?P<volume>\d+)(?:\((?P<number>[^)]+)\))?(?::(?P<pages>[A-Za-z]?\d+(?:-[A-Za-z]?\d+)?)\b)?"
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+#: Fields of an entry in the order BibTeX styles list them; ``sources`` names the rows of
+#: sources.csv the work stands for.
+FIELD_ORDER = ("title", "journal", "year", "volume", "number", "pages", "doi", "url", "sources")
 
 
-def bibtex(sources: pd.DataFrame) -> str:
-    """One ``@misc`` entry per row of ``sources.csv``, keyed by ``source_id``.
+def citation_fields(citation: str) -> tuple[list[str], dict[str, str]]:
+    """Authors and bibliographic fields read from a source's citation as it was recorded.
 
-    ``title`` is the row's citation (authors, year, title, journal as extracted), ``url`` the
-    address it was read at and ``doi`` its DOI where there is one; entries are in the table's
-    order, so the output is byte-stable.
+    A citation written as "Authors. Title. Journal Year;Volume(Issue):Pages ..." gives
+    authors ("Surname, I." and "others" for "et al"), ``title``, ``journal``, ``year``,
+    ``volume``, ``number`` and ``pages``; any other gives no authors and only its year, the
+    whole citation being its title. Nothing is looked up: a field the citation does not
+    write is left out.
     """
-    entries = []
+    found = _AUTHORS.match(citation)
+    journal = _JOURNAL_YEAR.search(found["rest"]) if found else None
+    if not (found and journal):
+        year = _YEAR.search(citation)
+        return [], {"title": citation, **({"year": year.group()} if year else {})}
+    fields = {
+        "title": found["rest"][: journal.start()].strip(),
+        "journal": journal["journal"],
+        "year": journal["year"],
+    }
+    volume = _VOLUME.match(journal["tail"])
+    if volume:
+        fields |= {k: v for k, v in volume.groupdict().items() if v}
+        if "pages" in fields:
+            fields["pages"] = fields["pages"].replace("-", "--")
+    names = found["authors"].removesuffix(" et al").removesuffix(",").split(", ")
+    authors = [_bibtex_name(name) for name in names]
+    if found["authors"].endswith("et al"):
+        authors.append("others")
+    return authors, fields
+
+
+def _bibtex_name(name: str) -> str:
+    """BibTeX's "Su, T. P." for the citations' "Su TP"."""
+    surname, initials = name.rsplit(" ", 1)
+    return f"{surname}, {' '.join(f'{letter}.' for letter in initials)}"
+
+
+@dataclass
+class Work:
+    """One cited work: the sources (rows of sources.csv) that are copies or parts of it."""
+
+    key: str
+    entry_type: str
+    authors: list[str]
+    fields: dict[str, str]
+    source_ids: list[str] = field(default_factory=list)
+
+
+def works(sources: pd.DataFrame) -> list[Work]:
+    """The distinct works of ``sources``, in the order of their first source.
+
+    Sources with one DOI are one work (the rows read from the Cochrane review's tables are
+    one review); without a DOI, sources whose citations give the same first author, year and
+    title are one. A work's fields are those of its most completely written citation, its
+    URL that of its first source.
+    """
+    grouped: dict[tuple, list] = {}
     for row in sources.itertuples(index=False):
-        fields = [("title", row.citation), ("url", row.url)]
-        if isinstance(row.doi, str) and row.doi:
-            fields.append(("doi", row.doi))
-        body = ",\n".join(f"  {name} = {{{_escape(name, value)}}}" for name, value in fields)
-        entries.append(f"@misc{{{row.source_id},\n{body}\n}}\n")
-    return "\n".join(entries)
+        authors, fields = citation_fields(str(row.citation))
+        doi = row.doi if isinstance(row.doi, str) and row.doi else None
+        if doi:
+            group: tuple = ("doi", doi.lower())
+        elif authors:
+            group = ("citation", authors[0], fields["year"], fields["title"].lower())
+        else:
+            group = ("source", row.source_id)
+        grouped.setdefault(group, []).append((row, authors, fields, doi))
+    out, keys = [], set()
+    for members in grouped.values():
+        first = members[0][0]
+        _, authors, fields, doi = max(members, key=lambda m: (bool(m[1]), len(m[2])))
+        url = min(members, key=lambda m: _kind_rank(getattr(m[0], "source_kind", None)))[0].url
+        fields = {**fields, "url": url, **({"doi": doi} if doi else {})}
+        key = _key(authors, fields) if authors else str(first.source_id)
+        while key in keys:
+            key = _next_key(key)
+        keys.add(key)
+        entry_type = "article" if "journal" in fields else "misc"
+        out.append(Work(key, entry_type, authors, fields, [str(m[0].source_id) for m in members]))
+    return out
 
 
-def _escape(name: str, value: str) -> str:
-    # URLs and DOIs are verbatim in BibTeX's url/doi fields (the url package reads them raw).
-    return value if name in ("url", "doi") else str(value).translate(_ESCAPES)
+def _kind_rank(kind: object) -> int:
+    return SOURCE_KINDS.index(kind) if kind in SOURCE_KINDS else len(SOURCE_KINDS)
+
+
+def _protected(title: str) -> str:
+    """The title with each word that has a capital after its first letter braced.
+
+    "{(TRD)}", "{N-methyl-D-aspartate}": a style that lower-cases titles keeps them.
+    """
+    return re.sub(r"\S*[A-Za-z0-9]\S*?[A-Z]\S*", lambda m: "{" + m.group() + "}", title)
+
+
+def _key(authors: list[str], fields: dict[str, str]) -> str:
+    """``fava2020double``: first author's surname, year, first long word of the title."""
+    surname = authors[0].split(",")[0]
+    words = [w for w in re.findall(r"[A-Za-z]+", fields.get("title", "")) if len(w) > 3]
+    text = f"{surname}{fields.get('year', '')}{words[0] if words else ''}"
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", text).lower())
+
+
+def _next_key(key: str) -> str:
+    """A second work with the same key gets ``a``, a third ``b``, and so on."""
+    if len(key) > 1 and key[-1].isalpha() and key[-2].isdigit():
+        return key[:-1] + chr(ord(key[-1]) + 1)
+    return key + "a"
+
+
+class _Writer(Writer):
+    """pybtex's BibTeX writer, with URLs and DOIs verbatim (the url package reads them raw)."""
+
+    def _write_field(self, stream, type, value):
+        if type in ("url", "doi"):
+            stream.write(f",\n    {type} = {self.quote(value)}")
+        else:
+            super()._write_field(stream, type, value)
+
+
+def bibtex(works_: list[Work]) -> str:
+    """BibTeX of ``works_``, written by pybtex, each entry naming the sources it stands for."""
+    data = BibliographyData()
+    for work in works_:
+        fields = {**work.fields, "sources": ", ".join(work.source_ids)}
+        if work.entry_type == "article":
+            fields["title"] = _protected(fields["title"])
+        ordered = [(name, fields[name]) for name in FIELD_ORDER if name in fields]
+        persons = {"author": [Person(a) for a in work.authors]} if work.authors else {}
+        data.add_entry(work.key, Entry(work.entry_type, fields=ordered, persons=persons))
+    stream = io.StringIO()
+    _Writer(encoding="UTF-8").write_stream(data, stream)
+    return stream.getvalue().lstrip("\n")
 
 
 #: Kinds of source document, from the strongest to the weakest copy of a trial's numbers.
