@@ -45,7 +45,28 @@ def test_bioavailability_is_the_median_over_cohorts():
     assert (racemic_in["low"], racemic_in["high"]) == (0.25, 0.5)
     assert (racemic_in["sources"], racemic_in["cohorts"]) == (2, 2)
     assert racemic_in["equivalent_dose_mg"] == pytest.approx(35 / 0.375)
+    # Its range: the highest bioavailability gives the lowest dose.
+    assert (racemic_in["equivalent_dose_low_mg"], racemic_in["equivalent_dose_high_mg"]) == (
+        pytest.approx(70.0),
+        pytest.approx(140.0),
+    )
     assert table.loc[("IV", "racemic"), "equivalent_dose_mg"] == 35
+
+
+def test_arm_doses_are_in_mg_for_the_body_weight():
+    arms = pd.DataFrame(
+        {
+            "study_id": ["a", "a", "b", "c"],
+            "arm_id": ["a1", "a2", "b1", "c1"],
+            "route": ["IV", "IV", "IN", "IN"],
+            "drug": ["racemic_ketamine", "saline", "racemic_ketamine", "racemic_ketamine"],
+            "dose": [0.5, None, 50.0, None],
+            "dose_unit": ["mg_per_kg", None, "mg", None],
+        }
+    )
+    table = dose.arm_doses(arms, "racemic_ketamine", body_weight_kg=70)
+    assert table.columns.tolist() == dose.ARM_DOSE_COLUMNS
+    assert table[["arm_id", "dose_mg"]].values.tolist() == [["a1", 35.0], ["b1", 50.0]]
 
 
 def test_a_named_cohort_counts_once_across_sources():

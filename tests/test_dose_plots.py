@@ -52,33 +52,27 @@ def test_dose_response_plot_places_each_comparison_by_route():
     np.testing.assert_allclose(fitted.get_ydata(), LINE["estimate"])
 
 
-def test_bioavailability_plot_bars_are_the_dose_equal_to_35_mg_iv():
+def test_bioavailability_plot_bars_are_the_dose_equal_to_the_reference_iv_dose():
     routes = pd.DataFrame(
         {
             "route": ["IN", "IV", "XX"],
-            "bioavailability": [0.5, 1.0, 0.1],
-            "low": [0.25, 1.0, 0.1],
-            "high": [0.5, 1.0, 0.1],
+            "equivalent_dose_mg": [70.0, 35.0, 350.0],
+            "equivalent_dose_low_mg": [70.0, 35.0, 350.0],
+            "equivalent_dose_high_mg": [140.0, 35.0, 350.0],
         }
     )
-    trials = pd.DataFrame(
-        {
-            "route": ["IN", "IN", "IV", "XX"],
-            "dose_mg_70kg": [56.0, 84.0, 35.0, 10.0],
-            "iv_equivalent_mg_70kg": [28.0, 42.0, 35.0, 1.0],
-            "label": ["a", "b", "c", "d"],
-        }
-    )
-    ax = bioavailability_plot(routes, trials).axes[0]
+    arms = pd.DataFrame({"route": ["IN", "IN", "IV", "XX"], "dose_mg": [56.0, 84.0, 35.0, 10.0]})
+    ax = bioavailability_plot(routes, arms, reference_mg=35, body_weight_kg=70).axes[0]
     # Routes in their fixed order; one not in the order is left out.
     assert [t.get_text() for t in ax.get_xticklabels()] == [ROUTE_NAMES["IV"], ROUTE_NAMES["IN"]]
     assert [p.get_height() for p in ax.patches] == pytest.approx([70.0, 35.0])
-    # The IN range (25-50%) as a line from 35/0.5 to 35/0.25 mg; IV has no spread.
+    # The IN range as a line from 70 to 140 mg; IV has no spread.
     (spread,) = ax.lines
     assert list(spread.get_ydata()) == pytest.approx([70.0, 140.0])
     offsets = np.vstack([c.get_offsets() for c in ax.collections])
     assert sorted(offsets[:, 1]) == [35.0, 56.0, 84.0]
     assert ax.get_ylabel() == "Dose for a 70 kg adult (mg)"
+    assert ax.get_title().startswith("Bars: dose equivalent to 35 mg IV (0.5 mg/kg)")
 
 
 def test_cost_per_responder_plot_sorts_routes_by_cost():

@@ -12,6 +12,11 @@ DOSE = OUTPUTS.register(
             "bioavailability and the IV-equivalent dose per route and enantiomer, pooled over "
             "cohorts",
         ),
+        "arm_doses": Table(
+            "racemic_arm_doses",
+            "racemic_arm_doses",
+            "each racemic ketamine arm's dose in mg for the configured body weight",
+        ),
         "by_comparison": Table(
             "iv_equivalent_dose_by_comparison",
             "iv_equivalent_dose_by_comparison",
@@ -59,7 +64,7 @@ rule dose_tables:
     """IV-equivalent doses by route and per comparison, the dose-response meta-regression of
     the primary analysis with its line, and the cost per responder."""
     input:
-        validated=validated_tables("bioavailability"),
+        validated=validated_tables("bioavailability", "arms"),
         by_study=EFFICACY.table("by_study").path,
         rates=RESPONSE.table("rates").path,
     output:
@@ -80,7 +85,6 @@ rule dose_figures:
     """Bioavailability by route, dose-response and cost per responder, from the dose tables."""
     input:
         **DOSE.table_paths(),
-        validated=validated_tables("arms"),
     output:
         **figure_outputs_of(DOSE),
     log:

@@ -1,6 +1,7 @@
 """Snakemake entry: every dose table (rule dose_tables)."""
 
 from ketamine_meta.analyses.dose import (
+    arm_doses,
     bioavailability_by_route,
     cost_per_responder,
     dose_response,
@@ -16,12 +17,14 @@ output = snakemake.output
 pooling = Pooling.from_config(snakemake.params.pooling)
 dose = snakemake.params.dose
 bioavailability = read_validated_table(validated_path(snakemake.input.validated, "bioavailability"))
+arms = read_validated_table(validated_path(snakemake.input.validated, "arms"))
 by_route = bioavailability_by_route(bioavailability, dose["reference_iv_mg"])
 by_comparison = iv_equivalent_doses(
     read_validated_table(snakemake.input.by_study), by_route, dose["body_weight_kg"]
 )
 coefficients, line = dose_response(by_comparison, pooling)
 write_table(output.by_route, by_route)
+write_table(output.arm_doses, arm_doses(arms, "racemic_ketamine", dose["body_weight_kg"]))
 write_table(output.by_comparison, by_comparison)
 write_table(output.dose_response, coefficients)
 write_table(output.dose_response_line, line)

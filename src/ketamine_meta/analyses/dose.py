@@ -23,8 +23,9 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
     a source reporting several rows (formulations, doses) counts once, and so do two sources
     reporting one cohort (``cohort``; empty: the source is its own cohort). The IV reference
     is 100% by definition; ``low`` and ``high`` span every point estimate and reported range.
-    ``sources`` counts sources, ``cohorts`` the participant cohorts behind them. Routes without
-    a point estimate get none.
+    ``sources`` counts sources, ``cohorts`` the participant cohorts behind them;
+    ``equivalent_dose_mg`` is ``reference_mg / bioavailability``, and its low and high ends are
+    those of ``high`` and ``low``. Routes without a point estimate get none.
     """
     rows = []
     for (route, enantiomer), group in bioavailability.groupby(["route", "enantiomer"], sort=True):
@@ -45,9 +46,30 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
                 "sources": group["source_id"].nunique(),
                 "cohorts": group["cohort"].fillna(group["source_id"]).nunique(),
                 "equivalent_dose_mg": reference_mg / used,
+                # The equivalent dose over the bioavailability's range: the highest
+                # bioavailability gives the lowest dose.
+                "equivalent_dose_low_mg": reference_mg / (float(spread.max()) / 100),
+                "equivalent_dose_high_mg": reference_mg / (float(spread.min()) / 100),
             }
         )
     return pd.DataFrame(rows)
+
+
+#: The columns of :func:`arm_doses`.
+ARM_DOSE_COLUMNS = ["study_id", "arm_id", "route", "drug", "dose", "dose_unit", "dose_mg"]
+
+
+def arm_doses(arms: pd.DataFrame, drug: str, body_weight_kg: float) -> pd.DataFrame:
+    """Each arm of ``drug`` with a dose, and that dose in mg for an adult of ``body_weight_kg``.
+
+    A dose in mg/kg is multiplied by the weight; one in mg is kept. The bioavailability figure
+    places these doses beside each route's IV-equivalent dose.
+    """
+    rows = arms[(arms["drug"] == drug) & arms["dose"].notna()]
+    dose = rows["dose"].astype(float)
+    out = rows[ARM_DOSE_COLUMNS[:-1]].copy()
+    out["dose_mg"] = np.where(rows["dose_unit"] == "mg_per_kg", dose * body_weight_kg, dose)
+    return out.reset_index(drop=True)
 
 
 def iv_equivalent_doses(

@@ -43,11 +43,14 @@ def dose_response_plot(
     return fig
 
 
-def bioavailability_plot(routes: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """IV-equivalent dose per route (from bioavailability) with each trial's dose placed on it.
+def bioavailability_plot(
+    routes: pd.DataFrame, arms: pd.DataFrame, reference_mg: float, body_weight_kg: float
+) -> Figure:
+    """The dose equal to ``reference_mg`` IV by route, with each arm's dose placed on it.
 
-    ``routes``: ``route, bioavailability`` (fraction, the value used) and ``low, high`` (the
-    range over sources); ``trials``: ``route, dose_mg_70kg, iv_equivalent_mg_70kg, label``.
+    ``routes``: ``route, equivalent_dose_mg`` and its range ``equivalent_dose_low_mg,
+    equivalent_dose_high_mg`` (:func:`~ketamine_meta.analyses.dose.bioavailability_by_route`);
+    ``arms``: ``route, dose_mg`` (:func:`~ketamine_meta.analyses.dose.arm_doses`).
     """
     fig = Figure(figsize=(7.0, 4.2))
     ax = fig.add_axes((0.12, 0.14, 0.84, 0.74))
@@ -55,25 +58,27 @@ def bioavailability_plot(routes: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     x_of = {r: i for i, r in enumerate(order)}
     for _, row in routes[routes["route"].isin(order)].iterrows():
         x = x_of[row["route"]]
-        # The oral (etc.) dose equivalent to 35 mg IV (0.5 mg/kg at 70 kg).
-        ax.bar(x, 35 / row["bioavailability"], width=0.6, color="0.85", edgecolor="0.5")
-        if row["high"] > row["low"]:
-            ax.plot([x, x], [35 / row["high"], 35 / row["low"]], color="0.3", lw=1)
-    for route, rows in trials.groupby("route"):
+        ax.bar(x, row["equivalent_dose_mg"], width=0.6, color="0.85", edgecolor="0.5")
+        low, high = row["equivalent_dose_low_mg"], row["equivalent_dose_high_mg"]
+        if high > low:
+            ax.plot([x, x], [low, high], color="0.3", lw=1)
+    for route, rows in arms.groupby("route"):
         if route not in x_of:
             continue
         jitter = np.linspace(-0.2, 0.2, len(rows)) if len(rows) > 1 else [0.0]
         ax.scatter(
             np.full(len(rows), x_of[route]) + jitter,
-            rows["dose_mg_70kg"],
+            rows["dose_mg"],
             s=16,
             color="#1f4e79",
             zorder=3,
         )
     ax.set_xticks(range(len(order)), [ROUTE_NAMES.get(r, r) for r in order])
-    ax.set_ylabel("Dose for a 70 kg adult (mg)")
+    ax.set_ylabel(f"Dose for a {body_weight_kg:g} kg adult (mg)")
+    per_kg = reference_mg / body_weight_kg
     ax.set_title(
-        "Bars: dose equivalent to 35 mg IV (0.5 mg/kg) by bioavailability; points: trials' doses",
+        f"Bars: dose equivalent to {reference_mg:g} mg IV ({per_kg:g} mg/kg) by bioavailability; "
+        "points: trials' doses",
         fontsize=8,
     )
     clean_axes(ax)
