@@ -4,6 +4,7 @@ analyses and small-study tests (issue 19 §1-§2, §7; PROTOCOL.md §11, §16)."
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from test_pooling import effects_with
 
@@ -132,3 +133,24 @@ def test_subgroup_tests_skip_a_single_level_moderator(tables):
     table = efficacy.subgroup_tests(one_level, ["population", "route"], KNHA_POOLING)
     assert table["moderator"].tolist() == ["route", "route"]
     assert table["tau2_model"].tolist() == ["separate", "common"]
+
+
+@pytest.mark.parametrize("trials", [1, 2])
+def test_too_few_trials_leave_tables_empty_or_say_why_not_a_traceback(smd, trials):
+    """A primary timepoint of one or two trials (a window few trials report) crashed the
+    efficacy job: leave-one-out, influence and the Q-profile need two trials, Egger's test
+    and trim-and-fill three."""
+    few = smd[smd["study_id"].isin(smd["study_id"].unique()[:trials])]
+    loo = efficacy.leave_one_out_table(few, POOLING)
+    influence = efficacy.influence_table(few, POOLING)
+    assert (len(loo), len(influence)) == ((0, 0) if trials == 1 else (2, 2))
+    assert (loo.columns[0], influence.columns[0]) == ("omitted", "study")
+    heterogeneity = efficacy.heterogeneity_table(few, POOLING)
+    assert bool(heterogeneity["estimate"].isna().all()) == (trials == 1)
+    assert (heterogeneity["trials"] == trials).all()
+    bias = efficacy.publication_bias_table(few, POOLING).set_index("test")
+    for test, least in efficacy.SMALL_STUDY_MINIMUM.items():
+        note = f"not computed: {trials} estimate(s), {least} needed"
+        assert (note in bias.loc[test, "note"]) == (trials < least)
+        computed = bias.loc[test, "pval" if test != efficacy.TRIM_AND_FILL else "estimate"]
+        assert bool(pd.isna(computed)) == (trials < least)

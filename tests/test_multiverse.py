@@ -20,6 +20,7 @@ from ketamine_meta.analyses import multiverse
 from ketamine_meta.analyses.comparisons import ComparisonRules
 from ketamine_meta.analyses.multiverse import (
     DATA_CHOICES,
+    INCLUSION_COLUMNS,
     NOT_APPLICABLE,
     SUMMARY_COLUMNS,
     choice_effects,
@@ -27,6 +28,7 @@ from ketamine_meta.analyses.multiverse import (
     data_set_fingerprint,
     data_specifications,
     estimand_subgroups,
+    inclusion_multiverse,
     inclusion_subsets,
     multiverse_outcome,
     multiverse_summary,
@@ -314,6 +316,28 @@ def test_inclusion_extremes_are_the_scalar_fits_without_the_named_trials(tables,
                 subgroup,
                 extreme,
             )
+
+
+def test_a_window_without_comparisons_has_no_inclusion_rows(tables):
+    """An analysis set that no comparison meets (a window no trial reports, here a control
+    type none has) crashed the job."""
+    protocol = Protocol.from_config(
+        {
+            "windows": CONFIG["windows"],
+            "timepoint_h": POOLING.timepoint_h,
+            "analysis_set": CONFIG["analysis_set"],
+        }
+    )
+    empty_window = {**SETTINGS, "control_sets": [{"name": "none", "value": ["no_such_control"]}]}
+    table = inclusion_multiverse(
+        tables,
+        ComparisonRules(**CONFIG["comparisons"]),
+        protocol,
+        empty_window,
+        POOLING.model,
+        SMD,
+    )
+    assert table.empty and list(table.columns) == INCLUSION_COLUMNS
 
 
 # --- Counting analyses, not labels (§21.3) --------------------------------------------------

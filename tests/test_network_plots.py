@@ -12,6 +12,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from ketamine_meta.figures.network_plots import (
+    NO_COMPARISON,
     PART_COLOURS,
     league_heatmap,
     network_forest,
@@ -153,3 +154,22 @@ def test_network_forest_of_ratios_is_on_a_log_axis():
     ]
     # The line of no effect at a ratio of 1.
     assert any(list(line.get_xdata()) == [1.0, 1.0] for line in ax.lines)
+
+
+def test_a_network_without_comparisons_is_said_not_drawn():
+    """A timepoint no trial reports left the network tables empty and crashed the figures."""
+    figures = [
+        network_graph(GRAPH.iloc[:0], "graph"),
+        league_heatmap(LEAGUE.iloc[:0], "g", False, 0.95, "league"),
+        network_forest(
+            pd.DataFrame(columns=["analysis", "part", "estimate"]),
+            "g",
+            False,
+            "REML",
+            0.95,
+            "forest",
+        ),
+    ]
+    for figure, title in zip(figures, ("graph", "league", "forest"), strict=True):
+        assert figure._suptitle.get_text() == title
+        assert NO_COMPARISON in [t.get_text() for t in figure.texts]

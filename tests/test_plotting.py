@@ -174,3 +174,15 @@ def test_a_crossover_trial_is_marked_in_any_forest_plot(pooled, columns, marked,
         ]
     else:
         assert crossover_notes == []
+
+
+def test_a_single_estimate_has_no_heterogeneity_to_report():
+    effects = EFFECTS.iloc[:1]
+    table, _, _ = pool_by_subgroup(effects, "route", "smd", "REML", "z")
+    lines = [
+        t
+        for t in texts(forest_plot(effects, table.assign(display="", pi_note="")))
+        if t.startswith("Heterogeneity")
+    ]
+    # Q = 0 on 0 df (metafor's p = 1) tests nothing: no statistic is printed.
+    assert lines == ["Heterogeneity: not estimable from a single estimate"]

@@ -45,7 +45,13 @@ from ketamine_meta.stats.meta_analysis import (
 )
 from ketamine_meta.stats.meta_regression import meta_regression, subgroups_common_tau2
 from ketamine_meta.stats.publication_bias import egger_test, rank_correlation_test, trim_and_fill
-from ketamine_meta.stats.sensitivity import cumulative, influence, leave_one_out
+from ketamine_meta.stats.sensitivity import (
+    INFLUENCE_COLUMNS,
+    SUMMARY_COLUMNS,
+    cumulative,
+    influence,
+    leave_one_out,
+)
 
 
 def pool_smd_by(by_study: pd.DataFrame, by: str, pooling: Pooling) -> pd.DataFrame:
@@ -155,15 +161,25 @@ def _fit(rows: pd.DataFrame, pooling: Pooling) -> RandomEffectsResult:
 
 
 def leave_one_out_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
-    """Leave-one-out pooled estimates, one row per omitted trial (with all its comparisons)."""
+    """Leave-one-out pooled estimates, one row per omitted trial (with all its comparisons).
+
+    With one trial there is nothing to leave out: no rows.
+    """
     trials = per_trial(by_study)
+    if len(trials) < 2:
+        return pd.DataFrame(columns=["omitted", *SUMMARY_COLUMNS, "comparisons"])
     table = leave_one_out(_fit(trials, pooling), trials[TRIAL])
     return table.assign(comparisons=trials["comparisons"])
 
 
 def influence_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
-    """Influence diagnostics of each trial (metafor ``influence``), its comparisons combined."""
+    """Influence diagnostics of each trial (metafor ``influence``), its comparisons combined.
+
+    With one trial no deletion can be compared: no rows.
+    """
     trials = per_trial(by_study)
+    if len(trials) < 2:
+        return pd.DataFrame(columns=[*INFLUENCE_COLUMNS, "comparisons"])
     table = influence(_fit(trials, pooling), trials[TRIAL])
     return table.assign(comparisons=trials["comparisons"])
 
@@ -177,10 +193,18 @@ def cumulative_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
     return table
 
 
+#: The heterogeneity statistics of :func:`heterogeneity_table`, in its row order.
+HETEROGENEITY = ("tau2", "tau", "i2", "h2")
+
+
 def heterogeneity_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataFrame:
     """tau^2, tau, I^2 and H^2 over trials with Q-profile confidence intervals, overall."""
     trials = per_trial(by_study)
-    ci = tau2_confidence_interval(_fit(trials, pooling))
+    if len(trials) < 2:
+        # One trial has no heterogeneity to estimate: every value is left empty.
+        ci = {f"{name}{end}": np.nan for name in HETEROGENEITY for end in ("", "_low", "_high")}
+    else:
+        ci = tau2_confidence_interval(_fit(trials, pooling))
     return pd.DataFrame(
         [
             {
@@ -189,7 +213,7 @@ def heterogeneity_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataFram
                 "ci_low": ci[f"{name}_low"],
                 "ci_high": ci[f"{name}_high"],
             }
-            for name in ("tau2", "tau", "i2", "h2")
+            for name in HETEROGENEITY
         ]
     ).assign(method=pooling.model.method, ci_method="Q-profile", trials=len(trials))
 
@@ -240,7 +264,8 @@ def publication_bias_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataF
         levels.append(("comparisons", by_study, COMPARISON_LEVEL))
     rows = [
         row
-        | {"level": level, "k": len(data), "trials": len(trials), "note": note}
+        | {"level": level, "k": len(data), "trials": len(trials)}
+        | {"note": "; ".join(filter(None, (note, row.get("note", ""))))}
         | {"dependence": dependence}
         for level, data, dependence in levels
         for row in _small_study_tests(_fit(data, pooling))
@@ -248,30 +273,54 @@ def publication_bias_table(by_study: pd.DataFrame, pooling: Pooling) -> pd.DataF
     return pd.DataFrame(rows, columns=PUBLICATION_BIAS_COLUMNS)
 
 
+EGGER = "Egger regression (sei)"
+RANK = "Begg rank correlation (Kendall tau)"
+TRIM_AND_FILL = "trim-and-fill (L0)"
+#: The fewest estimates each test computes on: Egger's regression fits two coefficients and
+#: tau^2 (at least one residual degree of freedom), and so does trim-and-fill to choose the
+#: side to fill (as metafor's trimfill does); the rank correlation needs a pair.
+SMALL_STUDY_MINIMUM = {EGGER: 3, RANK: 2, TRIM_AND_FILL: 3}
+
+
 def _small_study_tests(fit: RandomEffectsResult) -> list[dict]:
+    """The three tests' rows; a test with too few estimates gives its name and why not."""
+    k = fit.yi.size
+    rows = []
+    for test, compute in ((EGGER, _egger_row), (RANK, _rank_row), (TRIM_AND_FILL, _filled_row)):
+        least = SMALL_STUDY_MINIMUM[test]
+        if k < least:
+            rows.append({"test": test, "note": f"not computed: {k} estimate(s), {least} needed"})
+        else:
+            rows.append({"test": test, **compute(fit)})
+    return rows
+
+
+def _egger_row(fit: RandomEffectsResult) -> dict:
     egger = egger_test(fit)
+    return {
+        "statistic": egger.statistic,
+        "df": egger.df,
+        "pval": egger.pval,
+        "estimate": egger.limit_estimate,
+        "ci_low": egger.limit_ci_low,
+        "ci_high": egger.limit_ci_high,
+    }
+
+
+def _rank_row(fit: RandomEffectsResult) -> dict:
     tau, rank_p = rank_correlation_test(fit.yi, fit.vi)
+    return {"statistic": tau, "pval": rank_p}
+
+
+def _filled_row(fit: RandomEffectsResult) -> dict:
     filled = trim_and_fill(fit)
-    return [
-        {
-            "test": "Egger regression (sei)",
-            "statistic": egger.statistic,
-            "df": egger.df,
-            "pval": egger.pval,
-            "estimate": egger.limit_estimate,
-            "ci_low": egger.limit_ci_low,
-            "ci_high": egger.limit_ci_high,
-        },
-        {"test": "Begg rank correlation (Kendall tau)", "statistic": tau, "pval": rank_p},
-        {
-            "test": "trim-and-fill (L0)",
-            "k0": filled.k0,
-            "side": filled.side,
-            "estimate": filled.filled.estimate,
-            "ci_low": filled.filled.ci_low,
-            "ci_high": filled.filled.ci_high,
-        },
-    ]
+    return {
+        "k0": filled.k0,
+        "side": filled.side,
+        "estimate": filled.filled.estimate,
+        "ci_low": filled.filled.ci_low,
+        "ci_high": filled.filled.ci_high,
+    }
 
 
 def crossover_correlation_sensitivity(

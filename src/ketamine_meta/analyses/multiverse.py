@@ -913,6 +913,8 @@ def inclusion_multiverse(
     study = candidates.rows["study_id"].to_numpy(str)
     rows = []
     for subgroup, group in _subgroup_positions(candidates, positions, settings["subgroups"]):
+        if not len(group):
+            continue  # no comparison (a window without trials): no subsets, no row
         trials = sorted(set(study[group]))
         enumerated = len(trials) <= settings["inclusion_max_trials"]
         subsets = inclusion_subsets(trials, settings["inclusion_drop"]) if enumerated else [trials]

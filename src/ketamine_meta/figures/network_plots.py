@@ -13,8 +13,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ketamine_meta.figures.labels import model_text
+from ketamine_meta.figures.plotting import message_figure
 
 PRIMARY = "primary"
+#: What a figure of a network without comparisons (a timepoint no trial reports) says.
+NO_COMPARISON = "No comparison at this timepoint: no network to draw."
 
 
 #: One colour per connected part of the network (part 1 first).
@@ -31,6 +34,8 @@ def network_graph(graph: pd.DataFrame, title: str) -> Figure:
     Nodes of different connected parts are coloured apart; an edge's label is its number of
     trials.
     """
+    if graph.empty:
+        return message_figure(title, NO_COMPARISON)
     nodes = graph[graph["kind"] == "node"].set_index("node")
     edges = graph[graph["kind"] == "edge"]
     part = _parts(list(nodes.index), edges)
@@ -143,6 +148,8 @@ def league_heatmap(
     Cells of nodes in different connected parts have no estimate and stay blank.
     """
     primary = league[league["analysis"] == PRIMARY]
+    if primary.empty:
+        return message_figure(title, NO_COMPARISON)
     names = sorted(
         set(primary["row"]) | set(primary["column"]),
         key=lambda n: (primary.loc[primary["row"] == n, "part"].min(), n),
@@ -199,6 +206,8 @@ def network_forest(
     P-scores rank within a part only (blank in a part of two nodes), and a node resting on one
     trial is marked with an asterisk.
     """
+    if effects.empty:
+        return message_figure(title, NO_COMPARISON)
     rows = effects.sort_values(["analysis", "part", "estimate"], key=_primary_first)
     headings = rows[["analysis", "part"]].drop_duplicates()
     height = 1.9 + 0.32 * (len(rows) + 2 * len(headings))

@@ -141,6 +141,9 @@ def _two_decimals(value: float) -> str:
 
 
 def _heterogeneity_text(row: pd.Series) -> str:
+    if int(row["q_df"]) < 1:
+        # One estimate: Q = 0 on 0 df tests nothing (metafor prints p = 1), so nothing is shown.
+        return "Heterogeneity: not estimable from a single estimate"
     # A common-effect model assumes τ² = 0; it has no estimate of it to print.
     tau2 = "" if _common_effect(row) else f"τ² = {row['tau2']:.3f}, "
     return (

@@ -33,6 +33,20 @@ SUMMARY_COLUMNS = [
     "i2",
     "h2",
 ]
+#: The columns of :func:`influence`.
+INFLUENCE_COLUMNS = [
+    "study",
+    "rstudent",
+    "dffits",
+    "cook_d",
+    "cov_r",
+    "tau2_del",
+    "qe_del",
+    "hat",
+    "weight",
+    "dfbetas",
+    "influential",
+]
 
 
 def _table(fit: BatchFit) -> pd.DataFrame:
