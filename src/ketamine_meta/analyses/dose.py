@@ -16,6 +16,14 @@ from ketamine_meta.analyses.pooling import (
 from ketamine_meta.analyses.protocol import Pooling
 
 
+def _cohort(rows: pd.DataFrame) -> pd.Series:
+    """Each row's cohort, a row without one its source's own.
+
+    Cast to objects first: a table read with an empty cohort column holds floats.
+    """
+    return rows["cohort"].astype(object).where(rows["cohort"].notna(), rows["source_id"])
+
+
 def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float) -> pd.DataFrame:
     """The bioavailability used per route and enantiomer, and the dose equal to ``reference_mg`` IV.
 
@@ -34,7 +42,7 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
             continue
         spread = pd.concat([points, group["range_low_pct"], group["range_high_pct"]]).dropna()
         with_points = group.dropna(subset=["bioavailability_pct"])
-        cohort = with_points["cohort"].fillna(with_points["source_id"])
+        cohort = _cohort(with_points)
         used = float(with_points.groupby(cohort)["bioavailability_pct"].median().median()) / 100
         rows.append(
             {
@@ -44,7 +52,7 @@ def bioavailability_by_route(bioavailability: pd.DataFrame, reference_mg: float)
                 "low": float(spread.min()) / 100,
                 "high": float(spread.max()) / 100,
                 "sources": group["source_id"].nunique(),
-                "cohorts": group["cohort"].fillna(group["source_id"]).nunique(),
+                "cohorts": _cohort(group).nunique(),
                 "equivalent_dose_mg": reference_mg / used,
                 # The equivalent dose over the bioavailability's range: the highest
                 # bioavailability gives the lowest dose.
