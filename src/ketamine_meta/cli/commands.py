@@ -714,21 +714,33 @@ MAX_NETWORK_TREATMENTS = 200
 MAX_NETWORK_CONTRASTS = 20_000
 
 
-def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
-    """The contrast table with every cell checked: names present, yi finite, vi > 0."""
-    _require_columns(frame, NMA_COLUMNS, path)
+def _check_network_rows(
+    frame: pd.DataFrame, path: str, columns: list[str], names: tuple[str, ...], rows: str
+) -> None:
+    """A network's input: its columns, 1 to the bound of rows, every name given and plain.
+
+    ``names`` are the study and treatment columns (the last ones name treatments); ``rows``
+    says what a row is ("contrasts", "arms").
+    """
+    _require_columns(frame, columns, path)
     if frame.empty:
-        raise UsageError(f"{path}: no rows; a network needs contrasts")
+        raise UsageError(f"{path}: no rows; a network needs {rows}")
     if len(frame) > MAX_NETWORK_CONTRASTS:
         raise UsageError(
             f"{path}: row {MAX_NETWORK_CONTRASTS + 1}: more than {MAX_NETWORK_CONTRASTS} "
-            f"contrasts; a network is bounded to {MAX_NETWORK_CONTRASTS}"
+            f"{rows}; a network is bounded to {MAX_NETWORK_CONTRASTS}"
         )
-    for column in NMA_NAMES:
+    for column in names:
         blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
         _refuse_cells(frame, path, column, blank, "a name is required")
-    _refuse_formulas(frame, path, list(NMA_NAMES))
-    _check_distinct(frame, path, ["treat1", "treat2"], MAX_NETWORK_TREATMENTS, "treatment")
+    _refuse_formulas(frame, path, list(names))
+    treatments = [c for c in names if c != "study"]
+    _check_distinct(frame, path, treatments, MAX_NETWORK_TREATMENTS, "treatment")
+
+
+def _nma_contrasts(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The contrast table with every cell checked: names present, yi finite, vi > 0."""
+    _check_network_rows(frame, path, NMA_COLUMNS, NMA_NAMES, "contrasts")
     yi = _numeric(frame, "yi", path)
     vi = _numeric(frame, "vi", path)
     _refuse_cells(frame, path, "yi", ~np.isfinite(yi), "an effect estimate must be finite")
@@ -764,19 +776,7 @@ def _nma_arms(frame: pd.DataFrame, path: str, measure: str) -> pd.DataFrame:
     On the scale of ``measure``, as netmeta's pairwise() pairs them (:func:`arm_effects`).
     """
     columns = [*NMA_ARM_NAMES, *ARM_COLUMNS[measure]]
-    _require_columns(frame, columns, path)
-    if frame.empty:
-        raise UsageError(f"{path}: no rows; a network needs arms")
-    if len(frame) > MAX_NETWORK_CONTRASTS:
-        raise UsageError(
-            f"{path}: row {MAX_NETWORK_CONTRASTS + 1}: more than {MAX_NETWORK_CONTRASTS} "
-            f"arms; a network is bounded to {MAX_NETWORK_CONTRASTS}"
-        )
-    for column in NMA_ARM_NAMES:
-        blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
-        _refuse_cells(frame, path, column, blank, "a name is required")
-    _refuse_formulas(frame, path, list(NMA_ARM_NAMES))
-    _check_distinct(frame, path, ["treatment"], MAX_NETWORK_TREATMENTS, "treatment")
+    _check_network_rows(frame, path, columns, NMA_ARM_NAMES, "arms")
     values = {c: _numeric(frame, c, path) for c in ARM_COLUMNS[measure]}
     _check_finite(frame, values, path)
     _refuse_cells(frame, path, "n", values["n"] < 1, "an arm needs at least 1 participant")
