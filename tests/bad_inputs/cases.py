@@ -786,6 +786,16 @@ _add(
     ["rows 2, 3", "'s2'", "covi must be positive and below every vi"],
 )
 _add(
+    "nma_output_dir_is_a_file",
+    "every network table asked for in a directory that is a file",
+    (
+        ["nma", "--input", "{tmp}/in.csv", "--reference", "A", "--output-dir", "{tmp}/in.csv"],
+        write("in.csv", NMA_OK),
+    ),
+    2,
+    ["--output-dir", "in.csv: is a file; give a directory"],
+)
+_add(
     "nma_contradictory",
     "a three-arm trial whose contrasts disagree",
     nma(NMA_OK.replace("s3,C,B,0.4,0.11", "s3,C,B,2.0,0.11")),

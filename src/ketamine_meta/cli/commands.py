@@ -866,10 +866,12 @@ def cmd_nma(args: argparse.Namespace) -> int:
         _write(_formatted(tables.effects, args.format), args.output)
         return 0
     out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--output-dir {args.output_dir}: is a file; give a directory")
     out.mkdir(parents=True, exist_ok=True)
     suffix = "json" if args.format == "json" else "csv"
     for name, table in tables.frames().items():
-        (out / f"{name}.{suffix}").write_text(_formatted(table, args.format), encoding="utf-8")
+        _write(_formatted(table, args.format), str(out / f"{name}.{suffix}"))
     print(f"wrote {', '.join(f'{n}.{suffix}' for n in tables.frames())} to {out}")
     return 0
 
@@ -1314,7 +1316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--measure",
         choices=sorted(ARM_COLUMNS),
-        help="scale of arm-level input: log odds ratio, log risk ratio, mean difference",
+        help="scale of arm-level input: MD mean difference, OR log odds ratio, RR log risk ratio",
     )
     p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. event=resp)")
     p.add_argument(
