@@ -27,6 +27,7 @@ from ketamine_meta.analyses.multiverse import (
     chunk_specifications,
     data_set_fingerprint,
     data_specifications,
+    estimand_groups,
     estimand_subgroups,
     inclusion_multiverse,
     inclusion_subsets,
@@ -548,6 +549,18 @@ def test_the_kept_specifications_keep_every_distinct_data_set(outcome):
             others = [c for c in DATA_CHOICES if c != choice]
             per_others = fitted.groupby([*others, "estimator", "test"])["data_set"]
             assert (per_others.nunique() == 1).all(), (estimand, subgroup, choice)
+
+
+def test_the_groups_give_their_choice_effects_when_asked_and_the_same_ones():
+    table = read_multiverse("smd")
+    eager = list(estimand_subgroups(table, SETTINGS["estimand_choices"]))
+    lazy = list(estimand_groups(table, SETTINGS["estimand_choices"]))
+    assert [(e, s) for e, s, _, _ in lazy] == [(e, s) for e, s, _, _ in eager]
+    for (_, _, group, effects_of), (_, _, same, effects) in zip(lazy, eager, strict=True):
+        pd.testing.assert_frame_equal(group, same)
+        computed = effects_of()
+        assert computed.varied == effects.varied and computed.empty_levels == effects.empty_levels
+        np.testing.assert_array_equal(computed.kept, effects.kept)
 
 
 def test_each_distinct_data_set_gets_its_own_posterior_whatever_else_is_fitted():

@@ -168,12 +168,46 @@ def test_snakemake_s_script_job_goes_warm_or_cold(monkeypatch):
         "execute_script",
         lambda self, fname, edit=False: calls.append(("cold", fname)),
     )
-    monkeypatch.setattr(warm_scripts, "run_warm", lambda fname: calls.append(("warm", fname)))
+
+    def warm(fname):
+        calls.append(("warm", fname))
+        return fname != "lost.py"  # lost.py: the forkserver went away while it ran
+
+    monkeypatch.setattr(warm_scripts, "run_warm", warm)
     use_warm_scripts(_workflow())
     PythonScript.execute_script(_job(), "a.py")
     PythonScript.execute_script(_job(threads=2), "b.py")
     PythonScript.execute_script(_job(), "c.py", edit=True)
-    assert calls == [("warm", "a.py"), ("cold", "b.py"), ("cold", "c.py")]
+    PythonScript.execute_script(_job(), "lost.py")
+    assert calls == [
+        ("warm", "a.py"),
+        ("cold", "b.py"),
+        ("cold", "c.py"),
+        ("warm", "lost.py"),
+        ("cold", "lost.py"),
+    ]
+
+
+def test_a_lost_forkserver_is_reported_and_started_again_with_one_thread(
+    tmp_path, monkeypatch, capsys
+):
+    """The forkserver killed while a fork runs: the fork's status is unknown (multiprocessing
+    says 255), so the caller is told to run it again; the next fork gets a new server with the
+    one-thread environment."""
+    killer = _script(
+        tmp_path,
+        """
+        import os, signal
+        os.kill(os.getppid(), signal.SIGKILL)  # the parent of a fork is the forkserver
+        """,
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run_warm(str(killer)) is False
+    assert "the warm interpreter was lost while entry.py ran" in capsys.readouterr().err
+    check = tmp_path / "check.py"
+    check.write_text('import os\nopen("out.txt", "w").write(os.environ["OPENBLAS_NUM_THREADS"])\n')
+    assert run_warm(str(check)) is True
+    assert (tmp_path / "out.txt").read_text() == "1"
 
 
 @pytest.mark.parametrize(("value", "early"), [("1", True), ("0", False), (None, False)])

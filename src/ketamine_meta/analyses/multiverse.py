@@ -29,8 +29,9 @@ specification and model, every subset of a subgroup's trials that leaves out at 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -750,13 +751,15 @@ def _subgroup_grid(specs: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
     return specs.assign(data_set=specs["data_spec"].map(data_sets["data_set"]).fillna(""))
 
 
-def estimand_subgroups(
+def estimand_groups(
     table: pd.DataFrame, estimand_choices: Sequence[str]
-) -> Iterator[tuple[str, str, pd.DataFrame, ChoiceEffects]]:
-    """Each estimand and subgroup of ``table``, its rows, and its :func:`choice_effects`.
+) -> Iterator[tuple[str, str, pd.DataFrame, Callable[[], ChoiceEffects]]]:
+    """Each estimand and subgroup of ``table``, its rows, and how to get its choice effects.
 
     ``table`` is the specification table with the choices of its data specifications. The
-    estimands come in ``data_spec`` order (the primary first), the subgroups sorted.
+    estimands come in ``data_spec`` order (the primary first), the subgroups sorted. The last
+    item computes the group's :func:`choice_effects` when called: the costly step, which a
+    reader of one group, or of the rows alone, does not pay for every group.
     """
     table = table.sort_values(["data_spec", "estimator", "test"], kind="stable")
     table = table.assign(estimand=estimand_labels(table, estimand_choices))
@@ -764,7 +767,22 @@ def estimand_subgroups(
     for estimand, rows in table.groupby("estimand", sort=False):
         specs = rows.drop_duplicates("data_spec")[["data_spec", *choices]]
         for subgroup, group in rows.groupby("subgroup", sort=True):
-            yield estimand, subgroup, group, choice_effects(_subgroup_grid(specs, group), choices)
+            yield estimand, subgroup, group, partial(_group_effects, specs, group, choices)
+
+
+def _group_effects(specs: pd.DataFrame, group: pd.DataFrame, choices: list[str]) -> ChoiceEffects:
+    return choice_effects(_subgroup_grid(specs, group), choices)
+
+
+def estimand_subgroups(
+    table: pd.DataFrame, estimand_choices: Sequence[str]
+) -> Iterator[tuple[str, str, pd.DataFrame, ChoiceEffects]]:
+    """Each estimand and subgroup of ``table``, its rows, and its :func:`choice_effects`.
+
+    As :func:`estimand_groups`, the choice effects computed.
+    """
+    for estimand, subgroup, group, effects in estimand_groups(table, estimand_choices):
+        yield estimand, subgroup, group, effects()
 
 
 def kept_specifications(
@@ -776,8 +794,9 @@ def kept_specifications(
     model), and the :func:`choice_effects` that kept them.
     """
     primary = estimand_labels(table[table["data_spec"] == 0], estimand_choices).iloc[0]
-    for estimand, name, group, effects in estimand_subgroups(table, estimand_choices):
+    for estimand, name, group, effects_of in estimand_groups(table, estimand_choices):
         if (estimand, name) == (primary, subgroup):
+            effects = effects_of()
             return group[group["data_spec"].isin(effects.kept)], effects
     raise ValueError(f"the primary estimand ({primary}) has no multiverse subgroup {subgroup!r}")
 

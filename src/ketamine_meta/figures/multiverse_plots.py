@@ -20,8 +20,8 @@ from matplotlib.ticker import FuncFormatter
 from ketamine_meta.analyses.multiverse import (
     DATA_CHOICES,
     distinct_fits,
+    estimand_groups,
     estimand_labels,
-    estimand_subgroups,
     kept_specifications,
 )
 from ketamine_meta.figures.labels import hours_text
@@ -168,7 +168,7 @@ def _distribution_panels(
     Each subgroup's label gives its number of fits and the trials they pool.
     """
     panels: dict[str, list[tuple[bool, pd.DataFrame]]] = {}
-    for estimand, subgroup, group, _ in estimand_subgroups(table, estimand_choices):
+    for estimand, subgroup, group, _ in estimand_groups(table, estimand_choices):
         fits = distinct_fits(group)
         if len(fits):
             label = f"{subgroup} ({len(fits):,} fits, {_trials(fits)})"

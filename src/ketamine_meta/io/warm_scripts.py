@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,9 @@ COLD_SWITCH = "KETAMINE_META_COLD_SCRIPTS"
 # then starts while Snakemake parses the workflow and builds the DAG, not after. Snakemake
 # itself does not know at parse time whether it will execute anything (a dry run, --report).
 EARLY_SWITCH = "KETAMINE_META_WARM_EARLY"
+#: The exit status multiprocessing gives a fork whose forkserver went away before it could
+#: report the fork's own (``popen_forkserver.Popen.poll``); no entry script exits with it.
+LOST = 255
 # prctl(2): deliver this signal when the parent (the forkserver) exits.
 PR_SET_PDEATHSIG = 1
 
@@ -95,19 +99,20 @@ def _environment(overrides: dict[str, str]) -> Iterator[None]:
 
 
 def warm_context() -> multiprocessing.context.BaseContext:
-    """The forkserver context, its server started once per process.
+    """The forkserver context, its server running.
 
     Started with the preloads and the one-thread environment; the server imports them while
-    Snakemake goes on.
+    Snakemake goes on. A server that has gone away is started again the same way (a server
+    started by a bare ``Process.start()`` would not have the one-thread environment, and its
+    forks' BLAS would choose its own thread count).
     """
     global _context
     with _lock:
         if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(preload_modules())
-            with _environment(ONE_THREAD):
-                multiprocessing.forkserver.ensure_running()
-            _context = context
+            _context = multiprocessing.get_context("forkserver")
+            _context.set_forkserver_preload(preload_modules())
+        with _environment(ONE_THREAD):
+            multiprocessing.forkserver.ensure_running()
         return _context
 
 
@@ -148,19 +153,54 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_warm(script: str) -> None:
-    """Run ``script`` in a fork of the warm interpreter.
+def run_warm(script: str) -> bool:
+    """Run ``script`` in a fork of the warm interpreter; whether its exit status is known.
 
     A non-zero exit raises :class:`subprocess.CalledProcessError`, what Snakemake's ``shell``
-    raises for it.
+    raises for it. :data:`LOST` (multiprocessing's status when the forkserver itself went
+    away while the fork ran, so that nobody could report how the fork ended) returns False,
+    for the caller to run the script again in a new interpreter.
     """
     process = warm_context().Process(
         target=run_script_file, args=(script, os.getcwd()), name=Path(script).name
     )
-    process.start()
-    process.join()
-    if process.exitcode:
-        raise subprocess.CalledProcessError(process.exitcode, f"python {script}")
+    try:
+        process.start()
+    except (EOFError, OSError):  # a server dying as it was asked for a fork
+        status = LOST
+    else:
+        process.join()
+        status = process.exitcode
+    if status == LOST:
+        print(
+            f"ketamine-meta: the warm interpreter was lost while {Path(script).name} ran; "
+            "running it again in a new interpreter",
+            file=sys.stderr,
+        )
+        _await_server_exit()
+        return False
+    if status:
+        raise subprocess.CalledProcessError(status, f"python {script}")
+    return True
+
+
+def _await_server_exit(timeout_s: float = 10.0) -> None:
+    """Wait until a lost forkserver has exited, without reaping it.
+
+    Its forks see its pipes close before the kernel has made it a zombie; until then
+    ``ensure_running`` (which reaps it and starts a new one) takes it for alive. ``WNOWAIT``
+    leaves the reaping to ``ensure_running``. The server's pid is multiprocessing's own
+    record (``forkserver._forkserver``), which has no public accessor.
+    """
+    pid = multiprocessing.forkserver._forkserver._forkserver_pid
+    deadline = time.monotonic() + timeout_s
+    while pid is not None and time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.01)
 
 
 def needs_cold_start(script) -> bool:
@@ -193,9 +233,9 @@ def use_warm_scripts(workflow) -> bool:
     cold: Callable = getattr(PythonScript.execute_script, "cold_start", PythonScript.execute_script)
 
     def execute_script(self, fname, edit=False):
-        if edit or needs_cold_start(self):
+        if edit or needs_cold_start(self) or not run_warm(fname):
             return cold(self, fname, edit)
-        return run_warm(fname)
+        return None
 
     execute_script.cold_start = cold
     PythonScript.execute_script = execute_script
