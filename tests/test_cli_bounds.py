@@ -526,10 +526,10 @@ def test_escalc_refuses_a_standardized_mean_change_it_cannot_compute(
     refused(capsys, ["escalc", "--measure", measure, "--input", path], message)
 
 
-def test_escalc_takes_vtype_ls2_only_where_it_is_computed(tmp_path, capsys):
+def test_escalc_takes_only_the_vtypes_metafor_has_for_the_measure(tmp_path, capsys):
     path = write(tmp_path, "in.csv", f"{SMD_HEADER}\n1,2,10,2,1,10\n")
     refused(
         capsys,
-        ["escalc", "--measure", "SMD", "--vtype", "LS2", "--input", path],
-        "--vtype LS2: only SMCC, SMCR take it here",
+        ["escalc", "--measure", "SMD", "--vtype", "HO", "--input", path],
+        "--vtype HO: SMD takes LS, LS2, UB, AV (as metafor's escalc)",
     )

@@ -9,8 +9,8 @@ defaults, meta-regression with a numeric moderator that has missing values (omit
 na.action = na.omit) and with a factor, study weights (weights(res), ``--weights``), and
 back-transformation (transf.ztor,
 transf.ilogit, transf.ipft.hm, exp); and ``escalc`` for the measures MD, ROM, COR, ZCOR, PR,
-PLN, PAS, IRR and PETO (zero cells among them) and SMCC and SMCR (vtype LS and LS2), its
-input's own columns kept. Agreement to 1e-6.
+PLN, PAS, IRR and PETO (zero cells among them), and every vtype of SMD (LS, LS2, UB, AV),
+MD (HO), SMCC and SMCR (LS, LS2), its input's own columns kept. Agreement to 1e-6.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from ketamine_meta.cli.commands import main
+from ketamine_meta.cli.commands import MEASURE_VTYPES, main
 
 pytestmark = pytest.mark.metafor
 
@@ -59,7 +59,16 @@ def test_every_estimator_transformation_and_measure_is_covered():
     assert transforms == {"ztor", "ilogit", "ipft.hm", "exp"}
     measures = {s["cli_args"][1] for s in ESCALC}
     assert measures == {
-        *("MD", "ROM", "SMCC", "SMCR", "COR", "ZCOR", "PR", "PLN", "PAS", "IRR", "PETO")
+        *("SMD", "MD", "ROM", "SMCC", "SMCR", "COR", "ZCOR", "PR", "PLN", "PAS", "IRR", "PETO")
+    }
+    vtypes = {
+        (s["cli_args"][1], s["cli_args"][s["cli_args"].index("--vtype") + 1])
+        for s in ESCALC
+        if "--vtype" in s["cli_args"]
+    }
+    assert vtypes == {(m, v) for m, options in MEASURE_VTYPES.items() for v in options} - {
+        ("MD", "LS"),
+        ("MD", "UB"),  # metafor computes UB as LS for MD
     }
 
 

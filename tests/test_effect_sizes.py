@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ketamine_meta.stats.effect_sizes import (
     hedges_correction,
     log_risk_ratio,
+    mean_difference,
     peto_log_odds_ratio,
     peto_terms,
     sd_from_ci,
@@ -119,3 +120,24 @@ def test_peto_s_log_odds_ratio_is_observed_minus_expected_over_the_hypergeometri
     assert float(corrected) == pytest.approx(
         float(peto_log_odds_ratio(0.5, 11, 2.5, 11, to="none")[0]), rel=1e-15
     )
+
+
+def test_smd_and_md_take_metafor_s_other_variances():
+    # Two groups of 10 with SDs 2 and 4: the pooled SD is sqrt(10), m = 18.
+    g, _ = smd(12.0, 2.0, 10, 10.0, 4.0, 10)
+    j = float(hedges_correction(18))
+    d = 2 / math.sqrt(10)
+    assert float(g) == pytest.approx(j * d, rel=1e-15)
+    _, v_ls2 = smd(12.0, 2.0, 10, 10.0, 4.0, 10, vtype="LS2")
+    assert float(v_ls2) == pytest.approx(j**2 * (0.2 + d**2 / 40), rel=1e-14)
+    _, v_ub = smd(12.0, 2.0, 10, 10.0, 4.0, 10, vtype="UB")
+    assert float(v_ub) == pytest.approx(0.2 + (1 - 16 / (18 * j**2)) * float(g) ** 2, rel=1e-14)
+    # AV: every study's variance from the size-weighted mean g of the studies given.
+    g2, v_av = smd([12.0, 11.0], [2.0, 2.0], [10, 30], [10.0, 10.0], [4.0, 2.0], [10, 30], "AV")
+    mean_g = (20 * g2[0] + 60 * g2[1]) / 80
+    np.testing.assert_allclose(v_av, [0.2 + mean_g**2 / 40, 2 / 30 + mean_g**2 / 120], rtol=1e-14)
+    with pytest.raises(ValueError, match="unknown vtype 'HO'"):
+        smd(12.0, 2.0, 10, 10.0, 4.0, 10, vtype="HO")
+    _, v_ho = mean_difference(12.0, 2.0, 10, 10.0, 4.0, 10, vtype="HO")
+    assert float(v_ho) == pytest.approx(10 * 0.2, rel=1e-15)
+    assert float(mean_difference(12.0, 2.0, 10, 10.0, 4.0, 10)[1]) == pytest.approx(2.0)

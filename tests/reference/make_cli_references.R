@@ -136,6 +136,19 @@ for (measure in c("MD", "ROM")) {
       escalc_values(escalc(measure = measure, m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i,
                            sd2i = sd2i, n2i = n2i, data = curtis)))
 }
+# metafor's vtype options of the measures of means: SMD (LS, LS2, UB, AV) and MD (HO).
+for (vtype in c("LS", "LS2", "UB", "AV")) {
+  add(sprintf("escalc_curtis1998_SMD_%s", vtype),
+      sprintf("escalc(measure = \"SMD\", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = dat.curtis1998, vtype = \"%s\")", vtype),
+      c("--measure", "SMD", "--vtype", vtype), as.list(curtis),
+      escalc_values(escalc(measure = "SMD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i,
+                           sd2i = sd2i, n2i = n2i, data = curtis, vtype = vtype)))
+}
+add("escalc_curtis1998_MD_HO",
+    "escalc(measure = \"MD\", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = dat.curtis1998, vtype = \"HO\")",
+    c("--measure", "MD", "--vtype", "HO"), as.list(curtis),
+    escalc_values(escalc(measure = "MD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i,
+                         sd2i = sd2i, n2i = n2i, data = curtis, vtype = "HO")))
 molloy_in <- dat.molloy2014[, c("authors", "year", "ni", "ri")]
 for (measure in c("COR", "ZCOR")) {
   add(sprintf("escalc_molloy2014_%s", measure),

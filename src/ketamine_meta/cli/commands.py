@@ -142,8 +142,13 @@ MEASURE_FUNCTIONS = {
 }
 #: Measures that take metafor's continuity-correction arguments ``add`` and ``to``.
 CORRECTED = {"RR", "OR", "RD", "PETO", "IRR", "PR", "PLN", "PLO"}
-#: Measures that take metafor's ``vtype`` LS2 besides the default LS.
-VTYPE_LS2 = {"SMCC", "SMCR"}
+#: metafor's ``vtype`` options of each measure that has more than its default, LS.
+MEASURE_VTYPES = {
+    "SMD": ("LS", "LS2", "UB", "AV"),
+    "MD": ("LS", "UB", "HO"),
+    "SMCC": ("LS", "LS2"),
+    "SMCR": ("LS", "LS2"),
+}
 MEASURE_HELP = (
     "SMD, MD, ROM: Hedges' g, mean difference, log ratio of means from m1i sd1i n1i m2i "
     "sd2i n2i; SMCC, SMCR: standardized mean change (change-score or raw-score "
@@ -333,13 +338,13 @@ def cmd_escalc(args: argparse.Namespace) -> int:
     _check_counts(frame, args.measure, named, args.input)
     if args.measure in MEASURE_CHECKS:
         MEASURE_CHECKS[args.measure](frame, named, args.input)
-    if args.vtype != "LS" and args.measure not in VTYPE_LS2:
+    vtypes = MEASURE_VTYPES.get(args.measure, ("LS",))
+    if args.vtype not in vtypes:
         raise UsageError(
-            f"--vtype {args.vtype}: only {', '.join(sorted(VTYPE_LS2))} take it here "
-            f"(the other measures use metafor's default, LS)"
+            f"--vtype {args.vtype}: {args.measure} takes {', '.join(vtypes)} (as metafor's escalc)"
         )
     options = {"add": args.add, "to": args.to} if args.measure in CORRECTED else {}
-    if args.measure in VTYPE_LS2:
+    if args.measure in MEASURE_VTYPES:
         options["vtype"] = args.vtype
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         frame["yi"], frame["vi"] = MEASURE_FUNCTIONS[args.measure](*values, **options)
@@ -1183,9 +1188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--vtype",
         default="LS",
-        choices=["LS", "LS2"],
-        help="sampling variance of SMCC and SMCR as metafor's vtype: LS (default, from g) or "
-        "LS2 (from d, times J squared)",
+        choices=sorted({v for vtypes in MEASURE_VTYPES.values() for v in vtypes}),
+        help="sampling variance as metafor's vtype: LS (default, large-sample); SMD also "
+        "LS2, UB (unbiased), AV (the studies' mean g); MD also UB, HO (equal variances); "
+        "SMCC and SMCR also LS2",
     )
     p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. ai=tpos,ci=cpos)")
     for name in METAFOR_NAMES:

@@ -44,6 +44,10 @@ def hedges_correction(df: ArrayLike) -> FloatArray:
     return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
 
 
+#: metafor's ``vtype`` of the standardized mean difference (:func:`smd`).
+SmdVarianceType = Literal["LS", "LS2", "UB", "AV"]
+
+
 def smd(
     m1: ArrayLike,
     sd1: ArrayLike,
@@ -51,6 +55,7 @@ def smd(
     m2: ArrayLike,
     sd2: ArrayLike,
     n2: ArrayLike,
+    vtype: SmdVarianceType = "LS",
 ) -> tuple[FloatArray, FloatArray]:
     r"""Hedges' g (bias-corrected standardized mean difference) and its sampling variance.
 
@@ -61,7 +66,14 @@ def smd(
         v = \frac{1}{n_1} + \frac{1}{n_2} + \frac{g^2}{2(n_1+n_2)}
 
     This is metafor's ``escalc(measure = "SMD")`` with its default large-sample variance
-    (``vtype = "LS"``).
+    (``vtype = "LS"``). Its other variances, with :math:`d = g / J`, :math:`m = n_1 + n_2 - 2`,
+    :math:`N = n_1 + n_2` and :math:`\bar g = \sum N_i g_i / \sum N_i` over the studies given:
+
+    .. math::
+
+        v_{LS2} = J^2 \left(\frac1{n_1} + \frac1{n_2} + \frac{d^2}{2N}\right), \quad
+        v_{UB} = \frac1{n_1} + \frac1{n_2} + \left(1 - \frac{m - 2}{m J^2}\right) g^2, \quad
+        v_{AV} = \frac1{n_1} + \frac1{n_2} + \frac{\bar g^2}{2N}
 
     Parameters
     ----------
@@ -84,8 +96,21 @@ def smd(
     m1, sd1, n1, m2, sd2, n2 = (np.asarray(a, dtype=float) for a in (m1, sd1, n1, m2, sd2, n2))
     df = n1 + n2 - 2
     sd_pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
-    yi = hedges_correction(df) * (m1 - m2) / sd_pooled
-    return yi, smd_variance(yi, n1, n2)
+    correction = hedges_correction(df)
+    yi = correction * (m1 - m2) / sd_pooled
+    if vtype == "LS":
+        return yi, smd_variance(yi, n1, n2)
+    total = n1 + n2
+    if vtype == "LS2":
+        d = (m1 - m2) / sd_pooled
+        return yi, correction**2 * (1 / n1 + 1 / n2 + d**2 / (2 * total))
+    if vtype == "UB":
+        return yi, 1 / n1 + 1 / n2 + (1 - (df - 2) / (df * correction**2)) * yi**2
+    if vtype == "AV":
+        known = ~np.isnan(yi)
+        mean_g = np.sum(total[known] * yi[known]) / np.sum(total[known])
+        return yi, 1 / n1 + 1 / n2 + mean_g**2 / (2 * total)
+    raise ValueError(f"unknown vtype {vtype!r}: LS, LS2, UB or AV")
 
 
 def smd_variance(g: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
@@ -376,11 +401,22 @@ def inverse_freeman_tukey(z: ArrayLike, n: ArrayLike) -> FloatArray:
 
 
 def mean_difference(
-    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike
+    m1: ArrayLike,
+    sd1: ArrayLike,
+    n1: ArrayLike,
+    m2: ArrayLike,
+    sd2: ArrayLike,
+    n2: ArrayLike,
+    vtype: Literal["LS", "UB", "HO"] = "LS",
 ) -> tuple[FloatArray, FloatArray]:
-    r"""Raw mean difference and its variance (metafor ``escalc("MD")``, ``vtype = "LS"``).
+    r"""Raw mean difference and its variance (metafor ``escalc("MD")``).
 
-    .. math:: y = \bar x_1 - \bar x_2, \qquad v = \frac{s_1^2}{n_1} + \frac{s_2^2}{n_2}
+    .. math::
+
+        y = \bar x_1 - \bar x_2, \qquad v_{LS} = v_{UB} = \frac{s_1^2}{n_1} + \frac{s_2^2}{n_2},
+        \qquad v_{HO} = s_p^2 \left(\frac1{n_1} + \frac1{n_2}\right)
+
+    ``HO`` assumes equal variances (:math:`s_p` the pooled SD, as in :func:`smd`).
 
     References
     ----------
@@ -388,7 +424,12 @@ def mean_difference(
     *Introduction to meta-analysis*, eq. 4.5 (unequal variances).
     """
     m1, sd1, n1, m2, sd2, n2 = (np.asarray(a, dtype=float) for a in (m1, sd1, n1, m2, sd2, n2))
-    return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+    if vtype in ("LS", "UB"):
+        return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+    if vtype == "HO":
+        pooled = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
+        return m1 - m2, pooled * (1 / n1 + 1 / n2)
+    raise ValueError(f"unknown vtype {vtype!r}: LS, UB or HO")
 
 
 def log_ratio_of_means(
