@@ -149,6 +149,21 @@ add("escalc_curtis1998_MD_HO",
     c("--measure", "MD", "--vtype", "HO"), as.list(curtis),
     escalc_values(escalc(measure = "MD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i,
                          sd2i = sd2i, n2i = n2i, data = curtis, vtype = "HO")))
+for (vtype in c("HO", "AV", "AVHO")) {
+  add(sprintf("escalc_curtis1998_ROM_%s", vtype),
+      sprintf("escalc(measure = \"ROM\", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = dat.curtis1998, vtype = \"%s\")", vtype),
+      c("--measure", "ROM", "--vtype", vtype), as.list(curtis),
+      escalc_values(escalc(measure = "ROM", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i,
+                           sd2i = sd2i, n2i = n2i, data = curtis, vtype = vtype)))
+}
+li_in <- dat.li2007[, c("study", "ai", "n1i", "ci", "n2i")]
+for (vtype in c("UB", "AV")) {
+  add(sprintf("escalc_li2007_RD_%s", vtype),
+      sprintf("escalc(measure = \"RD\", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = dat.li2007, vtype = \"%s\")", vtype),
+      c("--measure", "RD", "--vtype", vtype), as.list(li_in),
+      escalc_values(escalc(measure = "RD", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = li_in,
+                           vtype = vtype)))
+}
 molloy_in <- dat.molloy2014[, c("authors", "year", "ni", "ri")]
 for (measure in c("COR", "ZCOR")) {
   add(sprintf("escalc_molloy2014_%s", measure),
@@ -168,6 +183,21 @@ for (measure in c("PR", "PLN", "PAS")) {
       list(author = debruin_in$author, year = debruin_in$year, events = debruin_in$xi,
            total = debruin_in$ni),
       escalc_values(escalc(measure = measure, xi = xi, ni = ni, data = debruin_in)))
+}
+for (measure_vtype in list(c("PR", "UB"), c("PR", "AV"), c("PLN", "AV"), c("PLO", "AV"))) {
+  measure <- measure_vtype[1]; vtype <- measure_vtype[2]
+  add(sprintf("escalc_debruin2009_%s_%s", measure, vtype),
+      sprintf("escalc(measure = \"%s\", xi = xi, ni = ni, data = dat.debruin2009, vtype = \"%s\")  # xi[1] <- 0, xi[2] <- ni[2]", measure, vtype),
+      c("--measure", measure, "--xi", "events", "--ni", "total", "--vtype", vtype),
+      list(author = debruin_in$author, year = debruin_in$year, events = debruin_in$xi,
+           total = debruin_in$ni),
+      escalc_values(escalc(measure = measure, xi = xi, ni = ni, data = debruin_in, vtype = vtype)))
+}
+for (vtype in c("AV")) {
+  add(sprintf("escalc_molloy2014_COR_%s", vtype),
+      sprintf("escalc(measure = \"COR\", ri = ri, ni = ni, data = dat.molloy2014, vtype = \"%s\")", vtype),
+      c("--measure", "COR", "--vtype", vtype), as.list(molloy_in),
+      escalc_values(escalc(measure = "COR", ri = ri, ni = ni, data = molloy_in, vtype = vtype)))
 }
 hart_in <- dat.hart1999[, c("study", "x1i", "t1i", "x2i", "t2i")]
 hart_in$x1i[1] <- 0

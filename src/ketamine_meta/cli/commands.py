@@ -146,8 +146,14 @@ CORRECTED = {"RR", "OR", "RD", "PETO", "IRR", "PR", "PLN", "PLO"}
 MEASURE_VTYPES = {
     "SMD": ("LS", "LS2", "UB", "AV"),
     "MD": ("LS", "UB", "HO"),
+    "ROM": ("LS", "HO", "AV", "AVHO"),
     "SMCC": ("LS", "LS2"),
     "SMCR": ("LS", "LS2"),
+    "RD": ("LS", "UB", "AV"),
+    "PR": ("LS", "UB", "AV"),
+    "PLN": ("LS", "AV"),
+    "PLO": ("LS", "AV"),
+    "COR": ("LS", "AV"),
 }
 MEASURE_HELP = (
     "SMD, MD, ROM: Hedges' g, mean difference, log ratio of means from m1i sd1i n1i m2i "
@@ -1189,9 +1195,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--vtype",
         default="LS",
         choices=sorted({v for vtypes in MEASURE_VTYPES.values() for v in vtypes}),
-        help="sampling variance as metafor's vtype: LS (default, large-sample); SMD also "
-        "LS2, UB (unbiased), AV (the studies' mean g); MD also UB, HO (equal variances); "
-        "SMCC and SMCR also LS2",
+        help="sampling variance as metafor's vtype: LS (default, large-sample); also SMD "
+        "LS2 UB AV, MD UB HO, ROM HO AV AVHO, SMCC and SMCR LS2, RD and PR UB AV, PLN and "
+        "PLO AV, COR AV (UB unbiased, HO equal variances, AV from the studies' mean)",
     )
     p.add_argument("--columns", help="NAME=COLUMN pairs, comma-separated (e.g. ai=tpos,ci=cpos)")
     for name in METAFOR_NAMES:

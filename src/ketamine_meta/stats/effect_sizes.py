@@ -107,10 +107,8 @@ def smd(
     if vtype == "UB":
         return yi, 1 / n1 + 1 / n2 + (1 - (df - 2) / (df * correction**2)) * yi**2
     if vtype == "AV":
-        known = ~np.isnan(yi)
-        mean_g = np.sum(total[known] * yi[known]) / np.sum(total[known])
-        return yi, 1 / n1 + 1 / n2 + mean_g**2 / (2 * total)
-    raise ValueError(f"unknown vtype {vtype!r}: LS, LS2, UB or AV")
+        return yi, 1 / n1 + 1 / n2 + _weighted_mean(yi, total) ** 2 / (2 * total)
+    raise _unknown_vtype(vtype, "LS, LS2, UB or AV")
 
 
 def smd_variance(g: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
@@ -130,6 +128,16 @@ def smd_variance(g: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
 
 
 ContinuityTarget = Literal["only0", "all", "if0all", "none"]
+
+
+def _weighted_mean(values: FloatArray, weights: FloatArray) -> float:
+    """The weighted mean over the studies that have a value (metafor's ``.wmean``)."""
+    known = ~(np.isnan(values) | np.isnan(weights))
+    return float(np.sum(weights[known] * values[known]) / np.sum(weights[known]))
+
+
+def _unknown_vtype(vtype: str, options: str) -> ValueError:
+    return ValueError(f"unknown vtype {vtype!r}: {options}")
 
 
 def continuity_corrected_cells(
@@ -307,12 +315,16 @@ def risk_difference(
     n2: ArrayLike,
     add: float = 0.5,
     to: ContinuityTarget = "only0",
+    vtype: Literal["LS", "UB", "AV"] = "LS",
 ) -> tuple[FloatArray, FloatArray]:
-    r"""Risk difference and its large-sample variance (metafor ``escalc(measure = "RD")``).
+    r"""Risk difference and its variance (metafor ``escalc(measure = "RD")``).
 
     .. math::
 
-        RD = p_1 - p_2, \qquad v = \frac{p_1(1-p_1)}{n_1} + \frac{p_2(1-p_2)}{n_2}
+        RD = p_1 - p_2, \qquad v_{LS} = \frac{p_1(1-p_1)}{n_1} + \frac{p_2(1-p_2)}{n_2}
+
+    ``UB`` divides by :math:`n - 1`; ``AV`` takes each group's size-weighted mean proportion
+    over the studies given in place of its own.
 
     computed, like metafor (``addyi = addvi = TRUE``), from the corrected cells, so the
     default ``to = "only0"`` shifts a zero-cell study slightly towards 1/2.
@@ -323,18 +335,31 @@ def risk_difference(
     """
     a, b, c, d = continuity_corrected_cells(events1, n1, events2, n2, add, to)
     p1, p2 = a / (a + b), c / (c + d)
-    return p1 - p2, p1 * (1 - p1) / (a + b) + p2 * (1 - p2) / (c + d)
+    if vtype == "LS":
+        return p1 - p2, p1 * (1 - p1) / (a + b) + p2 * (1 - p2) / (c + d)
+    if vtype == "UB":
+        return p1 - p2, p1 * (1 - p1) / (a + b - 1) + p2 * (1 - p2) / (c + d - 1)
+    if vtype == "AV":
+        q1, q2 = _weighted_mean(p1, a + b), _weighted_mean(p2, c + d)
+        return p1 - p2, q1 * (1 - q1) / (a + b) + q2 * (1 - q2) / (c + d)
+    raise _unknown_vtype(vtype, "LS, UB or AV")
 
 
 def proportion_logit(
-    events: ArrayLike, n: ArrayLike, add: float = 0.5, to: ContinuityTarget = "only0"
+    events: ArrayLike,
+    n: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+    vtype: Literal["LS", "AV"] = "LS",
 ) -> tuple[FloatArray, FloatArray]:
     r"""Logit of a single-group proportion and its variance (metafor ``escalc("PLO")``).
 
     .. math:: y = \log\frac{x}{n - x}, \qquad v = \frac1x + \frac1{n-x}
 
     ``add`` goes to ``x`` and ``n - x`` where one of them is zero (``to = "only0"``).
-    Back-transform pooled values with :func:`scipy.special.expit`.
+    ``vtype = "AV"``: :math:`v = 1/(\bar p n) + 1/((1 - \bar p) n)` with :math:`\bar p` the
+    size-weighted mean proportion of the studies given. Back-transform pooled values with
+    :func:`scipy.special.expit`.
 
     References
     ----------
@@ -342,7 +367,12 @@ def proportion_logit(
     metafor ``escalc`` (Viechtbauer, 2010).
     """
     x, m = _proportion_cells(events, n, add, to)
-    return np.log(x / m), 1 / x + 1 / m
+    if vtype == "LS":
+        return np.log(x / m), 1 / x + 1 / m
+    if vtype == "AV":
+        mean_p = _weighted_mean(x / (x + m), x + m)
+        return np.log(x / m), 1 / (mean_p * (x + m)) + 1 / ((1 - mean_p) * (x + m))
+    raise _unknown_vtype(vtype, "LS or AV")
 
 
 def proportion_freeman_tukey(events: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -429,18 +459,28 @@ def mean_difference(
     if vtype == "HO":
         pooled = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
         return m1 - m2, pooled * (1 / n1 + 1 / n2)
-    raise ValueError(f"unknown vtype {vtype!r}: LS, UB or HO")
+    raise _unknown_vtype(vtype, "LS, UB or HO")
 
 
 def log_ratio_of_means(
-    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike
+    m1: ArrayLike,
+    sd1: ArrayLike,
+    n1: ArrayLike,
+    m2: ArrayLike,
+    sd2: ArrayLike,
+    n2: ArrayLike,
+    vtype: Literal["LS", "HO", "AV", "AVHO"] = "LS",
 ) -> tuple[FloatArray, FloatArray]:
     r"""Log ratio of means (response ratio) and its variance (metafor ``escalc("ROM")``).
 
     .. math::
 
         y = \log\frac{\bar x_1}{\bar x_2}, \qquad
-        v = \frac{s_1^2}{n_1 \bar x_1^2} + \frac{s_2^2}{n_2 \bar x_2^2}
+        v_{LS} = \frac{s_1^2}{n_1 \bar x_1^2} + \frac{s_2^2}{n_2 \bar x_2^2}
+
+    ``HO`` puts the pooled SD in both terms; ``AV`` each group's size-weighted mean
+    coefficient of variation over the studies given in place of its own :math:`s / \bar x`;
+    ``AVHO`` one mean coefficient of variation over both groups.
 
     References
     ----------
@@ -448,20 +488,43 @@ def log_ratio_of_means(
     ratios in experimental ecology. *Ecology*, 80(4), 1150-1156, eq. 1 and 9.
     """
     m1, sd1, n1, m2, sd2, n2 = (np.asarray(a, dtype=float) for a in (m1, sd1, n1, m2, sd2, n2))
-    return np.log(m1 / m2), sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
+    yi = np.log(m1 / m2)
+    if vtype == "LS":
+        return yi, sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
+    if vtype == "HO":
+        pooled = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
+        return yi, pooled / (n1 * m1**2) + pooled / (n2 * m2**2)
+    cv1, cv2 = sd1 / m1, sd2 / m2
+    if vtype == "AV":
+        return yi, _weighted_mean(cv1, n1) ** 2 / n1 + _weighted_mean(cv2, n2) ** 2 / n2
+    if vtype == "AVHO":
+        known = ~(np.isnan(n1) | np.isnan(n2) | np.isnan(cv1) | np.isnan(cv2))
+        both = (np.sum((n1 * cv1)[known]) + np.sum((n2 * cv2)[known])) / np.sum((n1 + n2)[known])
+        return yi, both**2 * (1 / n1 + 1 / n2)
+    raise _unknown_vtype(vtype, "LS, HO, AV or AVHO")
 
 
-def correlation(r: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    r"""Raw correlation and its large-sample variance (metafor ``escalc("COR")``).
+def correlation(
+    r: ArrayLike, n: ArrayLike, vtype: Literal["LS", "AV"] = "LS"
+) -> tuple[FloatArray, FloatArray]:
+    r"""Raw correlation and its variance (metafor ``escalc("COR")``).
 
-    .. math:: y = r, \qquad v = \frac{(1 - r^2)^2}{n - 1}
+    .. math:: y = r, \qquad v_{LS} = \frac{(1 - r^2)^2}{n - 1}
+
+    ``AV`` puts the size-weighted mean correlation of the studies given in place of ``r``
+    (metafor's ``UB`` belongs to ``UCOR``, the unbiased correlation, not to this measure).
 
     References
     ----------
     Borenstein et al. (2009), eq. 6.1.
     """
     r, n = np.asarray(r, dtype=float), np.asarray(n, dtype=float)
-    return r + 0.0 * n, (1 - r**2) ** 2 / (n - 1)
+    yi = r + 0.0 * n
+    if vtype == "LS":
+        return yi, (1 - r**2) ** 2 / (n - 1)
+    if vtype == "AV":
+        return yi, (1 - _weighted_mean(yi, n) ** 2) ** 2 / (n - 1)
+    raise _unknown_vtype(vtype, "LS or AV")
 
 
 def fisher_z(r: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -481,31 +544,56 @@ def fisher_z(r: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 
 def proportion(
-    events: ArrayLike, n: ArrayLike, add: float = 0.5, to: ContinuityTarget = "only0"
+    events: ArrayLike,
+    n: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+    vtype: Literal["LS", "UB", "AV"] = "LS",
 ) -> tuple[FloatArray, FloatArray]:
-    r"""Raw proportion and its variance (metafor ``escalc("PR")``, ``vtype = "LS"``).
+    r"""Raw proportion and its variance (metafor ``escalc("PR")``).
 
-    .. math:: y = \frac{x}{n}, \qquad v = \frac{y(1 - y)}{n}
+    .. math:: y = \frac{x}{n}, \qquad v_{LS} = \frac{y(1 - y)}{n}
+
+    ``UB`` divides by :math:`n - 1`; ``AV`` takes the size-weighted mean proportion of the
+    studies given in place of ``y``.
 
     ``add`` goes to ``x`` and ``n - x`` where one of them is zero (``to = "only0"``), as
     metafor does by default for this measure.
     """
     x, m = _proportion_cells(events, n, add, to)
     p = x / (x + m)
-    return p, p * (1 - p) / (x + m)
+    if vtype == "LS":
+        return p, p * (1 - p) / (x + m)
+    if vtype == "UB":
+        return p, p * (1 - p) / (x + m - 1)
+    if vtype == "AV":
+        mean_p = _weighted_mean(p, x + m)
+        return p, mean_p * (1 - mean_p) / (x + m)
+    raise _unknown_vtype(vtype, "LS, UB or AV")
 
 
 def log_proportion(
-    events: ArrayLike, n: ArrayLike, add: float = 0.5, to: ContinuityTarget = "only0"
+    events: ArrayLike,
+    n: ArrayLike,
+    add: float = 0.5,
+    to: ContinuityTarget = "only0",
+    vtype: Literal["LS", "AV"] = "LS",
 ) -> tuple[FloatArray, FloatArray]:
     r"""Log proportion and its variance (metafor ``escalc("PLN")``).
 
-    .. math:: y = \log\frac{x}{n}, \qquad v = \frac1x - \frac1n
+    .. math:: y = \log\frac{x}{n}, \qquad v_{LS} = \frac1x - \frac1n, \qquad
+        v_{AV} = \frac{1}{\bar p n} - \frac1n
 
-    with the continuity correction of :func:`proportion`.
+    with the continuity correction of :func:`proportion`; :math:`\bar p` the size-weighted
+    mean proportion of the studies given.
     """
     x, m = _proportion_cells(events, n, add, to)
-    return np.log(x / (x + m)), 1 / x - 1 / (x + m)
+    if vtype == "LS":
+        return np.log(x / (x + m)), 1 / x - 1 / (x + m)
+    if vtype == "AV":
+        mean_p = _weighted_mean(x / (x + m), x + m)
+        return np.log(x / (x + m)), 1 / (mean_p * (x + m)) - 1 / (x + m)
+    raise _unknown_vtype(vtype, "LS or AV")
 
 
 def arcsine_proportion(events: ArrayLike, n: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -690,7 +778,7 @@ def _standardized_change(
         return g, scale / n + g**2 / (2 * n)
     if vtype == "LS2":
         return g, correction**2 * (scale / n + d**2 / (2 * n))
-    raise ValueError(f"unknown vtype {vtype!r}: LS or LS2")
+    raise _unknown_vtype(vtype, "LS or LS2")
 
 
 def sd_between_from_paired_se(se_difference: ArrayLike, n: ArrayLike, r: ArrayLike) -> FloatArray:
