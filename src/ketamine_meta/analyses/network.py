@@ -40,6 +40,7 @@ from ketamine_meta.stats.network import (
     node_split,
     splittable_comparisons,
 )
+from ketamine_meta.stats.network_tables import league_table
 
 #: The two outcomes of the network (PROTOCOL.md §18): (outcome, measure, scale of the
 #: estimates, as the tables' ``scale`` column gives it).
@@ -280,7 +281,11 @@ def analyse_network(
             inconsistency.append(labels | {"quantity": "not fitted", "note": str(exc)})
             continue
         effects.append(_effect_rows(network, fit, labels, rules))
-        league.append(_league_rows(fit, labels).assign(scale=rules.scale))
+        league.append(
+            league_table(fit).assign(
+                analysis=labels["analysis"], part=labels["part"], scale=rules.scale
+            )
+        )
         inconsistency.extend(_q_rows(fit, labels))
         inconsistency.extend(_split_rows(network, method, labels))
     graph = _graph_rows(trials, comparisons)
@@ -408,29 +413,6 @@ def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]
-
-
-def _league_rows(fit, labels: Mapping) -> pd.DataFrame:
-    """Every ordered pair of nodes: row node minus column node, with its CI."""
-    crit = fit.model.crit()
-    rows = [
-        {
-            "row": a,
-            "column": b,
-            "estimate": fit.league_estimate.loc[a, b],
-            "se": fit.league_se.loc[a, b],
-        }
-        for a in fit.treatments
-        for b in fit.treatments
-        if a != b
-    ]
-    frame = pd.DataFrame(rows)
-    return frame.assign(
-        analysis=labels["analysis"],
-        part=labels["part"],
-        ci_low=frame["estimate"] - crit * frame["se"],
-        ci_high=frame["estimate"] + crit * frame["se"],
-    )
 
 
 #: Why a Q has no degrees of freedom, by the part of Q it is.

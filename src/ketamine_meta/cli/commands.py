@@ -662,10 +662,7 @@ def _back_transformed(table: pd.DataFrame, frame: pd.DataFrame, args: argparse.N
 
 
 def _write_table(table: pd.DataFrame, args: argparse.Namespace) -> int:
-    if args.format == "json":
-        _write(table.to_json(orient="records", indent=2, double_precision=15) + "\n", args.output)
-    else:
-        _write(to_csv_text(table), args.output)
+    _write(_formatted(table, args.format), args.output)
     return 0
 
 
@@ -874,8 +871,7 @@ def cmd_nma(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.output_dir is None:
-        _write(_formatted(tables.effects, args.format), args.output)
-        return 0
+        return _write_table(tables.effects, args)
     out = Path(args.output_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output-dir {args.output_dir}: is a file; give a directory")

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pandas as pd
-from pybtex.database import BibliographyData, Entry, Person
-from pybtex.database.output.bibtex import Writer
 
 #: A surname and its initials, as the citations write authors: "Fava M", "Su TP",
 #: "McCullumsmith CB", "van den Berg JF".
@@ -143,18 +141,27 @@ def _next_key(key: str) -> str:
     return key + "a"
 
 
-class _Writer(Writer):
-    """pybtex's BibTeX writer, with URLs and DOIs verbatim (the url package reads them raw)."""
+def _verbatim_writer():
+    """A BibTeX writer (pybtex's), with URLs and DOIs verbatim (the url package reads them raw).
 
-    def _write_field(self, stream, type, value):
-        if type in ("url", "doi"):
-            stream.write(f",\n    {type} = {self.quote(value)}")
-        else:
-            super()._write_field(stream, type, value)
+    pybtex is imported here, by ``cite`` alone: not by every command and preloaded script.
+    """
+    from pybtex.database.output.bibtex import Writer
+
+    class VerbatimWriter(Writer):
+        def _write_field(self, stream, type, value):
+            if type in ("url", "doi"):
+                stream.write(f",\n    {type} = {self.quote(value)}")
+            else:
+                super()._write_field(stream, type, value)
+
+    return VerbatimWriter(encoding="UTF-8")
 
 
 def bibtex(works_: list[Work]) -> str:
     """BibTeX of ``works_``, written by pybtex, each entry naming the sources it stands for."""
+    from pybtex.database import BibliographyData, Entry, Person
+
     data = BibliographyData()
     for work in works_:
         fields = {**work.fields, "sources": ", ".join(work.source_ids)}
@@ -164,7 +171,7 @@ def bibtex(works_: list[Work]) -> str:
         persons = {"author": [Person(a) for a in work.authors]} if work.authors else {}
         data.add_entry(work.key, Entry(work.entry_type, fields=ordered, persons=persons))
     stream = io.StringIO()
-    _Writer(encoding="UTF-8").write_stream(data, stream)
+    _verbatim_writer().write_stream(data, stream)
     return stream.getvalue().lstrip("\n")
 
 

@@ -95,7 +95,7 @@ def smd(
     """
     m1, sd1, n1, m2, sd2, n2 = (np.asarray(a, dtype=float) for a in (m1, sd1, n1, m2, sd2, n2))
     df = n1 + n2 - 2
-    sd_pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
+    sd_pooled = np.sqrt(_pooled_variance(sd1, n1, sd2, n2))
     correction = hedges_correction(df)
     yi = correction * (m1 - m2) / sd_pooled
     if vtype == "LS":
@@ -128,6 +128,13 @@ def smd_variance(g: ArrayLike, n1: ArrayLike, n2: ArrayLike) -> FloatArray:
 
 
 ContinuityTarget = Literal["only0", "all", "if0all", "none"]
+
+
+def _pooled_variance(
+    sd1: FloatArray, n1: FloatArray, sd2: FloatArray, n2: FloatArray
+) -> FloatArray:
+    """The two groups' pooled variance, :math:`((n_1-1)s_1^2 + (n_2-1)s_2^2)/(n_1+n_2-2)`."""
+    return ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
 
 
 def _weighted_mean(values: FloatArray, weights: FloatArray) -> float:
@@ -457,8 +464,7 @@ def mean_difference(
     if vtype in ("LS", "UB"):
         return m1 - m2, sd1**2 / n1 + sd2**2 / n2
     if vtype == "HO":
-        pooled = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
-        return m1 - m2, pooled * (1 / n1 + 1 / n2)
+        return m1 - m2, _pooled_variance(sd1, n1, sd2, n2) * (1 / n1 + 1 / n2)
     raise _unknown_vtype(vtype, "LS, UB or HO")
 
 
@@ -492,7 +498,7 @@ def log_ratio_of_means(
     if vtype == "LS":
         return yi, sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
     if vtype == "HO":
-        pooled = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
+        pooled = _pooled_variance(sd1, n1, sd2, n2)
         return yi, pooled / (n1 * m1**2) + pooled / (n2 * m2**2)
     cv1, cv2 = sd1 / m1, sd2 / m2
     if vtype == "AV":

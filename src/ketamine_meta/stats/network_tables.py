@@ -191,15 +191,17 @@ _COLUMNS = {
 }
 
 
-def _part_tables(part: Network, fit: NetworkFit, smaller_better: bool) -> dict[str, pd.DataFrame]:
-    """The tables of one fitted part (without its ``part`` number)."""
-    trials = len(part.trials)
+def league_table(fit: NetworkFit) -> pd.DataFrame:
+    """Every ordered pair of the fit's treatments: ``row`` minus ``column``, se and CI.
+
+    Pairs in the order of the treatments (the reference first), rows before columns.
+    """
     crit = fit.model.crit()
     names = list(fit.treatments)
     row, column = np.nonzero(~np.eye(len(names), dtype=bool))
     estimate = fit.league_estimate.to_numpy()[row, column]
     se = fit.league_se.to_numpy()[row, column]
-    league = pd.DataFrame(
+    return pd.DataFrame(
         {
             "row": [names[i] for i in row],
             "column": [names[j] for j in column],
@@ -209,6 +211,11 @@ def _part_tables(part: Network, fit: NetworkFit, smaller_better: bool) -> dict[s
             "ci_high": estimate + crit * se,
         }
     )
+
+
+def _part_tables(part: Network, fit: NetworkFit, smaller_better: bool) -> dict[str, pd.DataFrame]:
+    """The tables of one fitted part (without its ``part`` number)."""
+    trials = len(part.trials)
     splits = [
         node_split(part, first, second, fit.model.method)
         for first, second in splittable_comparisons(part)
@@ -216,7 +223,7 @@ def _part_tables(part: Network, fit: NetworkFit, smaller_better: bool) -> dict[s
     share = direct_evidence_share(part, fit)
     return {
         "effects": fit.effects.assign(reference=part.reference, trials=trials),
-        "league": league,
+        "league": league_table(fit),
         "pscores": (1 - fit.pscore if smaller_better else fit.pscore)
         .rename("pscore")
         .rename_axis("treatment")
