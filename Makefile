@@ -60,9 +60,8 @@ $(PIPELINE_STAMP): $(PIPELINE_INPUTS)
 	$(MAKE) --no-print-directory $(README_STAMP)
 	mkdir -p $(@D) && touch $@
 
-$(README_STAMP): results/manifest.tsv results/outputs.json
-	$(BIN)/python tools/update_readme_headline.py
-	$(BIN)/python tools/update_readme_outputs.py
+$(README_STAMP): results/manifest.tsv results/outputs.json results/report/headline.md
+	$(BIN)/python tools/update_readme.py
 	mkdir -p $(@D) && touch $@
 
 # The report embeds every figure and table; rebuilt only when a result is newer.

@@ -46,6 +46,34 @@ def test_second_run_has_nothing_to_do(pipeline_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+# What every job waits for, run first whatever the priorities: nothing competes with them.
+RUN_START = {"pull", "validate", "effect_sizes", "output_registry"}
+
+
+def test_the_audit_notebooks_chain_goes_first(pipeline_run):
+    """Every rule the audit notebook (the slowest job) waits for goes ahead of the others.
+
+    Otherwise, on two cores, Snakemake starts the notebook last and runs it alone
+    (``CRITICAL_PATH`` in ``workflow/rules/common.smk``). A rule added to its chain without
+    the priority fails here.
+    """
+    graph = run_snakemake(pipeline_run, "--forceall", "--rulegraph").stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', graph, re.M))
+    parents: dict[str, set[str]] = {}
+    for parent, child in re.findall(r"^\s*(\d+) -> (\d+)", graph, re.M):
+        parents.setdefault(names[child], set()).add(names[parent])
+    chain, todo = {"audit_notebook"}, ["audit_notebook"]
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in chain:
+                chain.add(parent)
+                todo.append(parent)
+    dry_run = run_snakemake(pipeline_run, "--forceall", "--dry-run").stdout
+    ahead = set(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    priority: [1-9]\d*$", dry_run, re.M))
+    assert "claims_audit" in chain and "efficacy_tables" in chain
+    assert ahead == chain - RUN_START
+
+
 def test_svg_carries_no_timestamp(pipeline_run):
     svg = (pipeline_run / "results/figures/forest_smd_24h_by_route.svg").read_text()
     assert "<dc:date>" not in svg

@@ -4,19 +4,41 @@ from __future__ import annotations
 
 import sys
 
+import yaml
+
 from conftest import REPO
+from ketamine_meta.analyses.protocol import Pooling
+from ketamine_meta.evidence.package_files import read_validated_table
+from ketamine_meta.figures.headline import headline, headline_markdown, headline_tables
+from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 
 sys.path.insert(0, str(REPO / "tools"))
-from update_readme_headline import END, START, rendered_block
+from update_readme import HEADLINE, HEADLINE_FILE, headline_block, updated_readme
+
+
+def _headline_of_committed_tables() -> str:
+    """The Markdown headline the library renders from the committed results tables."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    tables = {
+        name: read_validated_table(REPO / "results" / "tables" / f"{stem}.csv")
+        for name, stem in headline_tables(read_registry(REPO / REGISTRY_FILE)).items()
+    }
+    return headline_markdown(headline(tables, Pooling.from_config(config["pooling"])))
 
 
 def test_the_readme_headline_is_what_the_committed_results_give():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = START + readme.split(START, 1)[1].split(END, 1)[0] + END
-    assert block == rendered_block(REPO), "run: python tools/update_readme_headline.py"
+    block = HEADLINE[0] + readme.split(HEADLINE[0], 1)[1].split(HEADLINE[1], 1)[0] + HEADLINE[1]
+    assert block == headline_block(REPO), "run: python tools/update_readme.py"
+    assert readme == updated_readme(REPO), "run: python tools/update_readme.py"
+
+
+def test_the_committed_headline_file_is_the_library_rendering_of_the_committed_tables():
+    committed = (REPO / HEADLINE_FILE).read_text(encoding="utf-8")
+    assert committed == _headline_of_committed_tables() + "\n"
 
 
 def test_the_headline_names_its_caveats_in_words():
-    block = rendered_block(REPO)
+    block = headline_block(REPO)
     for words in ("confounded", "directly", "Small-study effects", "GRADE"):
         assert words in block, words

@@ -33,6 +33,7 @@ rule reproductions:
         table=CLAIMS.table("reproductions").path,
     log:
         "logs/reproductions.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:
@@ -72,6 +73,7 @@ rule claims_audit:
         table=CLAIMS.table("audit").path,
     log:
         "logs/claims_audit.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:

@@ -71,6 +71,7 @@ rule dose_tables:
         **DOSE.table_paths(),
     log:
         "logs/dose_tables.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:

@@ -130,6 +130,7 @@ rule efficacy_tables:
         **EFFICACY.table_paths(),
     log:
         "logs/efficacy_tables.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:

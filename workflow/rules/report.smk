@@ -46,6 +46,8 @@ rule report_landing:
         release=NEWEST_RELEASE,
     output:
         landing="results/report/landing.rst",
+        # The same headline in Markdown, for the README (tools/update_readme.py).
+        headline="results/report/headline.md",
     log:
         "logs/report_landing.log",
     conda:
@@ -111,6 +113,7 @@ rule audit_notebook:
         ),
     log:
         "logs/audit_notebook.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     script:

@@ -59,6 +59,7 @@ rule response_tables:
         **RESPONSE.table_paths(),
     log:
         "logs/response_tables.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:

@@ -60,6 +60,7 @@ rule safety_tables:
         **SAFETY.table_paths(),
     log:
         "logs/safety_tables.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:

@@ -58,6 +58,7 @@ rule relapse_tables:
         **RELAPSE.table_paths(),
     log:
         "logs/relapse_tables.log",
+    priority: CRITICAL_PATH
     conda:
         "../envs/ketamine_meta.yaml"
     params:

@@ -358,14 +358,19 @@ def crossover_correlation_sensitivity(
     return pd.DataFrame(rows)
 
 
+def _effects(tables: Mapping[str, pd.DataFrame], rules: ComparisonRules) -> pd.DataFrame:
+    """Every comparison's effect size, recomputed from the package under ``rules``."""
+    effects, _ = build_effect_sizes(
+        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
+    )
+    return effects
+
+
 def _rerun(
     tables: Mapping[str, pd.DataFrame], rules: ComparisonRules, protocol: Protocol
 ) -> pd.DataFrame:
     """The primary SMD comparisons recomputed from the package under other rules or set."""
-    effects, _ = build_effect_sizes(
-        tables["studies"], tables["arms"], tables["outcomes"], tables["contrasts"], rules
-    )
-    return select_smd_at(effects, protocol)
+    return select_smd_at(_effects(tables, rules), protocol)
 
 
 ANALYSIS_SET_COLUMNS = [
@@ -406,22 +411,31 @@ def analysis_set_sensitivity(
     estimate per trial is pooled (:func:`fit_trials`), and ``display`` / ``pi_note`` apply
     the minimum-information rule (:func:`with_display`).
     """
-    rows = [_set_row("primary analysis", tables, rules, protocol, pooling, {})]
+    # Most sets change only the analysis set: their comparisons are built once per rule set.
+    effects_by_rules: dict[str, pd.DataFrame] = {}
+
+    def effects_under(changed: ComparisonRules) -> pd.DataFrame:
+        # Keyed by the rules' repr: config lists make the rules themselves unhashable.
+        key = repr(changed)
+        if key not in effects_by_rules:
+            effects_by_rules[key] = _effects(tables, changed)
+        return effects_by_rules[key]
+
+    rows = [_set_row("primary analysis", effects_under(rules), protocol, pooling, {})]
     for entry in sets:
         changed = replace(rules, **entry.get("rules", {}))
         chosen = protocol.with_set(
             AnalysisSet.from_config(entry.get("set", {}), protocol.analysis_set)
         )
         rows.append(
-            _set_row(entry["name"], tables, changed, chosen, pooling, entry.get("rules", {}))
+            _set_row(entry["name"], effects_under(changed), chosen, pooling, entry.get("rules", {}))
         )
     return with_display(pd.DataFrame(rows, columns=ANALYSIS_SET_COLUMNS), pooling)
 
 
 def _set_row(
     name: str,
-    tables: Mapping[str, pd.DataFrame],
-    rules: ComparisonRules,
+    effects: pd.DataFrame,
     protocol: Protocol,
     pooling: Pooling,
     rule_changes: Mapping,
@@ -433,7 +447,7 @@ def _set_row(
         "method": pooling.model.method,
     }
     try:
-        by_study = _rerun(tables, rules, protocol)
+        by_study = select_smd_at(effects, protocol)
     except ValueError:
         return described | {"k": 0, "trials": 0}
     fit, counts = fit_trials(by_study, pooling)

@@ -1,7 +1,8 @@
 """What a reader sees first: the headline estimates and the caveats that change their reading.
 
 The report's landing page (:func:`ketamine_meta.figures.report_pages.headline_rst`) and the
-README's headline (``tools/update_readme_headline.py``) are both rendered from
+README's headline (``results/report/headline.md``, spliced in by ``tools/update_readme.py``)
+are both rendered from
 :func:`headline`, so the two cannot disagree with each other or with the results tables they
 read. Every number is read from a table the pipeline writes; nothing is typed.
 

@@ -9,7 +9,7 @@ can trace. Everything else is derived from that registration and nothing lists a
 - the workflow's final targets (:meth:`OutputRegistry.paths`);
 - the report's table pages and categories (:meth:`OutputRegistry.tables`);
 - ``results/outputs.json`` (:meth:`OutputRegistry.to_json`), which ``ketamine-meta explain``
-  and the README's table of outputs (``tools/update_readme_outputs.py``) read.
+  and the README's table of outputs (``tools/update_readme.py``) read.
 
 Paths are relative to the working directory of the run (the repository, or ``.test``).
 """
