@@ -6,6 +6,7 @@ table); the committed record and outputs are checked against the repository's ow
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 
@@ -19,27 +20,28 @@ from conftest import REPO, validated_package
 from ketamine_meta.analyses.changes import (
     COLUMNS,
     RELEASE_DIR,
+    SnapshotTables,
     changes_table,
     compare,
-    estimate_tables,
     newest_release,
     parse_record,
     record_json,
     release_record,
     snapshot,
-    snapshot_tables,
     study_fingerprints,
     text_table,
-    trial_tables,
     what_changed_markdown,
 )
 from ketamine_meta.figures.report_pages import what_changed_rst
+from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 from ketamine_meta.io.tables import to_csv_text
 
 sys.path.insert(0, str(REPO / "tools"))
 import release_data
 
 LABEL = "24h"
+#: The tables a snapshot reads, as the committed registry (of the 24 h configuration) names them.
+NAMES = SnapshotTables.from_registry(read_registry(REPO / REGISTRY_FILE))
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -51,7 +53,7 @@ def _results() -> dict[str, pd.DataFrame]:
     pooled = {"k": "2", "trials": "2", "estimate": "0.5", "ci_low": "0.1", "ci_high": "0.9"}
     tables = {
         stem: _frame([{"analysis": "smd_depression_24h", "subgroup": "overall", **pooled}])
-        for stem in estimate_tables(LABEL)
+        for stem in NAMES.estimates
         if stem.startswith("pooled_smd") or stem.startswith("pooled_rr")
     }
     tables[f"pooled_response_rate_{LABEL}_by_arm_type"] = _frame(
@@ -69,7 +71,7 @@ def _results() -> dict[str, pd.DataFrame]:
           "trials": "2", "estimate": "0.5", "ci_low": "0.1", "ci_high": "0.9",
           "certainty": "low", "studies": "Alpha2019;Beta2020"}]
     )  # fmt: skip
-    for stem in trial_tables(LABEL):
+    for stem in NAMES.trials:
         tables[stem] = _frame([{"study_id": "Alpha2019"}, {"study_id": "Beta2020"}])
     tables["claims_audit"] = _frame(
         [
@@ -99,13 +101,13 @@ def _package() -> dict[str, pd.DataFrame]:
 
 def _changed(results=None, package=None) -> list:
     return compare(
-        snapshot(_results(), _package(), LABEL),
-        snapshot(results or _results(), package or _package(), LABEL),
+        snapshot(_results(), _package(), NAMES),
+        snapshot(results or _results(), package or _package(), NAMES),
     )
 
 
 def test_snapshot_of_synthetic_tables():
-    taken = snapshot(_results(), _package(), LABEL)
+    taken = snapshot(_results(), _package(), NAMES)
     assert set(taken) == {"estimates", "trials", "verdicts", "studies"}
     route = f"pooled_smd_{LABEL}_by_route: smd_depression_24h / overall"
     assert taken["estimates"][route] == {
@@ -208,7 +210,7 @@ def test_a_moved_verdict_is_reported():
 def _record(version: str = "0.1.0") -> dict:
     return release_record(
         version, f"ketamine-meta-data-{version}.tar.gz", "ab" * 32, "c" * 40, False,
-        snapshot(_results(), _package(), LABEL),
+        snapshot(_results(), _package(), NAMES),
     )  # fmt: skip
 
 
@@ -307,19 +309,27 @@ def test_the_rule_outputs_are_committed_and_name_the_newest_release():
 
 def test_the_committed_comparison_is_that_of_the_committed_results():
     """What the rule writes from the committed results and data/raw, byte for byte."""
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text(encoding="utf-8"))
-    label = f"{config['pooling']['timepoint_h']:g}h"
     tables = {
         stem: text_table((REPO / f"results/tables/{stem}.csv").read_text(encoding="utf-8"))
-        for stem in snapshot_tables(label)
+        for stem in NAMES.stems
     }
     package = {
         name: text_table(to_csv_text(frame))
         for name, frame in validated_package(REPO / "data/raw").items()
     }
-    changes = compare(_newest_committed()["snapshot"], snapshot(tables, package, label))
+    changes = compare(_newest_committed()["snapshot"], snapshot(tables, package, NAMES))
     committed = (REPO / "results/tables/what_changed.csv").read_text(encoding="utf-8")
     assert to_csv_text(changes_table(changes)) == committed
+
+
+def test_the_snapshot_reads_the_tables_the_registry_names():
+    """No file name is spelled in the library: another timepoint's registry names other tables."""
+    registry = (REPO / REGISTRY_FILE).read_text(encoding="utf-8")
+    other = SnapshotTables.from_registry(json.loads(registry.replace("_24h", "_48h")))
+    assert other.stems == tuple(stem.replace("_24h", "_48h") for stem in NAMES.stems)
+    assert "pooled_smd_48h_by_route" in other.estimates
+    assert other.trials == ("smd_48h_by_study", "rr_response_48h_by_study")
+    assert other.claims == NAMES.claims == "claims_audit"
 
 
 def _rendered(text: str) -> nodes.document:
@@ -354,4 +364,4 @@ def test_a_pooled_row_given_twice_is_refused():
     stem = "relapse_pooled"
     results[stem] = pd.concat([results[stem], results[stem]], ignore_index=True)
     with pytest.raises(ValueError, match=r"^relapse_pooled\.csv: row 2: the row .* is there twice"):
-        snapshot(results, _package(), LABEL)
+        snapshot(results, _package(), NAMES)

@@ -13,7 +13,7 @@ from ketamine_meta.figures.headline import headline, headline_markdown, headline
 from ketamine_meta.io.outputs import REGISTRY_FILE, read_registry
 
 sys.path.insert(0, str(REPO / "tools"))
-from update_readme import HEADLINE, HEADLINE_FILE, headline_block, updated_readme
+from update_readme import HEADLINE, headline_block, headline_file, updated_readme
 
 
 def _headline_of_committed_tables() -> str:
@@ -34,7 +34,7 @@ def test_the_readme_headline_is_what_the_committed_results_give():
 
 
 def test_the_committed_headline_file_is_the_library_rendering_of_the_committed_tables():
-    committed = (REPO / HEADLINE_FILE).read_text(encoding="utf-8")
+    committed = (REPO / headline_file(read_registry(REPO / REGISTRY_FILE))).read_text("utf-8")
     assert committed == _headline_of_committed_tables() + "\n"
 
 

@@ -25,15 +25,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from ketamine_meta.analyses.changes import (
     RELEASE_DIR,
+    SnapshotTables,
     record_json,
     release_record,
     release_record_name,
     snapshot,
-    snapshot_tables,
     text_table,
 )
 from ketamine_meta.evidence.datapackage import CANONICAL_SCHEMA, DataPackageError, validate_package
@@ -48,6 +46,7 @@ from ketamine_meta.evidence.package_source import (
     select_package,
     sha256_hex,
 )
+from ketamine_meta.io.outputs import REGISTRY_FILE, TABLE_DIR
 from ketamine_meta.io.tables import to_csv_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,18 +100,18 @@ def _committed_text(root: Path, commit: str | None, path: str) -> str:
 
 def _results_snapshot(root: Path, commit: str | None, raw: Path) -> dict:
     """The commit's headline results and the released package's trial fingerprints."""
-    config = yaml.safe_load(_committed_text(root, commit, "config/config.yaml"))
-    label = f"{config['pooling']['timepoint_h']:g}h"
+    # The tables as the commit's registry of outputs names them.
+    names = SnapshotTables.from_registry(json.loads(_committed_text(root, commit, REGISTRY_FILE)))
     tables = {
-        stem: text_table(_committed_text(root, commit, f"results/tables/{stem}.csv"))
-        for stem in snapshot_tables(label)
+        stem: text_table(_committed_text(root, commit, f"{TABLE_DIR}/{stem}.csv"))
+        for stem in names.stems
     }
     # The package as the pipeline's validate stage writes it, so that the fingerprints match
     # those the rule what_changed takes of data/processed/validated.
     canonical = read_canonical_schema(root / CANONICAL_SCHEMA)
     typed = validate_package(*read_package_dir(raw), canonical)
     package = {name: text_table(to_csv_text(frame)) for name, frame in typed.items()}
-    return snapshot(tables, package, label)
+    return snapshot(tables, package, names)
 
 
 def _write_atomically(path: Path, text: str) -> None:

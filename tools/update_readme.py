@@ -1,9 +1,10 @@
 """Write README.md's two generated blocks from what the pipeline wrote; never by hand.
 
-- The headline, between ``<!-- headline:start -->`` and ``<!-- headline:end -->``:
-  ``results/report/headline.md``, which the job of the report's landing page writes beside
-  it from the same tables and function (:func:`ketamine_meta.figures.headline.headline`),
-  so that the README's numbers and the report's cannot disagree.
+- The headline, between ``<!-- headline:start -->`` and ``<!-- headline:end -->``: the audit
+  slice's ``headline`` file (``results/report/headline.md``), which the job of the report's
+  landing page writes beside it from the same tables and function
+  (:func:`ketamine_meta.figures.headline.headline`), so that the README's numbers and the
+  report's cannot disagree.
 - The table of outputs, between ``<!-- outputs:start -->`` and ``<!-- outputs:end -->``: every
   table, figure and file the workflow writes, per question, with the one line its slice
   registered (``results/outputs.json``, :mod:`ketamine_meta.io.outputs`).
@@ -23,14 +24,19 @@ from pathlib import Path
 from ketamine_meta.io.outputs import FIGURE_DIR, REGISTRY_FILE, read_registry
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADLINE_FILE = "results/report/headline.md"
 HEADLINE = ("<!-- headline:start -->", "<!-- headline:end -->")
 OUTPUTS = ("<!-- outputs:start -->", "<!-- outputs:end -->")
 
 
+def headline_file(registry: dict) -> str:
+    """Where the pipeline writes the README's headline (the audit slice registers it)."""
+    return registry["slices"]["audit"]["files"]["headline"]["path"]
+
+
 def headline_block(root: Path = ROOT) -> str:
     """The headline block as the pipeline wrote it under ``root``, markers included."""
-    text = (root / HEADLINE_FILE).read_text(encoding="utf-8").removesuffix("\n")
+    path = root / headline_file(read_registry(root / REGISTRY_FILE))
+    text = path.read_text(encoding="utf-8").removesuffix("\n")
     return f"{HEADLINE[0]}\n{text}\n{HEADLINE[1]}"
 
 

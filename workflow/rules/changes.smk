@@ -6,8 +6,8 @@
 from ketamine_meta.analyses.changes import (
     PACKAGE_SUMMARY_TABLE,
     RELEASE_DIR,
+    SnapshotTables,
     newest_release,
-    snapshot_tables,
 )
 
 CHANGES = OUTPUTS.register(
@@ -34,16 +34,19 @@ CHANGES = OUTPUTS.register(
 # new record (`make release`) reruns the rules that read it.
 RELEASE_RECORD = newest_release(RELEASE_DIR.glob("*.json"))
 NEWEST_RELEASE = [str(RELEASE_RECORD)] if RELEASE_RECORD else []
+# The tables a snapshot reads, as the slices included above registered them.
+SNAPSHOT_TABLES = SnapshotTables.from_registry(OUTPUTS.document())
+PACKAGE_SUMMARY = OUTPUTS.slices[PACKAGE_SUMMARY_TABLE[0]].table(
+    PACKAGE_SUMMARY_TABLE[1]
+)
 
 
 rule what_changed:
     """The headline results against those of the newest data release: a table of every
     change and a page that reads it."""
     input:
-        **{
-            stem: f"results/tables/{stem}.csv"
-            for stem in (*snapshot_tables(TIMEPOINT_LABEL), PACKAGE_SUMMARY_TABLE)
-        },
+        **{stem: OUTPUTS.tables()[stem].path for stem in SNAPSHOT_TABLES.stems},
+        summary=PACKAGE_SUMMARY.path,
         release=NEWEST_RELEASE,
         validated=validated_tables(),
     output:
@@ -54,6 +57,6 @@ rule what_changed:
     conda:
         "../envs/ketamine_meta.yaml"
     params:
-        timepoint_label=TIMEPOINT_LABEL,
+        snapshot_tables=SNAPSHOT_TABLES,
     script:
         "../scripts/what_changed.py"

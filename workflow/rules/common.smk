@@ -110,13 +110,8 @@ def get_reproduction_specs():
 
 def get_final_outputs():
     """Every registered output (each slice's rule file registers its own), the report's
-    landing page with the README's headline, and the registry itself."""
-    return [
-        *OUTPUTS.paths(),
-        "results/report/landing.rst",
-        "results/report/headline.md",
-        REGISTRY_FILE,
-    ]
+    landing page and the registry itself."""
+    return [*OUTPUTS.paths(), "results/report/landing.rst", REGISTRY_FILE]
 
 
 def figure_outputs(figure, category=None):

@@ -10,6 +10,23 @@ from ketamine_meta.figures.headline import HEADLINE_TABLES
 report: os.path.abspath("results/report/landing.rst")
 
 
+AUDIT = OUTPUTS.register(
+    "audit",
+    "Data and audit",
+    files={
+        "notebook": File(
+            "results/notebooks/audit.html",
+            "the audit notebook (notebooks/audit.py) executed on the results (not committed)",
+        ),
+        "headline": File(
+            "results/report/headline.md",
+            "the headline results in Markdown, as the README shows them (the report's landing "
+            "page has the same)",
+        ),
+    },
+)
+
+
 rule report_tables:
     """Every results table as an HTML page of the report (its CSV inside as a download), with
     its caption; one job for all, as each page is milliseconds of work and a job each would
@@ -47,7 +64,7 @@ rule report_landing:
     output:
         landing="results/report/landing.rst",
         # The same headline in Markdown, for the README (tools/update_readme.py).
-        headline="results/report/headline.md",
+        headline=AUDIT.files["headline"].path,
     log:
         "logs/report_landing.log",
     conda:
@@ -56,18 +73,6 @@ rule report_landing:
         pooling=config["pooling"],
     script:
         "../scripts/report_landing.py"
-
-
-AUDIT = OUTPUTS.register(
-    "audit",
-    "Data and audit",
-    files={
-        "notebook": File(
-            "results/notebooks/audit.html",
-            "the audit notebook (notebooks/audit.py) executed on the results (not committed)",
-        )
-    },
-)
 
 
 rule output_registry:

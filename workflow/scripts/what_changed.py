@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 from ketamine_meta.analyses.changes import (
-    PACKAGE_SUMMARY_TABLE,
     changes_table,
     compare,
     data_version,
@@ -21,13 +20,13 @@ log = configure(snakemake.log[0])
 tables = {
     name: text_table(Path(path).read_text(encoding="utf-8"))
     for name, path in snakemake.input.items()
-    if name not in ("release", "validated")
+    if name not in ("summary", "release", "validated")
 }
 package = {
     path.stem: text_table(path.read_text(encoding="utf-8"))
     for path in sorted(map(Path, snakemake.input.validated))
 }
-current = snapshot(tables, package, snakemake.params.timepoint_label)
+current = snapshot(tables, package, snakemake.params.snapshot_tables)
 record = None
 if snakemake.input.release:
     path = snakemake.input.release[0]
@@ -46,7 +45,7 @@ if snakemake.input.release:
         )
         sys.exit(1)
 changes = compare(record["snapshot"], current) if record else []
-version = data_version(tables[PACKAGE_SUMMARY_TABLE])
+version = data_version(text_table(Path(snakemake.input.summary).read_text(encoding="utf-8")))
 Path(snakemake.output.table).write_text(to_csv_text(changes_table(changes)), encoding="utf-8")
 Path(snakemake.output.text).write_text(
     what_changed_markdown(changes, record, version), encoding="utf-8"

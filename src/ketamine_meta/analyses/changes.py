@@ -10,9 +10,14 @@ the current results and lists what differs from the newest release (:func:`newes
 - ``study``: a trial added to or removed from the data package, or one whose rows changed in
   any table (each trial's rows are fingerprinted per table, :func:`study_fingerprints`);
 - ``trials``: an analysis that pools other trials than it did;
-- ``estimate``: a row of a pooled-estimate table (:func:`estimate_tables`) whose estimate,
+- ``estimate``: a row of a pooled-estimate table (:data:`ESTIMATE_TABLES`) whose estimate,
   interval, counts or certainty moved, or that appeared or went;
 - ``verdict``: a claim whose audit verdict moved.
+
+The tables are named as their slices register them (slice and table key,
+:class:`SnapshotTables`), and their file names are read from the workflow's registry of outputs
+(``results/outputs.json``): nothing here spells a file name, so another primary timepoint reads
+its own tables. A record keys its rows by the tables' file names, as the registry gives them.
 
 Every value is kept as the CSV text holds it (floats at the 12 significant digits of
 ``ketamine_meta.io.tables``), so the same results give the same snapshot and record byte
@@ -27,7 +32,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -38,14 +43,31 @@ RELEASE_DIR = Path("data/releases")
 RELEASE_NAME = re.compile(r"ketamine-meta-data-(\d+(?:\.\d+)*)\.json")
 #: Moderators of the primary analysis with a pooled-SMD table (route included).
 SMD_MODERATORS = ("route", "enantiomer", "control_type", "population")
+#: The columns naming a row of a table pooled by subgroup.
+BY_SUBGROUP = ("analysis", "subgroup")
+#: The pooled-estimate tables, as their slices register them (slice, table key), and the
+#: columns naming a row: the headline's tables, that is the primary analysis by each
+#: moderator, the risk ratio and the proportions of response, the pooled relapse figures and
+#: the summary of findings.
+ESTIMATE_TABLES: dict[tuple[str, str], tuple[str, ...]] = {
+    **{("efficacy", f"pooled_by_{m}"): BY_SUBGROUP for m in SMD_MODERATORS},
+    ("response", "rr_pooled"): BY_SUBGROUP,
+    ("response", "rates"): ("outcome", "timepoint_h", "arm_type"),
+    ("relapse", "pooled"): ("quantity", "route", "enantiomer", "regimen"),
+    ("certainty", "summary"): ("outcome", "formulation", "comparator", "measure"),
+}
+#: The per-trial tables of the primary analyses, whose ``study_id`` are the trials pooled.
+TRIAL_TABLES = (("efficacy", "by_study"), ("response", "rr_by_study"))
+#: The claims audit, whose verdicts a snapshot keeps.
+CLAIMS_TABLE = ("claims", "audit")
+#: The data package's summary, whose version the page names (not part of a snapshot).
+PACKAGE_SUMMARY_TABLE = ("data", "summary")
 #: What is kept of each pooled row: counts, estimate and interval, and the GRADE rating.
 ESTIMATE_FIELDS = ("k", "trials", "estimate", "ci_low", "ci_high", "certainty")
 #: Fields whose change is shown as the row's before and after (the rest go in the note).
 INTERVAL_FIELDS = ("estimate", "ci_low", "ci_high")
 #: Tables whose estimate column has another name.
 ESTIMATE_COLUMN = {"proportion": "estimate"}
-CLAIMS_TABLE = "claims_audit"
-PACKAGE_SUMMARY_TABLE = "data_package_summary"
 #: The columns of ``results/tables/what_changed.csv``.
 COLUMNS = ("kind", "key", "before", "after", "note")
 #: Notes of a trial's change, counted by :func:`change_summary`.
@@ -59,34 +81,41 @@ def text_table(csv_text: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
 
 
-def estimate_tables(timepoint_label: str) -> dict[str, tuple[str, ...]]:
-    """The pooled-estimate tables (stems under ``results/tables``) and the columns naming a row.
+def registered_stem(registry: Mapping, table: tuple[str, str]) -> str:
+    """The file name (stem under ``results/tables``) of a (slice, table key) in ``registry``.
 
-    The headline's tables: the primary analysis by each moderator, the risk ratio and the
-    proportions of response, the pooled relapse figures and the summary of findings.
+    ``registry`` is the workflow's registry of outputs as ``results/outputs.json`` holds it.
     """
-    by_subgroup = ("analysis", "subgroup")
-    return {
-        **{f"pooled_smd_{timepoint_label}_by_{m}": by_subgroup for m in SMD_MODERATORS},
-        f"pooled_rr_response_{timepoint_label}_by_enantiomer": by_subgroup,
-        f"pooled_response_rate_{timepoint_label}_by_arm_type": (
-            "outcome",
-            "timepoint_h",
-            "arm_type",
-        ),
-        "relapse_pooled": ("quantity", "route", "enantiomer", "regimen"),
-        "summary_of_findings": ("outcome", "formulation", "comparator", "measure"),
-    }
+    piece, key = table
+    return registry["slices"][piece]["tables"][key]["stem"]
 
 
-def trial_tables(timepoint_label: str) -> tuple[str, ...]:
-    """The per-trial tables of the primary analyses, whose ``study_id`` are the trials pooled."""
-    return (f"smd_{timepoint_label}_by_study", f"rr_response_{timepoint_label}_by_study")
+@dataclass(frozen=True)
+class SnapshotTables:
+    """The results tables (stems under ``results/tables``) that :func:`snapshot` reads.
 
+    ``estimates`` maps each pooled-estimate table to the columns naming its rows
+    (:data:`ESTIMATE_TABLES`), ``trials`` are the per-trial tables (:data:`TRIAL_TABLES`) and
+    ``claims`` the claims audit. Built from the registry (:meth:`from_registry`).
+    """
 
-def snapshot_tables(timepoint_label: str) -> tuple[str, ...]:
-    """Every results table (stem) :func:`snapshot` reads."""
-    return (*estimate_tables(timepoint_label), *trial_tables(timepoint_label), CLAIMS_TABLE)
+    estimates: dict[str, tuple[str, ...]] = field(hash=False)
+    trials: tuple[str, ...]
+    claims: str
+
+    @classmethod
+    def from_registry(cls, registry: Mapping) -> SnapshotTables:
+        """The tables' stems as the workflow's registry of outputs names them."""
+        return cls(
+            {registered_stem(registry, t): c for t, c in ESTIMATE_TABLES.items()},
+            tuple(registered_stem(registry, t) for t in TRIAL_TABLES),
+            registered_stem(registry, CLAIMS_TABLE),
+        )
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        """Every table :func:`snapshot` reads."""
+        return (*self.estimates, *self.trials, self.claims)
 
 
 def _row_key(stem: str, record: Mapping[str, str], columns: tuple[str, ...]) -> str:
@@ -94,10 +123,10 @@ def _row_key(stem: str, record: Mapping[str, str], columns: tuple[str, ...]) -> 
 
 
 def _keyed_rows(
-    tables: Mapping[str, pd.DataFrame], timepoint_label: str
+    tables: Mapping[str, pd.DataFrame], names: SnapshotTables
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Each row of the pooled-estimate tables with its key, refusing a key given twice."""
-    for stem, columns in estimate_tables(timepoint_label).items():
+    for stem, columns in names.estimates.items():
         frame = tables[stem].rename(columns=ESTIMATE_COLUMN)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -112,23 +141,23 @@ def _keyed_rows(
 
 
 def pooled_estimates(
-    tables: Mapping[str, pd.DataFrame], timepoint_label: str
+    tables: Mapping[str, pd.DataFrame], names: SnapshotTables
 ) -> dict[str, dict[str, str]]:
     """Every pooled row's :data:`ESTIMATE_FIELDS` (those its table has), by row key."""
     return {
         key: {f: record[f] for f in ESTIMATE_FIELDS if f in record}
-        for key, record in _keyed_rows(tables, timepoint_label)
+        for key, record in _keyed_rows(tables, names)
     }
 
 
-def pooled_trials(tables: Mapping[str, pd.DataFrame], timepoint_label: str) -> dict[str, list]:
+def pooled_trials(tables: Mapping[str, pd.DataFrame], names: SnapshotTables) -> dict[str, list]:
     """The trials each analysis pools, sorted.
 
     The per-trial tables' ``study_id`` by table stem, and the trials of each pooled row that
     names them (``studies``, ``;``-separated) by row key.
     """
-    trials = {stem: sorted(set(tables[stem]["study_id"])) for stem in trial_tables(timepoint_label)}
-    for key, record in _keyed_rows(tables, timepoint_label):
+    trials = {stem: sorted(set(tables[stem]["study_id"])) for stem in names.trials}
+    for key, record in _keyed_rows(tables, names):
         if "studies" in record:
             trials[key] = sorted({s.strip() for s in record["studies"].split(";") if s.strip()})
     return trials
@@ -176,23 +205,23 @@ def study_fingerprints(package: Mapping[str, pd.DataFrame]) -> dict[str, dict[st
 
 
 def snapshot(
-    tables: Mapping[str, pd.DataFrame], package: Mapping[str, pd.DataFrame], timepoint_label: str
+    tables: Mapping[str, pd.DataFrame], package: Mapping[str, pd.DataFrame], names: SnapshotTables
 ) -> dict:
     """The headline results and the trials' data, as a release records them.
 
     Parameters
     ----------
     tables
-        The results tables of :func:`snapshot_tables`, as text, by stem.
+        The results tables ``names`` gives, as text, by stem.
     package
         The validated data package, as text, by table name (:func:`study_fingerprints`).
-    timepoint_label
-        The primary timepoint as the table names spell it (``24h``).
+    names
+        Which tables are which (:meth:`SnapshotTables.from_registry`).
     """
     return {
-        "estimates": pooled_estimates(tables, timepoint_label),
-        "trials": pooled_trials(tables, timepoint_label),
-        "verdicts": claim_verdicts(tables[CLAIMS_TABLE]),
+        "estimates": pooled_estimates(tables, names),
+        "trials": pooled_trials(tables, names),
+        "verdicts": claim_verdicts(tables[names.claims]),
         "studies": study_fingerprints(package),
     }
 

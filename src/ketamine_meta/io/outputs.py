@@ -228,9 +228,9 @@ class OutputRegistry:
             for name, trace in piece.traced.items()
         }
 
-    def to_json(self) -> str:
-        """The registry as ``results/outputs.json``: slices, tables, figures, files, traced."""
-        document = {
+    def document(self) -> dict:
+        """The registry as ``results/outputs.json`` holds it (slices, outputs, traced)."""
+        return {
             "formats": list(self.formats),
             "slices": {
                 name: {
@@ -243,7 +243,10 @@ class OutputRegistry:
             },
             "traced": self.traced(),
         }
-        return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+    def to_json(self) -> str:
+        """:meth:`document` as the text of ``results/outputs.json``."""
+        return json.dumps(self.document(), indent=1, ensure_ascii=False) + "\n"
 
 
 def read_registry(path: str | Path) -> dict:
