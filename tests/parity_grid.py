@@ -106,6 +106,19 @@ TRIMFILL = [
         ("normand1999", "L0"),
     )
 ]
+# Edge cases: the side forced, Q0, R0 with nothing to fill, DL and the common-effect model,
+# tied estimates and three studies (one where metafor stops, as the engine does).
+TRIMFILL_EDGES = [
+    "trimfill_edge_hackshaw1998_L0_REML_left",
+    "trimfill_edge_hackshaw1998_L0_REML_right",
+    "trimfill_edge_hackshaw1998_Q0_REML",
+    "trimfill_edge_normand1999_Q0_REML",
+    "trimfill_edge_bcg_R0_REML",
+    "trimfill_edge_hackshaw1998_L0_DL",
+    "trimfill_edge_hackshaw1998_R0_EE",
+    *(f"trimfill_edge_ties_{e}_REML" for e in ("L0", "R0", "Q0")),
+    *(f"trimfill_edge_three_{e}_REML" for e in ("L0", "R0", "Q0")),
+]
 SPARSE = [f"mh_{m}_{d}" for d in ("yusuf1985", "sparse") for m in ("or", "rr", "rd")] + [
     f"peto_{d}" for d in ("yusuf1985", "sparse")
 ]
@@ -133,6 +146,7 @@ ALL_SCENARIOS = (
     | set(REGTEST)
     | set(RANKTEST)
     | set(TRIMFILL)
+    | set(TRIMFILL_EDGES)
     | set(SPARSE)
     | set(PERMUTATION)
 )

@@ -33,6 +33,7 @@ from parity_grid import (
     SPARSE,
     SUBGROUP_COMMON,
     TRIMFILL,
+    TRIMFILL_EDGES,
 )
 from test_metafor_parity import (
     ADHOC_CUMULATIVE,
@@ -310,6 +311,28 @@ def test_trim_and_fill(reference, scenario):
     assert (result.k0, result.side) == (expected["k0"], expected["side"])
     close(result.se_k0, expected["se_k0"])
     assert result.filled.k == expected["k"]
+    for field in ("estimate", "se", "ci_low", "ci_high", "tau2"):
+        close(getattr(result.filled, field), expected[field])
+
+
+@pytest.mark.parametrize("scenario", TRIMFILL_EDGES)
+def test_trim_and_fill_edge_cases(reference, scenario):
+    """The side forced, Q0, DL and EE, ties and three studies; where metafor stops, so do we."""
+    ref = reference[scenario]
+    inp = ref["input"]
+    fit = random_effects(inp["yi"], inp["vi"], inp["method"], inp["test"])
+    expected = ref["values"]
+    if "error" in expected:
+        with pytest.raises(ValueError, match="Q0 estimator of the missing studies is not defined"):
+            trim_and_fill(fit, estimator=inp["estimator"], side=inp.get("side"))
+        return
+    result = trim_and_fill(fit, estimator=inp["estimator"], side=inp.get("side"))
+    assert (result.k0, result.side, result.filled.k) == (
+        expected["k0"],
+        expected["side"],
+        expected["k"],
+    )
+    close(result.se_k0, expected["se_k0"])
     for field in ("estimate", "se", "ci_low", "ci_high", "tau2"):
         close(getattr(result.filled, field), expected[field])
 

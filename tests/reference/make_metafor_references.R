@@ -461,6 +461,37 @@ for (spec in list(c("hackshaw1998", "L0", "knha"), c("hackshaw1998", "R0", "knha
       tf_values(tf))
 }
 
+# Edge cases of trimfill: the side forced (both sides of dat.hackshaw1998), the Q0 estimator,
+# R0 with nothing to fill, DL and the common-effect model, tied estimates (metafor ranks ties
+# "first") and three studies, two of them filled. Where metafor stops (Q0 with
+# 2k^2 - 4 Sr + 1/4 < 0: "missing value where TRUE/FALSE needed") the scenario records it.
+tf_ties <- data.frame(yi = c(0.10, 0.10, 0.30, 0.30, 0.50, 0.90, 1.20, 1.20),
+                      vi = c(0.02, 0.03, 0.02, 0.05, 0.04, 0.06, 0.08, 0.10))
+tf_three <- data.frame(yi = c(0.25, 0.2, 1.5), vi = c(0.01, 0.01, 0.3))
+for (spec in list(c("hackshaw1998", "L0", "REML", "knha", "left"),
+                  c("hackshaw1998", "L0", "REML", "knha", "right"),
+                  c("hackshaw1998", "Q0", "REML", "knha", ""), c("normand1999", "Q0", "REML", "knha", ""),
+                  c("bcg", "R0", "REML", "knha", ""), c("hackshaw1998", "L0", "DL", "knha", ""),
+                  c("hackshaw1998", "R0", "EE", "z", ""), c("ties", "L0", "REML", "knha", ""),
+                  c("ties", "R0", "REML", "knha", ""), c("ties", "Q0", "REML", "knha", ""),
+                  c("three", "L0", "REML", "knha", ""), c("three", "R0", "REML", "knha", ""),
+                  c("three", "Q0", "REML", "knha", ""))) {
+  d <- switch(spec[1], bcg = bcg, hackshaw1998 = hack, normand1999 = dat, ties = tf_ties, three = tf_three)
+  fit <- rma(as.numeric(d$yi), as.numeric(d$vi), method = spec[3], test = spec[4], control = ctrl)
+  side <- if (spec[5] == "") "" else sprintf(", side = \"%s\"", spec[5])
+  input <- list(yi = as.numeric(d$yi), vi = as.numeric(d$vi), method = spec[3], test = spec[4],
+                estimator = spec[2])
+  if (spec[5] != "") input$side <- spec[5]
+  values <- tryCatch(
+    tf_values(if (spec[5] == "") trimfill(fit, estimator = spec[2], control = ctrl)
+              else trimfill(fit, side = spec[5], estimator = spec[2], control = ctrl)),
+    error = function(e) list(error = conditionMessage(e)))
+  add(sprintf("trimfill_edge_%s_%s_%s%s", spec[1], spec[2], spec[3], if (spec[5] == "") "" else paste0("_", spec[5])),
+      sprintf("trimfill(rma(yi, vi, method = \"%s\", test = \"%s\"), estimator = \"%s\"%s)  # %s",
+              spec[3], spec[4], spec[2], side, if (spec[1] %in% c("ties", "three")) paste0("tf_", spec[1]) else paste0("dat.", spec[1])),
+      input, values)
+}
+
 # ---- sparse data: Mantel-Haenszel and Peto -----------------------------------------
 
 yus <- dat.yusuf1985[dat.yusuf1985$table == "6" & complete.cases(dat.yusuf1985), ]  # rows with NA counts dropped

@@ -135,7 +135,7 @@ class TrimAndFill:
     side : str
         Side of the funnel where studies were imputed (``"left"`` or ``"right"``).
     estimator : str
-        ``"L0"`` or ``"R0"``.
+        ``"L0"``, ``"R0"`` or ``"Q0"``.
     filled : RandomEffectsResult
         The model fitted to the observed and imputed studies.
     filled_yi, filled_vi : numpy.ndarray
@@ -153,7 +153,7 @@ class TrimAndFill:
 
 def trim_and_fill(
     fit: RandomEffectsResult,
-    estimator: Literal["L0", "R0"] = "L0",
+    estimator: Literal["L0", "R0", "Q0"] = "L0",
     side: Literal["left", "right"] | None = None,
     max_iter: int = 100,
 ) -> TrimAndFill:
@@ -162,16 +162,17 @@ def trim_and_fill(
     The side to fill is the one Egger's regression points away from (the sign of the slope
     of :math:`y` on :math:`\sqrt{v}`). Iteratively, the ``k0`` most extreme studies are
     trimmed, the model refitted to the rest, and ``k0`` re-estimated from the signed ranks
-    of the centred estimates,
+    of the centred estimates (:func:`_missing_studies`),
 
     .. math::
 
-        L_0 = \frac{4 S_r - k(k+1)}{2k - 1}, \qquad R_0 = k - r^* - 1
+        L_0 = \frac{4 S_r - k(k+1)}{2k - 1}, \qquad R_0 = k - r^* - 1, \qquad
+        Q_0 = k - \tfrac{1}{2} - \sqrt{2k^2 - 4 S_r + \tfrac{1}{4}}
 
     (rounded, at least 0); the trimmed studies are then mirrored about the trimmed estimate
-    and the model refitted with them. Every refit uses the estimator and level of ``fit``; as in
-    metafor, the trimmed and filled models use Wald-z inference, and when nothing is filled the
-    result is ``fit`` itself.
+    and the model refitted with them. ``side`` forces the side to fill, as metafor's does.
+    Every refit uses the estimator and level of ``fit``; as in metafor, the trimmed and filled
+    models use Wald-z inference, and when nothing is filled the result is ``fit`` itself.
 
     References
     ----------
@@ -201,24 +202,14 @@ def trim_and_fill(
         previous = k0
         beta = random_effects(y[: k - k0], v[: k - k0], **wald.arguments).estimate
         centred = y - beta
+        # Ties take ranks in order of position (R's ties.method = "first").
         ranks = stats.rankdata(np.abs(centred), method="ordinal")
-        signed = np.sign(centred) * ranks
-        if estimator == "R0":
-            k0_raw = (k - np.max(-signed[signed < 0])) - 1 if np.any(signed < 0) else k - 1
-            se_k0 = np.sqrt(2 * max(0, k0_raw) + 2)
-        else:
-            s_r = signed[signed > 0].sum()
-            k0_raw = (4 * s_r - k * (k + 1)) / (2 * k - 1)
-            var_sr = (
-                k * (k + 1) * (2 * k + 1)
-                + 10 * k0_raw**3
-                + 27 * k0_raw**2
-                + 17 * k0_raw
-                - 18 * k * k0_raw**2
-                - 18 * k * k0_raw
-                + 6 * k**2 * k0_raw
-            ) / 24
-            se_k0 = 4 * np.sqrt(var_sr) / (2 * k - 1)
+        k0_raw, se_k0 = _missing_studies(np.sign(centred) * ranks, estimator)
+        if not np.isfinite(k0_raw):
+            raise ValueError(
+                f"trim-and-fill: the {estimator} estimator of the missing studies is not "
+                "defined for these estimates (too many ranks above the trimmed estimate)"
+            )
         # R's round() rounds half to even, as numpy's does.
         k0 = int(max(0, np.round(k0_raw)))
         se_k0 = max(0.0, float(se_k0))
@@ -232,3 +223,47 @@ def trim_and_fill(
         np.concatenate([y0, filled_yi]), np.concatenate([v0, filled_vi]), **wald.arguments
     )
     return TrimAndFill(k0, se_k0, side, estimator, filled, filled_yi, filled_vi)
+
+
+def _missing_studies(signed_ranks: np.ndarray, estimator: str) -> tuple[float, float]:
+    r"""The unrounded estimate of the number of missing studies, and its standard error.
+
+    From the signed ranks of the centred estimates: :math:`S_r` is the sum of the positive
+    ones and :math:`r^*` the largest rank of a negative one. With
+    :math:`V = [k(k+1)(2k+1) + 10 k_0^3 + 27 k_0^2 + 17 k_0 - 18 k k_0^2 - 18 k k_0
+    + 6 k^2 k_0] / 24`, the variance of :math:`S_r` at the unrounded :math:`k_0`, the standard
+    errors are :math:`4 \sqrt{V} / (2k - 1)` for L0,
+    :math:`2 \sqrt{V} / \sqrt{(k - 1/2)^2 - k_0 (2k - k_0 - 1)}` for Q0 and
+    :math:`\sqrt{2 \max(0, k_0) + 2}` for R0, as metafor's ``trimfill`` computes them. Q0 is
+    not a number where :math:`2k^2 - 4 S_r + 1/4 < 0` (metafor stops there too).
+
+    References
+    ----------
+    Duval, S., & Tweedie, R. (2000). A nonparametric "trim and fill" method of accounting for
+    publication bias in meta-analysis. *Journal of the American Statistical Association*,
+    95(449), 89-98.
+    """
+    k = signed_ranks.size
+    if estimator == "R0":
+        negative = signed_ranks < 0
+        k0 = (k - np.max(-signed_ranks[negative])) - 1 if negative.any() else k - 1
+        return float(k0), float(np.sqrt(2 * max(0, k0) + 2))
+    s_r = signed_ranks[signed_ranks > 0].sum()
+    with np.errstate(invalid="ignore"):
+        if estimator == "L0":
+            k0 = (4 * s_r - k * (k + 1)) / (2 * k - 1)
+        else:
+            k0 = k - 0.5 - np.sqrt(2 * k**2 - 4 * s_r + 0.25)
+        var_sr = (
+            k * (k + 1) * (2 * k + 1)
+            + 10 * k0**3
+            + 27 * k0**2
+            + 17 * k0
+            - 18 * k * k0**2
+            - 18 * k * k0
+            + 6 * k**2 * k0
+        ) / 24
+        if estimator == "L0":
+            return float(k0), float(4 * np.sqrt(var_sr) / (2 * k - 1))
+        scale = np.sqrt((k - 0.5) ** 2 - k0 * (2 * k - k0 - 1))
+        return float(k0), float(2 * np.sqrt(var_sr) / scale)
