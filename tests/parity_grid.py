@@ -125,7 +125,7 @@ SPARSE = [f"mh_{m}_{d}" for d in ("yusuf1985", "sparse") for m in ("or", "rr", "
 
 PERMUTATION = [
     f"permutest_{model}_bcg8_{test}" for model in ("intercept", "ablat") for test in ("knha", "z")
-]
+] + ["permutest_mods_perfect_fit_knha"]
 
 ALL_SCENARIOS = (
     set(ESCALC_SCENARIOS)

@@ -531,6 +531,20 @@ for (test in c("knha", "z")) {
       list(pval = as.numeric(pt$pval), qm_pval = pt$QMp))
 }
 
+# One of the 5! orders of this moderator fits the estimates perfectly (y = 0.2 x): the
+# Knapp-Hartung standard error is 0 there. metafor's z values are infinite there and counted,
+# its QM is NA there and dropped (qm_na, of `permutations`). The engine gives an infinity or 0/0
+# there depending on the BLAS kernel, and counts both as extreme, QM too.
+perfect <- data.frame(yi = c(0.2, 0.8, 0.1, 0.6, 0.4), vi = c(0.03, 0.05, 0.02, 0.06, 0.04),
+                      x = c(1.0, 3.0, 0.5, 2.0, 4.0))
+fit <- rma(yi, vi, mods = ~ x, data = perfect, method = "REML", test = "knha", control = ctrl)
+pt <- permutest(fit, exact = TRUE)
+add("permutest_mods_perfect_fit_knha",
+    "permutest(rma(yi, vi, mods = ~ x, method = \"REML\", test = \"knha\"), exact = TRUE)  # 5! row permutations, one a perfect fit",
+    list(yi = perfect$yi, vi = perfect$vi, mods = perfect$x, method = "REML", test = "knha"),
+    list(pval = as.numeric(pt$pval), qm_pval = pt$QMp, qm_na = sum(is.na(pt$QM.perm)),
+         permutations = length(pt$QM.perm)))
+
 # ---- the project's data through the diagnostics ------------------------------------
 
 # Per trial (PROTOCOL.md §16): the diagnostics of the model of proj_trials.

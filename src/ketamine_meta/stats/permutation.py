@@ -67,8 +67,20 @@ class PermutationResult:
     exact: bool
 
 
+def _as_extreme(permuted: np.ndarray, observed) -> np.ndarray:
+    """Whether each permuted statistic (a size, ``|z|`` or ``QM``) is at least ``observed``.
+
+    A permutation whose fit leaves no residual variance (a perfect fit, possible with few
+    trials) has a standard error of 0 under Knapp-Hartung: its statistic is infinite, or 0/0
+    where its coefficient is 0 too, and which of the two rounding gives depends on the BLAS
+    kernel. Both count as at least as extreme, so that the p-value does not (metafor, which
+    drops a NaN, gets an infinite statistic for such a permutation and counts it).
+    """
+    return (permuted >= observed - COMPARISON_TOLERANCE) | np.isnan(permuted)
+
+
 def _p_values(observed: np.ndarray, permuted: np.ndarray) -> np.ndarray:
-    return np.mean(np.abs(permuted) >= np.abs(observed) - COMPARISON_TOLERANCE, axis=0)
+    return np.mean(_as_extreme(np.abs(permuted), np.abs(observed)), axis=0)
 
 
 def sign_flip_test(
@@ -95,7 +107,7 @@ def sign_flip_test(
         statistic=stat,
         pval=_p_values(stat, fits.statistic[:, None]),
         qm=float(stat[0] ** 2),
-        qm_pval=float(np.mean(fits.statistic**2 >= stat[0] ** 2 - COMPARISON_TOLERANCE)),
+        qm_pval=float(np.mean(_as_extreme(fits.statistic**2, stat[0] ** 2))),
         permutations=len(signs),
         exact=exact,
     )
@@ -135,7 +147,7 @@ def moderator_permutation_test(
         statistic=stat,
         pval=_p_values(stat, stats_perm),
         qm=fit.qm,
-        qm_pval=float(np.mean(qm_perm >= fit.qm - COMPARISON_TOLERANCE)),
+        qm_pval=float(np.mean(_as_extreme(qm_perm, fit.qm))),
         permutations=len(orders),
         exact=exact,
     )
