@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ketamine_meta.analyses.changes import registered_stem
 from ketamine_meta.analyses.protocol import Pooling
 from ketamine_meta.figures.labels import model_text, p_text
 from ketamine_meta.stats.meta_analysis import OVERALL_LABEL, SUBGROUP_TEST_LABEL
@@ -54,10 +55,7 @@ HEADLINE_TABLES = {
 
 def headline_tables(registry: Mapping) -> dict[str, str]:
     """The stems of the tables the headline reads, by name, from ``results/outputs.json``."""
-    return {
-        name: registry["slices"][piece]["tables"][key]["stem"]
-        for name, (piece, key) in HEADLINE_TABLES.items()
-    }
+    return {name: registered_stem(registry, table) for name, table in HEADLINE_TABLES.items()}
 
 
 @dataclass(frozen=True)
